@@ -1,0 +1,334 @@
+"""The ``falcana`` command line. Plugins add commands through the ``register_commands`` hook.
+
+Scriptable: ``--json`` wherever a listing is printed, exit 0 on success, non-zero with a
+clear message on bad input. Secrets come from stdin or a prompt, never the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+from falcana_core import __version__
+from falcana_core.config import Config, ConfigError
+from falcana_core.i18n import set_language
+
+if TYPE_CHECKING:
+    from falcana_core.host import Host
+    from falcana_core.plugins import Plugins
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CliState:
+    """What every command shares: configuration, the loaded plugins, a host on demand."""
+
+    def __init__(self, config: Config, plugins: Plugins) -> None:
+        self.config = config
+        self.plugins = plugins
+        self._host: Host | None = None
+
+    @property
+    def host(self) -> Host:
+        if self._host is None:
+            from falcana_core.host import Host
+
+            self._host = Host.start(self.config, plugins=self.plugins)
+        return self._host
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def state() -> CliState:
+    obj = click.get_current_context().find_object(CliState)
+    if obj is None:  # pragma: no cover - main() always sets it
+        raise RuntimeError("falcana CLI state missing")
+    return obj
+
+
+def host() -> Host:
+    """The host of this CLI run (started on first use: database, migrations, key ring)."""
+    from falcana_core.secretbox import SecretKeyError
+
+    try:
+        return state().host
+    except SecretKeyError as exc:
+        fail(str(exc), 1)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def echo_input_errors(errors: list[tuple[str | None, str]]) -> None:
+    for field, text in errors:
+        click.echo(f"Error: {field}: {text}" if field else f"Error: {text}", err=True)
+
+
+def read_secret(prompt: str, from_stdin: bool) -> str:
+    """A secret from stdin (scripts) or a hidden prompt (people): never an argument."""
+    if from_stdin:
+        value = sys.stdin.readline().rstrip("\r\n")
+    else:
+        value = click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    return value
+
+
+@click.group()
+@click.version_option(__version__, prog_name="falcana")
+def cli() -> None:
+    """falcana mail: send e-mail as each user, through that user's own mailbox."""
+
+
+# -- config -------------------------------------------------------------------------------
+
+@cli.command("config")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def config_cmd(as_json: bool) -> None:
+    """Print the effective configuration (secrets masked)."""
+    values = state().config.masked()
+    if as_json:
+        print_json(values)
+        return
+    for key, value in values.items():
+        click.echo(f"{key}={value}")
+
+
+# -- plugins ------------------------------------------------------------------------------
+
+@cli.group("plugins")
+def plugins_group() -> None:
+    """List, enable and disable plugins."""
+
+
+@plugins_group.command("list")
+@click.option("--hook", "hook_name", default=None, help="Only plugins implementing this hook.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins_list(hook_name: str | None, as_json: bool) -> None:
+    """Installed plugins: version, distribution, status, hooks, load errors."""
+    infos = state().plugins.list()
+    if hook_name:
+        infos = [i for i in infos if hook_name in i.hooks]
+    if as_json:
+        print_json([i.as_dict() for i in infos])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("name", "version", "distribution", "status", "hooks", "reason")
+    for i in infos:
+        table.add_row(i.name, i.version, i.distribution or "", i.status.value,
+                      ", ".join(i.hooks), i.reason)
+    Console(width=200).print(table)
+
+
+def _set_enabled(name: str, enabled: bool) -> None:
+    try:
+        host().set_plugin_enabled(name, enabled, actor="cli")
+    except (LookupError, ValueError) as exc:
+        fail(str(exc))
+    word = "enabled" if enabled else "disabled"
+    click.echo(f"Plugin {name} {word}; this takes effect when falcana next starts.")
+
+
+@plugins_group.command("enable")
+@click.argument("name")
+def plugins_enable(name: str) -> None:
+    """Enable a plugin for this deployment."""
+    _set_enabled(name, True)
+
+
+@plugins_group.command("disable")
+@click.argument("name")
+def plugins_disable(name: str) -> None:
+    """Disable a plugin for this deployment (essential plugins cannot be disabled)."""
+    _set_enabled(name, False)
+
+
+# -- users --------------------------------------------------------------------------------
+
+@cli.group("users")
+def users_group() -> None:
+    """Manage users (each gets a personal mailbox)."""
+
+
+@users_group.command("add")
+@click.argument("login")
+@click.option("--first-name", default="")
+@click.option("--last-name", default="")
+@click.option("--email", default="")
+@click.option("--admin", is_flag=True, help="Make the user an admin.")
+@click.option("--external-id", default=None, help="The user's id in the host application.")
+@click.option("--password-stdin", is_flag=True, help="Read a login password from stdin.")
+def users_add(login: str, first_name: str, last_name: str, email: str, admin: bool,
+              external_id: str | None, password_stdin: bool) -> None:
+    """Add a user and the user's personal mailbox."""
+    from falcana_core.users import InputError
+
+    password = read_secret("Password", True) if password_stdin else None
+    try:
+        user = host().users.add(login, first_name=first_name, last_name=last_name,
+                                email=email, role="admin" if admin else "user",
+                                password=password, external_id=external_id, actor="cli")
+    except InputError as exc:
+        fail(f"{exc.field}: {exc.message}")
+    click.echo(f"User {user.login} added (id {user.id}).")
+
+
+@users_group.command("list")
+@click.option("--search", default="")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def users_list(search: str, as_json: bool) -> None:
+    """List users."""
+    users, _total = host().users.list(search, limit=1_000_000)
+    rows = [{"id": u.id, "login": u.login, "first_name": u.first_name,
+             "last_name": u.last_name, "email": u.email, "role": u.role, "active": u.active,
+             "external_id": u.external_id} for u in users]
+    if as_json:
+        print_json(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "login", "name", "e-mail", "role")
+    for r in rows:
+        table.add_row(str(r["id"]), r["login"], f"{r['first_name']} {r['last_name']}",
+                      r["email"], r["role"])
+    Console(width=200).print(table)
+
+
+@users_group.command("set-role")
+@click.argument("login")
+@click.argument("role", type=click.Choice(["admin", "user"]))
+def users_set_role(login: str, role: str) -> None:
+    """Make a user an admin or a plain user."""
+    from falcana_core.users import InputError
+
+    try:
+        host().users.set_role(login, role, actor="cli")
+    except InputError as exc:
+        fail(f"{exc.field}: {exc.message}")
+    click.echo(f"User {login} is now {role}.")
+
+
+# -- database -----------------------------------------------------------------------------
+
+@cli.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Run the core's and every enabled plugin's migrations."""
+    from falcana_core.db import make_engine
+    from falcana_core.migrate import upgrade
+
+    st = state()
+    done = upgrade(make_engine(st.config.database_url), st.plugins)
+    click.echo("Upgraded: " + ", ".join(done))
+
+
+# -- keys ---------------------------------------------------------------------------------
+
+@cli.group("keys")
+def keys_group() -> None:
+    """The key ring that encrypts stored secrets (add, rotate, retire)."""
+
+
+@keys_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def keys_list(as_json: bool) -> None:
+    """Keys the database knows, which is primary, how many secrets each encrypts."""
+    rows = host().secrets.key_status()
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        flags = [f for f, on in (("primary", r["primary"]), ("retired", r["retired"]),
+                                 ("NOT IN THIS RING", not r["in_this_ring"])) if on]
+        click.echo(f"{r['key_id']}  secrets={r['secrets']}  {' '.join(flags)}")
+
+
+@keys_group.command("add")
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help="Add a key made on another machine, read from stdin.")
+def keys_add(from_stdin: bool) -> None:
+    """Phase 1: add a key to this machine's ring (it does not encrypt anything yet)."""
+    from falcana_core.secretbox import SecretKeyError
+
+    store = host().secrets
+    key = sys.stdin.readline().strip().encode() if from_stdin else None
+    try:
+        kid, raw = store.add_key(key)
+    except SecretKeyError as exc:
+        fail(str(exc))
+    if store.key_file is None and key is None:
+        click.echo("FALCANA_SECRET_KEY is set, so no key file is written. Add this key to "
+                   "FALCANA_SECRET_KEY (comma-separated) on every machine:", err=True)
+        click.echo(raw.decode())
+    click.echo(f"Key {kid} added. Add it to every machine's key ring, then run "
+               "`falcana keys rotate`.", err=True)
+
+
+@keys_group.command("rotate")
+@click.option("--key", "key_id", default=None, help="The key to rotate to (default: newest).")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
+def keys_rotate(key_id: str | None, batch_size: int) -> None:
+    """Phase 2: make the new key primary and re-encrypt every secret (safe to interrupt)."""
+    from rich.progress import Progress
+
+    from falcana_core.secretbox import SecretKeyError
+
+    store = host().secrets
+    try:
+        with Progress(transient=False) as progress:
+            task = progress.add_task("Re-encrypting secrets", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            count = store.rotate(key_id, batch_size=batch_size, progress=advance)
+    except SecretKeyError as exc:
+        fail(str(exc))
+    click.echo(f"{count} secret(s) re-encrypted with key {store.primary}.")
+
+
+@keys_group.command("retire")
+@click.argument("key_id")
+def keys_retire(key_id: str) -> None:
+    """Phase 3: remove a key no secret uses any more."""
+    from falcana_core.secretbox import SecretKeyError
+
+    try:
+        host().secrets.retire(key_id)
+    except SecretKeyError as exc:
+        fail(str(exc))
+    click.echo(f"Key {key_id} retired.")
+
+
+def build_cli(config: Config, plugins: Plugins) -> click.Group:
+    plugins.hook.register_commands(cli)
+    return cli
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: load plugins (for their commands), then run the command line."""
+    try:
+        config = Config.from_env()
+    except ConfigError as exc:
+        fail(str(exc), 1)
+    set_language(config.lang)
+    from falcana_core.db import make_engine
+    from falcana_core.host import load_enabled_plugins
+
+    plugins = load_enabled_plugins(config, make_engine(config.database_url))
+    group = build_cli(config, plugins)
+    group.main(args=argv, prog_name="falcana", obj=CliState(config, plugins))

@@ -1,0 +1,102 @@
+"""Configuration from environment variables; ``falcana config`` prints the effective values."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from falcana_core.i18n import normalise_language
+
+MASK = "********"
+
+
+def _bool(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than 0")
+    return value
+
+
+class ConfigError(Exception):
+    """A setting is malformed; the message names the variable (never a secret's value)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    database_url: str
+    secret_key: str | None = dataclasses.field(default=None, repr=False)
+    disable_plugins: frozenset[str] = frozenset()
+    lang: str = "de"
+    base_url: str = "http://127.0.0.1:8025"
+    ca_bundle: Path | None = None
+    dns_servers: tuple[str, ...] = ()
+    smtp_timeout: float = 30.0  # connect and every command
+    smtp_test_deadline: float = 60.0  # a whole test mail
+    strict_plugins: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("FALCANA_DATA_DIR") or "falcana-data").expanduser().absolute()
+        database_url = env.get("FALCANA_DATABASE_URL") or f"sqlite:///{data_dir / 'falcana.db'}"
+        ca = env.get("FALCANA_CA_BUNDLE")
+        if ca and not Path(ca).is_file():
+            raise ConfigError(f"FALCANA_CA_BUNDLE: {ca} is not a file")
+        values: dict[str, Any] = {
+            "data_dir": data_dir,
+            "database_url": database_url,
+            "secret_key": env.get("FALCANA_SECRET_KEY") or None,
+            "disable_plugins": frozenset(
+                p.strip() for p in env.get("FALCANA_DISABLE_PLUGINS", "").split(",")
+                if p.strip()
+            ),
+            "lang": normalise_language(env.get("FALCANA_LANG")),
+            "base_url": (env.get("FALCANA_BASE_URL") or cls.base_url).rstrip("/"),
+            "ca_bundle": Path(ca) if ca else None,
+            "dns_servers": tuple(
+                s.strip() for s in env.get("FALCANA_DNS_SERVERS", "").split(",") if s.strip()
+            ),
+            "smtp_timeout": _float(env, "FALCANA_SMTP_TIMEOUT", cls.smtp_timeout),
+            "smtp_test_deadline": _float(env, "FALCANA_SMTP_TEST_DEADLINE",
+                                         cls.smtp_test_deadline),
+            "strict_plugins": _bool(env.get("FALCANA_STRICT_PLUGINS")),
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / "secret.key"
+
+    def masked(self) -> dict[str, Any]:
+        """The effective configuration for display: secrets (and URL passwords) masked."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        return {
+            "FALCANA_DATA_DIR": str(self.data_dir),
+            "FALCANA_DATABASE_URL": url.render_as_string(hide_password=True),
+            "FALCANA_SECRET_KEY": MASK if self.secret_key else f"(key file {self.key_file})",
+            "FALCANA_DISABLE_PLUGINS": ",".join(sorted(self.disable_plugins)),
+            "FALCANA_LANG": self.lang,
+            "FALCANA_BASE_URL": self.base_url,
+            "FALCANA_CA_BUNDLE": str(self.ca_bundle or ""),
+            "FALCANA_DNS_SERVERS": ",".join(self.dns_servers),
+            "FALCANA_SMTP_TIMEOUT": self.smtp_timeout,
+            "FALCANA_SMTP_TEST_DEADLINE": self.smtp_test_deadline,
+            "FALCANA_STRICT_PLUGINS": self.strict_plugins,
+        }

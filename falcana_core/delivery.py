@@ -1,0 +1,170 @@
+"""The result of talking to a mail server: replies, the step log, explanations.
+
+Step ids and explanation ids are stable: the UI, the CLI's ``--json``, the outbox and
+provider plugins all rely on them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from falcana_core.i18n import Text, text_in
+
+#: The steps of an SMTP exchange, in order (DESIGN.md, "The test mail").
+STEP_IDS = (
+    "resolve",
+    "connect",
+    "tls",
+    "greeting",
+    "ehlo",
+    "starttls",
+    "ehlo_tls",
+    "token",
+    "auth",
+    "mail_from",
+    "rcpt_to",
+    "data",
+    "quit",
+)
+
+_ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b\s*")
+
+
+@dataclasses.dataclass(frozen=True)
+class Reply:
+    """An SMTP reply as received: code, enhanced status code and the text, lines joined."""
+
+    code: int
+    enhanced: str | None
+    text: str
+
+    @classmethod
+    def parse(cls, code: int, message: bytes | str) -> Reply:
+        """From smtplib's (code, message): strips the enhanced code repeated on each line."""
+        raw = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+        enhanced = None
+        lines = []
+        for line in raw.splitlines() or [""]:
+            m = _ENHANCED.match(line)
+            if m:
+                enhanced = enhanced or m.group(1)
+                line = line[m.end() :]
+            lines.append(line.strip())
+        return cls(code, enhanced, " ".join(x for x in lines if x))
+
+    def __str__(self) -> str:
+        return " ".join(str(x) for x in (self.code, self.enhanced, self.text) if x)
+
+    def matches(self, code: int | None = None, enhanced: str | None = None,
+                *words: str) -> bool:
+        """True when code, enhanced status and every word (case-insensitive) match."""
+        if code is not None and self.code != code:
+            return False
+        if enhanced is not None and self.enhanced != enhanced:
+            return False
+        low = self.text.lower()
+        return all(w.lower() in low for w in words)
+
+
+class StepStatus(enum.StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclasses.dataclass
+class Step:
+    id: str
+    status: StepStatus
+    duration_ms: float
+    reply: Reply | None = None
+    detail: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class Retry(enum.StrEnum):
+    NO = "no"  # permanent: retrying the same thing fails the same way
+    LATER = "later"  # transient: retrying later may succeed
+    AFTER_FIX = "after_fix"  # retry once the named setting was changed
+
+
+class Scope(enum.StrEnum):
+    MESSAGE = "message"
+    RECIPIENT = "recipient"
+    MAILBOX = "mailbox"  # concerns every message of the mailbox (password, quota, Send As)
+
+
+@dataclasses.dataclass(frozen=True)
+class Explanation:
+    """Why a delivery failed and what to do, in the admin's language.
+
+    ``specificity`` ranks explanations of the same failure: a provider's explanation of
+    its exact reply (e.g. 90) beats the generic one (10).
+    """
+
+    id: str
+    cause: Text
+    fix: Text
+    field: str | None = None
+    retry: Retry = Retry.NO
+    scope: Scope = Scope.MESSAGE
+    specificity: int = 10
+    retry_after_seconds: int | None = None
+    links: Sequence[tuple[Text, str]] = ()
+
+    def as_dict(self, lang: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "cause": text_in(self.cause, lang),
+            "fix": text_in(self.fix, lang),
+            "field": self.field,
+            "retry": self.retry.value,
+            "retry_after_seconds": self.retry_after_seconds,
+            "scope": self.scope.value,
+            "links": [{"label": text_in(label, lang), "url": url} for label, url in self.links],
+        }
+
+
+class FailureKind(enum.StrEnum):
+    """What went wrong, below the level of an SMTP reply."""
+
+    REPLY = "reply"  # the server answered with an error reply
+    DNS = "dns"
+    REFUSED = "refused"
+    UNREACHABLE = "unreachable"
+    TIMEOUT = "timeout"
+    CLOSED = "closed"  # the server closed the connection
+    TLS_VERIFY = "tls_verify"
+    TLS_PROTOCOL = "tls_protocol"
+    PIN_MISMATCH = "pin_mismatch"
+    NOT_OFFERED = "not_offered"  # STARTTLS, AUTH or SMTPUTF8 not in EHLO
+    NO_CREDENTIALS = "no_credentials"
+    TOKEN = "token"
+    OTHER = "other"
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryFailure:
+    """A failed step, as handed to the ``explain_delivery_error`` hook."""
+
+    step: str
+    kind: FailureKind
+    reply: Reply | None = None
+    detail: str = ""  # a short technical description (never a secret)
+    host: str = ""
+    port: int = 0
+    security: str = ""
+    address: str = ""
+    username: str = ""
+    provider: str | None = None
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def best_explanation(candidates: Sequence[tuple[str, Explanation]]) -> Explanation | None:
+    """The most specific explanation; ties go to the plugin name, never load order."""
+    if not candidates:
+        return None
+    return sorted(candidates, key=lambda pe: (-pe[1].specificity, pe[0], pe[1].id))[0][1]

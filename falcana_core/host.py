@@ -1,0 +1,231 @@
+"""The host: one object a host application (and our web UI and CLI) works through.
+
+    host = Host.start()                       # configuration from the environment
+    user = host.users.by_login("anna")
+    box = host.mailboxes.personal(user)
+    result = host.save_section(box, "smtp", {...}, actor="anna")
+    host.run_action(box, "smtp.test", {}, actor="admin")
+    host.send(box, message)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+from collections.abc import Iterator, Mapping
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from falcana_core.audit import AuditLog
+from falcana_core.config import Config
+from falcana_core.db import make_engine, make_session_factory
+from falcana_core.delivery import DeliveryFailure, Explanation
+from falcana_core.models import Mailbox, PluginState, User
+from falcana_core.plugins import Candidate, Plugins
+from falcana_core.providers import Detection, MxResolver
+from falcana_core.secretbox import SecretStore
+from falcana_core.sections import (
+    Action,
+    HelpText,
+    SaveResult,
+    Section,
+    SectionContext,
+    Validation,
+)
+from falcana_core.transports import SendResult, Transport
+from falcana_core.users import Mailboxes, Users
+
+log = logging.getLogger(__name__)
+
+
+class UnknownSection(LookupError):
+    pass
+
+
+class UnknownAction(LookupError):
+    pass
+
+
+class Host:
+    """A running falcana: configuration, database, secrets and the loaded plugins."""
+
+    def __init__(self, config: Config, engine: Engine, plugins: Plugins,
+                 secrets: SecretStore | None = None) -> None:
+        self.config = config
+        self.engine = engine
+        self.sessions: sessionmaker[Session] = make_session_factory(engine)
+        self.plugins = plugins
+        self.hook = plugins.hook
+        self._secrets = secrets
+        self.audit = AuditLog(self.sessions)
+        self.users = Users(self)
+        self.mailboxes = Mailboxes(self)
+        self.mx = MxResolver(config.dns_servers)
+
+    # -- start-up ----------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, config: Config | None = None, *, migrate: bool = True,
+              candidates: list[Candidate] | None = None,
+              plugins: Plugins | None = None) -> Host:
+        """Open the database, load the enabled plugins, migrate, check the key ring."""
+        config = config or Config.from_env()
+        engine = make_engine(config.database_url)
+        if plugins is None:
+            plugins = load_enabled_plugins(config, engine, candidates)
+        if migrate:
+            from falcana_core.migrate import upgrade
+
+            upgrade(engine, plugins)
+        host = cls(config, engine, plugins)
+        host._secrets = SecretStore.open(host.sessions, env_key=config.secret_key,
+                                         key_file=config.key_file)
+        return host
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def secrets(self) -> SecretStore:
+        if self._secrets is None:
+            self._secrets = SecretStore.open(self.sessions, env_key=self.config.secret_key,
+                                             key_file=self.config.key_file)
+        return self._secrets
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        with self.sessions.begin() as s:
+            yield s
+
+    # -- plugins -----------------------------------------------------------------------
+
+    def set_plugin_enabled(self, name: str, enabled: bool, *, actor: str) -> None:
+        """Persist enable/disable; it takes effect when the host next starts."""
+        info = self.plugins.get(name)
+        if info is None:
+            raise LookupError(f"no plugin named {name!r} is installed")
+        if info.essential and not enabled:
+            raise ValueError(f"plugin {name} is essential and cannot be disabled")
+        with self.transaction() as s:
+            row = s.get(PluginState, name) or PluginState(name=name)
+            row.enabled = enabled
+            row.changed_by = actor
+            s.add(row)
+        self.audit.record(actor, "plugin.enable" if enabled else "plugin.disable",
+                          "plugin", name)
+
+    # -- sections and actions ----------------------------------------------------------
+
+    def context(self, mailbox: Mailbox | None, actor: str) -> SectionContext:
+        return SectionContext(self, mailbox, mailbox.user if mailbox else None, actor)
+
+    @functools.cached_property
+    def _transports(self) -> dict[str, Any]:
+        return self.hook.transports()
+
+    def sections(self) -> list[Section]:
+        return self.hook.user_settings_sections(self)
+
+    def section(self, section_id: str) -> Section:
+        for section in [*self.sections(), *self.hook.deployment_settings_sections(self)]:
+            if section.id == section_id:
+                return section
+        raise UnknownSection(section_id)
+
+    def section_values(self, mailbox: Mailbox | None, section_id: str) -> dict[str, Any]:
+        return self.section(section_id).load(self.context(mailbox, "api"))
+
+    def validate_section(self, mailbox: Mailbox | None, section_id: str,
+                         values: Mapping[str, Any], actor: str = "api") -> Validation:
+        """The one validation path: the section's own checks, then other plugins'."""
+        section = self.section(section_id)
+        ctx = self.context(mailbox, actor)
+        validation = section.validate(ctx, values)
+        current = {**values, **validation.normalised}
+        if validation.ok:
+            for extra in self.hook.validate_section(ctx, section_id, dict(current)):
+                validation.extend(extra)
+                current.update(extra.normalised)
+        validation.normalised = {k: v for k, v in current.items()
+                                 if k not in values or values[k] != v}
+        return validation
+
+    def save_section(self, mailbox: Mailbox | None, section_id: str,
+                     values: Mapping[str, Any], *, actor: str) -> SaveResult:
+        """Validate, then save all or nothing; the change is audited (secrets as "changed")."""
+        validation = self.validate_section(mailbox, section_id, values, actor)
+        merged = {**values, **validation.normalised}
+        if not validation.ok:
+            return SaveResult(False, validation, merged)
+        section = self.section(section_id)
+        changes = section.save(self.context(mailbox, actor), merged)
+        if changes:
+            self.audit.record(actor, f"section.{section_id}.save", "mailbox",
+                              str(mailbox.id) if mailbox else "", changes)
+        return SaveResult(True, validation, merged, changes)
+
+    def section_help(self, mailbox: Mailbox | None, section_id: str,
+                     values: Mapping[str, Any] | None = None) -> list[HelpText]:
+        ctx = self.context(mailbox, "api")
+        shown = dict(values) if values is not None else self.section(section_id).load(ctx)
+        return self.hook.section_help(ctx, section_id, shown)
+
+    def actions(self, section_id: str) -> list[Action]:
+        return self.hook.user_actions(self, section_id)
+
+    def run_action(self, mailbox: Mailbox | None, action_id: str,
+                   params: Mapping[str, Any] | None = None, *, actor: str) -> Any:
+        for section in self.sections():
+            for action in self.actions(section.id):
+                if action.id == action_id:
+                    return action.handler(self.context(mailbox, actor), params or {})
+        raise UnknownAction(action_id)
+
+    # -- providers and explanations ----------------------------------------------------
+
+    def detect_provider(self, address: str, host: str) -> Detection | None:
+        return self.hook.detect_provider(address.strip(), host.strip().lower(), self.mx)
+
+    def explain(self, failure: DeliveryFailure) -> Explanation | None:
+        return self.hook.explain(failure)
+
+    # -- sending -----------------------------------------------------------------------
+
+    def transport(self, mailbox: Mailbox) -> Transport:
+        factory = self._transports.get(mailbox.transport)
+        if factory is None:
+            raise LookupError(f"mailbox {mailbox.id} uses transport {mailbox.transport!r}, "
+                              "which no enabled plugin provides")
+        transport: Transport = factory(self, mailbox)
+        return transport
+
+    def send(self, mailbox: Mailbox, message: EmailMessage) -> SendResult:
+        """Send one message through a mailbox now (the outbox queues and retries)."""
+        connection = self.transport(mailbox).open()
+        try:
+            return connection.send(message)
+        finally:
+            connection.close()
+
+
+def load_enabled_plugins(config: Config, engine: Engine,
+                         candidates: list[Candidate] | None = None) -> Plugins:
+    """Load plugins, leaving out those blocked by the environment or disabled in the database."""
+    plugins = Plugins(strict=config.strict_plugins)
+    plugins.load(candidates, disabled=_disabled_plugins(engine), blocked=config.disable_plugins)
+    return plugins
+
+
+def _disabled_plugins(engine: Engine) -> set[str]:
+    """Plugins an admin disabled; an empty set before the first migration."""
+    from sqlalchemy import inspect
+
+    if not inspect(engine).has_table(PluginState.__tablename__):
+        return set()
+    with engine.connect() as conn:
+        return set(conn.scalars(select(PluginState.name).where(PluginState.enabled.is_(False))))

@@ -1,0 +1,59 @@
+"""Alembic migrations, one version table per plugin (``alembic_version_<plugin>``).
+
+Each plugin owns its tables and its migration directory; an uninstalled plugin's version
+table simply stays behind and never blocks another plugin's upgrade.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
+if TYPE_CHECKING:
+    from falcana_core.plugins import Plugins
+
+
+def version_table(plugin: str) -> str:
+    return f"alembic_version_{plugin}"
+
+
+def upgrade(engine: Engine, plugins: Plugins) -> list[str]:
+    """Upgrade core first, then each enabled plugin in dependency order; returns the names."""
+    from alembic import command
+    from alembic.config import Config
+
+    order = [i.name for i in plugins.enabled()]
+    sources = dict(plugins.hook.migrations())
+    done = []
+    for name in order:
+        path = sources.get(name)
+        if path is None:
+            continue
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(path)))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            cfg.attributes["version_table"] = version_table(name)
+            command.upgrade(cfg, "head")
+        done.append(name)
+    return done
+
+
+def run_env() -> None:
+    """The body of every plugin's ``env.py``: online migrations on the host's connection."""
+    from alembic import context
+
+    from falcana_core.models import Base
+
+    cfg = context.config
+    connection = cfg.attributes["connection"]
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        version_table=cfg.attributes["version_table"],
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()

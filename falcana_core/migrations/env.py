@@ -1,0 +1,3 @@
+from falcana_core.migrate import run_env
+
+run_env()

@@ -1,0 +1,148 @@
+"""The core's tables. Plugins declare their own tables on the same ``Base``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dt.datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    USER = "user"
+
+
+class MailboxKind(enum.StrEnum):
+    PERSONAL = "personal"
+    SHARED = "shared"
+
+
+class User(Base):
+    """A person of the host application (or of falcana's own login)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(150), unique=True)
+    first_name: Mapped[str] = mapped_column(String(150), default="")
+    last_name: Mapped[str] = mapped_column(String(150), default="")
+    email: Mapped[str] = mapped_column(String(320), default="")
+    role: Mapped[str] = mapped_column(String(20), default=Role.USER.value)
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    external_id: Mapped[str | None] = mapped_column(String(255), unique=True, default=None)
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN.value
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.login!r}>"
+
+
+class Mailbox(Base):
+    """A sender identity: a user's personal mailbox, or a shared one (info@, team@)."""
+
+    __tablename__ = "mailboxes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default=MailboxKind.PERSONAL.value)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True, default=None
+    )
+    address: Mapped[str] = mapped_column(String(320), default="", index=True)
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    transport: Mapped[str] = mapped_column(String(50), default="smtp")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def sender_name(self) -> str:
+        """The display name, or "<Vorname> <Nachname>" of the user as they are now."""
+        if self.display_name:
+            return self.display_name
+        return self.user.full_name if self.user else ""
+
+    def __repr__(self) -> str:
+        return f"<Mailbox {self.id} {self.kind}>"
+
+
+class StoredSecret(Base):
+    """Every secret of every plugin, encrypted; one table so rotation reaches them all."""
+
+    __tablename__ = "secrets"
+    __table_args__ = (UniqueConstraint("owner", "purpose", "ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100))  # the plugin
+    purpose: Mapped[str] = mapped_column(String(100))  # e.g. "smtp_password"
+    ref: Mapped[str] = mapped_column(String(100))  # e.g. "mailbox:12"
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(32), index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SecretKey(Base):
+    """A key the database knows, with a check value; the key itself is never stored here."""
+
+    __tablename__ = "secret_keys"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    check_value: Mapped[bytes] = mapped_column(LargeBinary)
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PluginState(Base):
+    """Enable/disable per deployment (takes effect when the host starts)."""
+
+    __tablename__ = "plugin_state"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    changed_by: Mapped[str] = mapped_column(String(150), default="")
+
+
+class AuditEntry(Base):
+    """Who changed what and when. Secrets appear only as "changed"."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(150))
+    action: Mapped[str] = mapped_column(String(100))
+    target_type: Mapped[str] = mapped_column(String(50))
+    target_id: Mapped[str] = mapped_column(String(100), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    note: Mapped[str] = mapped_column(Text, default="")

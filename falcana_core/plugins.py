@@ -1,0 +1,447 @@
+"""Plugin discovery, dependency resolution and loading, and the typed facade over ``pm.hook``.
+
+Plugins are entry points of the group ``falcana``; first-party plugins load exactly like a
+third party's. Loading never lets one plugin take the host down: a plugin whose import
+raises, whose dependency is missing or cyclic, or whose hookimpl matches no hookspec, is
+reported by name and disabled together with its dependents.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import graphlib
+import importlib
+import importlib.metadata
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pluggy
+
+from falcana_core import PROJECT, hookspecs
+from falcana_core.manifests import Manifest, ManifestError, read_manifest
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import click
+
+    from falcana_core.delivery import DeliveryFailure, Explanation
+    from falcana_core.host import Host
+    from falcana_core.models import User
+    from falcana_core.providers import Detection, Limits, MxLookup
+    from falcana_core.sections import Action, HelpText, Section, SectionContext, Validation
+    from falcana_core.transports import TransportFactory
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "falcana"
+CORE_PLUGIN = "core"
+DISABLE_ENV = "FALCANA_DISABLE_PLUGINS"
+
+T = TypeVar("T")
+
+
+class Status(enum.StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"  # by an admin (database) or because a dependency is not enabled
+    BLOCKED = "blocked"  # by FALCANA_DISABLE_PLUGINS
+    FAILED = "failed"  # import error, bad manifest, missing/cyclic dependency, bad hookimpl
+
+
+class PluginError(Exception):
+    """A plugin could not be loaded (raised only in strict mode)."""
+
+
+@dataclasses.dataclass
+class PluginInfo:
+    """What the host knows about one plugin; the ``plugins list`` command shows it."""
+
+    name: str
+    manifest: Manifest | None
+    module_name: str
+    distribution: str | None = None
+    status: Status = Status.ENABLED
+    reason: str = ""
+    module: object | None = None
+    hooks: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version if self.manifest else ""
+
+    @property
+    def depends(self) -> tuple[str, ...]:
+        return self.manifest.depends if self.manifest else ()
+
+    @property
+    def essential(self) -> bool:
+        return self.name == CORE_PLUGIN or bool(self.manifest and self.manifest.essential)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "distribution": self.distribution,
+            "summary": self.manifest.summary if self.manifest else "",
+            "depends": list(self.depends),
+            "status": self.status.value,
+            "enabled": self.status is Status.ENABLED,
+            "essential": self.essential,
+            "reason": self.reason,
+            "hooks": sorted(self.hooks),
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """A plugin found but not yet loaded: its name, module and how to import it."""
+
+    name: str
+    module_name: str
+    distribution: str | None
+    load: Callable[[], object]
+    manifest: Manifest | None = None
+    manifest_error: str = ""
+
+
+def blocked_by_env(environ: Mapping[str, str] | None = None) -> set[str]:
+    raw = (environ if environ is not None else os.environ).get(DISABLE_ENV, "")
+    return {p.strip() for p in raw.split(",") if p.strip()}
+
+
+def discover() -> list[Candidate]:
+    """Entry points of the ``falcana`` group, each with its manifest (nothing imported)."""
+    found: dict[str, Candidate] = {}
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist.name if ep.dist else None
+        if ep.name in found:
+            log.error("plugin %s is installed twice (%s, %s); the first is used",
+                      ep.name, found[ep.name].distribution, dist)
+            continue
+        try:
+            manifest, error = read_manifest(ep.module), ""
+        except ManifestError as exc:
+            manifest, error = None, str(exc)
+        found[ep.name] = Candidate(ep.name, ep.module, dist, ep.load, manifest, error)
+    return sorted(found.values(), key=lambda c: c.name)
+
+
+def core_candidate() -> Candidate:
+    """The core's own default plugin, registered like any other."""
+    module = "falcana_core.default_plugin"
+    return Candidate(CORE_PLUGIN, module, "falcana",
+                     lambda: importlib.import_module(module), read_manifest(module))
+
+
+class Plugins:
+    """The plugin manager of one host: loads plugins and answers what is loaded and why."""
+
+    def __init__(self, *, strict: bool = False) -> None:
+        self.pm = pluggy.PluginManager(PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.strict = strict
+        self.infos: dict[str, PluginInfo] = {}
+        self.hook = Hooks(self)
+        self._hookspec_modules: set[str] = set()
+
+    # -- loading -----------------------------------------------------------------------
+
+    def load(
+        self,
+        candidates: Sequence[Candidate] | None = None,
+        *,
+        disabled: Iterable[str] = (),
+        blocked: Iterable[str] | None = None,
+    ) -> None:
+        """Resolve ``depends``, import and register the candidates in dependency order.
+
+        ``disabled`` comes from the database, ``blocked`` from ``FALCANA_DISABLE_PLUGINS``.
+        """
+        if candidates is None:
+            candidates = [core_candidate(), *discover()]
+        blocked_set = blocked_by_env() if blocked is None else set(blocked)
+        disabled_set = set(disabled)
+        by_name = {c.name: c for c in candidates}
+        for cand in candidates:
+            info = PluginInfo(cand.name, cand.manifest, cand.module_name, cand.distribution)
+            self.infos[cand.name] = info
+            if cand.manifest is None:
+                self._fail(info, f"bad manifest: {cand.manifest_error}")
+            elif cand.manifest.name != cand.name:
+                self._fail(info, f"manifest names the plugin {cand.manifest.name!r}, "
+                                 f"but its entry point is {cand.name!r}")
+            elif cand.name in blocked_set or cand.name in disabled_set:
+                how = (Status.BLOCKED, f"blocked by {DISABLE_ENV}") if (
+                    cand.name in blocked_set) else (Status.DISABLED, "disabled by an admin")
+                if info.essential:
+                    log.warning("plugin %s is essential and cannot be disabled", cand.name)
+                else:
+                    info.status, info.reason = how
+
+        for info in self.infos.values():
+            for dep in info.depends:
+                if dep not in by_name and info.status is Status.ENABLED:
+                    self._fail(info, f"missing dependency: {dep} is not installed")
+        self._fail_cycles()
+
+        order = self._dependency_order()
+        for name in order:
+            info = self.infos[name]
+            if info.status is not Status.ENABLED:
+                continue
+            off = [d for d in info.depends if self.infos[d].status is not Status.ENABLED]
+            if off:
+                dep = self.infos[off[0]]
+                info.status = Status.DISABLED
+                info.reason = f"depends on {dep.name}, which is {dep.status.value}"
+                continue
+            self._import_and_register(by_name[name], info)
+        self._check_unknown_hooks()
+        self.pm.check_pending()  # what survived must match its hookspecs
+
+    def _dependency_order(self) -> list[str]:
+        """Dependencies first; within one level by name (cycles were cut by _fail_cycles)."""
+        graph = {n: {d for d in i.depends if d in self.infos} for n, i in self.infos.items()}
+        sorter = graphlib.TopologicalSorter(graph)
+        sorter.prepare()
+        ordered: list[str] = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready())
+            ordered.extend(ready)
+            sorter.done(*ready)
+        return ordered
+
+    def _fail_cycles(self) -> None:
+        while True:
+            graph = {n: {d for d in i.depends if d in self.infos} for n, i in self.infos.items()}
+            try:
+                graphlib.TopologicalSorter(graph).prepare()
+                return
+            except graphlib.CycleError as exc:
+                cycle: list[str] = list(exc.args[1])
+                text = " -> ".join(reversed(cycle))
+                for name in set(cycle):
+                    info = self.infos[name]
+                    info.manifest = dataclasses.replace(
+                        info.manifest, depends=()) if info.manifest else None
+                    self._fail(info, f"dependency cycle: {text}")
+
+    def _import_and_register(self, cand: Candidate, info: PluginInfo) -> None:
+        try:
+            if info.manifest and info.manifest.hookspecs:
+                self._add_hookspecs(info.manifest.hookspecs)
+            module = cand.load()
+        except Exception as exc:
+            log.exception("plugin %s failed to import", cand.name)
+            self._fail(info, f"import failed: {exc.__class__.__name__}: {exc}")
+            return
+        self.register(module, cand.name, info=info)
+
+    def _add_hookspecs(self, module_name: str) -> None:
+        if module_name not in self._hookspec_modules:
+            self.pm.add_hookspecs(importlib.import_module(module_name))
+            self._hookspec_modules.add(module_name)
+
+    def register(self, plugin: object, name: str, *, info: PluginInfo | None = None,
+                 manifest: Manifest | None = None) -> PluginInfo:
+        """Register an object as a plugin (used by loading, and by the test kit)."""
+        if info is None:
+            info = PluginInfo(name, manifest or Manifest(name, "0"),
+                              getattr(plugin, "__name__", type(plugin).__name__))
+            self.infos[name] = info
+            if info.manifest and info.manifest.hookspecs:
+                self._add_hookspecs(info.manifest.hookspecs)
+        try:
+            self.pm.register(plugin, name=name)
+        except Exception as exc:  # pluggy's own validation (bad argument names, wrappers)
+            self._fail(info, f"hookimpl rejected: {exc}")
+            return info
+        info.module = plugin
+        info.status = Status.ENABLED
+        info.hooks = sorted({hc.name for hc in self.pm.get_hookcallers(plugin) or []})
+        self._check_unknown_hooks()
+        return info
+
+    def unregister(self, name: str) -> None:
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None:
+            self.pm.unregister(plugin, name=name)
+        self.infos.pop(name, None)
+
+    def _check_unknown_hooks(self) -> None:
+        """Our check_pending: a hookimpl without a hookspec disables its plugin, by name."""
+        for name, plugin in list(self.pm.list_name_plugin()):
+            bad = []
+            for hc in self.pm.get_hookcallers(plugin) or []:
+                if hc.spec is not None:
+                    continue
+                for impl in hc.get_hookimpls():
+                    if impl.plugin is plugin and not impl.optionalhook:
+                        fn = impl.function
+                        bad.append(f"{fn.__module__}.{fn.__qualname__}")
+            if bad:
+                info = self.infos.get(name)
+                self.pm.unregister(plugin, name=name)
+                message = f"hookimpl matches no hookspec: {', '.join(sorted(bad))}"
+                if info is not None:
+                    self._fail(info, message)
+                    self._disable_dependents(name)
+                elif self.strict:
+                    raise PluginError(f"plugin {name}: {message}")
+
+    def _disable_dependents(self, name: str) -> None:
+        for info in self.infos.values():
+            if name in info.depends and info.status is Status.ENABLED:
+                plugin = self.pm.get_plugin(info.name)
+                if plugin is not None:
+                    self.pm.unregister(plugin, name=info.name)
+                info.status = Status.DISABLED
+                info.reason = f"depends on {name}, which is failed"
+                self._disable_dependents(info.name)
+
+    def _fail(self, info: PluginInfo, reason: str) -> None:
+        info.status = Status.FAILED
+        info.reason = reason
+        log.error("plugin %s: %s", info.name, reason)
+        if self.strict:
+            raise PluginError(f"plugin {info.name}: {reason}")
+
+    # -- queries -----------------------------------------------------------------------
+
+    def enabled(self) -> list[PluginInfo]:
+        return [i for i in self.list() if i.status is Status.ENABLED]
+
+    def list(self) -> list[PluginInfo]:
+        return sorted(self.infos.values(), key=lambda i: (i.name != CORE_PLUGIN, i.name))
+
+    def get(self, name: str) -> PluginInfo | None:
+        return self.infos.get(name)
+
+    def iter_impls(self, hook_name: str) -> Iterator[tuple[str, Callable[..., Any], list[str]]]:
+        """(plugin name, function, argument names) of a hook, by plugin name."""
+        caller = getattr(self.pm.hook, hook_name)
+        impls = sorted(caller.get_hookimpls(), key=lambda i: i.plugin_name)
+        for impl in impls:
+            yield impl.plugin_name, impl.function, list(impl.argnames)
+
+
+class Hooks:
+    """A typed facade over ``pm.hook``: the rest of the host calls these methods."""
+
+    def __init__(self, plugins: Plugins) -> None:
+        self._plugins = plugins
+
+    def collect(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call a collecting hook plugin by plugin; one that raises is logged and skipped."""
+        results: list[tuple[str, Any]] = []
+        for plugin, fn, argnames in self._plugins.iter_impls(hook_name):
+            try:
+                value = fn(*[kwargs[a] for a in argnames])
+            except Exception:
+                log.exception("plugin %s failed in hook %s; skipped", plugin, hook_name)
+                continue
+            if value is not None:
+                results.append((plugin, value))
+        return results
+
+    def _flat(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        for plugin, value in self.collect(hook_name, **kwargs):
+            if isinstance(value, list | tuple | set | frozenset) or _is_iterator(value):
+                out.extend((plugin, v) for v in value)
+            else:
+                out.append((plugin, value))
+        return out
+
+    @staticmethod
+    def _ordered(items: list[tuple[str, T]]) -> list[T]:
+        return [v for _, v in sorted(items, key=lambda pv: (getattr(pv[1], "order", 100),
+                                                            pv[0]))]
+
+    def user_settings_sections(self, host: Host) -> list[Section]:
+        return self._ordered(self._flat("user_settings_sections", host=host))
+
+    def deployment_settings_sections(self, host: Host) -> list[Section]:
+        return self._ordered(self._flat("deployment_settings_sections", host=host))
+
+    def validate_section(self, ctx: SectionContext, section_id: str,
+                         values: dict[str, Any]) -> list[Validation]:
+        return [v for _, v in self.collect("validate_section", ctx=ctx,
+                                            section_id=section_id, values=values)]
+
+    def section_help(self, ctx: SectionContext, section_id: str,
+                     values: dict[str, Any]) -> list[HelpText]:
+        return self._ordered(self._flat("section_help", ctx=ctx, section_id=section_id,
+                                        values=values))
+
+    def user_actions(self, host: Host, section_id: str) -> list[Action]:
+        return self._ordered(self._flat("user_actions", host=host, section_id=section_id))
+
+    def transports(self) -> dict[str, TransportFactory]:
+        found: dict[str, TransportFactory] = {}
+        for plugin, fn, _ in self._plugins.iter_impls("register_transports"):
+            def register(name: str, factory: TransportFactory, _plugin: str = plugin) -> None:
+                if name in found:
+                    log.error("plugin %s registers transport %r a second time; ignored",
+                              _plugin, name)
+                    return
+                found[name] = factory
+            try:
+                fn(register)
+            except Exception:
+                log.exception("plugin %s failed in register_transports; skipped", plugin)
+        return found
+
+    def explanations(self, failure: DeliveryFailure) -> list[tuple[str, Explanation]]:
+        return self._flat("explain_delivery_error", failure=failure)
+
+    def explain(self, failure: DeliveryFailure) -> Explanation | None:
+        from falcana_core.delivery import best_explanation
+
+        return best_explanation(self.explanations(failure))
+
+    def detect_provider(self, address: str, host: str, mx: MxLookup) -> Detection | None:
+        found = self.collect("detect_provider", address=address, host=host, mx=mx)
+        if not found:
+            return None
+        return sorted(found, key=lambda pd: (-pd[1].confidence, pd[0]))[0][1]
+
+    def provider_limits(self, provider: str) -> Limits | None:
+        found = self.collect("provider_limits", provider=provider)
+        return found[0][1] if found else None
+
+    def register_web_routes(self, app: Any) -> None:
+        self.collect("register_web_routes", app=app)
+
+    def register_commands(self, cli: click.Group) -> None:
+        self.collect("register_commands", cli=cli)
+
+    def migrations(self) -> list[tuple[str, Path]]:
+        return self.collect("migrations")
+
+    def locale_dirs(self) -> list[tuple[str, Path]]:
+        return self.collect("locale_dir")
+
+    def current_user(self, host: Host, request: Any) -> User | None:
+        found = self.collect("current_user", host=host, request=request)
+        return found[0][1] if found else None
+
+
+def _is_iterator(value: object) -> bool:
+    return hasattr(value, "__next__")
+
+
+def load_plugins(*, disabled: Iterable[str] = (), strict: bool = False) -> Plugins:
+    """Discover and load every installed plugin (no database: ``disabled`` is given)."""
+    plugins = Plugins(strict=strict)
+    plugins.load(disabled=disabled)
+    return plugins
+
+
+def modules_of(plugins: Plugins) -> dict[str, ModuleType]:
+    """Loaded plugin modules by plugin name (for tooling such as the hook reference test)."""
+    return {i.name: i.module for i in plugins.enabled() if isinstance(i.module, ModuleType)}

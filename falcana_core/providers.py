@@ -1,0 +1,112 @@
+"""What provider plugins declare: detection results, presets, sending limits; MX look-up.
+
+The MX look-up lives in the core so every provider plugin shares one resolver, one cache
+and one time-out, and DNS is asked only when a plugin needs it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+
+from falcana_core.i18n import Text
+
+log = logging.getLogger(__name__)
+
+MxLookup = Callable[[str], Sequence[str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """Server settings a provider prescribes, offered to fill in one step."""
+
+    label: Text
+    host: str
+    port: int
+    security: str  # "normal" | "tls" | "ssl"
+
+
+@dataclasses.dataclass(frozen=True)
+class Detection:
+    """A recognised provider and why: shown in the section ("MX-Eintrag zeigt auf ...")."""
+
+    provider: str  # stable id, e.g. "m365", "outlook_com", "gmail"
+    name: Text
+    reason: Text
+    confidence: int = 50  # host 90, address domain 80, MX 60 by convention
+    presets: Sequence[Preset] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Sending limits per mailbox; None means "no declared limit"."""
+
+    max_connections: int | None = None
+    messages_per_minute: int | None = None
+    messages_per_day: int | None = None
+    recipients_per_message: int | None = None
+    recipients_per_day: int | None = None
+
+
+class MxResolver:
+    """MX look-ups through ``FALCANA_DNS_SERVERS`` (or the system resolver), cached.
+
+    Silent on failure: detection must never break a page because DNS is down.
+    """
+
+    def __init__(self, servers: Sequence[str] = (), timeout: float = 2.0,
+                 ttl: float = 3600.0) -> None:
+        self.servers = list(servers)
+        self.timeout = timeout
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, tuple[str, ...]]] = {}
+
+    @classmethod
+    def from_env(cls) -> MxResolver:
+        raw = os.environ.get("FALCANA_DNS_SERVERS", "")
+        return cls([s.strip() for s in raw.split(",") if s.strip()])
+
+    @functools.cached_property
+    def _resolver(self):  # type: ignore[no-untyped-def]
+        import dns.resolver
+
+        if self.servers:
+            resolver = dns.resolver.Resolver(configure=False)
+            nameservers = []
+            ports = set()
+            for server in self.servers:
+                host, _, port = server.rpartition(":") if server.count(":") == 1 else (
+                    server, "", "")
+                nameservers.append(host or server)
+                if port:
+                    ports.add(int(port))
+            resolver.nameservers = nameservers
+            if ports:
+                resolver.port = ports.pop()
+        else:
+            resolver = dns.resolver.Resolver()
+        resolver.lifetime = self.timeout
+        resolver.timeout = self.timeout
+        return resolver
+
+    def __call__(self, domain: str) -> tuple[str, ...]:
+        domain = domain.strip().rstrip(".").lower()
+        if not domain:
+            return ()
+        now = time.monotonic()
+        hit = self._cache.get(domain)
+        if hit and hit[0] > now:
+            return hit[1]
+        hosts: tuple[str, ...] = ()
+        try:
+            answer = self._resolver.resolve(domain, "MX")
+            records = sorted(answer, key=lambda r: r.preference)
+            hosts = tuple(str(r.exchange).rstrip(".").lower() for r in records)
+        except Exception as exc:  # DNS down, NXDOMAIN, time-out: detection stays silent
+            log.debug("MX look-up for %s failed: %s", domain, exc.__class__.__name__)
+        self._cache[domain] = (now + self.ttl, hosts)
+        return hosts

@@ -1,0 +1,173 @@
+"""What a plugin contributes to a settings page: sections, fields, validation, help, actions.
+
+Modelled on pretix's payment providers: a section describes its fields and knows how to
+load, validate and save its values; other plugins add validation and help to it through
+hooks. The web UI, the CLI and the Python API all go through the one ``Host.save_section``
+path, so a value is checked the same way wherever it comes from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from falcana_core.i18n import Text
+
+if TYPE_CHECKING:
+    from falcana_core.host import Host
+    from falcana_core.models import Mailbox, User
+
+
+class FieldType(enum.StrEnum):
+    TEXT = "text"
+    EMAIL = "email"
+    PASSWORD = "password"  # write-only: never rendered back
+    INTEGER = "integer"
+    CHOICE = "choice"
+    BOOLEAN = "boolean"
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    value: str
+    label: Text
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One input of a section. ``id`` is stable: explanations and errors name it."""
+
+    id: str
+    label: Text
+    type: FieldType = FieldType.TEXT
+    help: Text | None = None
+    placeholder: Text | None = None
+    choices: Sequence[Choice] = ()
+    suggestions: Sequence[str] = ()
+    required: bool = False
+
+    @property
+    def write_only(self) -> bool:
+        return self.type is FieldType.PASSWORD
+
+
+class Severity(enum.StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    HINT = "hint"
+
+
+@dataclasses.dataclass(frozen=True)
+class Message:
+    """A validation result for one field (``field`` None: the whole section)."""
+
+    field: str | None
+    severity: Severity
+    text: Text
+    code: str = ""
+
+
+@dataclasses.dataclass
+class Validation:
+    """Collected messages plus normalised values a validator wants to replace."""
+
+    messages: list[Message] = dataclasses.field(default_factory=list)
+    normalised: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def error(self, field: str | None, text: Text, code: str = "") -> None:
+        self.messages.append(Message(field, Severity.ERROR, text, code))
+
+    def warning(self, field: str | None, text: Text, code: str = "") -> None:
+        self.messages.append(Message(field, Severity.WARNING, text, code))
+
+    def hint(self, field: str | None, text: Text, code: str = "") -> None:
+        self.messages.append(Message(field, Severity.HINT, text, code))
+
+    def extend(self, other: Validation) -> None:
+        self.messages.extend(other.messages)
+        self.normalised.update(other.normalised)
+
+    @property
+    def errors(self) -> list[Message]:
+        return [m for m in self.messages if m.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Message]:
+        return [m for m in self.messages if m.severity is Severity.WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def for_field(self, field: str) -> list[Message]:
+        return [m for m in self.messages if m.field == field]
+
+
+@dataclasses.dataclass(frozen=True)
+class SectionContext:
+    """What a section needs to know about where it is shown."""
+
+    host: Host
+    mailbox: Mailbox | None
+    user: User | None  # the mailbox's user, for personal mailboxes
+    actor: str  # who is acting (a login, "cli", "api"): for the audit log
+
+
+@dataclasses.dataclass(frozen=True)
+class HelpText:
+    """Context help shown in a section, e.g. a provider's special cases."""
+
+    id: str
+    title: Text
+    body: Text  # may contain simple HTML (<p>, <ol>, <li>, <a>, <strong>)
+    last_checked: str | None = None  # ISO date the facts were last checked
+    sources: Sequence[tuple[Text, str]] = ()  # (label, url)
+    order: int = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    """A button on a section, e.g. "Test-e-mail senden"."""
+
+    id: str
+    label: Text
+    section: str
+    handler: Callable[[SectionContext, Mapping[str, Any]], Any]
+    order: int = 100
+
+
+class Section(Protocol):
+    """A block of settings contributed by a plugin.
+
+    ``values`` are plain Python values keyed by field id; a password field's value is
+    ``None`` when it is not to be changed (write-only fields are never loaded back).
+    """
+
+    id: str
+    title: Text
+    order: int
+    template: str | None  # a plugin's own Jinja2 template, or None for the core's
+
+    def fields(self, ctx: SectionContext) -> Sequence[Field]: ...
+
+    def load(self, ctx: SectionContext) -> dict[str, Any]: ...
+
+    def is_set(self, ctx: SectionContext, field_id: str) -> bool:
+        """For write-only fields: is a value stored?"""
+        ...
+
+    def validate(self, ctx: SectionContext, values: Mapping[str, Any]) -> Validation: ...
+
+    def save(self, ctx: SectionContext, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Store ``values`` (already validated); return the changes for the audit log."""
+        ...
+
+
+@dataclasses.dataclass
+class SaveResult:
+    saved: bool
+    validation: Validation
+    values: dict[str, Any]
+    changes: dict[str, Any] = dataclasses.field(default_factory=dict)

@@ -1,0 +1,54 @@
+"""The mail transport interface: how the host sends through a mailbox without knowing SMTP."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Protocol
+
+from falcana_core.delivery import DeliveryFailure, Explanation, Step
+
+if TYPE_CHECKING:
+    from falcana_core.host import Host
+    from falcana_core.models import Mailbox
+
+
+@dataclasses.dataclass
+class SendResult:
+    """The outcome of one message: refused recipients are listed with their reply."""
+
+    message_id: str
+    accepted: list[str]
+    refused: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+class DeliveryError(Exception):
+    """A delivery failed at a known step; carries the explanation, never a secret."""
+
+    def __init__(self, failure: DeliveryFailure, explanation: Explanation | None,
+                 steps: Sequence[Step] = (), *, outcome_unknown: bool = False) -> None:
+        self.failure = failure
+        self.explanation = explanation
+        self.steps = list(steps)
+        #: True when the connection broke after DATA began: the message may have arrived.
+        self.outcome_unknown = outcome_unknown
+        reply = f": {failure.reply}" if failure.reply else ""
+        super().__init__(f"delivery failed at step {failure.step} ({failure.kind}){reply}")
+
+
+class Connection(Protocol):
+    """An open, authenticated connection that sends several messages."""
+
+    def send(self, message: EmailMessage) -> SendResult: ...
+
+    def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    """Opens connections for one mailbox."""
+
+    def open(self) -> Connection: ...
+
+
+TransportFactory = Callable[["Host", "Mailbox"], Transport]
