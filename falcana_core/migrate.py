@@ -41,6 +41,13 @@ def upgrade(engine: Engine, plugins: Plugins) -> list[str]:
     return done
 
 
+def _only_known_tables(obj: object, name: str | None, type_: str, reflected: bool,
+                       compare_to: object) -> bool:
+    """Autogenerate compares only tables the models know: other plugins' tables and the
+    version tables are never proposed for dropping."""
+    return not (type_ == "table" and reflected and compare_to is None)
+
+
 def run_env() -> None:
     """The body of every plugin's ``env.py``: online migrations on the host's connection."""
     from alembic import context
@@ -54,6 +61,7 @@ def run_env() -> None:
         target_metadata=Base.metadata,
         version_table=cfg.attributes["version_table"],
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=_only_known_tables,
     )
     with context.begin_transaction():
         context.run_migrations()

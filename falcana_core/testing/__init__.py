@@ -1,0 +1,181 @@
+"""The test kit for plugin authors: an opt-in pytest plugin.
+
+Enable it with ``pytest -p falcana_core.testing`` or ``pytest_plugins =
+["falcana_core.testing"]``. It gives:
+
+* ``falcana_host``: a host on a temporary SQLite database, plugins loaded strictly
+  (a hookimpl that matches no hookspec is a hard error);
+* ``register_plugin``: ``with register_plugin(obj, "name"): ...`` adds a plugin for a block;
+* ``smtp_server``: ``smtp_server("starttls", users={"anna": "pw"})`` starts a real aiosmtpd
+  server on loopback (normal, starttls or ssl), with certificates from ``test_ca``;
+* ``silent_server``: a port that accepts and never answers;
+* ``postgres_url``: a fresh PostgreSQL database (skipped loudly without a server, a
+  failure under ``CI=true``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from falcana_core.config import Config
+from falcana_core.manifests import Manifest
+
+if TYPE_CHECKING:
+    import trustme
+
+    from falcana_core.host import Host
+    from falcana_core.testing.smtpd import SilentServer, SmtpTestServer
+
+POSTGRES_ENV = "FALCANA_TEST_POSTGRES_URL"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def make_config(data_dir: Path, **overrides: Any) -> Config:
+    """A configuration for tests: everything in ``data_dir``, strict plugin loading."""
+    env = {"FALCANA_DATA_DIR": str(data_dir)}
+    values: dict[str, Any] = {"strict_plugins": True, "smtp_timeout": 5.0,
+                              "smtp_test_deadline": 15.0}
+    values.update(overrides)
+    return Config.from_env(env, **values)
+
+
+@pytest.fixture(scope="session")
+def test_ca() -> trustme.CA:
+    """A certificate authority for test servers; ``test_ca_bundle`` is its PEM file."""
+    import trustme
+
+    return trustme.CA(organization_name="falcana test CA")
+
+
+@pytest.fixture(scope="session")
+def test_ca_bundle(test_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ca") / "test-ca.pem"
+    test_ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture
+def falcana_config(tmp_path: Path, test_ca_bundle: Path) -> Config:
+    return make_config(tmp_path / "data", ca_bundle=test_ca_bundle)
+
+
+@pytest.fixture
+def falcana_host(falcana_config: Config) -> Iterator[Host]:
+    from falcana_core.host import Host
+
+    host = Host.start(falcana_config)
+    try:
+        yield host
+    finally:
+        host.close()
+
+
+@pytest.fixture
+def register_plugin(falcana_host: Host) -> Callable[..., contextlib.AbstractContextManager[Any]]:
+    """``with register_plugin(obj, "name", depends=(...)):`` registers a plugin for a block."""
+
+    @contextlib.contextmanager
+    def register(plugin: object, name: str, *, depends: tuple[str, ...] = (),
+                 hookspecs: str | None = None) -> Iterator[object]:
+        manifest = Manifest(name=name, version="0", depends=depends, hookspecs=hookspecs)
+        info = falcana_host.plugins.register(plugin, name, manifest=manifest)
+        if info.status.value != "enabled":
+            falcana_host.plugins.unregister(name)
+            raise AssertionError(f"plugin {name} was not registered: {info.reason}")
+        falcana_host.__dict__.pop("_transports", None)
+        try:
+            yield plugin
+        finally:
+            falcana_host.plugins.unregister(name)
+            falcana_host.__dict__.pop("_transports", None)
+
+    return register
+
+
+@pytest.fixture
+def server_ssl_context(test_ca: trustme.CA) -> Any:
+    """A server-side TLS context with a certificate for 127.0.0.1 and localhost."""
+    import ssl
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    test_ca.issue_cert("127.0.0.1", "localhost").configure_cert(ctx)
+    return ctx
+
+
+@pytest.fixture
+def smtp_server(server_ssl_context: Any) -> Iterator[Callable[..., SmtpTestServer]]:
+    """Start real SMTP servers: ``smtp_server("ssl", users={"anna": "pw"})``."""
+    from falcana_core.testing.smtpd import SmtpTestServer
+
+    started: list[SmtpTestServer] = []
+
+    def start(mode: str = "normal", **kwargs: Any) -> SmtpTestServer:
+        if mode != "normal":
+            kwargs.setdefault("ssl_context", server_ssl_context)
+        server = SmtpTestServer(mode, **kwargs)  # type: ignore[arg-type]
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
+    from falcana_core.testing.smtpd import SilentServer
+
+    with SilentServer() as server:
+        yield server
+
+
+def require_service(what: str, reason: str) -> None:
+    """Skip loudly on a laptop; fail under CI=true, where a missing service is a bug."""
+    message = f"{what} is not available: {reason}"
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(message + " (CI=true: this is a failure, not a skip)")
+    warnings.warn(message + " -- tests that need it are SKIPPED", stacklevel=2)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    url = os.environ.get(POSTGRES_ENV, DEFAULT_POSTGRES_URL)
+    try:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+    except Exception as exc:
+        require_service("PostgreSQL", f"{POSTGRES_ENV}: {exc.__class__.__name__}")
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database, dropped after the test."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"falcana_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_server_url).set(database=name).render_as_string(
+            hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

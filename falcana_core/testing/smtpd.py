@@ -1,0 +1,227 @@
+"""A real SMTP server for tests: aiosmtpd on loopback, in the three modes, with AUTH.
+
+Faults are injected through the real server (a reply per command, a dropped connection
+during DATA); a server that never answers is a plain listening socket (``SilentServer``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email
+import email.policy
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from email.message import EmailMessage
+from typing import Any, Literal
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+Mode = Literal["normal", "starttls", "ssl"]
+
+
+@dataclasses.dataclass
+class Received:
+    """One message as the server received it."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+    login: str | None
+    mail_options: list[str]
+
+    @property
+    def message(self) -> EmailMessage:
+        msg = email.message_from_bytes(self.content, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        return msg
+
+
+@dataclasses.dataclass
+class Fault:
+    command: str  # "auth", "mail", "rcpt", "data", "data_drop"
+    reply: str
+    times: int | None  # None: always
+    match: Callable[[str], bool] | None = None
+
+
+class _Handler:
+    def __init__(self, server: SmtpTestServer) -> None:
+        self.server = server
+
+    def _fault(self, command: str, arg: str = "") -> Fault | None:
+        with self.server.lock:
+            for fault in self.server.faults:
+                if fault.command != command or (fault.match and not fault.match(arg)):
+                    continue
+                if fault.times is not None:
+                    if fault.times <= 0:
+                        continue
+                    fault.times -= 1
+                return fault
+        return None
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        fault = self._fault("mail", address)
+        if fault:
+            return fault.reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        fault = self._fault("rcpt", address)
+        if fault:
+            return fault.reply
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        drop = self._fault("data_drop")
+        if drop:
+            assert server.transport is not None
+            server.transport.abort()
+            return "421 dropped"
+        fault = self._fault("data")
+        if fault:
+            return fault.reply
+        content = envelope.original_content or b""
+        auth = session.auth_data
+        login = auth.login.decode() if isinstance(auth, LoginPassword) else (
+            str(auth) if auth is not None else None)
+        with self.server.lock:
+            self.server.messages.append(Received(
+                str(envelope.mail_from), list(envelope.rcpt_tos), content, login,
+                list(envelope.mail_options)))
+        return "250 2.0.0 OK queued"
+
+
+class SmtpTestServer:
+    """aiosmtpd on 127.0.0.1 in ``normal``, ``starttls`` or ``ssl`` mode.
+
+    ``users`` maps login to password for AUTH PLAIN/LOGIN; ``auth_reply`` is the reply
+    to a failed login (a provider's exact 535 line, say).
+    """
+
+    def __init__(self, mode: Mode = "normal", *, users: dict[str, str] | None = None,
+                 ssl_context: ssl.SSLContext | None = None, auth: bool = True,
+                 auth_reply: str | None = None, host: str = "127.0.0.1",
+                 port: int = 0, smtputf8: bool = True) -> None:
+        if mode != "normal" and ssl_context is None:
+            raise ValueError(f"mode {mode} needs an ssl_context (see the test CA fixture)")
+        self.mode = mode
+        self.users = dict(users or {})
+        self.auth_reply = auth_reply
+        self.host = host
+        self.messages: list[Received] = []
+        self.logins: list[str] = []
+        self.faults: list[Fault] = []
+        self.lock = threading.Lock()
+        self._ssl_context = ssl_context
+        self._auth = auth
+        self._smtputf8 = smtputf8
+        self._port = port or _free_port(host)
+        self._controller: Controller | None = None
+        self.extra_auth: dict[str, Callable[[SMTP, list[str]], Any]] = {}
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    def fail(self, command: str, reply: str, *, times: int | None = None,
+             match: Callable[[str], bool] | None = None) -> None:
+        """Answer ``command`` (auth, mail, rcpt, data) with ``reply`` (``times`` times)."""
+        with self.lock:
+            self.faults.append(Fault(command, reply, times, match))
+
+    def drop_during_data(self, *, times: int | None = 1) -> None:
+        """Close the connection after the message was sent, before the reply to DATA."""
+        with self.lock:
+            self.faults.append(Fault("data_drop", "", times))
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults.clear()
+
+    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope,
+                      mechanism: str, auth_data: Any) -> AuthResult:
+        fault = _Handler(self)._fault("auth")
+        if fault:
+            return AuthResult(success=False, handled=False, message=fault.reply)
+        if isinstance(auth_data, LoginPassword):
+            login = auth_data.login.decode()
+            if self.users.get(login) == auth_data.password.decode():
+                with self.lock:
+                    self.logins.append(login)
+                return AuthResult(success=True, auth_data=auth_data)
+        return AuthResult(success=False, handled=False,
+                          message=self.auth_reply or "535 5.7.8 Authentication credentials invalid")
+
+    def start(self) -> SmtpTestServer:
+        kwargs: dict[str, Any] = {
+            "enable_SMTPUTF8": self._smtputf8,
+            "decode_data": False,
+        }
+        if self._auth:
+            kwargs["authenticator"] = self._authenticate
+            kwargs["auth_require_tls"] = self.mode == "starttls"
+        if self.mode == "starttls":
+            kwargs["tls_context"] = self._ssl_context
+        handler = _Handler(self)
+        for name, fn in self.extra_auth.items():
+            setattr(handler, f"auth_{name}", fn)
+        controller = Controller(
+            handler, hostname=self.host, port=self._port,
+            ssl_context=self._ssl_context if self.mode == "ssl" else None,
+            ready_timeout=10, **kwargs)
+        controller.start()
+        self._controller = controller
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def __enter__(self) -> SmtpTestServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class SilentServer:
+    """Accepts TCP connections and never says a word: for time-out tests."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, 0))
+        self._sock.listen(16)
+        self.port = self._sock.getsockname()[1]
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> SilentServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def closed_port(host: str = "127.0.0.1") -> int:
+    """A port on which nothing listens (connection refused)."""
+    return _free_port(host)

@@ -1,0 +1,168 @@
+"""``falcana mail show|set|test``: the section and the test mail for admins who script.
+
+LOGIN addresses a user's personal mailbox; a shared mailbox is addressed by its address.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+from falcana_core.cli import echo_input_errors, fail, host, print_json, read_secret
+
+from falcana_smtp_settings.i18n import _
+
+if TYPE_CHECKING:
+    from falcana_core.models import Mailbox
+
+    from falcana_smtp_settings.testmail import TestResult
+
+
+def _mailbox(ref: str) -> Mailbox:
+    box = host().mailboxes.resolve(ref)
+    if box is None:
+        fail(str(_("No user with the login {ref} and no shared mailbox with that address.",
+                   ref=ref)))
+    return box
+
+
+@click.group("mail")
+def mail() -> None:
+    """A mailbox's SMTP settings and the test mail."""
+
+
+@mail.command("show")
+@click.argument("login")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show(login: str, as_json: bool) -> None:
+    """Show the settings (the password only as set / not set)."""
+    from falcana_smtp_settings.section import SECTION_ID, SmtpSection
+
+    h = host()
+    box = _mailbox(login)
+    ctx = h.context(box, "cli")
+    section = SmtpSection()
+    values = section.load(ctx)
+    values.pop("password", None)
+    values["password_set"] = section.is_set(ctx, "password")
+    values["display_name_effective"] = box.sender_name
+    from falcana_smtp_settings.settings import load_settings
+
+    settings = load_settings(h, box, with_password=False)
+    values["pinned_certificate"] = settings.pin
+    detection = h.detect_provider(values["email"], values["host"])
+    values["provider"] = detection.provider if detection else None
+    if as_json:
+        print_json({"mailbox": box.id, "section": SECTION_ID, **values})
+        return
+    labels = {f.id: str(f.label) for f in section.fields(ctx)}
+    for key in ("email", "display_name", "username", "port", "security", "host"):
+        click.echo(f"{labels[key]}: {values[key]}")
+    click.echo(f"{labels['password']}: " + str(_("set") if values["password_set"]
+                                              else _("not set")))
+    if settings.pin:
+        click.echo(str(_("Pinned certificate (SHA-256): {pin}", pin=settings.pin)))
+    if detection:
+        click.echo(str(_("Provider: {name} ({reason})", name=detection.name,
+                         reason=detection.reason)))
+
+
+@mail.command("set")
+@click.argument("login")
+@click.option("--email", default=None)
+@click.option("--display-name", default=None)
+@click.option("--username", default=None)
+@click.option("--port", default=None)
+@click.option("--security", default=None, help="normal, tls or ssl")
+@click.option("--host", "server", default=None, help="The outgoing mail server.")
+@click.option("--password-stdin", is_flag=True, help="Read the mailbox password from stdin.")
+@click.option("--clear-password", is_flag=True, help="Remove the stored password.")
+@click.option("--pin-certificate", "pin", default=None, metavar="SHA256",
+              help="Accept exactly this server certificate (its SHA-256 fingerprint).")
+@click.option("--unpin", is_flag=True, help="Remove the pinned certificate.")
+def set_(login: str, email: str | None, display_name: str | None, username: str | None,
+         port: str | None, security: str | None, server: str | None, password_stdin: bool,
+         clear_password: bool, pin: str | None, unpin: bool) -> None:
+    """Change only the given fields; same validation as the web UI; nothing saved on error."""
+    from falcana_smtp_settings.section import SECTION_ID
+    from falcana_smtp_settings.settings import set_pin
+    from falcana_smtp_settings.tls import normalise_fingerprint
+
+    h = host()
+    box = _mailbox(login)
+    fingerprint = None
+    if pin is not None:
+        fingerprint = normalise_fingerprint(pin)
+        if fingerprint is None or unpin:
+            fail(str(_("--pin-certificate takes a SHA-256 fingerprint (64 hex digits), and "
+                       "not together with --unpin.")))
+    values: dict[str, Any] = h.section_values(box, SECTION_ID)
+    given = {"email": email, "display_name": display_name, "username": username,
+             "port": port, "security": security, "host": server}
+    values.update({k: v for k, v in given.items() if v is not None})
+    values["password"] = read_secret("Password", True) if password_stdin else None
+    values["clear_password"] = clear_password
+    result = h.save_section(box, SECTION_ID, values, actor="cli")
+    for message in result.validation.warnings:
+        click.echo(f"{_('Warning')}: {message.field}: {message.text}", err=True)
+    if not result.saved:
+        echo_input_errors([(m.field, str(m.text)) for m in result.validation.errors])
+        sys.exit(2)
+    if fingerprint or unpin:
+        saved = h.section_values(box, SECTION_ID)
+        set_pin(h, saved["host"], int(saved["port"]), fingerprint, actor="cli")
+    click.echo(str(_("Saved.")) if result.changes or fingerprint or unpin
+               else str(_("Nothing changed.")))
+
+
+@mail.command("test")
+@click.argument("login")
+@click.option("--to", default=None, help="Recipient (default: the mailbox's own address).")
+@click.option("--verify-only", is_flag=True, help="Stop after RCPT TO without sending.")
+@click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON document.")
+def test(login: str, to: str | None, verify_only: bool, as_json: bool) -> None:
+    """Send a test mail and print the step log; exit 0 only when it passed."""
+    h = host()
+    box = _mailbox(login)
+    try:
+        result: TestResult = h.run_action(box, "smtp.test", {"to": to,
+                                                             "verify_only": verify_only},
+                                          actor="cli")
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result.as_dict())
+    else:
+        print_result(result)
+    sys.exit(0 if result.ok else 1)
+
+
+def print_result(result: TestResult) -> None:
+    marks = {"ok": "✓", "failed": "✗", "skipped": "–"}
+    for step in result.steps:
+        reply = f"  {step.reply}" if step.reply else ""
+        error = f"  {step.detail.get('error')}" if step.detail.get("error") else ""
+        click.echo(f"{marks[step.status.value]} {step.id:<10} {step.duration_ms:8.1f} ms"
+                   f"{reply}{error}")
+    if result.tls:
+        cert = result.tls.get("certificate", {})
+        click.echo(f"  TLS: {result.tls.get('tls_version')} {result.tls.get('cipher', '')} "
+                   f"{cert.get('subject', '')}")
+    if result.ok:
+        click.echo(str(_("Test passed: the test e-mail was sent to {to}.", to=result.recipient))
+                   if not result.verify_only else str(_("Verification passed.")))
+        if result.note:
+            click.echo(result.note)
+        return
+    click.echo(str(_("Test failed at step {step}.", step=result.failed_step)))
+    if result.explanation:
+        e = result.explanation
+        click.echo(f"{_('Cause')}: {e.cause}")
+        click.echo(f"{_('Fix')}: {e.fix}")
+        if e.field:
+            click.echo(f"{_('Field')}: {e.field}")
+    if result.offer_pin:
+        click.echo(str(_("The server's certificate has the SHA-256 fingerprint {sha}. If you "
+                         "trust it: falcana mail set LOGIN --pin-certificate {sha}",
+                         sha=result.offer_pin["sha256"])))

@@ -1,0 +1,387 @@
+"""One SMTP session, step by step, each step recorded with its duration.
+
+Both the "Test-e-mail senden" action and the transport use this, so the admin's diagnosis
+and real delivery go through the same code. Step ids are those of ``falcana_core.delivery``.
+smtplib's debug output is never switched on (it prints AUTH in base64).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from falcana_core.delivery import DeliveryFailure, FailureKind, Reply, Step, StepStatus
+
+from falcana_smtp_settings.settings import SmtpSettings
+from falcana_smtp_settings.tls import PinMismatch, check_pin, client_context, session_info
+
+T = TypeVar("T")
+
+LoginHook = Callable[[smtplib.SMTP, SmtpSettings], str | None]
+PasswordHook = Callable[[SmtpSettings, str], str]
+
+#: AUTH mechanisms we use with a password, most preferred first.
+PASSWORD_MECHANISMS = ("PLAIN", "LOGIN")
+
+
+class NotOffered(Exception):
+    """The server's EHLO lacks something we need (STARTTLS, AUTH, SMTPUTF8)."""
+
+    def __init__(self, what: str, offered: Sequence[str] = ()) -> None:
+        super().__init__(f"{what} not offered by the server")
+        self.what = what
+        self.offered = list(offered)
+
+
+class NoCredentials(Exception):
+    """The server wants AUTH but no password is stored."""
+
+
+class DeadlineExceeded(TimeoutError):
+    pass
+
+
+class StepFailed(Exception):
+    """A step failed; ``failure`` says which and why (never a secret)."""
+
+    def __init__(self, failure: DeliveryFailure, *, outcome_unknown: bool = False) -> None:
+        super().__init__(f"step {failure.step} failed: {failure.kind} {failure.detail}")
+        self.failure = failure
+        self.outcome_unknown = outcome_unknown
+
+
+class _SMTP(smtplib.SMTP):
+    """smtplib.SMTP that never turns debug output on."""
+
+    def set_debuglevel(self, debuglevel: int) -> None:  # pragma: no cover - guard
+        return None
+
+
+class SmtpSession:
+    def __init__(self, settings: SmtpSettings, *, ca_bundle: Path | None, timeout: float,
+                 deadline: float | None = None, login_hook: LoginHook | None = None,
+                 password_hook: PasswordHook | None = None,
+                 local_hostname: str | None = None) -> None:
+        self.settings = settings
+        self.ca_bundle = ca_bundle
+        self.timeout = timeout
+        self.deadline = deadline  # time.monotonic() value, for a whole test mail
+        self.login_hook = login_hook
+        self.password_hook = password_hook
+        self.local_hostname = local_hostname
+        self.steps: list[Step] = []
+        self.smtp: _SMTP | None = None
+        self.tls: dict[str, Any] = {}
+        self.auth_mechanism: str | None = None
+        self.extensions: dict[str, str] = {}
+
+    # -- steps -------------------------------------------------------------------------
+
+    def _timeout(self) -> float:
+        if self.deadline is None:
+            return self.timeout
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceeded("the overall time for the test ran out")
+        return min(self.timeout, remaining)
+
+    def step(self, step_id: str, fn: Callable[[], T],
+             detail: Callable[[T], dict[str, Any]] | None = None,
+             reply: Callable[[T], Reply | None] | None = None) -> T:
+        started = time.perf_counter()
+        try:
+            timeout = self._timeout()
+            if self.smtp is not None and self.smtp.sock is not None:
+                self.smtp.sock.settimeout(timeout)
+            result = fn()
+        except Exception as exc:
+            failure = self.classify(step_id, exc)
+            self.steps.append(Step(step_id, StepStatus.FAILED,
+                                   (time.perf_counter() - started) * 1000, failure.reply,
+                                   {"error": failure.detail}))
+            unknown = step_id == "data" and failure.kind in {
+                FailureKind.CLOSED, FailureKind.TIMEOUT}
+            if failure.kind is FailureKind.REPLY and step_id in {"mail_from", "rcpt_to",
+                                                                  "data"}:
+                self._reset()  # a refused message leaves the connection usable
+            else:
+                self.abort()
+            raise StepFailed(failure, outcome_unknown=unknown) from None
+        self.steps.append(Step(step_id, StepStatus.OK, (time.perf_counter() - started) * 1000,
+                               reply(result) if reply else None,
+                               detail(result) if detail else {}))
+        return result
+
+    def skip(self, step_id: str, why: str) -> None:
+        self.steps.append(Step(step_id, StepStatus.SKIPPED, 0.0, None, {"why": why}))
+
+    def classify(self, step_id: str, exc: BaseException) -> DeliveryFailure:
+        """What went wrong, in terms explanations match on."""
+        s = self.settings
+        base: dict[str, Any] = {"step": step_id, "host": s.host, "port": s.port,
+                                "security": s.security, "address": s.address,
+                                "username": s.username, "provider": s.provider}
+        if isinstance(exc, smtplib.SMTPResponseException):
+            reply = Reply.parse(exc.smtp_code, exc.smtp_error)
+            return DeliveryFailure(kind=FailureKind.REPLY, reply=reply, detail=str(reply),
+                                   **base)
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
+            code, msg = next(iter(exc.recipients.values()))
+            reply = Reply.parse(code, msg)
+            return DeliveryFailure(kind=FailureKind.REPLY, reply=reply, detail=str(reply),
+                                   data={"recipients": list(exc.recipients)}, **base)
+        if isinstance(exc, PinMismatch):
+            return DeliveryFailure(kind=FailureKind.PIN_MISMATCH, detail=str(exc),
+                                   data={"expected": exc.expected, "sha256": exc.got}, **base)
+        if isinstance(exc, NotOffered):
+            return DeliveryFailure(kind=FailureKind.NOT_OFFERED, detail=str(exc),
+                                   data={"what": exc.what, "offered": exc.offered}, **base)
+        if isinstance(exc, NoCredentials):
+            return DeliveryFailure(kind=FailureKind.NO_CREDENTIALS, detail=str(exc), **base)
+        if isinstance(exc, DeadlineExceeded):
+            return DeliveryFailure(kind=FailureKind.TIMEOUT, detail=str(exc),
+                                   data={"deadline": True}, **base)
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return DeliveryFailure(kind=FailureKind.TLS_VERIFY,
+                                   detail=str(exc.verify_message or exc.reason),
+                                   data={"verify_code": exc.verify_code,
+                                         "verify_message": exc.verify_message}, **base)
+        if isinstance(exc, ssl.SSLError):
+            return DeliveryFailure(kind=FailureKind.TLS_PROTOCOL,
+                                   detail=str(exc.reason or exc.__class__.__name__),
+                                   data={"reason": exc.reason}, **base)
+        if isinstance(exc, socket.gaierror):
+            return DeliveryFailure(kind=FailureKind.DNS, detail=exc.strerror or str(exc),
+                                   **base)
+        if isinstance(exc, TimeoutError | socket.timeout):
+            return DeliveryFailure(kind=FailureKind.TIMEOUT, detail="timed out", **base)
+        if isinstance(exc, ConnectionRefusedError):
+            return DeliveryFailure(kind=FailureKind.REFUSED, detail="connection refused",
+                                   **base)
+        if isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionResetError |
+                      BrokenPipeError | ConnectionAbortedError | EOFError):
+            return DeliveryFailure(kind=FailureKind.CLOSED,
+                                   detail="the server closed the connection", **base)
+        if isinstance(exc, OSError):
+            return DeliveryFailure(kind=FailureKind.UNREACHABLE,
+                                   detail=exc.strerror or exc.__class__.__name__, **base)
+        return DeliveryFailure(kind=FailureKind.OTHER, detail=exc.__class__.__name__, **base)
+
+    # -- the exchange ------------------------------------------------------------------
+
+    def open(self) -> None:
+        """resolve, connect, tls, greeting, ehlo, starttls, ehlo_tls, auth."""
+        s = self.settings
+        infos = self.step("resolve", lambda: socket.getaddrinfo(
+            s.host, s.port, type=socket.SOCK_STREAM),
+            detail=lambda r: {"addresses": sorted({str(i[4][0]) for i in r})})
+        sock = self.step("connect", lambda: self._connect(infos),
+                         detail=lambda r: {"address": str(r.getpeername()[0])})
+        smtp = _SMTP(local_hostname=self.local_hostname, timeout=self.timeout)
+        smtp._host = s.host  # type: ignore[attr-defined]  # used by starttls for SNI
+        self.smtp = smtp
+        if s.security == "ssl":
+            ctx = client_context(self.ca_bundle, s.pin)
+            tls_sock = self.step("tls", lambda: self._wrap(ctx, sock),
+                                 detail=lambda r: session_info(r))
+            self.tls = self.steps[-1].detail
+            smtp.sock = tls_sock
+        else:
+            smtp.sock = sock
+        self.step("greeting", self._greeting, reply=_reply)
+        self.step("ehlo", self._ehlo, reply=_reply, detail=lambda _: self._features())
+        if s.security == "tls":
+            self.step("starttls", self._starttls, reply=_reply,
+                      detail=lambda _: session_info(self._tls_sock()))
+            self.tls = self.steps[-1].detail
+            self.step("ehlo_tls", self._ehlo, reply=_reply, detail=lambda _: self._features())
+        self._auth()
+
+    def _connect(self, infos: list[Any]) -> socket.socket:
+        error: OSError | None = None
+        for family, type_, proto, _name, address in infos:
+            sock = socket.socket(family, type_, proto)
+            sock.settimeout(self._timeout())
+            try:
+                sock.connect(address)
+                return sock
+            except OSError as exc:
+                sock.close()
+                error = exc
+        raise error or OSError("no address to connect to")
+
+    def _wrap(self, ctx: ssl.SSLContext, sock: socket.socket) -> ssl.SSLSocket:
+        try:
+            tls = ctx.wrap_socket(sock, server_hostname=self.settings.host)
+        except BaseException:
+            sock.close()
+            raise
+        try:
+            check_pin(tls, self.settings.pin)
+        except PinMismatch:
+            tls.close()  # nothing was sent on this connection
+            raise
+        return tls
+
+    def _greeting(self) -> tuple[int, bytes]:
+        assert self.smtp is not None
+        code, msg = self.smtp.getreply()
+        if code != 220:
+            raise smtplib.SMTPConnectError(code, msg)
+        return code, msg
+
+    def _ehlo(self) -> tuple[int, bytes]:
+        assert self.smtp is not None
+        code, msg = self.smtp.ehlo()
+        if code != 250:
+            code, msg = self.smtp.helo()
+            if code != 250:
+                raise smtplib.SMTPHeloError(code, msg)
+        self.extensions = dict(self.smtp.esmtp_features)
+        return code, msg
+
+    def _features(self) -> dict[str, Any]:
+        return {"extensions": sorted(k.upper() for k in self.extensions)}
+
+    def _starttls(self) -> tuple[int, bytes]:
+        assert self.smtp is not None
+        if not self.smtp.has_extn("starttls"):
+            raise NotOffered("STARTTLS", sorted(k.upper() for k in self.extensions))
+        ctx = client_context(self.ca_bundle, self.settings.pin)
+        code, msg = self.smtp.starttls(context=ctx)
+        check_pin(self._tls_sock(), self.settings.pin)  # before another word is sent
+        return code, msg
+
+    def _tls_sock(self) -> ssl.SSLSocket:
+        assert self.smtp is not None and isinstance(self.smtp.sock, ssl.SSLSocket)
+        return self.smtp.sock
+
+    def _auth(self) -> None:
+        smtp = self.smtp
+        assert smtp is not None
+        s = self.settings
+        if self.login_hook is not None and s.password is None and not s.username:
+            self.skip("auth", "no username")
+            return
+        if s.password is None and self.login_hook is None:
+            self.skip("auth", "no password stored")
+            return
+
+        def login() -> str:
+            if self.login_hook is not None:
+                used = self.login_hook(smtp, s)
+                if used:
+                    return used
+            return self._password_login()
+
+        self.auth_mechanism = self.step("auth", login, detail=lambda m: {"mechanism": m})
+
+    def _password_login(self) -> str:
+        smtp = self.smtp
+        assert smtp is not None
+        s = self.settings
+        if s.password is None:
+            raise NoCredentials("no password stored")
+        if not smtp.has_extn("auth"):
+            raise NotOffered("AUTH", sorted(k.upper() for k in self.extensions))
+        offered = smtp.esmtp_features.get("auth", "").upper().split()
+        mechanism = next((m for m in PASSWORD_MECHANISMS if m in offered), None)
+        if mechanism is None:
+            raise NotOffered("AUTH PLAIN/LOGIN", offered)
+        password = s.password.reveal()
+        if self.password_hook is not None:
+            password = self.password_hook(s, password)
+        smtp.user, smtp.password = s.username or s.address, password
+        try:
+            authobject = smtp.auth_plain if mechanism == "PLAIN" else smtp.auth_login
+            code, msg = smtp.auth(mechanism, authobject, initial_response_ok=True)
+        finally:
+            smtp.password = ""  # do not keep the secret on the connection object
+        if code not in (235, 503):
+            raise smtplib.SMTPAuthenticationError(code, msg)
+        return mechanism
+
+    def send(self, content: bytes, sender: str, recipients: Sequence[str],
+             mail_options: Sequence[str] = ()) -> dict[str, str]:
+        """mail_from, rcpt_to, data. Returns refused recipients with the server's reply."""
+        smtp = self.smtp
+        assert smtp is not None
+        options = list(mail_options)
+        if smtp.has_extn("size"):
+            options.append(f"SIZE={len(content)}")
+
+        def mail() -> tuple[int, bytes]:
+            code, msg = smtp.mail(sender, options)
+            if code != 250:
+                raise smtplib.SMTPSenderRefused(code, msg, sender)
+            return code, msg
+
+        self.step("mail_from", mail, reply=_reply)
+        refused: dict[str, tuple[int, bytes]] = {}
+
+        def rcpt() -> tuple[int, bytes]:
+            last: tuple[int, bytes] = (0, b"")
+            for rcpt_addr in recipients:
+                code, msg = smtp.rcpt(rcpt_addr)
+                if code not in (250, 251):
+                    refused[rcpt_addr] = (code, msg)
+                last = (code, msg)
+            if len(refused) == len(recipients):
+                raise smtplib.SMTPRecipientsRefused(dict(refused))  # type: ignore[arg-type]
+            return last
+
+        self.step("rcpt_to", rcpt, reply=_reply,
+                  detail=lambda _: {"refused": {a: str(Reply.parse(*r))
+                                                for a, r in refused.items()}}
+                  if refused else {})
+
+        def data() -> tuple[int, bytes]:
+            code, msg = smtp.data(content)
+            if code != 250:
+                raise smtplib.SMTPDataError(code, msg)
+            return code, msg
+
+        self.step("data", data, reply=_reply)
+        return {a: str(Reply.parse(*r)) for a, r in refused.items()}
+
+    def quit(self) -> None:
+        if self.smtp is None:
+            return
+        smtp = self.smtp
+        try:
+            self.step("quit", smtp.quit, reply=_reply)
+        except StepFailed:
+            pass  # the message is out; a failed QUIT changes nothing
+        finally:
+            self.abort()
+
+    def _reset(self) -> None:
+        try:
+            assert self.smtp is not None
+            code, _msg = self.smtp.rset()
+            if code != 250:
+                self.abort()
+        except (OSError, smtplib.SMTPException):
+            self.abort()
+
+    def abort(self) -> None:
+        """Close without QUIT."""
+        if self.smtp is not None:
+            try:
+                self.smtp.close()
+            except OSError:
+                pass
+            self.smtp = None
+
+    @property
+    def alive(self) -> bool:
+        return self.smtp is not None and self.smtp.sock is not None
+
+
+def _reply(result: tuple[int, bytes]) -> Reply:
+    return Reply.parse(result[0], result[1])

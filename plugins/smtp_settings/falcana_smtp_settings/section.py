@@ -1,0 +1,248 @@
+"""The "e-mail-Einstellungen" section: the seed's seven fields, validated in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from falcana_core.addresses import (
+    AddressError,
+    has_control_chars,
+    normalise_address,
+    normalise_host,
+)
+from falcana_core.models import Mailbox
+from falcana_core.sections import (
+    Choice,
+    Field,
+    FieldType,
+    SectionContext,
+    Validation,
+)
+from sqlalchemy.orm import Session
+
+from falcana_smtp_settings.i18n import _
+from falcana_smtp_settings.models import SmtpAccount
+from falcana_smtp_settings.settings import (
+    DEFAULT_PORTS,
+    OWNER,
+    PASSWORD,
+    SECURITY_CHOICES,
+    secret_ref,
+)
+
+SECTION_ID = "smtp"
+FIELD_IDS = ("email", "display_name", "username", "password", "port", "security", "host")
+MAX_LEN = {"email": 320, "display_name": 255, "username": 320, "password": 1024,
+           "host": 255}
+
+
+class SmtpSection:
+    """Fields in the seed's order; the password is write-only."""
+
+    id = SECTION_ID
+    title = _("E-mail settings")
+    order = 10
+    template = None
+
+    def fields(self, ctx: SectionContext) -> Sequence[Field]:
+        user = ctx.user
+        default_name = user.full_name if user else ""
+        return (
+            Field("email", _("E-mail"), FieldType.EMAIL, required=True,
+                  help=_("The user's e-mail address: mail goes out from this address.")),
+            Field("display_name", _("Display name"),
+                  help=_("The name recipients see. Left empty, falcana uses the user's first "
+                         "and last name."),
+                  placeholder=default_name or None),
+            Field("username", _("E-mail username"),
+                  help=_("The login name of the mailbox. Very often the e-mail address, but "
+                         "the provider may give another.")),
+            Field("password", _("E-mail password"), FieldType.PASSWORD,
+                  help=_("The mailbox password (or app password). Stored encrypted, never "
+                         "shown again; leave empty to keep the stored one.")),
+            Field("port", _("E-mail port"), FieldType.INTEGER, required=True,
+                  suggestions=("587", "465", "25"),
+                  help=_("The port the provider gives; common are 587 (TLS), 465 (SSL) "
+                         "and 25.")),
+            Field("security", _("E-mail connection type"), FieldType.CHOICE, required=True,
+                  choices=(Choice("normal", _("normal (unencrypted)")),
+                           Choice("tls", _("TLS (STARTTLS)")),
+                           Choice("ssl", _("SSL (encrypted from the start)"))),
+                  help=_("As given by the provider. TLS requires STARTTLS: falcana never "
+                         "falls back to an unencrypted connection.")),
+            Field("host", _("Outgoing mail server (SMTP)"), required=True,
+                  help=_("The SMTP server of the e-mail provider, a host name or an IP "
+                         "address.")),
+        )
+
+    # -- load --------------------------------------------------------------------------
+
+    def load(self, ctx: SectionContext) -> dict[str, Any]:
+        box = _mailbox(ctx)
+        with ctx.host.sessions() as s:
+            account = s.get(SmtpAccount, box.id)
+            mailbox = s.get(Mailbox, box.id) or box
+            return {
+                "email": mailbox.address,
+                "display_name": mailbox.display_name,
+                "username": account.username if account else "",
+                "password": None,
+                "port": account.port if account else DEFAULT_PORTS["tls"],
+                "security": account.security if account else "tls",
+                "host": account.host if account else "",
+            }
+
+    def is_set(self, ctx: SectionContext, field_id: str) -> bool:
+        if field_id != "password":
+            return False
+        return ctx.host.secrets.has(OWNER, PASSWORD, secret_ref(_mailbox(ctx).id))
+
+    # -- validate ----------------------------------------------------------------------
+
+    def validate(self, ctx: SectionContext, values: Mapping[str, Any]) -> Validation:
+        """Field errors in the admin's language; never raises on odd input."""
+        v = Validation()
+        clean: dict[str, Any] = {}
+        for fid in ("email", "display_name", "username", "host", "password"):
+            raw = values.get(fid)
+            if raw is None:
+                clean[fid] = None if fid == "password" else ""
+                continue
+            if not isinstance(raw, str):
+                v.error(fid, _("Enter text."), "type")
+                continue
+            if has_control_chars(raw):
+                v.error(fid, _("Control characters such as line breaks are not allowed."),
+                        "control_chars")
+                continue
+            if len(raw) > MAX_LEN[fid]:
+                v.error(fid, _("At most {n} characters.", n=MAX_LEN[fid]), "too_long")
+                continue
+            clean[fid] = raw if fid == "password" else raw.strip()
+
+        if "email" in clean:
+            if not clean["email"]:
+                v.error("email", _("Enter the e-mail address."), "required")
+            else:
+                try:
+                    clean["email"] = normalise_address(clean["email"])
+                except AddressError:
+                    v.error("email", _("This is not a valid e-mail address."), "invalid")
+        if "host" in clean:
+            if not clean["host"]:
+                v.error("host", _("Enter the outgoing mail server."), "required")
+            else:
+                try:
+                    clean["host"] = normalise_host(clean["host"])
+                except AddressError:
+                    v.error("host", _("This is not a valid server name or IP address."),
+                            "invalid")
+
+        security = values.get("security")
+        security = security.strip().lower() if isinstance(security, str) else security
+        if security not in SECURITY_CHOICES:
+            v.error("security", _("Choose normal, TLS or SSL."), "invalid")
+            security = None
+        else:
+            clean["security"] = security
+
+        port = _port(values.get("port"), security, v)
+        if port is not None:
+            clean["port"] = port
+
+        if clean.get("password") == "":
+            clean["password"] = None  # empty on save: keep the stored one
+        clear = bool(values.get("clear_password"))
+        clean["clear_password"] = clear
+        if clear and clean.get("password"):
+            v.error("password", _("Either enter a new password or remove it, not both."),
+                    "conflict")
+
+        if port is not None and security:
+            if port == 465 and security == "tls":
+                v.warning("port", _("Port 465 usually expects SSL, not TLS."), "465_tls")
+            if port == 587 and security == "ssl":
+                v.warning("port", _("Port 587 usually expects TLS, not SSL."), "587_ssl")
+        will_have_password = bool(clean.get("password")) or (
+            not clear and ctx.mailbox is not None and self.is_set(ctx, "password"))
+        if security == "normal" and will_have_password:
+            v.warning("security", _("With connection type normal the password travels "
+                                    "unencrypted. Use TLS or SSL if the server offers it."),
+                      "plaintext_password")
+
+        if v.ok and not clean.get("username") and clean.get("email"):
+            clean["username"] = clean["email"]  # suggested as the address
+        v.normalised = {k: val for k, val in clean.items()
+                        if k in FIELD_IDS or k == "clear_password"}
+        return v
+
+    # -- save --------------------------------------------------------------------------
+
+    def save(self, ctx: SectionContext, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Store all fields in one transaction; returns the audit changes."""
+        box = _mailbox(ctx)
+        changes: dict[str, Any] = {}
+        host = ctx.host
+        with host.transaction() as s:
+            mailbox = s.get(Mailbox, box.id)
+            assert mailbox is not None
+            account = s.get(SmtpAccount, box.id)
+            if account is None:
+                account = SmtpAccount(mailbox_id=box.id, username="", host="", port=0,
+                                      security="")
+                s.add(account)
+            _set(changes, mailbox, "address", "email", values.get("email"))
+            _set(changes, mailbox, "display_name", "display_name", values.get("display_name"))
+            for fid in ("username", "host", "port", "security"):
+                _set(changes, account, fid, fid, values.get(fid))
+            _save_password(ctx, s, box.id, values, changes)
+        return changes
+
+
+def _set(changes: dict[str, Any], obj: object, attr: str, fid: str, value: Any) -> None:
+    if value is None:
+        return
+    old = getattr(obj, attr)
+    if old != value:
+        setattr(obj, attr, value)
+        changes[fid] = [old, value]
+
+
+def _save_password(ctx: SectionContext, s: Session, mailbox_id: int,
+                   values: Mapping[str, Any], changes: dict[str, Any]) -> None:
+    ref = secret_ref(mailbox_id)
+    if values.get("clear_password"):
+        if ctx.host.secrets.delete(OWNER, PASSWORD, ref, session=s):
+            changes["password"] = "removed"
+    elif values.get("password"):
+        ctx.host.secrets.put(OWNER, PASSWORD, ref, str(values["password"]), session=s)
+        changes["password"] = "changed"
+
+
+def _port(raw: Any, security: str | None, v: Validation) -> int | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return DEFAULT_PORTS.get(security or "tls")  # the suggested port of the type
+    if isinstance(raw, bool):
+        v.error("port", _("Enter a port number from 1 to 65535."), "invalid")
+        return None
+    if isinstance(raw, int):
+        port = raw
+    elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
+        if len(raw.strip()) > 6:
+            v.error("port", _("The port must be between 1 and 65535."), "range")
+            return None
+        port = int(raw.strip())
+    else:
+        v.error("port", _("Enter a port number from 1 to 65535."), "invalid")
+        return None
+    if not 1 <= port <= 65535:
+        v.error("port", _("The port must be between 1 and 65535."), "range")
+        return None
+    return port
+
+
+def _mailbox(ctx: SectionContext) -> Mailbox:
+    if ctx.mailbox is None:
+        raise ValueError("the e-mail settings section needs a mailbox")
+    return ctx.mailbox

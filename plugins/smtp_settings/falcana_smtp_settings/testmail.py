@@ -1,0 +1,261 @@
+"""The "Test-e-mail senden" action: the admin's main diagnostic.
+
+Runs the real exchange step by step and returns the step log; on failure the failing
+step, the server's reply and the best explanation. The mail says which settings were used
+(never the password) and when.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import time
+from collections.abc import Mapping
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from falcana_core.addresses import AddressError, normalise_address
+from falcana_core.delivery import DeliveryFailure, Explanation, Step
+from falcana_core.i18n import current_language
+
+from falcana_smtp_settings.exchange import StepFailed
+from falcana_smtp_settings.i18n import _
+from falcana_smtp_settings.message import prepare
+from falcana_smtp_settings.settings import SmtpSettings, load_settings
+from falcana_smtp_settings.transport import make_session, with_provider
+
+if TYPE_CHECKING:
+    import jinja2
+    from falcana_core.host import Host
+    from falcana_core.sections import SectionContext
+
+JSON_VERSION = 1
+
+
+@dataclasses.dataclass
+class TestResult:
+    ok: bool
+    steps: list[Step]
+    recipient: str
+    verify_only: bool = False
+    failure: DeliveryFailure | None = None
+    explanation: Explanation | None = None
+    tls: dict[str, Any] = dataclasses.field(default_factory=dict)
+    auth_mechanism: str | None = None
+    offer_pin: dict[str, Any] | None = None  # {"host", "port", "sha256", "subject", ...}
+    message_id: str | None = None
+    note: str | None = None
+
+    @property
+    def failed_step(self) -> str | None:
+        return self.failure.step if self.failure else None
+
+    def as_dict(self, lang: str | None = None) -> dict[str, Any]:
+        """The versioned document of ``falcana mail test --json``."""
+        lang = lang or current_language()
+        return {
+            "version": JSON_VERSION,
+            "ok": self.ok,
+            "recipient": self.recipient,
+            "verify_only": self.verify_only,
+            "failed_step": self.failed_step,
+            "steps": [{
+                "id": s.id,
+                "status": s.status.value,
+                "duration_ms": round(s.duration_ms, 2),
+                "reply_code": s.reply.code if s.reply else None,
+                "enhanced_status": s.reply.enhanced if s.reply else None,
+                "reply_text": s.reply.text if s.reply else None,
+                "detail": s.detail,
+            } for s in self.steps],
+            "explanation": self.explanation.as_dict(lang) if self.explanation else None,
+            "tls": self.tls,
+            "auth_mechanism": self.auth_mechanism,
+            "offer_pin": self.offer_pin,
+            "message_id": self.message_id,
+            "note": self.note,
+        }
+
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=jinja2.select_autoescape(["html"]), keep_trailing_newline=True)
+
+
+SECURITY_LABELS = {"normal": "normal", "tls": "TLS (STARTTLS)", "ssl": "SSL"}
+
+
+def build_test_message(settings: SmtpSettings, recipient: str) -> EmailMessage:
+    """Text and HTML bodies saying which settings were used (never the password) and when."""
+    now = dt.datetime.now(dt.UTC).astimezone()
+    subject = str(_("falcana test e-mail"))
+    context = {
+        "lang": current_language(),
+        "subject": subject,
+        "intro": str(_("This is a test e-mail from falcana. If you can read it, the mailbox "
+                       "settings work.")),
+        "outro": str(_("You do not need to answer this e-mail.")),
+        "sent_at_label": str(_("Sent at")),
+        "sent_at": now.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "rows": [
+            (str(_("E-mail")), settings.address),
+            (str(_("Display name")), settings.sender_name),
+            (str(_("E-mail username")), settings.username),
+            (str(_("E-mail port")), str(settings.port)),
+            (str(_("E-mail connection type")), SECURITY_LABELS.get(settings.security,
+                                                                    settings.security)),
+            (str(_("Outgoing mail server (SMTP)")), settings.host),
+        ],
+    }
+    env = _templates()
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["To"] = recipient
+    msg.set_content(env.get_template("test_mail.txt").render(context))
+    msg.add_alternative(env.get_template("test_mail.html").render(context), subtype="html")
+    return msg
+
+
+def run_test(host: Host, settings: SmtpSettings, *, to: str | None = None,
+             verify_only: bool = False) -> TestResult:
+    """Send a test mail (or stop after RCPT TO) and record every step."""
+    settings = with_provider(host, settings)
+    recipient = to or settings.address
+    deadline = time.monotonic() + host.config.smtp_test_deadline
+    session = make_session(host, settings, deadline=deadline)
+    result = TestResult(ok=False, steps=session.steps, recipient=recipient,
+                        verify_only=verify_only)
+    try:
+        session.open()
+        result.tls, result.auth_mechanism = session.tls, session.auth_mechanism
+        smtp = session.smtp
+        assert smtp is not None
+        message = build_test_message(settings, recipient)
+        envelope = prepare(message, settings, server_smtputf8=smtp.has_extn("smtputf8"),
+                           server_8bitmime=smtp.has_extn("8bitmime"))
+        result.message_id = envelope.message_id
+        if verify_only:
+            _verify(session, envelope.sender, envelope.recipients)
+            result.note = str(_("Verified up to RCPT TO without sending. Refusals that come "
+                                "only after DATA (such as Microsoft's Send As check) cannot "
+                                "be seen this way."))
+            session.skip("data", "verify only")
+        else:
+            refused = session.send(envelope.content, envelope.sender, envelope.recipients,
+                                   envelope.mail_options)
+            if refused:
+                result.note = str(_("Some recipients were refused: {list}",
+                                    list=", ".join(refused)))
+        session.quit()
+        result.ok = True
+    except StepFailed as error:
+        result.failure = error.failure
+        result.explanation = host.explain(error.failure)
+        if error.failure.kind.value == "tls_verify":
+            result.offer_pin = fetch_certificate(host, settings, deadline)
+    except Exception as exc:  # prepare() refused (e.g. SMTPUTF8), reported as mail_from
+        try:
+            session.step("mail_from", lambda: _raise(exc))
+        except StepFailed as error:
+            result.failure = error.failure
+            result.explanation = host.explain(error.failure)
+    finally:
+        session.abort()
+    result.tls = result.tls or session.tls
+    return result
+
+
+def _raise(exc: BaseException) -> Any:
+    raise exc
+
+
+def _verify(session: Any, sender: str, recipients: list[str]) -> None:
+    smtp = session.smtp
+
+    def mail() -> tuple[int, bytes]:
+        import smtplib
+
+        code, msg = smtp.mail(sender)
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, msg, sender)
+        return code, msg
+
+    def rcpt() -> tuple[int, bytes]:
+        import smtplib
+
+        last = (0, b"")
+        for r in recipients:
+            code, msg = smtp.rcpt(r)
+            if code not in (250, 251):
+                raise smtplib.SMTPRecipientsRefused({r: (code, msg)})
+            last = (code, msg)
+        smtp.rset()
+        return last
+
+    from falcana_smtp_settings.exchange import _reply
+
+    session.step("mail_from", mail, reply=_reply)
+    session.step("rcpt_to", rcpt, reply=_reply)
+
+
+def fetch_certificate(host: Host, settings: SmtpSettings,
+                      deadline: float) -> dict[str, Any] | None:
+    """The server's certificate through an unverified handshake on which nothing else is
+    sent, to offer it for pinning."""
+    import smtplib
+    import socket
+    import ssl
+
+    from falcana_smtp_settings.tls import certificate_info, unverified_context
+
+    timeout = max(1.0, min(host.config.smtp_timeout, deadline - time.monotonic()))
+    ctx = unverified_context()
+    try:
+        raw = socket.create_connection((settings.host, settings.port), timeout=timeout)
+        if settings.security == "ssl":
+            with ctx.wrap_socket(raw, server_hostname=settings.host) as tls:
+                der = tls.getpeercert(binary_form=True)
+        else:
+            smtp = smtplib.SMTP(timeout=timeout)
+            smtp.sock = raw
+            smtp._host = settings.host  # type: ignore[attr-defined]
+            try:
+                smtp.getreply()
+                smtp.ehlo()
+                smtp.starttls(context=ctx)
+                assert isinstance(smtp.sock, ssl.SSLSocket)
+                der = smtp.sock.getpeercert(binary_form=True)
+            finally:
+                smtp.close()  # no QUIT, nothing more on this connection
+    except (OSError, smtplib.SMTPException):
+        return None
+    if not der:
+        return None
+    info = certificate_info(der).as_dict()
+    info.update({"host": settings.host, "port": settings.port})
+    return info
+
+
+def test_action(ctx: SectionContext, params: Mapping[str, Any]) -> TestResult:
+    """The handler behind "Test-e-mail senden" (``params``: ``to``, ``verify_only``)."""
+    assert ctx.mailbox is not None
+    to = params.get("to") or None
+    if to is not None:
+        try:
+            to = normalise_address(str(to))
+        except AddressError:
+            raise ValueError(str(_("The test recipient is not a valid e-mail address."))
+                             ) from None
+    settings = load_settings(ctx.host, ctx.mailbox)
+    result = run_test(ctx.host, settings, to=to, verify_only=bool(params.get("verify_only")))
+    ctx.host.audit.record(ctx.actor, "smtp.test", "mailbox", str(ctx.mailbox.id),
+                          {"ok": result.ok, "failed_step": result.failed_step,
+                           "explanation": result.explanation.id if result.explanation
+                           else None, "verify_only": result.verify_only})
+    return result

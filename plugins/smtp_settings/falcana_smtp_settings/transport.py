@@ -1,0 +1,132 @@
+"""The "smtp" mail transport: host code sends through a mailbox without knowing SMTP.
+
+One connection is reused for several messages. A connection found dead before MAIL FROM is
+reopened once; once DATA has begun nothing is resent silently: the outcome is reported.
+"""
+
+from __future__ import annotations
+
+import time
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from falcana_core.transports import DeliveryError, SendResult
+
+from falcana_smtp_settings.exchange import SmtpSession, StepFailed
+from falcana_smtp_settings.message import prepare
+from falcana_smtp_settings.settings import SmtpSettings, load_settings
+
+if TYPE_CHECKING:
+    from falcana_core.host import Host
+    from falcana_core.models import Mailbox
+
+
+def make_session(host: Host, settings: SmtpSettings, *,
+                 deadline: float | None = None) -> SmtpSession:
+    """An SMTP session wired to the login hooks that provider plugins implement."""
+    hook = host.plugins.pm.hook
+
+    def login(smtp: Any, s: SmtpSettings) -> str | None:
+        result: str | None = hook.smtp_login(smtp=smtp, settings=s)
+        return result
+
+    def password(s: SmtpSettings, value: str) -> str:
+        for _plugin, fn, argnames in host.plugins.iter_impls("smtp_password_for_auth"):
+            args = {"settings": s, "password": value}
+            changed = fn(*[args[a] for a in argnames])
+            if changed is not None:
+                value = changed
+        return value
+
+    has_login = bool(hook.smtp_login.get_hookimpls())
+    return SmtpSession(settings, ca_bundle=host.config.ca_bundle,
+                       timeout=host.config.smtp_timeout, deadline=deadline,
+                       login_hook=login if has_login else None, password_hook=password)
+
+
+def with_provider(host: Host, settings: SmtpSettings) -> SmtpSettings:
+    import dataclasses
+
+    detection = host.detect_provider(settings.address, settings.host)
+    return dataclasses.replace(settings, provider=detection.provider if detection else None)
+
+
+class SmtpConnection:
+    """An open, authenticated connection that sends message after message."""
+
+    def __init__(self, host: Host, settings: SmtpSettings) -> None:
+        self.host = host
+        self.settings = settings
+        self.session: SmtpSession | None = None
+
+    def _fail(self, error: StepFailed, session: SmtpSession) -> NoReturn:
+        explanation = self.host.explain(error.failure)
+        raise DeliveryError(error.failure, explanation, session.steps,
+                            outcome_unknown=error.outcome_unknown) from None
+
+    def open(self) -> SmtpConnection:
+        session = make_session(self.host, self.settings)
+        try:
+            session.open()
+        except StepFailed as error:
+            self._fail(error, session)
+        self.session = session
+        return self
+
+    def send(self, message: EmailMessage) -> SendResult:
+        reopened = False
+        while True:
+            if self.session is None or not self.session.alive:
+                self.open()
+            session = self.session
+            assert session is not None
+            session.steps.clear()
+            try:
+                return self._send_once(session, message)
+            except StepFailed as error:
+                dead_before_mail = (error.failure.step == "mail_from"
+                                    and error.failure.kind.value in {"closed", "timeout"})
+                if dead_before_mail and not reopened:
+                    reopened = True  # found dead before MAIL FROM: reopen once
+                    self.session = None
+                    continue
+                self._fail(error, session)
+
+    def _send_once(self, session: SmtpSession, message: EmailMessage) -> SendResult:
+        smtp = session.smtp
+        assert smtp is not None
+        try:
+            envelope = prepare(message, self.settings,
+                               server_smtputf8=smtp.has_extn("smtputf8"),
+                               server_8bitmime=smtp.has_extn("8bitmime"))
+        except Exception as exc:
+            caught = exc
+
+            def reraise() -> NoReturn:
+                raise caught
+
+            session.step("mail_from", reraise)
+            raise  # pragma: no cover - step() raised already
+        refused = session.send(envelope.content, envelope.sender, envelope.recipients,
+                               envelope.mail_options)
+        accepted = [r for r in envelope.recipients if r not in refused]
+        return SendResult(envelope.message_id, accepted, refused)
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.quit()
+            self.session = None
+
+
+class SmtpTransport:
+    def __init__(self, host: Host, mailbox: Mailbox) -> None:
+        self.host = host
+        self.mailbox = mailbox
+
+    def open(self) -> SmtpConnection:
+        settings = with_provider(self.host, load_settings(self.host, self.mailbox))
+        return SmtpConnection(self.host, settings).open()
+
+
+def deadline_in(seconds: float) -> float:
+    return time.monotonic() + seconds
