@@ -7,6 +7,7 @@ import enum
 from typing import Any
 
 from sqlalchemy import (
+    event,
     JSON,
     Boolean,
     DateTime,
@@ -54,6 +55,12 @@ class User(Base):
     external_id: Mapped[str | None] = mapped_column(String(255), unique=True, default=None)
     language: Mapped[str | None] = mapped_column(String(8), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: login, names and e-mail case-folded: SQLite's lower() knows only ASCII ("Äpfel").
+    search_text: Mapped[str] = mapped_column(String(1000), default="", index=True)
+
+    def refresh_search_text(self) -> None:
+        parts = (self.login, self.first_name, self.last_name, self.email)
+        self.search_text = " ".join(p or "" for p in parts).casefold()
 
     @property
     def full_name(self) -> str:
@@ -65,6 +72,12 @@ class User(Base):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.login!r}>"
+
+
+@event.listens_for(User, "before_insert")
+@event.listens_for(User, "before_update")
+def _user_search_text(_mapper: object, _conn: object, user: User) -> None:
+    user.refresh_search_text()
 
 
 class Mailbox(Base):

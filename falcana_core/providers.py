@@ -39,6 +39,7 @@ class Detection:
     reason: Text
     confidence: int = 50  # host 90, address domain 80, MX 60 by convention
     presets: Sequence[Preset] = ()
+    via: str = "host"  # "host", "domain" or "mx": host-specific rules apply only to "host"
 
 
 @dataclasses.dataclass(frozen=True)

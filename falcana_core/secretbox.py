@@ -318,8 +318,9 @@ class SecretStore:
 
     def key_status(self) -> list[dict[str, object]]:
         with self._sessions() as s:
-            counts = dict(s.execute(select(StoredSecret.key_id, func.count())
-                                    .group_by(StoredSecret.key_id)).tuples().all())
+            counts: dict[str, int] = {
+                kid: n for kid, n in s.execute(select(StoredSecret.key_id, func.count())
+                                               .group_by(StoredSecret.key_id))}
             rows = s.scalars(select(SecretKey).order_by(SecretKey.created_at)).all()
             return [{
                 "key_id": r.key_id,

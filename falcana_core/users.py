@@ -6,7 +6,7 @@ import dataclasses
 import functools
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from falcana_core.addresses import AddressError, has_control_chars, normalise_address
 from falcana_core.i18n import Domain, LazyText
@@ -102,12 +102,10 @@ class Users:
     def list(self, search: str = "", *, offset: int = 0, limit: int = 50) -> tuple[list[User], int]:
         """A page of users (by last name, first name, login) and the total that match."""
         query = select(User)
-        if search:
-            like = f"%{search.strip().lower()}%"
-            query = query.where(or_(func.lower(User.login).like(like),
-                                    func.lower(User.first_name).like(like),
-                                    func.lower(User.last_name).like(like),
-                                    func.lower(User.email).like(like)))
+        if search.strip():
+            escaped = search.strip().casefold().replace("\\", "\\\\")
+            escaped = escaped.replace("%", "\\%").replace("_", "\\_")
+            query = query.where(User.search_text.like(f"%{escaped}%", escape="\\"))
         with self._host.sessions() as s:
             total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = s.scalars(query.order_by(User.last_name, User.first_name, User.login)

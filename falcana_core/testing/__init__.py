@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import trustme
 
     from falcana_core.host import Host
+    from falcana_core.testing.dnsd import DnsTestServer
     from falcana_core.testing.smtpd import SilentServer, SmtpTestServer
 
 POSTGRES_ENV = "FALCANA_TEST_POSTGRES_URL"
@@ -62,9 +63,24 @@ def test_ca_bundle(test_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory
     return path
 
 
+@pytest.fixture(scope="session")
+def dns_server() -> Iterator[DnsTestServer]:
+    """A DNS server on loopback; ``dns_server.set_mx(domain, [exchange, ...])``.
+
+    ``falcana_config`` points ``FALCANA_DNS_SERVERS`` at it, so tests never wait for the
+    outside world's DNS.
+    """
+    from falcana_core.testing.dnsd import DnsTestServer
+
+    server = DnsTestServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def falcana_config(tmp_path: Path, test_ca_bundle: Path) -> Config:
-    return make_config(tmp_path / "data", ca_bundle=test_ca_bundle)
+def falcana_config(tmp_path: Path, test_ca_bundle: Path, dns_server: DnsTestServer) -> Config:
+    return make_config(tmp_path / "data", ca_bundle=test_ca_bundle,
+                       dns_servers=(dns_server.address,))
 
 
 @pytest.fixture

@@ -1,0 +1,7 @@
+"""This plugin's translation domain (catalogs in ``locale/``)."""
+
+from pathlib import Path
+
+from falcana_core.i18n import Domain
+
+_ = Domain("providers_gmail", Path(__file__).parent / "locale")

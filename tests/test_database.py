@@ -1,0 +1,100 @@
+"""The database where it matters: migrations, users and mailboxes on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from falcana_core.host import Host
+from falcana_core.models import Base
+from falcana_core.testing import make_config
+from falcana_core.users import InputError
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'falcana.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def host(database_url: str, tmp_path: Path) -> Iterator[Host]:
+    h = Host.start(make_config(tmp_path / "data", database_url=database_url))
+    yield h
+    h.close()
+
+
+def test_each_plugin_has_its_own_version_table(host: Host) -> None:
+    tables = set(inspect(host.engine).get_table_names())
+    assert {"alembic_version_core", "alembic_version_smtp_settings"} <= tables
+    with host.engine.connect() as conn:
+        assert conn.scalar(text("select version_num from alembic_version_core")) == "core_0001"
+
+
+def test_migrations_create_exactly_what_the_models_describe(host: Host) -> None:
+    import falcana_smtp_settings.models  # noqa: F401  (its tables are part of Base)
+
+    with host.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = [d for d in compare_metadata(ctx, Base.metadata)
+                if not (d[0] == "remove_table" and d[1].name.startswith("alembic_version"))]
+    assert diff == []
+
+
+def test_upgrading_twice_is_harmless(host: Host, database_url: str, tmp_path: Path) -> None:
+    again = Host.start(make_config(tmp_path / "data", database_url=database_url))
+    assert again.plugins.get("smtp_settings") is not None
+    again.close()
+
+
+def test_users_and_personal_mailboxes(host: Host) -> None:
+    anna = host.users.add("anna", first_name="Anna", last_name="Größe",
+                          email="Anna.Groesse@Example.com", external_id="crm-17", actor="t")
+    assert anna.email == "Anna.Groesse@example.com"  # the domain is normalised
+    assert host.users.by_external_id("crm-17").id == anna.id  # type: ignore[union-attr]
+    box = host.mailboxes.personal(anna)
+    assert box.address == anna.email and box.sender_name == "Anna Größe"
+    assert host.mailboxes.personal(anna).id == box.id  # one personal mailbox per user
+    host.users.rename("anna", first_name="Anna", last_name="Klein", actor="t")
+    assert host.mailboxes.get(box.id).sender_name == "Anna Klein"  # type: ignore[union-attr]
+    with pytest.raises(InputError) as dup:
+        host.users.add("anna", email="x@example.com")
+    assert dup.value.field == "login"
+    with pytest.raises(InputError) as bad:
+        host.users.add("bert", email="not an address")
+    assert bad.value.field == "email"
+    assert host.users.by_login("bert") is None  # nothing half-saved
+
+
+def test_login_passwords_are_hashed(host: Host) -> None:
+    host.users.add("carla", password="Login-Passwort-1", role="admin")
+    with host.engine.connect() as conn:
+        stored = conn.scalar(text("select password_hash from users where login = 'carla'"))
+    assert stored.startswith("$argon2") and "Login-Passwort-1" not in stored
+    assert host.users.authenticate("carla", "Login-Passwort-1") is not None
+    assert host.users.authenticate("carla", "wrong") is None
+    assert host.users.authenticate("nobody", "x") is None
+
+
+def test_user_list_search_and_paging(host: Host) -> None:
+    for i in range(30):
+        host.users.add(f"user{i:02d}", first_name="Max", last_name=f"Muster{i:02d}")
+    host.users.add("zoe", first_name="Zoë", last_name="Äpfel")
+    page, total = host.users.list(offset=10, limit=10)
+    assert total == 31 and len(page) == 10
+    found, count = host.users.list("äpf")
+    assert count == 1 and found[0].login == "zoe"
+
+
+def test_shared_mailboxes(host: Host) -> None:
+    box = host.mailboxes.create_shared("info@example.com", "Info-Team", actor="admin")
+    assert host.mailboxes.resolve("info@example.com").id == box.id  # type: ignore[union-attr]
+    with pytest.raises(InputError):
+        host.mailboxes.create_shared("info@example.com", actor="admin")
