@@ -110,7 +110,7 @@ def detect_provider(address: str, host: str, mx: MxLookup) -> Detection | None:
     """
 
 
-@hookspec
+@hookspec(firstresult=True)
 def provider_limits(provider: str) -> Limits | None:
     """Sending limits a provider declares (connections, messages per minute, per day).
 

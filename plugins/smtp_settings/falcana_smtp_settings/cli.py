@@ -153,7 +153,7 @@ def print_result(result: TestResult) -> None:
         click.echo(str(_("Test passed: the test e-mail was sent to {to}.", to=result.recipient))
                    if not result.verify_only else str(_("Verification passed.")))
         if result.note:
-            click.echo(result.note)
+            click.echo(str(result.note))
         return
     click.echo(str(_("Test failed at step {step}.", step=result.failed_step)))
     if result.explanation:

@@ -7,6 +7,7 @@ smtplib's debug output is never switched on (it prints AUTH in base64).
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import socket
 import ssl
@@ -296,12 +297,10 @@ class SmtpSession:
         password = s.password.reveal()
         if self.password_hook is not None:
             password = self.password_hook(s, password)
-        smtp.user, smtp.password = s.username or s.address, password
-        try:
-            authobject = smtp.auth_plain if mechanism == "PLAIN" else smtp.auth_login
-            code, msg = smtp.auth(mechanism, authobject, initial_response_ok=True)
-        finally:
-            smtp.password = ""  # do not keep the secret on the connection object
+        user = s.username or s.address
+        # smtplib encodes AUTH as ASCII; SASL wants UTF-8 (umlauts in passwords, IDN logins)
+        code, msg = (_auth_plain if mechanism == "PLAIN" else _auth_login)(smtp, user, password)
+        del password
         if code not in (235, 503):
             raise smtplib.SMTPAuthenticationError(code, msg)
         return mechanism
@@ -381,6 +380,21 @@ class SmtpSession:
     @property
     def alive(self) -> bool:
         return self.smtp is not None and self.smtp.sock is not None
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _auth_plain(smtp: smtplib.SMTP, user: str, password: str) -> tuple[int, bytes]:
+    return smtp.docmd("AUTH", "PLAIN " + _b64(f"\0{user}\0{password}"))
+
+
+def _auth_login(smtp: smtplib.SMTP, user: str, password: str) -> tuple[int, bytes]:
+    code, msg = smtp.docmd("AUTH", "LOGIN " + _b64(user))
+    if code == 334:
+        code, msg = smtp.docmd(_b64(password))
+    return code, msg
 
 
 def _reply(result: tuple[int, bytes]) -> Reply:

@@ -8,7 +8,7 @@ from falcana_smtp_settings.i18n import _
 
 # X509_V_ERR_* codes from OpenSSL
 _EXPIRED = {10}
-_WRONG_HOST = {62}
+_WRONG_HOST = {62, 64}  # host name or IP address mismatch
 _UNTRUSTED = {18, 19, 20, 21, 2, 27}
 
 # What the server probably said when TLS met plaintext.
@@ -18,6 +18,8 @@ _PLAINTEXT_REASONS = {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNKNOWN_P
 
 def explain(f: DeliveryFailure) -> Explanation | None:
     kind, step, reply = f.kind, f.step, f.reply
+    if step == "greeting" and kind in (FailureKind.TIMEOUT, FailureKind.CLOSED):
+        return _no_greeting(f)
     if kind is FailureKind.DNS:
         return Explanation("smtp.host_not_found",
                            _("The name of the outgoing mail server ({host}) was not found.",
@@ -49,20 +51,6 @@ def explain(f: DeliveryFailure) -> Explanation | None:
                                  host=f.host, port=f.port),
                                _("Check server and port; a firewall may drop the connection."),
                                field="port", retry=Retry.LATER, scope=Scope.MAILBOX)
-        if step == "greeting" and f.security != "ssl" and f.port == 465:
-            return Explanation("smtp.tls_on_ssl_port",
-                               _("Port 465 expects an encrypted connection from the start "
-                                 "(SSL), but the connection type is not SSL."),
-                               _("Set the connection type to SSL, or use port 587 with TLS."),
-                               field="security", retry=Retry.AFTER_FIX, scope=Scope.MAILBOX,
-                               specificity=30)
-        if step == "greeting":
-            return Explanation("smtp.no_greeting",
-                               _("The server accepted the connection but did not answer."),
-                               _("The port may expect SSL (465): check connection type and "
-                                 "port."),
-                               field="security", retry=Retry.AFTER_FIX, scope=Scope.MAILBOX,
-                               specificity=20)
         if step == "data":
             return Explanation("smtp.data_timeout",
                                _("The server stopped answering while the message was sent; "
@@ -218,3 +206,19 @@ def _explain_reply(f: DeliveryFailure) -> Explanation:
                        _("Read the server's reply; retrying the same will fail again."),
                        retry=Retry.NO, scope=Scope.MESSAGE, specificity=5)
 
+
+
+def _no_greeting(f: DeliveryFailure) -> Explanation:
+    """Connected, but no greeting: most often TLS (or normal) spoken to an SSL port."""
+    if f.security != "ssl" and f.port == 465:
+        return Explanation("smtp.tls_on_ssl_port",
+                           _("Port 465 expects an encrypted connection from the start "
+                             "(SSL), but the connection type is not SSL."),
+                           _("Set the connection type to SSL, or use port 587 with TLS."),
+                           field="security", retry=Retry.AFTER_FIX, scope=Scope.MAILBOX,
+                           specificity=30)
+    return Explanation("smtp.no_greeting",
+                       _("The server accepted the connection but did not answer."),
+                       _("The port may expect SSL (465): check connection type and port."),
+                       field="security", retry=Retry.AFTER_FIX, scope=Scope.MAILBOX,
+                       specificity=20)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from falcana_core.addresses import AddressError, normalise_address
 from falcana_core.delivery import DeliveryFailure, Explanation, Step
-from falcana_core.i18n import current_language
+from falcana_core.i18n import Text, current_language, text_in
 
 from falcana_smtp_settings.exchange import StepFailed
 from falcana_smtp_settings.i18n import _
@@ -46,7 +46,7 @@ class TestResult:
     auth_mechanism: str | None = None
     offer_pin: dict[str, Any] | None = None  # {"host", "port", "sha256", "subject", ...}
     message_id: str | None = None
-    note: str | None = None
+    note: Text | None = None
 
     @property
     def failed_step(self) -> str | None:
@@ -75,7 +75,7 @@ class TestResult:
             "auth_mechanism": self.auth_mechanism,
             "offer_pin": self.offer_pin,
             "message_id": self.message_id,
-            "note": self.note,
+            "note": text_in(self.note, lang) if self.note is not None else None,
         }
 
 
@@ -142,16 +142,16 @@ def run_test(host: Host, settings: SmtpSettings, *, to: str | None = None,
         result.message_id = envelope.message_id
         if verify_only:
             _verify(session, envelope.sender, envelope.recipients)
-            result.note = str(_("Verified up to RCPT TO without sending. Refusals that come "
-                                "only after DATA (such as Microsoft's Send As check) cannot "
-                                "be seen this way."))
+            result.note = _("Verified up to RCPT TO without sending. Refusals that come "
+                            "only after DATA (such as Microsoft's Send As check) cannot "
+                            "be seen this way.")
             session.skip("data", "verify only")
         else:
             refused = session.send(envelope.content, envelope.sender, envelope.recipients,
                                    envelope.mail_options)
             if refused:
-                result.note = str(_("Some recipients were refused: {list}",
-                                    list=", ".join(refused)))
+                result.note = _("Some recipients were refused: {list}",
+                                list=", ".join(refused))
         session.quit()
         result.ok = True
     except StepFailed as error:
