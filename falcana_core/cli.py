@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -15,13 +16,15 @@ import click
 
 from falcana_core import __version__
 from falcana_core.config import Config, ConfigError
-from falcana_core.i18n import set_language
+from falcana_core.i18n import Domain, set_language
 
 if TYPE_CHECKING:
     from falcana_core.host import Host
     from falcana_core.plugins import Plugins
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_ = Domain("core", Path(__file__).parent / "locale")
 
 
 class CliState:
@@ -42,7 +45,7 @@ class CliState:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"{_('Error')}: {message}", err=True)
     sys.exit(code)
 
 
@@ -69,7 +72,8 @@ def print_json(data: Any) -> None:
 
 def echo_input_errors(errors: list[tuple[str | None, str]]) -> None:
     for field, text in errors:
-        click.echo(f"Error: {field}: {text}" if field else f"Error: {text}", err=True)
+        click.echo(f"{_('Error')}: {field}: {text}" if field else f"{_('Error')}: {text}",
+                   err=True)
 
 
 def read_secret(prompt: str, from_stdin: bool) -> str:

@@ -122,7 +122,10 @@ class Host:
     # -- sections and actions ----------------------------------------------------------
 
     def context(self, mailbox: Mailbox | None, actor: str) -> SectionContext:
-        return SectionContext(self, mailbox, mailbox.user if mailbox else None, actor)
+        user = None
+        if mailbox is not None and mailbox.user_id is not None:
+            user = self.users.get(mailbox.user_id)
+        return SectionContext(self, mailbox, user, actor)
 
     @functools.cached_property
     def _transports(self) -> dict[str, Any]:

@@ -214,6 +214,8 @@ class Mailboxes:
             box = Mailbox(kind=MailboxKind.SHARED.value, address=address,
                           display_name=display_name)
             s.add(box)
+            s.flush()
+            s.refresh(box)
         self._host.audit.record(actor, "mailbox.create_shared", "mailbox", str(box.id),
                                 {"address": address})
         return box

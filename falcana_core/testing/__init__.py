@@ -195,3 +195,32 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def falcana_cli(falcana_config: Config) -> Callable[..., Any]:
+    """Run the ``falcana`` command line against ``falcana_config``'s data directory.
+
+    ``result = falcana_cli("mail", "show", "anna", "--json", input="...")`` returns click's
+    ``Result`` (``exit_code``, ``stdout``, ``stderr``).
+    """
+    from click.testing import CliRunner
+
+    from falcana_core.cli import CliState, build_cli
+    from falcana_core.db import make_engine
+    from falcana_core.host import load_enabled_plugins
+    from falcana_core.i18n import language
+
+    def run(*args: str, input: str | None = None, lang: str = "en") -> Any:
+        engine = make_engine(falcana_config.database_url)
+        plugins = load_enabled_plugins(falcana_config, engine)
+        engine.dispose()
+        group = build_cli(falcana_config, plugins)
+        state = CliState(falcana_config, plugins)
+        with language(lang):
+            result = CliRunner().invoke(group, list(args), obj=state, input=input)
+        if state._host is not None:
+            state._host.close()
+        return result
+
+    return run

@@ -1,0 +1,67 @@
+"""Rendering sections to HTML with Jinja2, independent of the web layer.
+
+The web UI embeds this HTML in the popup; a plugin may supply its own template for a
+section (``Section.template``), the core's ``section.html`` serves the rest. Write-only
+fields are never rendered with a value: only whether one is stored.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+
+from falcana_core.i18n import Domain, current_language
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from falcana_core.host import Host
+    from falcana_core.models import Mailbox
+    from falcana_core.sections import Section, Validation
+
+_ = Domain("core", Path(__file__).parent / "locale")
+
+
+@functools.cache
+def environment(extra_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
+    import jinja2
+
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(list(extra_dirs))] if (
+        extra_dirs) else []
+    loaders.append(jinja2.PackageLoader("falcana_core", "templates"))
+    env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders),
+                             autoescape=jinja2.select_autoescape(["html"]),
+                             trim_blocks=True, lstrip_blocks=True)
+    env.globals["_"] = lambda msgid, **kw: _(msgid, **kw)
+    return env
+
+
+def render_section(host: Host, mailbox: Mailbox | None, section: Section, *,
+                   values: Mapping[str, Any] | None = None,
+                   validation: Validation | None = None, actor: str = "web",
+                   template_dirs: tuple[str, ...] = ()) -> Markup:
+    """One section as an HTML fragment in the current language."""
+    ctx = host.context(mailbox, actor)
+    shown = dict(values) if values is not None else section.load(ctx)
+    fields = []
+    for field in section.fields(ctx):
+        value = None if field.write_only else shown.get(field.id)
+        fields.append({
+            "field": field,
+            "value": "" if value is None else value,
+            "is_set": section.is_set(ctx, field.id) if field.write_only else False,
+            "messages": validation.for_field(field.id) if validation else [],
+        })
+    detection = host.detect_provider(str(shown.get("email") or ""),
+                                     str(shown.get("host") or ""))
+    template = environment(template_dirs).get_template(section.template or "section.html")
+    html = template.render(
+        section=section, fields=fields, lang=current_language(),
+        help=host.section_help(mailbox, section.id, shown),
+        actions=host.actions(section.id), detection=detection,
+        general=[m for m in (validation.messages if validation else []) if m.field is None])
+    return Markup(html)

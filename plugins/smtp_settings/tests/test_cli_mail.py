@@ -1,0 +1,104 @@
+"""falcana mail show|set|test: same validation, field errors on stderr, nothing half-saved."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+ADDRESS = "anna@example.com"
+PASSWORD = "Anna-Pw-2026"  # noqa: S105
+
+
+def setup_user(cli: Callable[..., Any]) -> None:
+    assert cli("users", "add", "anna", "--first-name", "Anna", "--last-name", "Öz",
+               "--email", ADDRESS).exit_code == 0
+
+
+def test_set_show_and_test_through_a_real_server(falcana_cli: Callable[..., Any],
+                                                 smtp_server: Callable[..., Any]) -> None:
+    setup_user(falcana_cli)
+    server = smtp_server("starttls", users={ADDRESS: PASSWORD})
+    result = falcana_cli("mail", "set", "anna", "--host", "127.0.0.1", "--port",
+                         str(server.port), "--security", "tls", "--password-stdin",
+                         input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    shown = json.loads(falcana_cli("mail", "show", "anna", "--json").stdout)
+    assert shown["password_set"] is True and PASSWORD not in json.dumps(shown)
+    assert shown["port"] == server.port and shown["username"] == ADDRESS
+    assert shown["display_name_effective"] == "Anna Öz"
+
+    test = falcana_cli("mail", "test", "anna", "--json")
+    assert test.exit_code == 0, test.output
+    doc = json.loads(test.stdout)
+    assert doc["version"] == 1 and doc["ok"] is True
+    assert [s["id"] for s in doc["steps"]][:5] == ["resolve", "connect", "greeting", "ehlo",
+                                                   "starttls"]
+    assert {"id", "status", "duration_ms", "reply_code", "enhanced_status",
+            "reply_text"} <= set(doc["steps"][0])
+    assert len(server.messages) == 1
+
+    human = falcana_cli("mail", "test", "anna", "--to", "chef@example.com", lang="de")
+    assert human.exit_code == 0 and "Test bestanden" in human.stdout
+    assert server.messages[-1].rcpt_tos == ["chef@example.com"]
+
+
+def test_failed_test_exits_non_zero_with_explanation(falcana_cli: Callable[..., Any],
+                                                     smtp_server: Callable[..., Any]) -> None:
+    setup_user(falcana_cli)
+    server = smtp_server("starttls", users={ADDRESS: "other"})
+    falcana_cli("mail", "set", "anna", "--host", "127.0.0.1", "--port", str(server.port),
+                "--password-stdin", input=PASSWORD + "\n")
+    result = falcana_cli("mail", "test", "anna", "--json")
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc["failed_step"] == "auth"
+    assert doc["explanation"]["id"] == "smtp.auth_failed"
+    assert set(doc["explanation"]) >= {"id", "cause", "fix", "field", "retry", "scope"}
+    human = falcana_cli("mail", "test", "anna", lang="de")
+    assert "Ursache" in human.stdout and "Passwort" in human.stdout
+
+
+def test_only_given_fields_change_and_errors_save_nothing(
+        falcana_cli: Callable[..., Any]) -> None:
+    setup_user(falcana_cli)
+    assert falcana_cli("mail", "set", "anna", "--host", "mail.example.com").exit_code == 0
+    assert falcana_cli("mail", "set", "anna", "--display-name", "Anna aus dem Vertrieb"
+                       ).exit_code == 0
+    shown = json.loads(falcana_cli("mail", "show", "anna", "--json").stdout)
+    assert shown["host"] == "mail.example.com" and shown["display_name"] == (
+        "Anna aus dem Vertrieb")
+    bad = falcana_cli("mail", "set", "anna", "--port", "99999", "--host", "other.example.com",
+                      lang="de")
+    assert bad.exit_code == 2
+    assert "port: Der Port muss zwischen 1 und 65535 liegen." in bad.stderr
+    assert json.loads(falcana_cli("mail", "show", "anna", "--json").stdout) == shown
+
+
+def test_password_clear_and_pin_unpin(falcana_cli: Callable[..., Any]) -> None:
+    setup_user(falcana_cli)
+    falcana_cli("mail", "set", "anna", "--host", "mail.example.com", "--password-stdin",
+                input="x-1\n")
+    assert json.loads(falcana_cli("mail", "show", "anna", "--json").stdout)["password_set"]
+    assert falcana_cli("mail", "set", "anna", "--clear-password").exit_code == 0
+    assert not json.loads(falcana_cli("mail", "show", "anna", "--json").stdout)["password_set"]
+    fp = "AB:" * 31 + "AB"
+    assert falcana_cli("mail", "set", "anna", "--pin-certificate", fp).exit_code == 0
+    shown = json.loads(falcana_cli("mail", "show", "anna", "--json").stdout)
+    assert shown["pinned_certificate"] == "ab" * 32
+    assert falcana_cli("mail", "set", "anna", "--unpin").exit_code == 0
+    assert json.loads(falcana_cli("mail", "show", "anna", "--json").stdout)[
+        "pinned_certificate"] is None
+    bad = falcana_cli("mail", "set", "anna", "--pin-certificate", "nothex")
+    assert bad.exit_code == 2
+
+
+def test_shared_mailbox_by_address_and_unknown_reference(
+        falcana_cli: Callable[..., Any], falcana_host: Any) -> None:
+    falcana_host.mailboxes.create_shared("info@example.com", "Info", actor="t")
+    assert falcana_cli("mail", "set", "info@example.com", "--host", "mail.example.com"
+                       ).exit_code == 0
+    shown = json.loads(falcana_cli("mail", "show", "info@example.com", "--json").stdout)
+    assert shown["display_name"] == "Info"
+    missing = falcana_cli("mail", "show", "nobody")
+    assert missing.exit_code == 2 and "nobody" in missing.stderr

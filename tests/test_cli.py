@@ -1,0 +1,106 @@
+"""The falcana command line: scriptable, --json, clear errors, secrets only from stdin."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+
+def test_plugins_list_shows_the_first_party_plugins(falcana_cli: Callable[..., Any]) -> None:
+    result = falcana_cli("plugins", "list", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    for name in ("smtp_settings", "providers_m365", "providers_gmail"):
+        assert rows[name]["enabled"] and rows[name]["version"] == "0.1.0"
+        assert rows[name]["hooks"]
+    assert rows["providers_m365"]["depends"] == ["smtp_settings"]
+    only = json.loads(falcana_cli("plugins", "list", "--json", "--hook",
+                                  "register_transports").stdout)
+    assert [r["name"] for r in only] == ["smtp_settings"]
+    table = falcana_cli("plugins", "list")
+    assert "providers_gmail" in table.stdout and "enabled" in table.stdout
+
+
+def test_plugins_disable_persists_and_essentials_refuse(
+        falcana_cli: Callable[..., Any]) -> None:
+    assert falcana_cli("plugins", "disable", "providers_gmail").exit_code == 0
+    rows = {r["name"]: r for r in json.loads(falcana_cli("plugins", "list", "--json").stdout)}
+    assert rows["providers_gmail"]["status"] == "disabled"
+    refused = falcana_cli("plugins", "disable", "smtp_settings")
+    assert refused.exit_code != 0 and "essential" in refused.stderr
+    unknown = falcana_cli("plugins", "enable", "nope")
+    assert unknown.exit_code != 0 and "nope" in unknown.stderr
+
+
+def test_users_add_list_set_role(falcana_cli: Callable[..., Any]) -> None:
+    added = falcana_cli("users", "add", "anna", "--first-name", "Anna", "--last-name",
+                        "Schäfer", "--email", "anna@example.com", "--admin",
+                        "--password-stdin", input="Login-Pw-1\n")
+    assert added.exit_code == 0, added.output
+    users = json.loads(falcana_cli("users", "list", "--json").stdout)
+    assert users == [{"id": 1, "login": "anna", "first_name": "Anna", "last_name": "Schäfer",
+                      "email": "anna@example.com", "role": "admin", "active": True,
+                      "external_id": None}]
+    assert falcana_cli("users", "set-role", "anna", "user").exit_code == 0
+    assert json.loads(falcana_cli("users", "list", "--json").stdout)[0]["role"] == "user"
+    # the personal mailbox came with the user
+    shown = json.loads(falcana_cli("mail", "show", "anna", "--json").stdout)
+    assert shown["email"] == "anna@example.com" and shown["password_set"] is False
+
+
+def test_bad_input_exits_non_zero_with_a_clear_message(falcana_cli: Callable[..., Any]) -> None:
+    assert falcana_cli("users", "add", "anna", "--email", "anna@example.com").exit_code == 0
+    dup = falcana_cli("users", "add", "anna", "--email", "other@example.com")
+    assert dup.exit_code == 2 and "login" in dup.stderr and "anna" in dup.stderr
+    bad = falcana_cli("users", "add", "bert", "--email", "bert-at-example")
+    assert bad.exit_code == 2 and "email" in bad.stderr
+    de = falcana_cli("users", "add", "carl", "--email", "nope", lang="de")
+    assert "keine gültige e-mail-Adresse" in de.stderr
+    assert json.loads(falcana_cli("users", "list", "--json").stdout)[0]["login"] == "anna"
+    assert len(json.loads(falcana_cli("users", "list", "--json").stdout)) == 1
+
+
+def test_config_prints_effective_values_with_secrets_masked(tmp_path: Path) -> None:
+    key = Fernet.generate_key().decode()
+    env = {**os.environ, "FALCANA_DATA_DIR": str(tmp_path), "FALCANA_SECRET_KEY": key,
+           "FALCANA_LANG": "en"}
+    out = subprocess.run([sys.executable, "-m", "falcana_core", "config", "--json"], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    values = json.loads(out)
+    assert values["FALCANA_SECRET_KEY"] == "********" and key not in out
+    assert values["FALCANA_DATA_DIR"] == str(tmp_path)
+
+
+def test_keys_cli_add_rotate_retire(falcana_cli: Callable[..., Any],
+                                    falcana_config: Any) -> None:
+    falcana_cli("users", "add", "anna", "--email", "anna@example.com")
+    falcana_cli("mail", "set", "anna", "--host", "mail.example.com", "--password-stdin",
+                input="pw-123\n")
+    before = json.loads(falcana_cli("keys", "list", "--json").stdout)
+    assert len(before) == 1 and before[0]["primary"] and before[0]["secrets"] == 1
+    added = falcana_cli("keys", "add")
+    assert added.exit_code == 0 and "Key " in added.stderr
+    assert len(falcana_config.key_file.read_text().split()) > 2  # comment + two keys
+    rotated = falcana_cli("keys", "rotate")
+    assert rotated.exit_code == 0 and "1 secret(s) re-encrypted" in rotated.stdout
+    retired = falcana_cli("keys", "retire", before[0]["key_id"])
+    assert retired.exit_code == 0, retired.output
+    after = json.loads(falcana_cli("keys", "list", "--json").stdout)
+    assert [k["secrets"] for k in after if k["primary"]] == [1]
+    shown = json.loads(falcana_cli("mail", "show", "anna", "--json").stdout)
+    assert shown["password_set"]
+
+
+def test_the_console_script_runs(tmp_path: Path) -> None:
+    env = {**os.environ, "FALCANA_DATA_DIR": str(tmp_path)}
+    exe = Path(sys.executable).parent / "falcana"
+    out = subprocess.run([str(exe), "--version"], env=env, capture_output=True, text=True,
+                         check=True)
+    assert "falcana" in out.stdout
