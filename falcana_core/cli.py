@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -117,7 +117,7 @@ def plugins_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def plugins_list(hook_name: str | None, as_json: bool) -> None:
     """Installed plugins: version, distribution, status, hooks, load errors."""
-    infos = state().plugins.list()
+    infos = state().plugins.all()
     if hook_name:
         infos = [i for i in infos if hook_name in i.hooks]
     if as_json:
@@ -203,8 +203,8 @@ def users_list(search: str, as_json: bool) -> None:
 
     table = Table("id", "login", "name", "e-mail", "role")
     for r in rows:
-        table.add_row(str(r["id"]), r["login"], f"{r['first_name']} {r['last_name']}",
-                      r["email"], r["role"])
+        table.add_row(str(r["id"]), str(r["login"]), f"{r['first_name']} {r['last_name']}",
+                      str(r["email"]), str(r["role"]))
     Console(width=200).print(table)
 
 

@@ -24,7 +24,7 @@ from falcana_core.audit import AuditLog
 from falcana_core.config import Config
 from falcana_core.db import make_engine, make_session_factory
 from falcana_core.delivery import DeliveryFailure, Explanation
-from falcana_core.models import Mailbox, PluginState, User
+from falcana_core.models import Mailbox, PluginState
 from falcana_core.plugins import Candidate, Plugins
 from falcana_core.providers import Detection, MxResolver
 from falcana_core.secretbox import SecretStore

@@ -7,7 +7,6 @@ import enum
 from typing import Any
 
 from sqlalchemy import (
-    event,
     JSON,
     Boolean,
     DateTime,
@@ -17,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 

@@ -195,9 +195,9 @@ class Plugins:
                 continue
             off = [d for d in info.depends if self.infos[d].status is not Status.ENABLED]
             if off:
-                dep = self.infos[off[0]]
+                blocker = self.infos[off[0]]
                 info.status = Status.DISABLED
-                info.reason = f"depends on {dep.name}, which is {dep.status.value}"
+                info.reason = f"depends on {blocker.name}, which is {blocker.status.value}"
                 continue
             self._import_and_register(by_name[name], info)
         self._check_unknown_hooks()
@@ -284,11 +284,11 @@ class Plugins:
                         fn = impl.function
                         bad.append(f"{fn.__module__}.{fn.__qualname__}")
             if bad:
-                info = self.infos.get(name)
+                found = self.infos.get(name)
                 self.pm.unregister(plugin, name=name)
                 message = f"hookimpl matches no hookspec: {', '.join(sorted(bad))}"
-                if info is not None:
-                    self._fail(info, message)
+                if found is not None:
+                    self._fail(found, message)
                     self._disable_dependents(name)
                 elif self.strict:
                     raise PluginError(f"plugin {name}: {message}")
@@ -313,9 +313,10 @@ class Plugins:
     # -- queries -----------------------------------------------------------------------
 
     def enabled(self) -> list[PluginInfo]:
-        return [i for i in self.list() if i.status is Status.ENABLED]
+        return [i for i in self.all() if i.status is Status.ENABLED]
 
-    def list(self) -> list[PluginInfo]:
+    def all(self) -> list[PluginInfo]:
+        """Every plugin found, core first, then by name."""
         return sorted(self.infos.values(), key=lambda i: (i.name != CORE_PLUGIN, i.name))
 
     def get(self, name: str) -> PluginInfo | None:
@@ -408,7 +409,8 @@ class Hooks:
         found = self.collect("detect_provider", address=address, host=host, mx=mx)
         if not found:
             return None
-        return sorted(found, key=lambda pd: (-pd[1].confidence, pd[0]))[0][1]
+        best: Detection = sorted(found, key=lambda pd: (-pd[1].confidence, pd[0]))[0][1]
+        return best
 
     def provider_limits(self, provider: str) -> Limits | None:
         found = self.collect("provider_limits", provider=provider)

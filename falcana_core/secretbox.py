@@ -273,8 +273,8 @@ class SecretStore:
             raise SecretKeyError(f"key {target} is not in this machine's key ring; "
                             "run `falcana keys add` first")
         with self._sessions.begin() as s:
-            for row in s.scalars(select(SecretKey)):
-                row.is_primary = row.key_id == target
+            for key_row in s.scalars(select(SecretKey)):
+                key_row.is_primary = key_row.key_id == target
         self.primary = target
         with self._sessions() as s:
             total = s.scalar(select(func.count()).select_from(StoredSecret)

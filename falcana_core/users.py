@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from falcana_core.host import Host
 
+import contextlib
 from pathlib import Path
 
 _ = Domain("core", Path(__file__).parent / "locale")
@@ -150,10 +151,8 @@ class Users:
         user = self.by_login(login)
         hasher = _hasher()
         if user is None or not user.active or not user.password_hash:
-            try:
+            with contextlib.suppress(VerificationError):
                 hasher.verify(_dummy_hash(), password)
-            except VerificationError:
-                pass
             return None
         try:
             hasher.verify(user.password_hash, password)

@@ -17,7 +17,7 @@ def all_hookspec_modules() -> list[object]:
     plugins = Plugins()
     plugins.load(blocked=set())
     modules = [hookspecs]
-    for info in plugins.list():
+    for info in plugins.all():
         if info.status is Status.ENABLED and info.manifest and info.manifest.hookspecs:
             modules.append(importlib.import_module(info.manifest.hookspecs))
     return modules

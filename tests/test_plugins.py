@@ -10,7 +10,7 @@ import pytest
 
 from falcana_core.config import Config
 from falcana_core.host import Host
-from falcana_core.plugins import Plugins, PluginError, Status
+from falcana_core.plugins import PluginError, Plugins, Status
 from falcana_core.testing import make_config
 
 FIRST_PARTY = {"core", "smtp_settings", "providers_m365", "providers_gmail"}
@@ -23,8 +23,8 @@ def start(tmp_path: Path, **overrides: object) -> Host:
 
 def test_first_party_plugins_load_enabled_with_versions_and_hooks(tmp_path: Path) -> None:
     host = start(tmp_path)
-    infos = {i.name: i for i in host.plugins.list()}
-    assert FIRST_PARTY <= set(infos)
+    infos = {i.name: i for i in host.plugins.all()}
+    assert set(infos) >= FIRST_PARTY
     for name in FIRST_PARTY:
         assert infos[name].status is Status.ENABLED, infos[name].reason
         assert infos[name].version == "0.1.0"

@@ -6,6 +6,7 @@ during DATA); a server that never answers is a plain listening socket (``SilentS
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import email
 import email.policy
@@ -83,8 +84,9 @@ class _Handler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         drop = self._fault("data_drop")
         if drop:
-            assert server.transport is not None
-            server.transport.abort()
+            transport = server.transport
+            assert isinstance(transport, asyncio.Transport)
+            transport.abort()
             return "421 dropped"
         fault = self._fault("data")
         if fault:

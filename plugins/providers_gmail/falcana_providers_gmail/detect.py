@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from falcana_core.addresses import split_address
 from falcana_core.providers import Detection, MxLookup, Preset
-
 from falcana_providers_gmail.i18n import _
 
 GMAIL = "gmail"

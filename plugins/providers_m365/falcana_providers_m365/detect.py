@@ -6,7 +6,6 @@ import re
 
 from falcana_core.addresses import split_address
 from falcana_core.providers import Detection, MxLookup, Preset
-
 from falcana_providers_m365.i18n import _
 
 M365 = "m365"

@@ -9,13 +9,12 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import click
-from falcana_core.cli import echo_input_errors, fail, host, print_json, read_secret
 
+from falcana_core.cli import echo_input_errors, fail, host, print_json, read_secret
 from falcana_smtp_settings.i18n import _
 
 if TYPE_CHECKING:
     from falcana_core.models import Mailbox
-
     from falcana_smtp_settings.testmail import TestResult
 
 

@@ -8,6 +8,7 @@ smtplib's debug output is never switched on (it prints AUTH in base64).
 from __future__ import annotations
 
 import base64
+import contextlib
 import smtplib
 import socket
 import ssl
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from falcana_core.delivery import DeliveryFailure, FailureKind, Reply, Step, StepStatus
-
 from falcana_smtp_settings.settings import SmtpSettings
 from falcana_smtp_settings.tls import PinMismatch, check_pin, client_context, session_info
 
@@ -331,7 +331,7 @@ class SmtpSession:
                     refused[rcpt_addr] = (code, msg)
                 last = (code, msg)
             if len(refused) == len(recipients):
-                raise smtplib.SMTPRecipientsRefused(dict(refused))  # type: ignore[arg-type]
+                raise smtplib.SMTPRecipientsRefused(dict(refused))
             return last
 
         self.step("rcpt_to", rcpt, reply=_reply,
@@ -371,10 +371,8 @@ class SmtpSession:
     def abort(self) -> None:
         """Close without QUIT."""
         if self.smtp is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.smtp.close()
-            except OSError:
-                pass
             self.smtp = None
 
     @property

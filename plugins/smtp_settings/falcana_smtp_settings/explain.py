@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from falcana_core.delivery import DeliveryFailure, Explanation, FailureKind, Retry, Scope
-
 from falcana_smtp_settings.i18n import _
 
 # X509_V_ERR_* codes from OpenSSL

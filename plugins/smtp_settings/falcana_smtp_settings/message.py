@@ -13,7 +13,6 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 
 from falcana_core.addresses import ascii_address, ascii_domain, split_address
-
 from falcana_smtp_settings.exchange import NotOffered
 from falcana_smtp_settings.settings import SmtpSettings
 

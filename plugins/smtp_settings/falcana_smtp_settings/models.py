@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from falcana_core.models import Base, utcnow
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
+
+from falcana_core.models import Base, utcnow
 
 
 class SmtpAccount(Base):

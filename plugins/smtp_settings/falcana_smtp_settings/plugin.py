@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     import click
+
     from falcana_core.delivery import DeliveryFailure, Explanation
     from falcana_core.host import Host
     from falcana_core.sections import Action, Section
@@ -28,7 +29,6 @@ def user_settings_sections(host: Host) -> Iterable[Section]:
 @hookimpl
 def user_actions(host: Host, section_id: str) -> Iterable[Action]:
     from falcana_core.sections import Action
-
     from falcana_smtp_settings.i18n import _
     from falcana_smtp_settings.section import SECTION_ID
     from falcana_smtp_settings.testmail import test_action

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from falcana_core.addresses import (
     AddressError,
     has_control_chars,
     normalise_address,
     normalise_host,
 )
+from falcana_core.i18n import Text
 from falcana_core.models import Mailbox
 from falcana_core.sections import (
     Choice,
@@ -19,8 +22,6 @@ from falcana_core.sections import (
     SectionContext,
     Validation,
 )
-from sqlalchemy.orm import Session
-
 from falcana_smtp_settings.i18n import _
 from falcana_smtp_settings.models import SmtpAccount
 from falcana_smtp_settings.settings import (
@@ -40,10 +41,10 @@ MAX_LEN = {"email": 320, "display_name": 255, "username": 320, "password": 1024,
 class SmtpSection:
     """Fields in the seed's order; the password is write-only."""
 
-    id = SECTION_ID
-    title = _("E-mail settings")
-    order = 10
-    template = None
+    id: str = SECTION_ID
+    title: Text = _("E-mail settings")
+    order: int = 10
+    template: str | None = None
 
     def fields(self, ctx: SectionContext) -> Sequence[Field]:
         user = ctx.user

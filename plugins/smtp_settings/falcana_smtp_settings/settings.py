@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from falcana_core.models import Mailbox
-from falcana_core.secretbox import SecretValue
 from sqlalchemy import delete, select
 
+from falcana_core.models import Mailbox
+from falcana_core.secretbox import SecretValue
 from falcana_smtp_settings.models import CertificatePin, SmtpAccount
 
 if TYPE_CHECKING:

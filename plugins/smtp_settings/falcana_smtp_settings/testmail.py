@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from falcana_core.addresses import AddressError, normalise_address
 from falcana_core.delivery import DeliveryFailure, Explanation, Step
 from falcana_core.i18n import Text, current_language, text_in
-
 from falcana_smtp_settings.exchange import StepFailed
 from falcana_smtp_settings.i18n import _
 from falcana_smtp_settings.message import prepare
@@ -28,6 +27,7 @@ from falcana_smtp_settings.transport import make_session, with_provider
 
 if TYPE_CHECKING:
     import jinja2
+
     from falcana_core.host import Host
     from falcana_core.sections import SectionContext
 
@@ -160,8 +160,9 @@ def run_test(host: Host, settings: SmtpSettings, *, to: str | None = None,
         if error.failure.kind.value == "tls_verify":
             result.offer_pin = fetch_certificate(host, settings, deadline)
     except Exception as exc:  # prepare() refused (e.g. SMTPUTF8), reported as mail_from
+        refused_by_prepare = exc
         try:
-            session.step("mail_from", lambda: _raise(exc))
+            session.step("mail_from", lambda: _raise(refused_by_prepare))
         except StepFailed as error:
             result.failure = error.failure
             result.explanation = host.explain(error.failure)

@@ -11,7 +11,6 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from falcana_core.transports import DeliveryError, SendResult
-
 from falcana_smtp_settings.exchange import SmtpSession, StepFailed
 from falcana_smtp_settings.message import prepare
 from falcana_smtp_settings.settings import SmtpSettings, load_settings

@@ -4,11 +4,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from falcana_core.host import Host
 from falcana_core.models import Mailbox
 from falcana_core.testing.smtpd import SmtpTestServer
 
-PASSWORD = "Geheim-Passwort-2026!"  # noqa: S105 - a test password
+PASSWORD = "Geheim-Passwort-2026!"
 ADDRESS = "juergen@example.com"
 
 

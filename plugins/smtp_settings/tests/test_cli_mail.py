@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 ADDRESS = "anna@example.com"
-PASSWORD = "Anna-Pw-2026"  # noqa: S105
+PASSWORD = "Anna-Pw-2026"
 
 
 def setup_user(cli: Callable[..., Any]) -> None:

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from falcana_core.host import Host
 from falcana_core.i18n import language
 from falcana_core.models import Mailbox
 from falcana_core.rendering import render_section
 
 ADDRESS = "juergen@example.com"
-SECRET = "Sëcret-Pässwort-0815"  # noqa: S105
+SECRET = "Sëcret-Pässwort-0815"
 
 
 def forms(secret: str, user: str = ADDRESS) -> list[str]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from falcana_core.host import Host
 from falcana_core.i18n import language
 from falcana_core.models import Mailbox
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 ADDRESS = "juergen@example.com"
 GOOD: dict[str, Any] = {"email": ADDRESS, "display_name": "", "username": "",

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 import trustme
+
 from falcana_core.host import Host
 from falcana_core.models import Mailbox
 from falcana_core.testing.smtpd import SilentServer, closed_port
 
 # the mailbox the conftest's ``configure`` fixture sets up
 ADDRESS = "juergen@example.com"
-PASSWORD = "Geheim-Passwort-2026!"  # noqa: S105 - a test password
+PASSWORD = "Geheim-Passwort-2026!"
 USERS = {ADDRESS: PASSWORD}
 
 

@@ -7,12 +7,13 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+
 from falcana_core.host import Host
 from falcana_core.models import Mailbox
 from falcana_core.transports import DeliveryError
 
 ADDRESS = "juergen@example.com"
-PASSWORD = "Geheim-Passwort-2026!"  # noqa: S105
+PASSWORD = "Geheim-Passwort-2026!"
 USERS = {ADDRESS: PASSWORD}
 
 
@@ -126,6 +127,6 @@ def test_header_injection_is_refused(smtp_server: Callable[..., Any], configure:
     server = smtp_server("starttls", users=USERS)
     configure(server)
     msg = EmailMessage()
-    with pytest.raises(ValueError, match="linefeed|carriage"):
+    with pytest.raises(ValueError, match=r"linefeed|carriage"):
         msg["Subject"] = "Hallo\r\nBcc: victim@example.org"
     assert server.messages == []

@@ -1,7 +1,7 @@
 """smtp tables
 
 Revision ID: smtp_0001
-Revises: 
+Revises:
 """
 
 import sqlalchemy as sa
