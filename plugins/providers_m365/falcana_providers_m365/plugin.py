@@ -1,14 +1,16 @@
-"""Hook implementations of the provider plugin. Heavy imports stay inside functions."""
+"""Hook implementations of the Microsoft 365 provider plugin. Imports stay inside functions."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from falcana_core import hookimpl
 
 if TYPE_CHECKING:
-    from falcana_core.providers import Detection, MxLookup
+    from falcana_core.delivery import DeliveryFailure, Explanation
+    from falcana_core.providers import Detection, Limits, MxLookup
+    from falcana_core.sections import HelpText, SectionContext, Validation
 
 HERE = Path(__file__).parent
 
@@ -18,6 +20,41 @@ def detect_provider(address: str, host: str, mx: MxLookup) -> Detection | None:
     from falcana_providers_m365.detect import detect
 
     return detect(address, host, mx)
+
+
+@hookimpl
+def validate_section(ctx: SectionContext, section_id: str,
+                     values: dict[str, Any]) -> Validation | None:
+    if section_id != "smtp":
+        return None
+    from falcana_providers_m365.rules import validate
+
+    return validate(ctx, values)
+
+
+@hookimpl
+def section_help(ctx: SectionContext, section_id: str,
+                 values: dict[str, Any]) -> list[HelpText]:
+    if section_id != "smtp":
+        return []
+    from falcana_providers_m365.rules import help_texts
+
+    return help_texts(ctx, values)
+
+
+@hookimpl
+def explain_delivery_error(failure: DeliveryFailure) -> Explanation | None:
+    from falcana_providers_m365.explain import explain
+
+    return explain(failure)
+
+
+@hookimpl
+def provider_limits(provider: str) -> Limits | None:
+    from falcana_providers_m365.detect import M365
+    from falcana_providers_m365.rules import LIMITS
+
+    return LIMITS if provider == M365 else None
 
 
 @hookimpl

@@ -80,9 +80,12 @@ def show(login: str, as_json: bool) -> None:
 @click.option("--pin-certificate", "pin", default=None, metavar="SHA256",
               help="Accept exactly this server certificate (its SHA-256 fingerprint).")
 @click.option("--unpin", is_flag=True, help="Remove the pinned certificate.")
+@click.option("--preset", is_flag=True,
+              help="Fill host, port and connection type from the recognised provider "
+                   "(with --security: the preset of that connection type).")
 def set_(login: str, email: str | None, display_name: str | None, username: str | None,
          port: str | None, security: str | None, server: str | None, password_stdin: bool,
-         clear_password: bool, pin: str | None, unpin: bool) -> None:
+         clear_password: bool, pin: str | None, unpin: bool, preset: bool) -> None:
     """Change only the given fields; same validation as the web UI; nothing saved on error."""
     from falcana_smtp_settings.section import SECTION_ID
     from falcana_smtp_settings.settings import set_pin
@@ -100,6 +103,15 @@ def set_(login: str, email: str | None, display_name: str | None, username: str 
     given = {"email": email, "display_name": display_name, "username": username,
              "port": port, "security": security, "host": server}
     values.update({k: v for k, v in given.items() if v is not None})
+    if preset:
+        detection = h.detect_provider(str(values.get("email") or ""),
+                                      str(values.get("host") or ""))
+        chosen = [p for p in (detection.presets if detection else ())
+                  if security is None or p.security == security]
+        if not chosen:
+            fail(str(_("No provider preset fits: the provider was not recognised from the "
+                       "address or server.")))
+        values.update(host=chosen[0].host, port=chosen[0].port, security=chosen[0].security)
     values["password"] = read_secret("Password", True) if password_stdin else None
     values["clear_password"] = clear_password
     result = h.save_section(box, SECTION_ID, values, actor="cli")

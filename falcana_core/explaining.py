@@ -1,0 +1,40 @@
+"""A small table-driven matcher for provider plugins' reply explanations.
+
+Providers' replies carry extra text, trailing server ids and several lines; a rule matches
+on code, enhanced status code and the distinguishing words only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+from falcana_core.delivery import DeliveryFailure, Explanation, FailureKind
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplyRule:
+    code: int | None
+    enhanced: str | None
+    words: Sequence[str]
+    explanation: Explanation
+    #: True when the reply is distinctive enough to match without a recognised provider
+    distinctive: bool = False
+    steps: Sequence[str] = ()  # restrict to these steps (empty: any)
+
+
+def explain_by_rules(failure: DeliveryFailure, rules: Sequence[ReplyRule],
+                     is_ours: Callable[[DeliveryFailure], bool]) -> Explanation | None:
+    """The first rule that matches the failure's reply (rules go from specific to generic)."""
+    reply = failure.reply
+    if failure.kind is not FailureKind.REPLY or reply is None:
+        return None
+    ours = is_ours(failure)
+    for rule in rules:
+        if not (ours or rule.distinctive):
+            continue
+        if rule.steps and failure.step not in rule.steps:
+            continue
+        if reply.matches(rule.code, rule.enhanced, *rule.words):
+            return rule.explanation
+    return None

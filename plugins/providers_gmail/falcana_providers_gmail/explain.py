@@ -1,0 +1,72 @@
+"""Explanations of Gmail's SMTP replies (providers.md, as of 2026-11)."""
+
+from __future__ import annotations
+
+from falcana_core.delivery import DeliveryFailure, Explanation, Retry, Scope
+from falcana_core.explaining import ReplyRule, explain_by_rules
+
+from falcana_providers_gmail.detect import HOSTS, PROVIDERS
+from falcana_providers_gmail.i18n import _
+
+APP_PASSWORDS = (_("Google: Sign in with app passwords"),
+                 "https://support.google.com/accounts/answer/185833")
+SPECIFIC = 90
+
+
+def _e(id_: str, cause: object, fix: object, *, field: str | None = None,
+       retry: Retry = Retry.AFTER_FIX, scope: Scope = Scope.MAILBOX,
+       retry_after: int | None = None, links: tuple[tuple[object, str], ...] = ()
+       ) -> Explanation:
+    return Explanation(f"gmail.{id_}", cause, fix, field, retry, scope,  # type: ignore[arg-type]
+                       SPECIFIC, retry_after, links)  # type: ignore[arg-type]
+
+
+RULES = (
+    ReplyRule(534, "5.7.9", ("Application-specific password required",), _e(
+        "app_password_required",
+        _("2-Step Verification is on for this Google account, so Google refuses the normal "
+          "account password."),
+        _("Create an app password (Google account > Security > 2-Step Verification > App "
+          "passwords, name it e.g. \"falcana\") and enter it as e-mail Passwort."),
+        field="password", links=(APP_PASSWORDS,))),
+    ReplyRule(535, "5.7.8", ("Username and Password not accepted",), _e(
+        "bad_credentials",
+        _("Google did not accept the username and password."),
+        _("Check that e-mail-Benutzername is the full address and that e-mail Passwort is a "
+          "current app password (the 16 letters, without spaces)."),
+        field="password", links=(APP_PASSWORDS,))),
+    ReplyRule(534, "5.7.14", ("log in via your web browser",), _e(
+        "web_login_required",
+        _("Google blocked this sign-in and wants a sign-in in the web browser first."),
+        _("Use an app password (with 2-Step Verification) or OAuth2 sign-in instead of the "
+          "account password."), field="password", links=(APP_PASSWORDS,))),
+    ReplyRule(530, "5.7.0", ("Must issue a STARTTLS command first",), _e(
+        "starttls_first",
+        _("Gmail wants an encrypted connection on this port."),
+        _("Set e-mail Verbindungstyp to TLS (port 587) or SSL (port 465)."),
+        field="security")),
+    ReplyRule(550, "5.4.5", ("Daily user sending limit exceeded",), _e(
+        "daily_limit",
+        _("The Google account reached its daily sending limit."),
+        _("Wait up to 24 hours; sending resumes then."), retry=Retry.LATER,
+        retry_after=24 * 3600)),
+    ReplyRule(421, "4.7.0", ("Try again later",), _e(
+        "try_again_later",
+        _("Gmail asked to try again later (a temporary limit)."),
+        _("Nothing to change: falcana retries with increasing pauses."), retry=Retry.LATER,
+        scope=Scope.MESSAGE, retry_after=300)),
+    ReplyRule(555, "5.5.2", ("Syntax error",), _e(
+        "syntax_error",
+        _("Gmail refused the command as malformed."),
+        _("This is a bug in falcana: please report it with the step log."), retry=Retry.NO,
+        scope=Scope.MESSAGE)),
+)
+
+
+def _is_google(f: DeliveryFailure) -> bool:
+    return (f.provider in PROVIDERS or f.host in HOSTS
+            or bool(f.reply and f.reply.text.rstrip().endswith("gsmtp")))
+
+
+def explain(failure: DeliveryFailure) -> Explanation | None:
+    return explain_by_rules(failure, RULES, _is_google)
