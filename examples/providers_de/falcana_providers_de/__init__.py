@@ -1,0 +1,1 @@
+"""German mail providers for falcana mail (the plugin-author docs' worked example)."""
