@@ -9,7 +9,6 @@ from falcana_core import hookimpl
 from falcana_core.addresses import split_address
 from falcana_core.providers import Detection, MxLookup, Preset
 from falcana_core.sections import HelpText, SectionContext, Validation
-
 from falcana_providers_de.providers import BY_ID, LAST_CHECKED, PROVIDERS, Provider, _
 
 HERE = Path(__file__).parent

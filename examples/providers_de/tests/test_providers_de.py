@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from falcana_core.host import Host
 from falcana_core.i18n import language
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from falcana_core.delivery import DeliveryFailure, Explanation, Retry, Scope
 from falcana_core.explaining import ReplyRule, explain_by_rules
-
 from falcana_providers_gmail.detect import HOSTS, PROVIDERS
 from falcana_providers_gmail.i18n import _
 

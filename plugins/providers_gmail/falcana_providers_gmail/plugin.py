@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 from falcana_core import hookimpl
 
 if TYPE_CHECKING:
+    from falcana_smtp_settings.settings import SmtpSettings
+
     from falcana_core.delivery import DeliveryFailure, Explanation
     from falcana_core.providers import Detection, Limits, MxLookup
     from falcana_core.sections import HelpText, SectionContext, Validation
-    from falcana_smtp_settings.settings import SmtpSettings
 
 HERE = Path(__file__).parent
 

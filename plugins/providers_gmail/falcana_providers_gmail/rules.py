@@ -7,7 +7,6 @@ from typing import Any
 
 from falcana_core.providers import Detection, Limits
 from falcana_core.sections import HelpText, SectionContext, Validation
-
 from falcana_providers_gmail.detect import GMAIL, PROVIDERS, WORKSPACE
 from falcana_providers_gmail.explain import APP_PASSWORDS
 from falcana_providers_gmail.i18n import _

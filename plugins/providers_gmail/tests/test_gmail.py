@@ -6,13 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from falcana_core.host import Host
 from falcana_core.i18n import language
 from falcana_core.models import Mailbox
 from falcana_core.testing.dnsd import DnsTestServer
 
 ADDRESS = "max.mustermann@gmail.com"
-APP_PASSWORD = "abcdefghijklmnop"  # noqa: S105
+APP_PASSWORD = "abcdefghijklmnop"
 SHOWN = "abcd efgh ijkl mnop"  # as Google shows it
 BASE: dict[str, Any] = {"email": ADDRESS, "display_name": "", "username": ADDRESS,
                         "password": SHOWN, "port": 465, "security": "ssl",

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from falcana_core.addresses import split_address
 from falcana_core.providers import Detection, Limits
 from falcana_core.sections import HelpText, SectionContext, Validation
-
 from falcana_providers_m365.detect import M365, OUTLOOK_COM
 from falcana_providers_m365.explain import DEPRECATION, SMTP_AUTH_DOCS
 from falcana_providers_m365.i18n import _

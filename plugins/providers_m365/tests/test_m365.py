@@ -6,13 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from falcana_core.host import Host
 from falcana_core.i18n import language
 from falcana_core.models import Mailbox
 from falcana_core.testing.dnsd import DnsTestServer
 
 ADDRESS = "anna@contoso-gmbh.de"
-PASSWORD = "Anna-M365-Pw"  # noqa: S105
+PASSWORD = "Anna-M365-Pw"
 BASE: dict[str, Any] = {"email": ADDRESS, "display_name": "", "username": ADDRESS,
                         "password": PASSWORD, "port": 587, "security": "tls",
                         "host": "smtp.office365.com"}
