@@ -318,6 +318,35 @@ def keys_retire(key_id: str) -> None:
     click.echo(f"Key {key_id} retired.")
 
 
+# -- web ----------------------------------------------------------------------------------
+
+@cli.command("serve")
+@click.option("--bind", "address", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8025, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+def serve_cmd(address: str, port: int, threads: int) -> None:
+    """Serve the admin web UI (waitress)."""
+    from falcana_core.web import create_app
+    from falcana_core.web.server import serve
+
+    app = create_app(host())
+    click.echo(f"falcana serves on http://{address}:{port}/", err=True)
+    serve(app, address, port, threads)
+
+
+@cli.command("demo")
+@click.option("--port", default=8025, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--smtp-port", default=8026, show_default=True, type=click.IntRange(1, 65535))
+def demo_cmd(port: int, smtp_port: int) -> None:
+    """Start the demo: SQLite, seeded users, a local SMTP sink, the web UI."""
+    import os
+
+    from falcana_core.demo import run
+
+    data = Path(os.environ.get("FALCANA_DATA_DIR") or "falcana-demo").absolute()
+    run(port, smtp_port, data)
+
+
 def build_cli(config: Config, plugins: Plugins) -> click.Group:
     plugins.hook.register_commands(cli)
     return cli

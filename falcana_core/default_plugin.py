@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from falcana_core import hookimpl
+
+if TYPE_CHECKING:
+    from falcana_core.host import Host
+    from falcana_core.sections import Section
 
 HERE = Path(__file__).parent
 
@@ -17,3 +22,10 @@ def migrations() -> Path:
 @hookimpl
 def locale_dir() -> Path:
     return HERE / "locale"
+
+
+@hookimpl
+def deployment_settings_sections(host: Host) -> list[Section]:
+    from falcana_core.general import GeneralSection
+
+    return [GeneralSection()]

@@ -24,7 +24,7 @@ from falcana_core.audit import AuditLog
 from falcana_core.config import Config
 from falcana_core.db import make_engine, make_session_factory
 from falcana_core.delivery import DeliveryFailure, Explanation
-from falcana_core.models import Mailbox, PluginState
+from falcana_core.models import DeploymentSetting, Mailbox, PluginState
 from falcana_core.plugins import Candidate, Plugins
 from falcana_core.providers import Detection, MxResolver
 from falcana_core.secretbox import SecretStore
@@ -118,6 +118,25 @@ class Host:
             s.add(row)
         self.audit.record(actor, "plugin.enable" if enabled else "plugin.disable",
                           "plugin", name)
+
+    # -- deployment-wide settings -------------------------------------------------------
+
+    def setting(self, owner: str, key: str, default: Any = None) -> Any:
+        with self.sessions() as s:
+            row = s.get(DeploymentSetting, (owner, key))
+            return row.value.get("v", default) if row is not None else default
+
+    def set_setting(self, owner: str, key: str, value: Any, *, actor: str) -> None:
+        with self.transaction() as s:
+            row = s.get(DeploymentSetting, (owner, key))
+            old = row.value.get("v") if row is not None else None
+            if row is None:
+                row = DeploymentSetting(owner=owner, key=key)
+                s.add(row)
+            row.value, row.changed_by = {"v": value}, actor
+        if old != value:
+            self.audit.record(actor, "setting.change", "setting", f"{owner}.{key}",
+                              {"value": [old, value]})
 
     # -- sections and actions ----------------------------------------------------------
 

@@ -159,3 +159,15 @@ class AuditEntry(Base):
     target_id: Mapped[str] = mapped_column(String(100), default="")
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class DeploymentSetting(Base):
+    """A deployment-wide setting of a plugin (key/value), e.g. whether users edit their own."""
+
+    __tablename__ = "deployment_settings"
+
+    owner: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    changed_by: Mapped[str] = mapped_column(String(150), default="")

@@ -43,8 +43,11 @@ def environment(extra_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
 def render_section(host: Host, mailbox: Mailbox | None, section: Section, *,
                    values: Mapping[str, Any] | None = None,
                    validation: Validation | None = None, actor: str = "web",
-                   template_dirs: tuple[str, ...] = ()) -> Markup:
-    """One section as an HTML fragment in the current language."""
+                   template_dirs: tuple[str, ...] = (), show_actions: bool = True) -> Markup:
+    """One section as an HTML fragment in the current language.
+
+    ``show_actions=False`` leaves the action buttons to the page (the popup puts them
+    next to "Speichern")."""
     ctx = host.context(mailbox, actor)
     shown = dict(values) if values is not None else section.load(ctx)
     fields = []
@@ -62,6 +65,6 @@ def render_section(host: Host, mailbox: Mailbox | None, section: Section, *,
     html = template.render(
         section=section, fields=fields, lang=current_language(),
         help=host.section_help(mailbox, section.id, shown),
-        actions=host.actions(section.id), detection=detection,
+        actions=host.actions(section.id), detection=detection, show_actions=show_actions,
         general=[m for m in (validation.messages if validation else []) if m.field is None])
     return Markup(html)  # noqa: S704 - rendered by Jinja2 with autoescape on

@@ -25,9 +25,9 @@ def used_msgids(package: Path) -> set[str]:
     found = {msg[2] for msg in extract_from_dir(
         str(package), method_map=[("**.py", "python")], keywords={"_": None})
         if isinstance(msg[2], str)}
-    for template in package.glob("templates/*.html"):
+    for template in package.glob("**/templates/*.html"):
         found |= {m.group(2) for m in TEMPLATE_CALL.finditer(template.read_text())}
-    for source in package.glob("*.py"):  # _('...') inside f-strings is not extracted
+    for source in package.glob("**/*.py"):  # _('...') inside f-strings is not extracted
         found |= {m.group(2) for m in re.finditer(r"\{_\((['\"])(.+?)\1\)\}",
                                                    source.read_text())}
     return found

@@ -60,6 +60,13 @@ def register_commands(cli: click.Group) -> None:
 
 
 @hookimpl
+def register_web_routes(app: Any) -> None:
+    from falcana_smtp_settings.web import register
+
+    register(app)
+
+
+@hookimpl
 def migrations() -> Path:
     return HERE / "migrations"
 

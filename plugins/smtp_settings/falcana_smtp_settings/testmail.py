@@ -239,7 +239,8 @@ def fetch_certificate(host: Host, settings: SmtpSettings,
     if not der:
         return None
     info = certificate_info(der).as_dict()
-    info.update({"host": settings.host, "port": settings.port})
+    # the web route that pins it (see web.py)
+    info.update({"host": settings.host, "port": settings.port, "endpoint": "smtp_settings.pin"})
     return info
 
 

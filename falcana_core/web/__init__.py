@@ -1,0 +1,59 @@
+"""The admin web UI: a Flask app factory that a host application can mount.
+
+    from falcana_core.web import create_app
+    app = create_app(host)          # or create_app() to start a host from the environment
+
+Served by ``falcana serve`` through waitress (a production WSGI server).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from falcana_core.host import Host
+
+SESSION_KEY = ("core", "web_session_key", "flask")
+
+
+def _session_key(host: Host) -> str:
+    """The cookie-signing key, kept in the secret store so every worker shares it."""
+    stored = host.secrets.get(*SESSION_KEY)
+    if stored is not None:
+        return stored.reveal()
+    key = secrets.token_urlsafe(48)
+    host.secrets.put(*SESSION_KEY, key)
+    return key
+
+
+def create_app(host: Host | None = None, **overrides: Any) -> Flask:
+    from flask import Flask
+    from flask_wtf.csrf import CSRFProtect
+
+    from falcana_core.host import Host
+    from falcana_core.web import auth, views
+
+    host = host or Host.start()
+    app = Flask(__name__)
+    secure = host.config.base_url.startswith("https://")
+    app.config.update(
+        SECRET_KEY=_session_key(host),
+        SESSION_COOKIE_NAME="falcana_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        WTF_CSRF_TIME_LIMIT=None,  # bound to the session instead
+        WTF_CSRF_SSL_STRICT=secure,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+    app.config.update(overrides)
+    app.extensions["falcana_host"] = host
+    CSRFProtect(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(views.bp)
+    views.install(app)
+    host.hook.register_web_routes(app)
+    return app

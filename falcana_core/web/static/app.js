@@ -1,0 +1,123 @@
+// falcana admin UI: the slide panel, the settings popup, saving and the test e-mail.
+"use strict";
+(function () {
+  const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+  const DEFAULT_PORTS = { ssl: "465", tls: "587", normal: "25" };
+
+  async function post(url, body) {
+    return fetch(url, { method: "POST", body, headers: { "X-CSRFToken": csrf() },
+                        credentials: "same-origin" });
+  }
+
+  // -- the user list in the slide panel -------------------------------------------------
+  const panel = document.getElementById("user-panel");
+  let page = 1, timer = null;
+  async function loadRows() {
+    const q = document.getElementById("user-search").value;
+    const url = new URL(panel.dataset.rowsUrl, location.href);
+    url.searchParams.set("q", q);
+    url.searchParams.set("page", page);
+    const res = await fetch(url, { credentials: "same-origin" });
+    document.getElementById("user-rows").innerHTML = await res.text();
+  }
+  if (panel) {
+    const opener = document.getElementById("open-users");
+    opener.addEventListener("click", () => {
+      panel.hidden = false;
+      panel.classList.add("open");
+      opener.setAttribute("aria-expanded", "true");
+      loadRows().then(() => document.getElementById("user-search").focus());
+    });
+    document.getElementById("close-users").addEventListener("click", () => {
+      panel.classList.remove("open");
+      panel.hidden = true;
+      opener.setAttribute("aria-expanded", "false");
+    });
+    document.getElementById("user-search").addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => { page = 1; loadRows(); }, 200);
+    });
+    panel.addEventListener("click", (e) => {
+      const b = e.target.closest("button[data-page]");
+      if (b) { page = Number(b.dataset.page); loadRows(); }
+    });
+  }
+
+  // -- the popup ---------------------------------------------------------------------------
+  const dialog = document.getElementById("popup");
+  async function openPopup(url) {
+    const res = await fetch(url, { credentials: "same-origin" });
+    const content = dialog.querySelector(".popup-content");
+    content.innerHTML = await res.text();
+    if (!dialog.open) dialog.showModal();
+    wire(content);
+    const first = content.querySelector("input, select");
+    if (first) first.focus();
+  }
+  document.addEventListener("dblclick", (e) => {
+    const row = e.target.closest("tr.opens-popup");
+    if (row && dialog) openPopup(row.dataset.popupUrl);
+  });
+  document.addEventListener("keydown", (e) => {
+    const row = e.target.closest && e.target.closest("tr.opens-popup");
+    if (row && dialog && e.key === "Enter") { e.preventDefault(); openPopup(row.dataset.popupUrl); }
+  });
+  if (dialog) {
+    dialog.addEventListener("click", (e) => {
+      if (e.target.closest("[data-close]")) dialog.close();
+    });
+  }
+
+  // -- a section form: save, presets, port suggestion, actions -------------------------------
+  function wire(root) {
+    root.querySelectorAll("form.section-form").forEach((form) => {
+      const port = form.querySelector('[name="port"]');
+      const security = form.querySelector('[name="security"]');
+      if (port && security) {
+        port.addEventListener("input", () => { port.dataset.typed = "1"; });
+        security.addEventListener("change", () => {
+          if (!port.dataset.typed && DEFAULT_PORTS[security.value]) port.value = DEFAULT_PORTS[security.value];
+        });
+      }
+      form.querySelectorAll("button.preset").forEach((b) => b.addEventListener("click", () => {
+        form.querySelector('[name="host"]').value = b.dataset.host;
+        port.value = b.dataset.port;
+        security.value = b.dataset.security;
+      }));
+      form.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        const res = await post(form.action, new FormData(form));
+        const holder = form.closest(".popup-content, .standalone-popup");
+        holder.innerHTML = await res.text();
+        wire(holder);
+        const focus = holder.querySelector('[aria-invalid="true"]') || holder.querySelector(".message.saved");
+        if (focus) focus.focus && focus.focus();
+      });
+      form.querySelectorAll("button.action").forEach((b) => b.addEventListener("click", async () => {
+        const out = form.querySelector(".action-result");
+        form.querySelectorAll(".highlight").forEach((el) => el.classList.remove("highlight"));
+        out.innerHTML = '<p class="busy">…</p>';
+        b.disabled = true;
+        const body = new FormData();
+        const to = form.querySelector('[name="to"]');
+        if (to && to.value) body.set("to", to.value);
+        try {
+          const res = await post(form.dataset.actionUrl.replace("__action__", b.dataset.action), body);
+          out.innerHTML = await res.text();
+        } finally { b.disabled = false; }
+        const result = out.querySelector("[data-highlight-field]");
+        if (result) {
+          const field = form.querySelector(`[data-field="${result.dataset.highlightField}"]`);
+          if (field) { field.classList.add("highlight"); field.scrollIntoView({ block: "nearest" }); }
+        }
+        out.querySelectorAll("button.pin").forEach((p) => p.addEventListener("click", async () => {
+          const pinBody = new FormData();
+          pinBody.set("sha256", p.dataset.sha256);
+          const res = await post(p.dataset.pinUrl, pinBody);
+          p.replaceWith(Object.assign(document.createElement("p"), { className: "message saved", textContent: await res.text() }));
+        }));
+      }));
+    });
+  }
+  document.querySelectorAll(".standalone-popup").forEach(wire);
+})();

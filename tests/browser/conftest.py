@@ -1,0 +1,126 @@
+"""Browser tests: Debian's Chromium driven by Playwright against `falcana serve` on loopback.
+
+Chromium is found through FALCANA_TEST_CHROMIUM (default /usr/bin/chromium); without it the
+tests are skipped loudly on a laptop and fail under CI=true.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from falcana_core.host import Host
+from falcana_core.testing import make_config, require_service
+from falcana_core.testing.smtpd import SmtpTestServer
+
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--disable-quic", "--disable-dev-shm-usage"]
+SCREENSHOTS = Path(__file__).parent.parent.parent / "docs" / "screenshots"
+ADMIN_PW = "Admin-Pw-1"
+USER_PW = "User-Pw-1"
+SMTP_PW = "Jürgens-Postfach-1"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    path = os.environ.get("FALCANA_TEST_CHROMIUM", "/usr/bin/chromium")
+    if not Path(path).exists():
+        require_service("Chromium", f"{path} not found (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclasses.dataclass
+class Web:
+    url: str
+    data_dir: Path
+    config: Any
+    smtp: SmtpTestServer
+
+    def host(self) -> Host:
+        return Host.start(self.config)
+
+
+@pytest.fixture
+def web(tmp_path: Path, test_ca_bundle: Path, dns_server: Any,
+        smtp_server: Any) -> Iterator[Web]:
+    data = tmp_path / "data"
+    config = make_config(data, ca_bundle=test_ca_bundle, dns_servers=(dns_server.address,))
+    host = Host.start(config)
+    host.users.add("admin", first_name="Astrid", last_name="Adler",
+                   email="astrid@example.com", role="admin", password=ADMIN_PW)
+    host.users.add("juergen", first_name="Jürgen", last_name="Müßig",
+                   email="juergen@example.com", password=USER_PW)
+    host.users.add("bert", first_name="Bert", last_name="Brandt", email="bert@example.com",
+                   password=USER_PW)
+    for i in range(30):
+        host.users.add(f"user{i:02d}", first_name="Erika", last_name=f"Muster{i:02d}",
+                       email=f"erika{i}@example.com")
+    host.close()
+    smtp = smtp_server("starttls", users={"juergen@example.com": SMTP_PW})
+    port = _free_port()
+    env = {**os.environ, "FALCANA_DATA_DIR": str(data), "FALCANA_CA_BUNDLE": str(test_ca_bundle),
+           "FALCANA_DNS_SERVERS": dns_server.address, "FALCANA_LANG": "de",
+           "FALCANA_SMTP_TIMEOUT": "5"}
+    proc = subprocess.Popen([sys.executable, "-m", "falcana_core", "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url + "/login", timeout=1)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("falcana serve did not start: "
+                                   + (proc.stderr.read().decode() if proc.stderr else ""))
+            time.sleep(0.1)
+    yield Web(url, data, config, smtp)
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def page(chromium: Any, web: Web) -> Iterator[Any]:
+    context = chromium.new_context(locale="de-DE", viewport={"width": 1280, "height": 1100})
+    context.set_default_timeout(15_000)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def login(page: Any, web: Web) -> Any:
+    """``login()`` as the admin, ``login("juergen", USER_PW)`` as a plain user."""
+
+    def do(user: str = "admin", password: str = ADMIN_PW) -> None:
+        page.goto(web.url + "/login")
+        page.fill("#login", user)
+        page.fill("#password", password)
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+
+    return do
