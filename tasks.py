@@ -34,7 +34,7 @@ def uv() -> str:
 
 def run(*args: str, check: bool = True) -> int:
     command = [*uv().split(), *args]
-    return subprocess.run(command, cwd=ROOT, check=check).returncode
+    return subprocess.run(command, cwd=ROOT, check=check).returncode  # noqa: S603
 
 
 def sync() -> None:

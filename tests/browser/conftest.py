@@ -95,7 +95,7 @@ def web(tmp_path: Path, test_ca_bundle: Path, dns_server: Any,
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError("falcana serve did not start: "
+                raise RuntimeError("falcana serve did not start: "  # noqa: B904
                                    + (proc.stderr.read().decode() if proc.stderr else ""))
             time.sleep(0.1)
     yield Web(url, data, config, smtp)
