@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 
@@ -14,6 +15,7 @@ class CountingServer(SmtpTestServer):
 
 def main() -> None:
     users = {"bench@example.com": "bench-pw"}
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
     server = CountingServer("normal", users=users).start()
     server.messages = _Discard()  # type: ignore[assignment]
     print(server.port, flush=True)

@@ -318,6 +318,123 @@ def keys_retire(key_id: str) -> None:
     click.echo(f"Key {key_id} retired.")
 
 
+# -- outbox -------------------------------------------------------------------------------
+
+@cli.command("worker")
+@click.option("--once", is_flag=True, help="Deliver what is due, then exit (for cron).")
+@click.option("--poll", default=2.0, show_default=True, type=click.FloatRange(0.05, 3600),
+              help="Seconds between looks at an empty queue.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def worker_cmd(once: bool, poll: float, quiet: bool) -> None:
+    """Deliver queued mail; several workers may share a PostgreSQL queue."""
+    import signal
+    import threading
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from falcana_core.outbox import Worker
+
+    h = host()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    backlog = sum(n for k, n in h.outbox.counts().items() if k in ("queued", "deferred"))
+    show = not quiet and backlog > 0 and sys.stderr.isatty()
+    with Progress(TextColumn("Outbox"), BarColumn(), MofNCompleteColumn(),
+                  disable=not show, transient=True) as progress:
+        task = progress.add_task("deliver", total=backlog)
+        worker = Worker(h, progress=lambda n: progress.advance(task, n))
+        try:
+            handled = worker.run(once=once, poll=poll, stop=stop)
+        except KeyboardInterrupt:
+            handled = worker.sent
+    counts = h.outbox.counts()
+    click.echo(f"{handled} handled; " + ", ".join(f"{k} {v}" for k, v in counts.items() if v),
+               err=True)
+
+
+@cli.group("outbox")
+def outbox_group() -> None:
+    """Look at, retry and cancel queued mail."""
+
+
+def _message_dict(m: Any) -> dict[str, Any]:
+    return {"id": m.id, "mailbox": m.mailbox_id, "status": m.status,
+            "message_id": m.message_id, "subject": m.subject, "attempts": m.attempts,
+            "created_at": m.created_at.isoformat(),
+            "next_attempt_at": m.next_attempt_at.isoformat() if m.status == "deferred" else None,
+            "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+            "recipients": m.recipients, "last_error": m.last_error}
+
+
+@outbox_group.command("list")
+@click.option("--status", type=click.Choice(["queued", "sending", "sent", "deferred", "failed",
+                                             "cancelled"]), default=None)
+@click.option("--mailbox", "mailbox_ref", default=None, help="A login or a shared address.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def outbox_list(status: str | None, mailbox_ref: str | None, limit: int, as_json: bool) -> None:
+    """Messages, newest first, with the counts per status."""
+    h = host()
+    mailbox_id = None
+    if mailbox_ref:
+        box = h.mailboxes.resolve(mailbox_ref)
+        if box is None:
+            fail(f"no mailbox {mailbox_ref}")
+        mailbox_id = box.id
+    rows = h.outbox.list(status=status, mailbox_id=mailbox_id, limit=limit)
+    counts = h.outbox.counts(mailbox_id)
+    if as_json:
+        print_json({"counts": counts, "messages": [_message_dict(m) for m in rows]})
+        return
+    click.echo("  ".join(f"{k}: {v}" for k, v in counts.items()))
+    for m in rows:
+        error = (m.last_error or {}).get("explanation") or {}
+        click.echo(f"{m.id:>7}  {m.status:<9}  box {m.mailbox_id:<5} {m.subject[:40]:<40}  "
+                   f"{error.get('id', '')}")
+
+
+@outbox_group.command("show")
+@click.argument("outbox_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def outbox_show(outbox_id: int, as_json: bool) -> None:
+    """One message: status, recipients, the last error and its explanation."""
+    m = host().outbox.get(outbox_id)
+    if m is None:
+        fail(f"no outbox message {outbox_id}")
+    data = _message_dict(m)
+    if as_json:
+        print_json(data)
+        return
+    for key, value in data.items():
+        if key not in ("recipients", "last_error"):
+            click.echo(f"{key}: {value}")
+    for address, result in (m.recipients or {}).items():
+        click.echo(f"  {address}: {result.get('status')} {result.get('reply') or ''}")
+    if m.last_error:
+        e = m.last_error.get("explanation") or {}
+        click.echo(f"last error at {m.last_error.get('step')}: {m.last_error.get('reply') or ''}")
+        if e:
+            click.echo(f"  {e.get('cause')}\n  {e.get('fix')}")
+
+
+@outbox_group.command("retry")
+@click.argument("outbox_id", type=int)
+def outbox_retry(outbox_id: int) -> None:
+    """Try a deferred or failed message again now."""
+    if not host().outbox.retry(outbox_id, actor="cli"):
+        fail(f"message {outbox_id} is not deferred or failed")
+    click.echo(f"Message {outbox_id} queued again.")
+
+
+@outbox_group.command("cancel")
+@click.argument("outbox_id", type=int)
+def outbox_cancel(outbox_id: int) -> None:
+    """Never send a message that is not sent yet."""
+    if not host().outbox.cancel(outbox_id, actor="cli"):
+        fail(f"message {outbox_id} cannot be cancelled (sent, sending or cancelled)")
+    click.echo(f"Message {outbox_id} cancelled.")
+
+
 # -- web ----------------------------------------------------------------------------------
 
 @cli.command("serve")

@@ -47,6 +47,8 @@ class Config:
     smtp_timeout: float = 30.0  # connect and every command
     smtp_test_deadline: float = 60.0  # a whole test mail
     strict_plugins: bool = False
+    outbox_lease: float | None = None  # seconds a worker's claim lasts (default: from timeout)
+    outbox_max_age: float = 3 * 24 * 3600.0  # seconds before a deferred message fails
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -74,6 +76,8 @@ class Config:
             "smtp_test_deadline": _float(env, "FALCANA_SMTP_TEST_DEADLINE",
                                          cls.smtp_test_deadline),
             "strict_plugins": _bool(env.get("FALCANA_STRICT_PLUGINS")),
+            "outbox_lease": _float(env, "FALCANA_OUTBOX_LEASE", 0.0) or None,
+            "outbox_max_age": _float(env, "FALCANA_OUTBOX_MAX_AGE", cls.outbox_max_age),
         }
         values.update(overrides)
         return cls(**values)
@@ -99,4 +103,6 @@ class Config:
             "FALCANA_SMTP_TIMEOUT": self.smtp_timeout,
             "FALCANA_SMTP_TEST_DEADLINE": self.smtp_test_deadline,
             "FALCANA_STRICT_PLUGINS": self.strict_plugins,
+            "FALCANA_OUTBOX_LEASE": self.outbox_lease or "(10 x FALCANA_SMTP_TIMEOUT)",
+            "FALCANA_OUTBOX_MAX_AGE": self.outbox_max_age,
         }

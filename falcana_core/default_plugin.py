@@ -29,3 +29,10 @@ def deployment_settings_sections(host: Host) -> list[Section]:
     from falcana_core.general import GeneralSection
 
     return [GeneralSection()]
+
+
+@hookimpl
+def user_settings_sections(host: Host) -> list[Section]:
+    from falcana_core.outbox_section import OutboxSection
+
+    return [OutboxSection()]

@@ -25,6 +25,7 @@ from falcana_core.config import Config
 from falcana_core.db import make_engine, make_session_factory
 from falcana_core.delivery import DeliveryFailure, Explanation
 from falcana_core.models import DeploymentSetting, Mailbox, PluginState
+from falcana_core.outbox import Outbox
 from falcana_core.plugins import Candidate, Plugins
 from falcana_core.providers import Detection, MxResolver
 from falcana_core.secretbox import SecretStore
@@ -65,6 +66,7 @@ class Host:
         self.users = Users(self)
         self.mailboxes = Mailboxes(self)
         self.mx = MxResolver(config.dns_servers)
+        self.outbox = Outbox(self)
 
     # -- start-up ----------------------------------------------------------------------
 
@@ -186,6 +188,8 @@ class Host:
             return SaveResult(False, validation, merged)
         section = self.section(section_id)
         changes = section.save(self.context(mailbox, actor), merged)
+        if changes and mailbox is not None:
+            self.outbox.resume(mailbox.id)  # changed settings are worth another try
         if changes:
             self.audit.record(actor, f"section.{section_id}.save", "mailbox",
                               str(mailbox.id) if mailbox else "", changes)

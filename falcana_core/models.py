@@ -171,3 +171,54 @@ class DeploymentSetting(Base):
     value: Mapped[dict[str, Any]] = mapped_column(default=dict)
     changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     changed_by: Mapped[str] = mapped_column(String(150), default="")
+
+
+class OutboxStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class OutboxMessage(Base):
+    """A message handed over for a mailbox, stored until the server accepted it.
+
+    ``claim_token`` and ``lease_until`` belong to the worker sending it; a result is
+    committed only while the claim still holds, so a crashed worker's messages return to
+    the queue and a slow one never overwrites another's result."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"),
+                                            index=True)
+    status: Mapped[str] = mapped_column(String(20), default=OutboxStatus.QUEUED.value,
+                                        index=True)
+    message_id: Mapped[str] = mapped_column(String(255), index=True)
+    sender: Mapped[str] = mapped_column(String(320), default="")  # envelope sender
+    smtputf8: Mapped[bool] = mapped_column(Boolean, default=False)
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    recipients: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {address: {status, reply}}
+    content: Mapped[bytes] = mapped_column(LargeBinary)  # as sent: without Bcc
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    claim_token: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(default=None, index=True)
+
+
+class MailboxQueue(Base):
+    """Per mailbox: whether its queue is paused, why, and until when."""
+
+    __tablename__ = "mailbox_queues"
+
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    paused_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+    pauses: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -63,7 +63,7 @@ def render_section(host: Host, mailbox: Mailbox | None, section: Section, *,
                                      str(shown.get("host") or ""))
     template = environment(template_dirs).get_template(section.template or "section.html")
     html = template.render(
-        section=section, fields=fields, lang=current_language(),
+        section=section, fields=fields, lang=current_language(), host=host, mailbox=mailbox,
         help=host.section_help(mailbox, section.id, shown),
         actions=host.actions(section.id), detection=detection, show_actions=show_actions,
         general=[m for m in (validation.messages if validation else []) if m.field is None])

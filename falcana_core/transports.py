@@ -37,8 +37,22 @@ class DeliveryError(Exception):
         super().__init__(f"delivery failed at step {failure.step} ({failure.kind}){reply}")
 
 
+@dataclasses.dataclass(frozen=True)
+class Envelope:
+    """A message ready to go, as the outbox stores it: no parsing needed to send it."""
+
+    sender: str  # the mailbox address
+    recipients: Sequence[str]  # To, Cc and Bcc
+    content: bytes  # the message as it goes on the wire (without Bcc)
+    message_id: str
+    smtputf8: bool = False  # an address needs SMTPUTF8
+
+
 class Connection(Protocol):
-    """An open, authenticated connection that sends several messages."""
+    """An open, authenticated connection that sends several messages.
+
+    Transports may also offer ``send_envelope(envelope) -> SendResult``; the outbox uses
+    it when present (it skips parsing stored messages)."""
 
     def send(self, message: EmailMessage) -> SendResult: ...
 

@@ -107,3 +107,30 @@ def test_host_supplies_the_current_user(falcana_host: Host,
         client = app.test_client()
         assert client.get("/admin").status_code == 302  # not logged in: to the login page
         assert client.get("/admin", headers={"X-Crm-User": "crm-admin"}).status_code == 200
+
+
+def test_popup_shows_recent_mail_and_a_pause(client: FlaskClient, falcana_host: Host) -> None:
+    import datetime as dt
+    from email.message import EmailMessage
+
+    from falcana_core.models import MailboxQueue, OutboxMessage, utcnow
+
+    box = falcana_host.mailboxes.personal(falcana_host.users.by_login("ulla"))  # type: ignore[arg-type]
+    msg = EmailMessage()
+    msg["To"] = "kunde@example.org"
+    msg["Subject"] = "Angebot 4711"
+    msg.set_content("x")
+    outbox_id = falcana_host.outbox.enqueue(box, msg)
+    with falcana_host.transaction() as s:
+        row = s.get(OutboxMessage, outbox_id)
+        row.status, row.last_error = "failed", {"reply": "550 5.1.1 unknown", "explanation": {
+            "cause": "Der Server hat den Empfänger abgelehnt."}}  # type: ignore[union-attr]
+        s.add(MailboxQueue(mailbox_id=box.id, paused_until=utcnow() + dt.timedelta(hours=1),
+                           reason={"explanation": {"cause": "Falsches Passwort.",
+                                                   "fix": "Passwort prüfen."}}))
+    client.post("/login", data={"login": "admin", "password": "a-pw"})
+    page = client.get(f"/mailboxes/{box.id}/popup", headers={"Accept-Language": "de"}
+                      ).get_data(as_text=True)
+    assert "Postausgang" in page and "Angebot 4711" in page
+    assert "fehlgeschlagen" in page and "Empfänger abgelehnt" in page
+    assert "Der Versand ist angehalten" in page and "Falsches Passwort." in page

@@ -82,6 +82,9 @@ class _Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        stall = self._fault("data_stall")
+        if stall:
+            await asyncio.sleep(float(stall.reply))
         drop = self._fault("data_drop")
         if drop:
             transport = server.transport
@@ -144,6 +147,11 @@ class SmtpTestServer:
         """Close the connection after the message was sent, before the reply to DATA."""
         with self.lock:
             self.faults.append(Fault("data_drop", "", times))
+
+    def stall_during_data(self, seconds: float, *, times: int | None = 1) -> None:
+        """Wait ``seconds`` before answering DATA (a server that stalls)."""
+        with self.lock:
+            self.faults.append(Fault("data_stall", str(seconds), times))
 
     def clear_faults(self) -> None:
         with self.lock:

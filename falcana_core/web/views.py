@@ -160,7 +160,8 @@ def render_popup(box: Mailbox, *, forms: dict[str, tuple[dict[str, Any], Validat
                                                  show_actions=False),
                          host().actions(section.id)))
     html = render_template("popup.html", box=box, owner=owner_name(box), sections=rendered,
-                           saved=saved, standalone=request.args.get("standalone"))
+                           saved=saved, standalone=request.args.get("standalone"),
+                           ctx=host().context(box, actor))
     return html, status
 
 

@@ -159,6 +159,9 @@ class SmtpSession:
         if isinstance(exc, socket.gaierror):
             return DeliveryFailure(kind=FailureKind.DNS, detail=exc.strerror or str(exc),
                                    **base)
+        if isinstance(exc, smtplib.SMTPServerDisconnected) and "timed out" in str(exc):
+            # smtplib turns a read time-out into "Connection unexpectedly closed: timed out"
+            return DeliveryFailure(kind=FailureKind.TIMEOUT, detail="timed out", **base)
         if isinstance(exc, TimeoutError | socket.timeout):
             return DeliveryFailure(kind=FailureKind.TIMEOUT, detail="timed out", **base)
         if isinstance(exc, ConnectionRefusedError):

@@ -9,10 +9,11 @@ from __future__ import annotations
 import dataclasses
 import email.policy
 import email.utils
-from email.headerregistry import Address
 from email.message import EmailMessage
 
-from falcana_core.addresses import ascii_address, ascii_domain, split_address
+from falcana_core.addresses import ascii_address
+from falcana_core.messages import stamp
+from falcana_core.transports import Envelope
 from falcana_smtp_settings.exchange import NotOffered
 from falcana_smtp_settings.settings import SmtpSettings
 
@@ -21,7 +22,7 @@ _SMTPUTF8 = email.policy.SMTPUTF8
 
 
 @dataclasses.dataclass(frozen=True)
-class Envelope:
+class Prepared:
     sender: str
     recipients: list[str]
     content: bytes
@@ -29,26 +30,13 @@ class Envelope:
     message_id: str
 
 
-def sender_header(settings: SmtpSettings, *, utf8: bool) -> Address:
-    local, domain = split_address(settings.address)
-    return Address(display_name=settings.sender_name, username=local,
-                   domain=domain if utf8 else ascii_domain(domain))
-
-
 def fix_headers(message: EmailMessage, settings: SmtpSettings) -> None:
     """Set From, Date and Message-ID when the caller left them out (the outbox sets them)."""
-    if message["From"] is None:
-        local = split_address(settings.address)[0]
-        message["From"] = sender_header(settings, utf8=not local.isascii())
-    if message["Date"] is None:
-        message["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
-    if message["Message-ID"] is None:
-        message["Message-ID"] = email.utils.make_msgid(
-            domain=ascii_domain(split_address(settings.address)[1]))
+    stamp(message, settings.address, settings.sender_name)
 
 
 def prepare(message: EmailMessage, settings: SmtpSettings, *,
-            server_smtputf8: bool, server_8bitmime: bool = False) -> Envelope:
+            server_smtputf8: bool, server_8bitmime: bool = False) -> Prepared:
     """The envelope and the bytes to send; Bcc is left out of the content."""
     fix_headers(message, settings)
     recipients = [addr for _name, addr in email.utils.getaddresses(
@@ -78,4 +66,21 @@ def prepare(message: EmailMessage, settings: SmtpSettings, *,
         options.append("SMTPUTF8")
     if server_8bitmime and not content.isascii():
         options.append("BODY=8BITMIME")
-    return Envelope(sender, final, content, options, str(message["Message-ID"]))
+    return Prepared(sender, final, content, options, str(message["Message-ID"]))
+
+
+def prepare_envelope(envelope: Envelope, *, server_smtputf8: bool,
+                     server_8bitmime: bool = False) -> Prepared:
+    """A stored envelope for this server: A-label domains, or SMTPUTF8 where needed."""
+    if envelope.smtputf8:
+        if not server_smtputf8:
+            raise NotOffered("SMTPUTF8")
+        sender, recipients = envelope.sender, list(envelope.recipients)
+        options = ["SMTPUTF8"]
+    else:
+        sender = ascii_address(envelope.sender) or envelope.sender
+        recipients = [ascii_address(r) or r for r in envelope.recipients]
+        options = []
+    if server_8bitmime and not envelope.content.isascii():
+        options.append("BODY=8BITMIME")
+    return Prepared(sender, recipients, envelope.content, options, envelope.message_id)

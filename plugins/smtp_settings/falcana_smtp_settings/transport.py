@@ -7,12 +7,13 @@ reopened once; once DATA has begun nothing is resent silently: the outcome is re
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from falcana_core.transports import DeliveryError, SendResult
+from falcana_core.transports import DeliveryError, Envelope, SendResult
 from falcana_smtp_settings.exchange import SmtpSession, StepFailed
-from falcana_smtp_settings.message import prepare
+from falcana_smtp_settings.message import Prepared, prepare, prepare_envelope
 from falcana_smtp_settings.settings import SmtpSettings, load_settings
 
 if TYPE_CHECKING:
@@ -73,6 +74,22 @@ class SmtpConnection:
         return self
 
     def send(self, message: EmailMessage) -> SendResult:
+        def build(smtp: Any) -> Prepared:
+            return prepare(message, self.settings, server_smtputf8=smtp.has_extn("smtputf8"),
+                           server_8bitmime=smtp.has_extn("8bitmime"))
+
+        return self._attempt(build)
+
+    def send_envelope(self, envelope: Envelope) -> SendResult:
+        """Send stored bytes as they are (the outbox's path: no parsing, no rebuilding)."""
+
+        def build(smtp: Any) -> Prepared:
+            return prepare_envelope(envelope, server_smtputf8=smtp.has_extn("smtputf8"),
+                                    server_8bitmime=smtp.has_extn("8bitmime"))
+
+        return self._attempt(build)
+
+    def _attempt(self, build: Callable[[Any], Prepared]) -> SendResult:
         reopened = False
         while True:
             if self.session is None or not self.session.alive:
@@ -81,7 +98,7 @@ class SmtpConnection:
             assert session is not None
             session.steps.clear()
             try:
-                return self._send_once(session, message)
+                return self._send_once(session, build)
             except StepFailed as error:
                 dead_before_mail = (error.failure.step == "mail_from"
                                     and error.failure.kind.value in {"closed", "timeout"})
@@ -91,13 +108,12 @@ class SmtpConnection:
                     continue
                 self._fail(error, session)
 
-    def _send_once(self, session: SmtpSession, message: EmailMessage) -> SendResult:
+    def _send_once(self, session: SmtpSession, build: Callable[[Any], Prepared]
+                   ) -> SendResult:
         smtp = session.smtp
         assert smtp is not None
         try:
-            envelope = prepare(message, self.settings,
-                               server_smtputf8=smtp.has_extn("smtputf8"),
-                               server_8bitmime=smtp.has_extn("8bitmime"))
+            envelope = build(smtp)
         except Exception as exc:
             caught = exc
 
@@ -125,6 +141,12 @@ class SmtpTransport:
     def open(self) -> SmtpConnection:
         settings = with_provider(self.host, load_settings(self.host, self.mailbox))
         return SmtpConnection(self.host, settings).open()
+
+    def provider(self) -> str | None:
+        """The recognised provider (for its sending limits), from address and server."""
+        settings = load_settings(self.host, self.mailbox, with_password=False)
+        found = self.host.detect_provider(settings.address, settings.host)
+        return found.provider if found else None
 
 
 def deadline_in(seconds: float) -> float:

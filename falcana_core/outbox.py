@@ -1,0 +1,539 @@
+"""The outbox: mail handed over for a mailbox is stored durably, delivered, retried, never lost.
+
+A host application hands a message over with ``host.outbox.enqueue(mailbox, message)``
+(in its own database transaction if it likes); From, Date and Message-ID are fixed then.
+Workers (``falcana worker``) claim due messages per mailbox under a lease, send them over
+one connection per mailbox within the provider's limits, and commit each result while the
+claim still holds.
+
+Guarantee: at least once. A worker killed at any moment loses no message: its claims
+return to the queue when the lease runs out. A message is sent twice only when the kill
+falls between the server's acceptance and the commit, and then with the same Message-ID.
+
+The worker acts on the explanation of a failure (DESIGN.md), not on the reply's first
+digit: transient message-level failures are deferred with exponential backoff and jitter
+up to a maximum age; permanent ones fail at once; mailbox-level problems (wrong password,
+SMTP AUTH disabled, a quota, Send As refused) pause that mailbox's queue with the reason,
+until its settings are changed or the pause runs out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import email
+import email.policy
+import email.utils
+import enum
+import logging
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from falcana_core.addresses import ascii_address
+from falcana_core.delivery import Retry, Scope
+from falcana_core.i18n import current_language
+from falcana_core.messages import stamp
+from falcana_core.models import Mailbox, MailboxQueue, OutboxMessage, OutboxStatus, utcnow
+from falcana_core.providers import Limits
+from falcana_core.transports import DeliveryError, Envelope
+
+if TYPE_CHECKING:
+    from falcana_core.host import Host
+
+log = logging.getLogger(__name__)
+
+WAITING = (OutboxStatus.QUEUED.value, OutboxStatus.DEFERRED.value)
+DEFAULT_LIMITS = Limits(max_connections=2)  # providers declare their own through a hook
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; everything here is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@dataclasses.dataclass(frozen=True)
+class OutboxPolicy:
+    max_age: dt.timedelta = dt.timedelta(days=3)
+    backoff_base: float = 60.0  # seconds before the first retry
+    backoff_cap: float = 3600.0
+    pause_after_fix: float = 3600.0  # a mailbox problem that needs a change: check hourly
+    batch: int = 50  # messages claimed per mailbox at a time
+    lease: float = 210.0  # longer than the worst-case SMTP time of one message
+
+    @classmethod
+    def for_host(cls, host: Host) -> OutboxPolicy:
+        config = host.config
+        # connect + greeting + EHLO + STARTTLS + EHLO + AUTH + MAIL + RCPT + DATA, each bounded
+        lease = config.outbox_lease or max(30.0, 10 * config.smtp_timeout)
+        return cls(lease=lease, max_age=dt.timedelta(seconds=config.outbox_max_age))
+
+    def backoff(self, attempt: int) -> float:
+        delay: float = min(self.backoff_base * 2.0 ** max(0, attempt - 1), self.backoff_cap)
+        return delay * random.uniform(0.8, 1.2)
+
+
+class Outcome(enum.Enum):
+    DEFER = "defer"
+    FAIL = "fail"
+    PAUSE = "pause"
+
+
+def outcome_of(error: DeliveryError) -> Outcome:
+    """What to do about a failed delivery, from its explanation's retry and scope."""
+    explanation = error.explanation
+    if explanation is None:
+        return Outcome.DEFER
+    if explanation.scope is Scope.MAILBOX:
+        return Outcome.PAUSE
+    if error.outcome_unknown or explanation.retry is Retry.LATER:
+        return Outcome.DEFER
+    return Outcome.FAIL
+
+
+def error_record(error: DeliveryError) -> dict[str, Any]:
+    failure, explanation = error.failure, error.explanation
+    return {
+        "step": failure.step,
+        "kind": failure.kind.value,
+        "reply": str(failure.reply) if failure.reply else None,
+        "explanation": explanation.as_dict(current_language()) if explanation else None,
+        "outcome_unknown": error.outcome_unknown,
+    }
+
+
+class Outbox:
+    """The outbox of one host: hand over, look at, retry and cancel messages."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    # -- handing over ------------------------------------------------------------------
+
+    def enqueue(self, mailbox: Mailbox, message: EmailMessage, *,
+                session: Session | None = None) -> int:
+        """Store a message for a mailbox; returns its outbox id.
+
+        With ``session`` the message joins the caller's transaction (same database): it
+        is queued exactly when the caller commits."""
+        return self.enqueue_many([(mailbox, message)], session=session)[0]
+
+    def enqueue_many(self, items: Iterable[tuple[Mailbox, EmailMessage]], *,
+                     session: Session | None = None) -> list[int]:
+        rows = [self._row(box, msg) for box, msg in items]
+        if session is not None:
+            session.add_all(rows)
+            session.flush()
+            return [r.id for r in rows]
+        with self.host.transaction() as s:
+            s.add_all(rows)
+            s.flush()
+            return [r.id for r in rows]
+
+    def _row(self, mailbox: Mailbox, message: EmailMessage) -> OutboxMessage:
+        name = mailbox.display_name or (self._user_name(mailbox) if mailbox.user_id else "")
+        message_id = stamp(message, mailbox.address, name)
+        recipients = [addr for _n, addr in email.utils.getaddresses(
+            [str(v) for key in ("To", "Cc", "Bcc") for v in message.get_all(key, [])]) if addr]
+        if not recipients:
+            raise ValueError("the message has no recipient (To, Cc or Bcc)")
+        wire = [ascii_address(a) for a in [mailbox.address, *recipients]]
+        utf8 = any(a is None for a in wire)
+        del message["Bcc"]  # the envelope keeps them; the content must not show them
+        content = message.as_bytes(policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
+        return OutboxMessage(
+            mailbox_id=mailbox.id, message_id=message_id, sender=mailbox.address,
+            smtputf8=utf8, subject=str(message.get("Subject", ""))[:255],
+            recipients={r: {"status": "pending"} for r in recipients}, content=content)
+
+    def _user_name(self, mailbox: Mailbox) -> str:
+        user = self.host.users.get(mailbox.user_id) if mailbox.user_id else None
+        return user.full_name if user else ""
+
+    # -- looking at it -----------------------------------------------------------------
+
+    def get(self, outbox_id: int) -> OutboxMessage | None:
+        with self.host.sessions() as s:
+            return s.get(OutboxMessage, outbox_id)
+
+    def list(self, *, status: str | None = None, mailbox_id: int | None = None,
+             limit: int = 50) -> list[OutboxMessage]:
+        query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+        if status:
+            query = query.where(OutboxMessage.status == status)
+        if mailbox_id is not None:
+            query = query.where(OutboxMessage.mailbox_id == mailbox_id)
+        with self.host.sessions() as s:
+            return list(s.scalars(query).all())
+
+    def counts(self, mailbox_id: int | None = None) -> dict[str, int]:
+        query = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        if mailbox_id is not None:
+            query = query.where(OutboxMessage.mailbox_id == mailbox_id)
+        with self.host.sessions() as s:
+            found = {status: n for status, n in s.execute(query)}
+        return {status.value: found.get(status.value, 0) for status in OutboxStatus}
+
+    def queue_state(self, mailbox_id: int) -> MailboxQueue | None:
+        with self.host.sessions() as s:
+            return s.get(MailboxQueue, mailbox_id)
+
+    def paused(self, mailbox_id: int, now: dt.datetime | None = None) -> MailboxQueue | None:
+        state = self.queue_state(mailbox_id)
+        now = now or utcnow()
+        if state and state.paused_until and as_utc(state.paused_until) > now:
+            return state
+        return None
+
+    # -- admin actions -----------------------------------------------------------------
+
+    def retry(self, outbox_id: int, *, actor: str) -> bool:
+        """Deferred or failed: try again now."""
+        return self._set(outbox_id, actor, "outbox.retry", (
+            OutboxStatus.DEFERRED.value, OutboxStatus.FAILED.value),
+            status=OutboxStatus.QUEUED.value, next_attempt_at=utcnow())
+
+    def cancel(self, outbox_id: int, *, actor: str) -> bool:
+        """Not yet sent: never send it. A message being sent right now cannot be cancelled."""
+        return self._set(outbox_id, actor, "outbox.cancel", (*WAITING,
+                                                             OutboxStatus.FAILED.value),
+                         status=OutboxStatus.CANCELLED.value)
+
+    def _set(self, outbox_id: int, actor: str, action: str, allowed: Sequence[str],
+             **values: Any) -> bool:
+        with self.host.transaction() as s:
+            result = s.execute(update(OutboxMessage).where(
+                OutboxMessage.id == outbox_id, OutboxMessage.status.in_(allowed)
+            ).values(**values))
+            changed = bool(getattr(result, "rowcount", 0))
+        if changed:
+            self.host.audit.record(actor, action, "outbox", str(outbox_id))
+        return changed
+
+    def resume(self, mailbox_id: int) -> None:
+        """Lift a mailbox's pause (its settings changed: worth another try)."""
+        with self.host.transaction() as s:
+            state = s.get(MailboxQueue, mailbox_id)
+            if state is not None and state.paused_until is not None:
+                state.paused_until = None
+                state.reason = None
+
+
+@dataclasses.dataclass
+class Claim:
+    token: str
+    mailbox_id: int
+    ids: list[int]
+    renewed_at: float = dataclasses.field(default_factory=time.monotonic)
+
+
+_TABLE: Table = OutboxMessage.__table__  # type: ignore[assignment]
+#: Built once: statement construction costs more than SQLite's commit on the hot path.
+_SENT = update(_TABLE).where(
+    _TABLE.c.id == bindparam("oid"), _TABLE.c.claim_token == bindparam("token"),
+    _TABLE.c.status == OutboxStatus.SENDING.value,
+).values(status=OutboxStatus.SENT.value, sent_at=bindparam("now"),
+         attempts=bindparam("attempts"), recipients=bindparam("recipients"),
+         claim_token=None, lease_until=None)
+
+
+class Worker:
+    """Delivers due messages. Several workers may share a PostgreSQL queue."""
+
+    def __init__(self, host: Host, *, policy: OutboxPolicy | None = None,
+                 clock: Callable[[], dt.datetime] = utcnow,
+                 progress: Callable[[int], None] | None = None) -> None:
+        self.host = host
+        self.policy = policy or OutboxPolicy.for_host(host)
+        self.now = clock
+        self.progress = progress
+        self.sent = 0
+        self._postgres = host.engine.dialect.name == "postgresql"
+        self._providers: dict[int, tuple[float, str | None]] = {}
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def run(self, *, once: bool = False, poll: float = 2.0,
+            stop: threading.Event | None = None) -> int:
+        """Deliver until stopped (``once``: until nothing is due). Returns messages handled."""
+        handled = 0
+        while not (stop and stop.is_set()):
+            done = self.run_once()
+            handled += done
+            if once and done == 0:
+                break
+            if done == 0:
+                (stop.wait(poll) if stop else time.sleep(poll))
+        return handled
+
+    def run_once(self) -> int:
+        """One pass over every mailbox with due messages."""
+        handled = 0
+        for mailbox_id in self._mailboxes_due():
+            claim = self._claim(mailbox_id)
+            if claim is not None and claim.ids:
+                handled += self._deliver(claim)
+        return handled
+
+    def _mailboxes_due(self) -> list[int]:
+        now = self.now()
+        with self.host.sessions() as s:
+            query = (select(OutboxMessage.mailbox_id).distinct()
+                     .outerjoin(MailboxQueue, MailboxQueue.mailbox_id == OutboxMessage.mailbox_id)
+                     .where(or_(and_(OutboxMessage.status.in_(WAITING),
+                                     OutboxMessage.next_attempt_at <= now),
+                                and_(OutboxMessage.status == OutboxStatus.SENDING.value,
+                                     OutboxMessage.lease_until < now)))
+                     .where(or_(MailboxQueue.paused_until.is_(None),
+                                MailboxQueue.paused_until <= now)))
+            ids = list(s.scalars(query).all())
+        random.shuffle(ids)  # several workers: start at different mailboxes
+        return ids
+
+    # -- claiming ----------------------------------------------------------------------
+
+    def limits(self, mailbox_id: int) -> Limits:
+        """The provider's declared limits (hook ``provider_limits``), else the defaults."""
+        provider = self._provider(mailbox_id)
+        declared = self.host.hook.provider_limits(provider) if provider else None
+        if declared is None:
+            return DEFAULT_LIMITS
+        return dataclasses.replace(
+            declared,
+            max_connections=declared.max_connections or DEFAULT_LIMITS.max_connections)
+
+    def _provider(self, mailbox_id: int) -> str | None:
+        cached = self._providers.get(mailbox_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        box = self.host.mailboxes.get(mailbox_id)
+        provider = None
+        if box is not None:
+            transport = self.host.transport(box)
+            provider = transport.provider() if hasattr(transport, "provider") else None
+        self._providers[mailbox_id] = (time.monotonic() + 300, provider)
+        return provider
+
+    def _claim(self, mailbox_id: int) -> Claim | None:
+        """Claim up to a batch of due messages of one mailbox, within its limits."""
+        now = self.now()
+        limits = self.limits(mailbox_id)
+        token = secrets.token_hex(16)
+        with self.host.transaction() as s:
+            state = self._lock_queue(s, mailbox_id)
+            if state.paused_until is not None and as_utc(state.paused_until) > now:
+                return None
+            sending = s.scalar(select(func.count(func.distinct(OutboxMessage.claim_token)))
+                               .where(OutboxMessage.mailbox_id == mailbox_id,
+                                      OutboxMessage.status == OutboxStatus.SENDING.value,
+                                      OutboxMessage.lease_until >= now)) or 0
+            if limits.max_connections and sending >= limits.max_connections:
+                return None
+            allowed = self.policy.batch
+            for window, cap in ((dt.timedelta(minutes=1), limits.messages_per_minute),
+                                (dt.timedelta(days=1), limits.messages_per_day)):
+                if cap:
+                    recent = s.scalar(select(func.count()).select_from(OutboxMessage).where(
+                        OutboxMessage.mailbox_id == mailbox_id,
+                        OutboxMessage.sent_at > now - window)) or 0
+                    allowed = min(allowed, cap - recent)
+            if allowed <= 0:
+                return None
+            due = (select(OutboxMessage.id)
+                   .where(OutboxMessage.mailbox_id == mailbox_id)
+                   .where(or_(and_(OutboxMessage.status.in_(WAITING),
+                                   OutboxMessage.next_attempt_at <= now),
+                              and_(OutboxMessage.status == OutboxStatus.SENDING.value,
+                                   OutboxMessage.lease_until < now)))
+                   .order_by(OutboxMessage.id).limit(allowed))
+            if self._postgres:
+                due = due.with_for_update(skip_locked=True)
+            ids = list(s.scalars(due).all())
+            if not ids:
+                return None
+            s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(
+                status=OutboxStatus.SENDING.value, claim_token=token,
+                lease_until=now + dt.timedelta(seconds=self.policy.lease)))
+        return Claim(token, mailbox_id, ids)
+
+    def _lock_queue(self, s: Session, mailbox_id: int) -> MailboxQueue:
+        """The mailbox's queue row, locked: claims of one mailbox happen one at a time."""
+        query = select(MailboxQueue).where(MailboxQueue.mailbox_id == mailbox_id)
+        if self._postgres:
+            query = query.with_for_update()
+        state = s.scalar(query)
+        if state is None:
+            # another worker may create it at the same moment: insert or leave it
+            insert = (postgresql_insert if self._postgres else sqlite_insert)(MailboxQueue)
+            s.execute(insert.values(mailbox_id=mailbox_id, pauses=0, updated_at=utcnow())
+                      .on_conflict_do_nothing(index_elements=["mailbox_id"]))
+            state = s.scalar(query)
+        assert state is not None
+        return state
+
+    # -- delivering --------------------------------------------------------------------
+
+    def _deliver(self, claim: Claim) -> int:
+        box = self.host.mailboxes.get(claim.mailbox_id)
+        if box is None:
+            return 0
+        handled = 0
+        rows = self._load(claim)
+        remaining = [r.id for r in rows]
+        try:
+            connection = self.host.transport(box).open()
+        except DeliveryError as error:
+            self._connection_failed(claim, rows, error)
+            return 0
+        send_envelope = getattr(connection, "send_envelope", None)
+        try:
+            for row in rows:
+                remaining.pop(0)
+                try:
+                    if send_envelope is not None:
+                        result = send_envelope(Envelope(
+                            row.sender, list(row.recipients), row.content, row.message_id,
+                            row.smtputf8))
+                    else:
+                        result = connection.send(email.message_from_bytes(
+                            row.content, policy=email.policy.default))
+                except DeliveryError as error:
+                    outcome = outcome_of(error)
+                    if outcome is Outcome.PAUSE:
+                        self._pause(claim.mailbox_id, error)
+                        self._release(claim.token, [row.id, *remaining])
+                        remaining = []
+                        break
+                    self._failed(row, claim.token, error, outcome)
+                    handled += 1
+                    continue
+                self._sent(row, claim.token, result.accepted, result.refused)
+                handled += 1
+                self.sent += 1
+                if self.progress:
+                    self.progress(1)
+                if remaining and self._lease_half_gone(claim):
+                    self._renew(claim)
+        finally:
+            connection.close()
+            if remaining:
+                self._release(claim.token, remaining)
+        return handled
+
+    def _load(self, claim: Claim) -> list[Any]:
+        """The claimed messages, read once (Core rows: cheaper than ORM objects)."""
+        table = _TABLE
+        columns = [table.c[name] for name in (
+            "id", "sender", "recipients", "content", "message_id", "smtputf8", "attempts",
+            "created_at")]
+        with self.host.engine.connect() as conn:
+            return list(conn.execute(select(*columns).where(
+                table.c.id.in_(claim.ids), table.c.claim_token == claim.token,
+                table.c.status == OutboxStatus.SENDING.value).order_by(table.c.id)))
+
+    def _commit(self, outbox_id: int, token: str, **values: Any) -> bool:
+        """Commit a result only while our claim holds (the claim check)."""
+        table = _TABLE
+        with self.host.engine.begin() as conn:
+            result = conn.execute(update(table).where(
+                table.c.id == outbox_id, table.c.claim_token == token,
+                table.c.status == OutboxStatus.SENDING.value).values(
+                claim_token=None, lease_until=None, **values))
+            held = bool(result.rowcount)
+        if not held:
+            log.warning("outbox message %s: the claim was lost before its result was "
+                        "committed", outbox_id)
+        return held
+
+    def _sent(self, row: Any, token: str, accepted: Sequence[str],
+              refused: dict[str, str]) -> None:
+        """The hot path: one prepared UPDATE per message, committed at once."""
+        recipients = {a: {"status": "accepted"} for a in row.recipients}
+        if refused:
+            wire = {(ascii_address(a) or a): a for a in row.recipients}
+            for address, reply in refused.items():
+                recipients[wire.get(address, address)] = {"status": "refused", "reply": reply}
+        with self.host.engine.begin() as conn:
+            held = conn.execute(_SENT, {"oid": row.id, "token": token, "now": self.now(),
+                                        "attempts": row.attempts + 1,
+                                        "recipients": recipients}).rowcount
+        if not held:
+            log.warning("outbox message %s: the claim was lost before its result was "
+                        "committed", row.id)
+
+    def _failed(self, row: Any, token: str, error: DeliveryError,
+                outcome: Outcome) -> None:
+        now = self.now()
+        attempts = row.attempts + 1
+        record = error_record(error)
+        too_old = now - as_utc(row.created_at) > self.policy.max_age
+        if outcome is Outcome.DEFER and not too_old:
+            self._commit(row.id, token, status=OutboxStatus.DEFERRED.value, attempts=attempts,
+                         last_error=record, next_attempt_at=now + dt.timedelta(
+                             seconds=self.policy.backoff(attempts)))
+            return
+        recipients = dict(row.recipients)
+        if error.explanation is not None and error.explanation.scope is Scope.RECIPIENT:
+            recipients = {a: {"status": "refused", "reply": record["reply"]}
+                          for a in row.recipients}
+        if too_old:
+            record["expired"] = True
+        self._commit(row.id, token, status=OutboxStatus.FAILED.value, attempts=attempts,
+                     last_error=record, recipients=recipients)
+
+    def _connection_failed(self, claim: Claim, rows: list[Any], error: DeliveryError) -> None:
+        """The connection could not be opened: pause the mailbox, or defer the messages."""
+        if outcome_of(error) is Outcome.PAUSE:
+            self._pause(claim.mailbox_id, error)
+            self._release(claim.token, [r.id for r in rows])
+            return
+        for row in rows:
+            self._failed(row, claim.token, error, Outcome.DEFER)
+
+    def _pause(self, mailbox_id: int, error: DeliveryError) -> None:
+        explanation = error.explanation
+        now = self.now()
+        with self.host.transaction() as s:
+            state = self._lock_queue(s, mailbox_id)
+            state.pauses += 1
+            if explanation is not None and explanation.retry_after_seconds:
+                seconds = float(explanation.retry_after_seconds)
+            elif explanation is not None and explanation.retry is Retry.LATER:
+                seconds = self.policy.backoff(state.pauses)
+            else:
+                seconds = self.policy.pause_after_fix
+            state.paused_until = now + dt.timedelta(seconds=seconds)
+            state.reason = error_record(error)
+        log.warning("mailbox %s paused for %.0f s: %s", mailbox_id, seconds,
+                    explanation.id if explanation else error.failure.kind.value)
+
+    def _release(self, token: str, ids: Sequence[int]) -> None:
+        """Give claimed, unsent messages back to the queue as they were."""
+        if not ids:
+            return
+        with self.host.transaction() as s:
+            s.execute(update(OutboxMessage).where(
+                OutboxMessage.id.in_(list(ids)), OutboxMessage.claim_token == token,
+                OutboxMessage.status == OutboxStatus.SENDING.value).values(
+                status=OutboxStatus.QUEUED.value, claim_token=None, lease_until=None))
+
+    def _lease_half_gone(self, claim: Claim) -> bool:
+        return time.monotonic() - claim.renewed_at > self.policy.lease / 2
+
+    def _renew(self, claim: Claim) -> None:
+        """A long batch keeps its claim: the lease is extended while we work."""
+        claim.renewed_at = time.monotonic()
+        with self.host.transaction() as s:
+            s.execute(update(OutboxMessage).where(
+                OutboxMessage.claim_token == claim.token,
+                OutboxMessage.status == OutboxStatus.SENDING.value).values(
+                lease_until=self.now() + dt.timedelta(seconds=self.policy.lease)))
