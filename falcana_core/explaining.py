@@ -9,7 +9,20 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from falcana_core.delivery import DeliveryFailure, Explanation, FailureKind
+from falcana_core.delivery import DeliveryFailure, Explanation, FailureKind, Retry, Scope
+from falcana_core.i18n import Text
+
+#: A provider's explanation of its exact reply ranks above the generic ones (5 to 30).
+PROVIDER_SPECIFICITY = 90
+
+
+def provider_explanation(id_: str, cause: Text, fix: Text, *, field: str | None = None,
+                         retry: Retry = Retry.AFTER_FIX, scope: Scope = Scope.MAILBOX,
+                         retry_after: int | None = None,
+                         links: tuple[tuple[Text, str], ...] = ()) -> Explanation:
+    """An explanation with provider specificity; most provider problems concern the mailbox."""
+    return Explanation(id_, cause, fix, field, retry, scope, PROVIDER_SPECIFICITY,
+                       retry_after, links)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -225,6 +225,11 @@ class SilentServer:
         self.close()
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free right now (for servers a test starts)."""
+    return _free_port(host)
+
+
 def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))

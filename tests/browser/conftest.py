@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ import pytest
 
 from falcana_core.host import Host
 from falcana_core.testing import make_config, require_service
-from falcana_core.testing.smtpd import SmtpTestServer
+from falcana_core.testing.smtpd import SmtpTestServer, free_port
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -43,13 +42,6 @@ def chromium() -> Iterator[Any]:
         browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
         yield browser
         browser.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclasses.dataclass
@@ -80,7 +72,7 @@ def web(tmp_path: Path, test_ca_bundle: Path, dns_server: Any,
                        email=f"erika{i}@example.com")
     host.close()
     smtp = smtp_server("starttls", users={"juergen@example.com": SMTP_PW})
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "FALCANA_DATA_DIR": str(data), "FALCANA_CA_BUNDLE": str(test_ca_bundle),
            "FALCANA_DNS_SERVERS": dns_server.address, "FALCANA_LANG": "de",
            "FALCANA_SMTP_TIMEOUT": "5"}

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from falcana_core.delivery import DeliveryFailure, Explanation, Retry, Scope
-from falcana_core.explaining import ReplyRule, explain_by_rules
+from falcana_core.explaining import ReplyRule, explain_by_rules, provider_explanation
+from falcana_core.i18n import Text
 from falcana_providers_gmail.detect import HOSTS, PROVIDERS
 from falcana_providers_gmail.i18n import _
 
 APP_PASSWORDS = (_("Google: Sign in with app passwords"),
                  "https://support.google.com/accounts/answer/185833")
-SPECIFIC = 90
 
 
-def _e(id_: str, cause: object, fix: object, *, field: str | None = None,
-       retry: Retry = Retry.AFTER_FIX, scope: Scope = Scope.MAILBOX,
-       retry_after: int | None = None, links: tuple[tuple[object, str], ...] = ()
-       ) -> Explanation:
-    return Explanation(f"gmail.{id_}", cause, fix, field, retry, scope,  # type: ignore[arg-type]
-                       SPECIFIC, retry_after, links)  # type: ignore[arg-type]
+def _e(id_: str, cause: Text, fix: Text, **kwargs: Any) -> Explanation:
+    return provider_explanation(f"gmail.{id_}", cause, fix, **kwargs)
 
 
 RULES = (

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from falcana_core.delivery import DeliveryFailure, Explanation, Retry, Scope
-from falcana_core.explaining import ReplyRule, explain_by_rules
+from typing import Any
+
+from falcana_core.delivery import DeliveryFailure, Explanation, Retry
+from falcana_core.explaining import ReplyRule, explain_by_rules, provider_explanation
+from falcana_core.i18n import Text
 from falcana_providers_m365.detect import M365, OUTLOOK_COM
 from falcana_providers_m365.i18n import _
 
@@ -13,21 +16,23 @@ SMTP_AUTH_DOCS = (_("Microsoft: Enable or disable SMTP AUTH"),
 DEPRECATION = (_("Exchange Team blog (2026-01-27): Updated Exchange Online SMTP AUTH Basic "
                  "Authentication Deprecation Timeline"),
                "https://techcommunity.microsoft.com/category/exchange/blog/exchange")
-SPECIFIC = 90
 
 
-def _e(id_: str, cause: object, fix: object, *, field: str | None = None,
-       retry: Retry = Retry.AFTER_FIX, scope: Scope = Scope.MAILBOX,
-       retry_after: int | None = None, links: tuple[tuple[object, str], ...] = ()
-       ) -> Explanation:
-    return Explanation(f"m365.{id_}", cause, fix, field, retry, scope,  # type: ignore[arg-type]
-                       SPECIFIC, retry_after, links)  # type: ignore[arg-type]
+def _e(id_: str, cause: Text, fix: Text, **kwargs: Any) -> Explanation:
+    return provider_explanation(f"m365.{id_}", cause, fix, **kwargs)
 
 
 AUTHENTICATED_SMTP_FIX = _(
     "Switch on \"Authenticated SMTP\" for this mailbox: Microsoft 365 admin center > Users > "
     "Active users > the user > Mail > Manage email apps > Authenticated SMTP > Save; then "
     "wait about 10 minutes.")
+
+SEND_AS_DENIED = _e(
+    "send_as_denied",
+    _("The mailbox may not send as this From address (no \"Send As\" right)."),
+    _("Use the mailbox's own address as e-mail, or have the Microsoft 365 admin grant "
+      "\"Send As\" on that address. Retrying does not help."),
+    field="email", retry=Retry.NO)
 
 RULES = (
     ReplyRule(535, "5.7.139", ("SmtpClientAuthentication is disabled for the Tenant",), _e(
@@ -82,24 +87,9 @@ RULES = (
         _("Microsoft no longer accepts a password for SMTP (basic authentication was "
           "removed)."),
         _("Use OAuth2 sign-in."), links=(DEPRECATION,)), distinctive=True),
-    ReplyRule(554, "5.2.252", ("SendAsDenied",), _e(
-        "send_as_denied",
-        _("The mailbox may not send as this From address (no \"Send As\" right)."),
-        _("Use the mailbox's own address as e-mail, or have the Microsoft 365 admin grant "
-          "\"Send As\" on that address. Retrying does not help."),
-        field="email", retry=Retry.NO), distinctive=True),
-    ReplyRule(550, "5.7.60", ("send as",), _e(
-        "send_as_denied",
-        _("The mailbox may not send as this From address (no \"Send As\" right)."),
-        _("Use the mailbox's own address as e-mail, or have the Microsoft 365 admin grant "
-          "\"Send As\" on that address. Retrying does not help."),
-        field="email", retry=Retry.NO), distinctive=True),
-    ReplyRule(554, "5.2.0", ("SendAsDenied",), _e(
-        "send_as_denied",
-        _("The mailbox may not send as this From address (no \"Send As\" right)."),
-        _("Use the mailbox's own address as e-mail, or have the Microsoft 365 admin grant "
-          "\"Send As\" on that address. Retrying does not help."),
-        field="email", retry=Retry.NO), distinctive=True),
+    ReplyRule(554, "5.2.252", ("SendAsDenied",), SEND_AS_DENIED, distinctive=True),
+    ReplyRule(550, "5.7.60", ("send as",), SEND_AS_DENIED, distinctive=True),
+    ReplyRule(554, "5.2.0", ("SendAsDenied",), SEND_AS_DENIED, distinctive=True),
     ReplyRule(554, "5.2.0", ("SubmissionQuotaExceeded",), _e(
         "quota_exceeded",
         _("The mailbox reached Microsoft's daily sending limit (10,000 recipients a day)."),
