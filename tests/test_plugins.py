@@ -188,3 +188,17 @@ def test_config_is_used(tmp_path: Path) -> None:
                               "FALCANA_DISABLE_PLUGINS": "a, b"})
     assert config.disable_plugins == {"a", "b"}
     assert config.database_url == f"sqlite:///{tmp_path / 'falcana.db'}"
+
+
+def test_loading_plugins_stays_light() -> None:
+    """Loading the three plugins imports neither the web stack nor the heavy modules."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from falcana_core.plugins import load_plugins; load_plugins(); "
+            "print(','.join(m for m in ('flask', 'waitress', 'sqlalchemy', 'alembic', "
+            "'aiosmtpd', 'smtplib', 'jinja2', 'cryptography', 'dns', 'babel') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == ""

@@ -26,8 +26,14 @@ def open_user_popup(page: Any, last_name: str = "Müßig") -> Any:
 
 
 def fill_smtp(popup: Any, web: Web, *, password: str = SMTP_PW, port: str | None = None) -> None:
+    popup.locator("#smtp-security").select_option("ssl")
+    assert popup.locator("#smtp-port").input_value() == "465"  # the type moves the port
     popup.locator("#smtp-security").select_option("tls")
+    assert popup.locator("#smtp-port").input_value() == "587"
     popup.locator("#smtp-port").fill(port or str(web.smtp.port))
+    popup.locator("#smtp-security").select_option("normal")
+    popup.locator("#smtp-security").select_option("tls")  # a typed port stays
+    assert popup.locator("#smtp-port").input_value() == (port or str(web.smtp.port))
     popup.locator("#smtp-host").fill("127.0.0.1")
     popup.locator("#smtp-password").fill(password)
 
