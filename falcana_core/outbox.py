@@ -259,6 +259,10 @@ class Worker:
         self.sent = 0
         self._postgres = host.engine.dialect.name == "postgresql"
         self._providers: dict[int, tuple[float, str | None]] = {}
+        self._stop: threading.Event | None = None
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -266,6 +270,7 @@ class Worker:
             stop: threading.Event | None = None) -> int:
         """Deliver until stopped (``once``: until nothing is due). Returns messages handled."""
         handled = 0
+        self._stop = stop
         while not (stop and stop.is_set()):
             done = self.run_once()
             handled += done
@@ -279,6 +284,8 @@ class Worker:
         """One pass over every mailbox with due messages."""
         handled = 0
         for mailbox_id in self._mailboxes_due():
+            if self._stopping():
+                break
             claim = self._claim(mailbox_id)
             if claim is not None and claim.ids:
                 handled += self._deliver(claim)
@@ -397,6 +404,8 @@ class Worker:
         send_envelope = getattr(connection, "send_envelope", None)
         try:
             for row in rows:
+                if self._stopping():
+                    break  # SIGTERM: finish the message in hand, give the rest back
                 remaining.pop(0)
                 try:
                     if send_envelope is not None:

@@ -262,3 +262,25 @@ def test_retry_and_cancel(falcana_host: Host, box: Mailbox, server: SmtpTestServ
     assert listed["counts"]["sent"] == 1 and listed["counts"]["cancelled"] == 1
     shown = json.loads(falcana_cli("outbox", "show", str(failed), "--json").stdout)
     assert shown["recipients"] == {"kunde@example.org": {"status": "accepted"}}
+
+
+def test_a_stopped_worker_gives_unsent_messages_back(falcana_host: Host, box: Mailbox,
+                                                     server: SmtpTestServer,
+                                                     clock: Clock) -> None:
+    import threading
+
+    stop = threading.Event()
+    sent: list[int] = []
+
+    def progress(n: int) -> None:
+        sent.append(n)
+        if len(sent) == 3:
+            stop.set()  # as SIGTERM does in `falcana worker`
+
+    for i in range(10):
+        falcana_host.outbox.enqueue(box, message(subject=f"Nr. {i}"))
+    worker = Worker(falcana_host, clock=clock, progress=progress)
+    worker.run(stop=stop)
+    counts = falcana_host.outbox.counts()
+    assert counts["sent"] == 3 and counts["queued"] == 7 and counts["sending"] == 0
+    assert len(server.messages) == 3
