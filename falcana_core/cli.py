@@ -58,12 +58,17 @@ def state() -> CliState:
 
 def host() -> Host:
     """The host of this CLI run (started on first use: database, migrations, key ring)."""
+    from sqlalchemy.exc import OperationalError
+
     from falcana_core.secretbox import SecretKeyError
 
     try:
         return state().host
     except SecretKeyError as exc:
         fail(str(exc), 1)
+    except OperationalError as exc:
+        url = state().config.masked()["FALCANA_DATABASE_URL"]
+        fail(f"cannot open the database {url}: {exc.orig or exc.__class__.__name__}", 1)
 
 
 def print_json(data: Any) -> None:

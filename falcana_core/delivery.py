@@ -10,9 +10,12 @@ import dataclasses
 import enum
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from falcana_core.i18n import Text, text_in
+from falcana_core.i18n import Domain, Text, text_in
+
+_ = Domain("core", Path(__file__).parent / "locale")
 
 #: The steps of an SMTP exchange, in order (DESIGN.md, "The test mail").
 STEP_IDS = (
@@ -30,6 +33,20 @@ STEP_IDS = (
     "data",
     "quit",
 )
+
+STEP_LABELS: dict[str, Text] = {
+    "resolve": _("Name lookup"), "connect": _("Connection"), "tls": _("TLS (SSL)"),
+    "greeting": _("Greeting"), "ehlo": _("EHLO"), "starttls": _("STARTTLS"),
+    "ehlo_tls": _("EHLO after TLS"), "token": _("OAuth2 token"), "auth": _("Login (AUTH)"),
+    "mail_from": _("Sender (MAIL FROM)"), "rcpt_to": _("Recipients (RCPT TO)"),
+    "data": _("Message (DATA)"), "quit": _("End (QUIT)"),
+}
+
+
+def step_label(step_id: str) -> Text:
+    """A step's name for people (the id stays the stable key)."""
+    return STEP_LABELS.get(step_id, step_id)
+
 
 _ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b\s*")
 

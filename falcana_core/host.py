@@ -250,8 +250,14 @@ def load_enabled_plugins(config: Config, engine: Engine,
 def _disabled_plugins(engine: Engine) -> set[str]:
     """Plugins an admin disabled; an empty set before the first migration."""
     from sqlalchemy import inspect
+    from sqlalchemy.exc import OperationalError
 
-    if not inspect(engine).has_table(PluginState.__tablename__):
+    try:
+        if not inspect(engine).has_table(PluginState.__tablename__):
+            return set()
+        with engine.connect() as conn:
+            return set(conn.scalars(select(PluginState.name)
+                                    .where(PluginState.enabled.is_(False))))
+    except OperationalError as exc:  # reported when the host opens the database
+        log.warning("cannot read plugin state: %s", exc.__class__.__name__)
         return set()
-    with engine.connect() as conn:
-        return set(conn.scalars(select(PluginState.name).where(PluginState.enabled.is_(False))))

@@ -104,3 +104,19 @@ def test_the_console_script_runs(tmp_path: Path) -> None:
     out = subprocess.run([str(exe), "--version"], env=env, capture_output=True, text=True,
                          check=True)
     assert "falcana" in out.stdout
+
+
+def test_db_upgrade_runs_every_plugins_migrations(falcana_cli: Callable[..., Any]) -> None:
+    result = falcana_cli("db", "upgrade")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "Upgraded: core, smtp_settings"
+
+
+def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    env = {**os.environ, "FALCANA_DATA_DIR": str(tmp_path),
+           "FALCANA_DATABASE_URL": "postgresql://falcana:geheim@127.0.0.1:9/nothing"}
+    out = subprocess.run([sys.executable, "-m", "falcana_core", "users", "list"], env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "cannot open the database" in out.stderr and "geheim" not in out.stderr
+    assert "Traceback" not in out.stderr

@@ -21,6 +21,7 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
+from falcana_core.delivery import step_label
 from falcana_core.general import users_may_edit_own
 from falcana_core.i18n import (
     SUPPORTED_LANGUAGES,
@@ -53,7 +54,7 @@ def install(app: Flask) -> None:
     @app.context_processor
     def _globals() -> dict[str, Any]:
         return {"_": _, "user": current_user(), "lang": current_language(),
-                "languages": SUPPORTED_LANGUAGES}
+                "languages": SUPPORTED_LANGUAGES, "step_label": step_label}
 
     @app.errorhandler(403)
     def _forbidden(_e: Exception) -> tuple[str, int]:
