@@ -34,6 +34,7 @@ class ReplyRule:
     #: True when the reply is distinctive enough to match without a recognised provider
     distinctive: bool = False
     steps: Sequence[str] = ()  # restrict to these steps (empty: any)
+    auth: str | None = None  # only for this sign-in, e.g. "XOAUTH2" (failure.data["auth"])
 
 
 def explain_by_rules(failure: DeliveryFailure, rules: Sequence[ReplyRule],
@@ -47,6 +48,8 @@ def explain_by_rules(failure: DeliveryFailure, rules: Sequence[ReplyRule],
         if not (ours or rule.distinctive):
             continue
         if rule.steps and failure.step not in rule.steps:
+            continue
+        if rule.auth is not None and failure.data.get("auth") != rule.auth:
             continue
         if reply.matches(rule.code, rule.enhanced, *rule.words):
             return rule.explanation

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from falcana_core.delivery import DeliveryFailure, Explanation
     from falcana_core.host import Host
     from falcana_core.models import User
+    from falcana_core.oauth import OAuthProvider
     from falcana_core.providers import Detection, Limits, MxLookup
     from falcana_core.sections import Action, HelpText, Section, SectionContext, Validation
     from falcana_core.transports import TransportFactory
@@ -148,6 +149,16 @@ def locale_dir() -> Path | None:
     """The directory of this plugin's gettext catalogs (``<lang>/LC_MESSAGES/*.po``).
 
     Collected; used to list and check the translations a deployment has.
+    """
+
+
+@hookspec
+def oauth_providers(host: Host) -> Iterable[OAuthProvider] | None:
+    """OAuth2 clients for SMTP sign-in (XOAUTH2) that a provider plugin configures.
+
+    Collected; each names the detected providers it signs in for (``serves``) and is
+    usually built from the plugin's deployment settings (client id, secret, tenant). Return
+    nothing while the admin has not configured a client.
     """
 
 

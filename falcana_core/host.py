@@ -25,6 +25,7 @@ from falcana_core.config import Config
 from falcana_core.db import make_engine, make_session_factory
 from falcana_core.delivery import DeliveryFailure, Explanation
 from falcana_core.models import DeploymentSetting, Mailbox, PluginState
+from falcana_core.oauth import OAuth
 from falcana_core.outbox import Outbox
 from falcana_core.plugins import Candidate, Plugins
 from falcana_core.providers import Detection, MxResolver
@@ -67,6 +68,7 @@ class Host:
         self.mailboxes = Mailboxes(self)
         self.mx = MxResolver(config.dns_servers)
         self.outbox = Outbox(self)
+        self.oauth = OAuth(self)
 
     # -- start-up ----------------------------------------------------------------------
 
@@ -206,10 +208,13 @@ class Host:
 
     def run_action(self, mailbox: Mailbox | None, action_id: str,
                    params: Mapping[str, Any] | None = None, *, actor: str) -> Any:
+        ctx = self.context(mailbox, actor)
         for section in self.sections():
             for action in self.actions(section.id):
                 if action.id == action_id:
-                    return action.handler(self.context(mailbox, actor), params or {})
+                    if not action.is_available(ctx):
+                        raise ValueError(f"the action {action_id} is not available here")
+                    return action.handler(ctx, params or {})
         raise UnknownAction(action_id)
 
     # -- providers and explanations ----------------------------------------------------

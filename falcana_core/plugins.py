@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from falcana_core.delivery import DeliveryFailure, Explanation
     from falcana_core.host import Host
     from falcana_core.models import User
+    from falcana_core.oauth import OAuthProvider
     from falcana_core.providers import Detection, Limits, MxLookup
     from falcana_core.sections import Action, HelpText, Section, SectionContext, Validation
     from falcana_core.transports import TransportFactory
@@ -427,6 +428,9 @@ class Hooks:
 
     def locale_dirs(self) -> list[tuple[str, Path]]:
         return self.collect("locale_dir")
+
+    def oauth_providers(self, host: Host) -> list[OAuthProvider]:
+        return self._ordered(self._flat("oauth_providers", host=host))
 
     def current_user(self, host: Host, request: Any) -> User | None:
         found = self.collect("current_user", host=host, request=request)

@@ -136,6 +136,11 @@ class Action:
     section: str
     handler: Callable[[SectionContext, Mapping[str, Any]], Any]
     order: int = 100
+    #: shown only where this says yes (e.g. "sign in" only to the mailbox's own user)
+    available: Callable[[SectionContext], bool] | None = None
+
+    def is_available(self, ctx: SectionContext) -> bool:
+        return self.available is None or bool(self.available(ctx))
 
 
 class Section(Protocol):

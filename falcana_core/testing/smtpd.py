@@ -115,7 +115,8 @@ class SmtpTestServer:
     def __init__(self, mode: Mode = "normal", *, users: dict[str, str] | None = None,
                  ssl_context: ssl.SSLContext | None = None, auth: bool = True,
                  auth_reply: str | None = None, host: str = "127.0.0.1",
-                 port: int = 0, smtputf8: bool = True) -> None:
+                 port: int = 0, smtputf8: bool = True,
+                 extra_auth: dict[str, Callable[..., Any]] | None = None) -> None:
         if mode != "normal" and ssl_context is None:
             raise ValueError(f"mode {mode} needs an ssl_context (see the test CA fixture)")
         self.mode = mode
@@ -131,7 +132,8 @@ class SmtpTestServer:
         self._smtputf8 = smtputf8
         self._port = port or _free_port(host)
         self._controller: Controller | None = None
-        self.extra_auth: dict[str, Callable[[SMTP, list[str]], Any]] = {}
+        #: more AUTH mechanisms, e.g. {"XOAUTH2": oauth_server.xoauth2_authenticator(...)}
+        self.extra_auth: dict[str, Callable[..., Any]] = dict(extra_auth or {})
 
     @property
     def port(self) -> int:

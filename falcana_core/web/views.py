@@ -159,7 +159,8 @@ def render_popup(box: Mailbox, *, forms: dict[str, tuple[dict[str, Any], Validat
         rendered.append((section, render_section(host(), box, section, values=values,
                                                  validation=validation, actor=actor,
                                                  show_actions=False),
-                         host().actions(section.id)))
+                         [a for a in host().actions(section.id)
+                          if a.is_available(host().context(box, actor))]))
     html = render_template("popup.html", box=box, owner=owner_name(box), sections=rendered,
                            saved=saved, standalone=request.args.get("standalone"),
                            ctx=host().context(box, actor))
@@ -218,7 +219,7 @@ def run_action(mailbox_id: int, action_id: str) -> Any:
         abort(404)
     except ValueError as exc:
         return render_template("action_result.html", error=str(exc), result=None), 422
-    doc = result.as_dict(current_language()) if hasattr(result, "as_dict") else None
+    doc = result.as_dict(current_language()) if hasattr(result, "as_dict") else result
     return render_template("action_result.html", result=doc, error=None, box=box)
 
 

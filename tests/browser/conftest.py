@@ -55,6 +55,28 @@ class Web:
         return Host.start(self.config)
 
 
+def serve(data: Path, env: dict[str, str], port: int | None = None
+          ) -> tuple[subprocess.Popen[bytes], str]:
+    """`falcana serve` on loopback for a data directory; waits until it answers."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    full = {**os.environ, "FALCANA_DATA_DIR": str(data), "FALCANA_LANG": "de",
+            "FALCANA_SMTP_TIMEOUT": "5", "FALCANA_BASE_URL": url, **env}
+    proc = subprocess.Popen([sys.executable, "-m", "falcana_core", "serve", "--port", str(port)],
+                            env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url + "/login", timeout=1)
+            return proc, url
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("falcana serve did not start: "  # noqa: B904
+                                   + (proc.stderr.read().decode() if proc.stderr else ""))
+            time.sleep(0.1)
+
+
 @pytest.fixture
 def web(tmp_path: Path, test_ca_bundle: Path, dns_server: Any,
         smtp_server: Any) -> Iterator[Web]:
@@ -72,24 +94,8 @@ def web(tmp_path: Path, test_ca_bundle: Path, dns_server: Any,
                        email=f"erika{i}@example.com")
     host.close()
     smtp = smtp_server("starttls", users={"juergen@example.com": SMTP_PW})
-    port = free_port()
-    env = {**os.environ, "FALCANA_DATA_DIR": str(data), "FALCANA_CA_BUNDLE": str(test_ca_bundle),
-           "FALCANA_DNS_SERVERS": dns_server.address, "FALCANA_LANG": "de",
-           "FALCANA_SMTP_TIMEOUT": "5"}
-    proc = subprocess.Popen([sys.executable, "-m", "falcana_core", "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url + "/login", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("falcana serve did not start: "  # noqa: B904
-                                   + (proc.stderr.read().decode() if proc.stderr else ""))
-            time.sleep(0.1)
+    proc, url = serve(data, {"FALCANA_CA_BUNDLE": str(test_ca_bundle),
+                             "FALCANA_DNS_SERVERS": dns_server.address})
     yield Web(url, data, config, smtp)
     proc.terminate()
     proc.wait(10)
@@ -116,3 +122,19 @@ def login(page: Any, web: Web) -> Any:
             page.click("button[type=submit]")
 
     return do
+
+
+@pytest.fixture
+def serve_falcana() -> Iterator[Any]:
+    """``url = serve_falcana(data_dir, env, port)``: stopped after the test."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(data: Path, env: dict[str, str], port: int | None = None) -> str:
+        proc, url = serve(data, env, port)
+        started.append(proc)
+        return url
+
+    yield start
+    for proc in started:
+        proc.terminate()
+        proc.wait(10)

@@ -105,6 +105,8 @@
           const res = await post(form.dataset.actionUrl.replace("__action__", b.dataset.action), body);
           out.innerHTML = await res.text();
         } finally { b.disabled = false; }
+        const go = out.querySelector(".redirect[data-url]");
+        if (go) { window.location.href = go.dataset.url; return; }
         const result = out.querySelector("[data-highlight-field]");
         if (result) {
           const field = form.querySelector(`[data-field="${result.dataset.highlightField}"]`);

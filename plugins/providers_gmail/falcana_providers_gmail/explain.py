@@ -19,6 +19,13 @@ def _e(id_: str, cause: Text, fix: Text, **kwargs: Any) -> Explanation:
 
 
 RULES = (
+    ReplyRule(535, "5.7.8", ("Username and Password not accepted",), _e(
+        "oauth_refused",
+        _("Google refused the OAuth2 token: it expired, was revoked, lacks the "
+          "https://mail.google.com/ scope, or belongs to another account."),
+        _("Have the mailbox's own user sign in again; with domain-wide delegation check the "
+          "client ID and scope in the Google Admin console."), field="auth_method"),
+        auth="XOAUTH2"),
     ReplyRule(534, "5.7.9", ("Application-specific password required",), _e(
         "app_password_required",
         _("2-Step Verification is on for this Google account, so Google refuses the normal "

@@ -35,6 +35,16 @@ SEND_AS_DENIED = _e(
     field="email", retry=Retry.NO)
 
 RULES = (
+    # OAuth2 (XOAUTH2): Microsoft answers a refused token with the generic 5.7.3
+    ReplyRule(535, "5.7.3", ("Authentication unsuccessful",), _e(
+        "oauth_refused",
+        _("Microsoft 365 refused the OAuth2 token: SMTP AUTH (\"Authenticated SMTP\") is off "
+          "for this mailbox, the token lacks the SMTP permission, or it belongs to another "
+          "account."),
+        _("Switch on \"Authenticated SMTP\" for the mailbox and wait about 10 minutes; check "
+          "that the app registration has SMTP.Send (the user's sign-in) or SMTP.SendAsApp "
+          "with the service principal's mailbox permission (app-only); have the mailbox's own "
+          "user sign in."), field="auth_method"), auth="XOAUTH2"),
     ReplyRule(535, "5.7.139", ("SmtpClientAuthentication is disabled for the Tenant",), _e(
         "smtp_auth_disabled_tenant",
         _("SMTP AUTH is switched off for the whole Microsoft 365 tenant."),

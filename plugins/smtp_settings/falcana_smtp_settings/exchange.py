@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import smtplib
 import socket
 import ssl
@@ -18,12 +19,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from falcana_core.delivery import DeliveryFailure, FailureKind, Reply, Step, StepStatus
+from falcana_core.oauth import OAuthError
 from falcana_smtp_settings.settings import SmtpSettings
 from falcana_smtp_settings.tls import PinMismatch, check_pin, client_context, session_info
 
 T = TypeVar("T")
 
 LoginHook = Callable[[smtplib.SMTP, SmtpSettings], str | None]
+TokenGetter = Callable[[], Any]  # returns falcana_core.oauth.AccessToken
 PasswordHook = Callable[[SmtpSettings, str], str]
 
 #: AUTH mechanisms we use with a password, most preferred first.
@@ -67,6 +70,7 @@ class SmtpSession:
     def __init__(self, settings: SmtpSettings, *, ca_bundle: Path | None, timeout: float,
                  deadline: float | None = None, login_hook: LoginHook | None = None,
                  password_hook: PasswordHook | None = None,
+                 token_getter: TokenGetter | None = None,
                  local_hostname: str | None = None) -> None:
         self.settings = settings
         self.ca_bundle = ca_bundle
@@ -74,6 +78,7 @@ class SmtpSession:
         self.deadline = deadline  # time.monotonic() value, for a whole test mail
         self.login_hook = login_hook
         self.password_hook = password_hook
+        self.token_getter = token_getter
         self.local_hostname = local_hostname
         self.steps: list[Step] = []
         self.smtp: _SMTP | None = None
@@ -122,11 +127,18 @@ class SmtpSession:
         self.steps.append(Step(step_id, StepStatus.SKIPPED, 0.0, None, {"why": why}))
 
     def classify(self, step_id: str, exc: BaseException) -> DeliveryFailure:
-        """What went wrong, in terms explanations match on."""
+        """What went wrong, in terms explanations match on (``data["auth"]`` says XOAUTH2)."""
+        failure = self._classify(step_id, exc)
+        if self.settings.oauth:
+            failure = dataclasses.replace(failure, data={**failure.data, "auth": "XOAUTH2"})
+        return failure
+
+    def _classify(self, step_id: str, exc: BaseException) -> DeliveryFailure:
         s = self.settings
         base: dict[str, Any] = {"step": step_id, "host": s.host, "port": s.port,
                                 "security": s.security, "address": s.address,
                                 "username": s.username, "provider": s.provider}
+
         if isinstance(exc, smtplib.SMTPResponseException):
             reply = Reply.parse(exc.smtp_code, exc.smtp_error)
             return DeliveryFailure(kind=FailureKind.REPLY, reply=reply, detail=str(reply),
@@ -136,6 +148,9 @@ class SmtpSession:
             reply = Reply.parse(code, msg)
             return DeliveryFailure(kind=FailureKind.REPLY, reply=reply, detail=str(reply),
                                    data={"recipients": list(exc.recipients)}, **base)
+        if isinstance(exc, OAuthError):
+            return DeliveryFailure(kind=FailureKind.TOKEN, detail=exc.detail or exc.code,
+                                   data={"oauth": exc.as_dict()}, **base)
         if isinstance(exc, PinMismatch):
             return DeliveryFailure(kind=FailureKind.PIN_MISMATCH, detail=str(exc),
                                    data={"expected": exc.expected, "sha256": exc.got}, **base)
@@ -269,6 +284,9 @@ class SmtpSession:
         smtp = self.smtp
         assert smtp is not None
         s = self.settings
+        if s.oauth and self.token_getter is not None:
+            self._xoauth2(self.token_getter)
+            return
         if self.login_hook is not None and s.password is None and not s.username:
             self.skip("auth", "no username")
             return
@@ -282,6 +300,28 @@ class SmtpSession:
                 if used:
                     return used
             return self._password_login()
+
+        self.auth_mechanism = self.step("auth", login, detail=lambda m: {"mechanism": m})
+
+    def _xoauth2(self, get_token: TokenGetter) -> None:
+        """OAuth2: the token step (cached or refreshed), then AUTH XOAUTH2."""
+        token = self.step("token", get_token, detail=lambda t: {
+            "source": t.source, "account": t.account,
+            "expires_at": t.expires_at.isoformat()})
+        smtp = self.smtp
+        assert smtp is not None
+
+        def login() -> str:
+            if not smtp.has_extn("auth") or "XOAUTH2" not in smtp.esmtp_features.get(
+                    "auth", "").upper().split():
+                raise NotOffered("AUTH XOAUTH2", sorted(k.upper() for k in self.extensions))
+            raw = f"user={token.account}\x01auth=Bearer {token.token.reveal()}\x01\x01"
+            code, msg = smtp.docmd("AUTH", "XOAUTH2 " + _b64(raw))
+            if code == 334:  # an error challenge (JSON): answer empty to get the reply
+                code, msg = smtp.docmd("")
+            if code not in (235, 503):
+                raise smtplib.SMTPAuthenticationError(code, msg)
+            return "XOAUTH2"
 
         self.auth_mechanism = self.step("auth", login, detail=lambda m: {"mechanism": m})
 

@@ -21,6 +21,9 @@ class SmtpAccount(Base):
     host: Mapped[str] = mapped_column(String(255), default="")
     port: Mapped[int] = mapped_column(Integer, default=587)
     security: Mapped[str] = mapped_column(String(10), default="tls")
+    #: "password", or OAuth2: "oauth2" (the user's sign-in), "oauth2_app", "oauth2_delegation"
+    auth_method: Mapped[str] = mapped_column(String(20), default="password",
+                                             server_default="password")
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -26,6 +26,7 @@ from falcana_smtp_settings.i18n import _
 from falcana_smtp_settings.models import SmtpAccount
 from falcana_smtp_settings.settings import (
     DEFAULT_PORTS,
+    OAUTH_METHODS,
     OWNER,
     PASSWORD,
     SECURITY_CHOICES,
@@ -46,9 +47,39 @@ class SmtpSection:
     order: int = 10
     template: str | None = None
 
+    def auth_choices(self, ctx: SectionContext, values: Mapping[str, Any] | None = None
+                     ) -> list[Choice]:
+        """Password, plus the OAuth2 modes the recognised provider's client offers."""
+        if ctx.mailbox is None:
+            return []
+        current = dict(values) if values is not None else self._stored(ctx)
+        from falcana_core.models import Mailbox as Box
+
+        box = Box(id=ctx.mailbox.id, address=str(current.get("email") or ctx.mailbox.address))
+        provider = ctx.host.oauth.provider_for(box, str(current.get("host") or ""))
+        if provider is None:
+            return []
+        labels = {"delegated": _("OAuth2: the mailbox's user signs in with {name}",
+                                 name=provider.name),
+                  "app": _("OAuth2: app-only access (Microsoft)"),
+                  "delegation": _("OAuth2: domain-wide delegation (Google Workspace)")}
+        modes = {mode: method for method, mode in OAUTH_METHODS.items()}
+        return [Choice("password", _("Password")),
+                *(Choice(modes[m], labels[m]) for m in provider.modes)]
+
+    def _stored(self, ctx: SectionContext) -> dict[str, Any]:
+        with ctx.host.sessions() as s:
+            account = s.get(SmtpAccount, ctx.mailbox.id) if ctx.mailbox else None
+        return {"email": ctx.mailbox.address if ctx.mailbox else "",
+                "host": account.host if account else ""}
+
     def fields(self, ctx: SectionContext) -> Sequence[Field]:
         user = ctx.user
         default_name = user.full_name if user else ""
+        auth = self.auth_choices(ctx)
+        auth_field = (Field("auth_method", _("Sign-in"), FieldType.CHOICE, choices=auth,
+                            help=_("Password (or app password), or OAuth2 where the provider "
+                                   "needs or prefers it.")),) if auth else ()
         return (
             Field("email", _("E-mail"), FieldType.EMAIL, required=True,
                   help=_("The user's e-mail address: mail goes out from this address.")),
@@ -59,6 +90,7 @@ class SmtpSection:
             Field("username", _("E-mail username"),
                   help=_("The login name of the mailbox. Very often the e-mail address, but "
                          "the provider may give another.")),
+            *auth_field,
             Field("password", _("E-mail password"), FieldType.PASSWORD,
                   help=_("The mailbox password (or app password). Stored encrypted, never "
                          "shown again; leave empty to keep the stored one.")),
@@ -92,6 +124,7 @@ class SmtpSection:
                 "port": account.port if account else DEFAULT_PORTS["tls"],
                 "security": account.security if account else "tls",
                 "host": account.host if account else "",
+                "auth_method": account.auth_method if account else "password",
             }
 
     def is_set(self, ctx: SectionContext, field_id: str) -> bool:
@@ -172,10 +205,17 @@ class SmtpSection:
                                     "unencrypted. Use TLS or SSL if the server offers it."),
                       "plaintext_password")
 
+        method = values.get("auth_method") or "password"
+        if method != "password":
+            allowed = {c.value for c in self.auth_choices(ctx, {**values, **clean})}
+            if method not in allowed:
+                v.error("auth_method", _("This sign-in is not available: no OAuth2 client "
+                                         "for this provider is configured."), "invalid")
+        clean["auth_method"] = method
         if v.ok and not clean.get("username") and clean.get("email"):
             clean["username"] = clean["email"]  # suggested as the address
         v.normalised = {k: val for k, val in clean.items()
-                        if k in FIELD_IDS or k == "clear_password"}
+                        if k in FIELD_IDS or k in ("clear_password", "auth_method")}
         return v
 
     # -- save --------------------------------------------------------------------------
@@ -195,9 +235,14 @@ class SmtpSection:
                 s.add(account)
             _set(changes, mailbox, "address", "email", values.get("email"))
             _set(changes, mailbox, "display_name", "display_name", values.get("display_name"))
-            for fid in ("username", "host", "port", "security"):
+            for fid in ("username", "host", "port", "security", "auth_method"):
                 _set(changes, account, fid, fid, values.get(fid))
             _save_password(ctx, s, box.id, values, changes)
+        mode = OAUTH_METHODS.get(str(values.get("auth_method")))
+        if "auth_method" in changes and mode in ("app", "delegation"):
+            provider = ctx.host.oauth.provider_for(box, str(values.get("host") or ""))
+            if provider is not None:
+                ctx.host.oauth.set_admin_mode(box, provider, mode, actor=ctx.actor)
         return changes
 
 

@@ -18,6 +18,8 @@ OWNER = "smtp_settings"
 PASSWORD = "smtp_password"
 SECURITY_CHOICES = ("normal", "tls", "ssl")
 DEFAULT_PORTS = {"ssl": 465, "tls": 587, "normal": 25}
+#: auth_method values and the OAuth mode each needs
+OAUTH_METHODS = {"oauth2": "delegated", "oauth2_app": "app", "oauth2_delegation": "delegation"}
 
 
 def secret_ref(mailbox_id: int) -> str:
@@ -38,6 +40,11 @@ class SmtpSettings:
     security: str
     pin: str | None = None
     provider: str | None = None
+    auth_method: str = "password"
+
+    @property
+    def oauth(self) -> bool:
+        return self.auth_method.startswith("oauth2")
 
     @property
     def configured(self) -> bool:
@@ -67,6 +74,7 @@ def load_settings(host: Host, mailbox: Mailbox, *, with_password: bool = True) -
         port=account.port if account else DEFAULT_PORTS["tls"],
         security=account.security if account else "tls",
         pin=pin,
+        auth_method=account.auth_method if account else "password",
     )
 
 

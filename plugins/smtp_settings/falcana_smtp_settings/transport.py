@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 def make_session(host: Host, settings: SmtpSettings, *,
                  deadline: float | None = None) -> SmtpSession:
-    """An SMTP session wired to the login hooks that provider plugins implement."""
+    """An SMTP session wired to the login hooks that provider plugins implement, and to the
+    host's OAuth2 tokens for a mailbox that signs in with OAuth2."""
     hook = host.plugins.pm.hook
 
     def login(smtp: Any, s: SmtpSettings) -> str | None:
@@ -38,10 +39,16 @@ def make_session(host: Host, settings: SmtpSettings, *,
                 value = changed
         return value
 
+    def token() -> Any:
+        box = host.mailboxes.get(settings.mailbox_id)
+        assert box is not None
+        return host.oauth.access_token(box)
+
     has_login = bool(hook.smtp_login.get_hookimpls())
     return SmtpSession(settings, ca_bundle=host.config.ca_bundle,
                        timeout=host.config.smtp_timeout, deadline=deadline,
-                       login_hook=login if has_login else None, password_hook=password)
+                       login_hook=login if has_login else None, password_hook=password,
+                       token_getter=token if settings.oauth else None)
 
 
 def with_provider(host: Host, settings: SmtpSettings) -> SmtpSettings:

@@ -1,0 +1,419 @@
+"""OAuth2 sign-in for mailboxes (SMTP XOAUTH2): clients, tokens, refresh, consent links.
+
+Provider plugins describe their OAuth2 client through the ``oauth_providers`` hook; this
+module does the protocol with authlib (never by hand): the authorization code flow with
+PKCE for a mailbox's own user, client credentials (Microsoft app-only), and the JWT bearer
+grant (Google Workspace domain-wide delegation). Tokens live in the secret store.
+
+An access token is refreshed before it expires, once for all workers and machines: the
+refresh happens under a lock on the mailbox's connection row. A refresh that fails marks
+the mailbox "Anmeldung erneuern" with the reason and pauses its outbox queue.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from falcana_core.i18n import Domain, Text, current_language, text_in
+from falcana_core.models import MailboxQueue, OAuthConnection, OAuthConsentLink, utcnow
+from falcana_core.secretbox import SecretValue
+
+if TYPE_CHECKING:
+    from falcana_core.host import Host
+    from falcana_core.models import Mailbox
+
+log = logging.getLogger(__name__)
+_ = Domain("core", Path(__file__).parent / "locale")
+
+OWNER = "oauth"
+REFRESH_TOKEN = "refresh_token"
+ACCESS_TOKEN = "access_token"
+EARLY = dt.timedelta(seconds=120)  # refresh this long before the token expires
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+DELEGATED, APP, DELEGATION = "delegated", "app", "delegation"
+
+
+class OAuthError(Exception):
+    """A sign-in or token problem; ``cause`` and ``fix`` are for the admin."""
+
+    def __init__(self, code: str, cause: Text, fix: Text, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.cause = cause
+        self.fix = fix
+        self.detail = detail
+
+    def as_dict(self, lang: str | None = None) -> dict[str, Any]:
+        lang = lang or current_language()
+        return {"code": self.code, "cause": text_in(self.cause, lang),
+                "fix": text_in(self.fix, lang), "detail": self.detail}
+
+
+@dataclasses.dataclass(frozen=True)
+class OAuthProvider:
+    """An OAuth2 client a provider plugin configures (deployment settings)."""
+
+    id: str  # e.g. "microsoft", "google"
+    name: Text
+    serves: Sequence[str]  # detected provider ids it signs in for ("m365", "outlook_com")
+    authorize_url: str
+    token_url: str
+    scope: str  # delegated, incl. offline_access / openid
+    client_id: str
+    client_secret: SecretValue | None = None
+    revoke_url: str | None = None
+    app_scope: str | None = None  # client credentials (Microsoft app-only)
+    service_account: SecretValue | None = None  # JSON key for the JWT bearer grant
+    delegation_scope: str | None = None
+    authorize_params: dict[str, str] = dataclasses.field(default_factory=dict)
+    sign_in_label: Text = ""
+
+    @property
+    def modes(self) -> list[str]:
+        found = [DELEGATED] if self.client_id else []
+        if self.app_scope and self.client_secret:
+            found.append(APP)
+        if self.service_account and self.delegation_scope:
+            found.append(DELEGATION)
+        return found
+
+
+@dataclasses.dataclass(frozen=True)
+class AccessToken:
+    token: SecretValue
+    account: str  # the user XOAUTH2 names
+    source: str  # "cached", "refreshed" or "issued"
+    expires_at: dt.datetime
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def account_from_id_token(id_token: str) -> str:
+    """The account of an id_token received from the token endpoint over TLS (OpenID
+    Connect Core 3.1.3.7: no signature check needed for a token from the token endpoint)."""
+    try:
+        payload = id_token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return ""
+    return str(claims.get("email") or claims.get("preferred_username")
+               or claims.get("upn") or "")
+
+
+class OAuth:
+    """The host's OAuth2 part: ``host.oauth``."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    # -- providers -------------------------------------------------------------------
+
+    def providers(self) -> dict[str, OAuthProvider]:
+        return {p.id: p for p in self.host.hook.oauth_providers(self.host)}
+
+    def provider_for(self, mailbox: Mailbox, server: str = "") -> OAuthProvider | None:
+        """The configured OAuth client that signs in for this mailbox's provider."""
+        found = self.host.detect_provider(mailbox.address, server)
+        if found is None:
+            return None
+        for provider in self.providers().values():
+            if found.provider in provider.serves and provider.modes:
+                return provider
+        return None
+
+    def _session(self, provider: OAuthProvider, *, scope: str | None = None,
+                 redirect_uri: str | None = None) -> Any:
+        from authlib.integrations.requests_client import OAuth2Session
+
+        secret = provider.client_secret.reveal() if provider.client_secret else None
+        return OAuth2Session(provider.client_id, secret, scope=scope or provider.scope,
+                             redirect_uri=redirect_uri, code_challenge_method="S256",
+                             token_endpoint_auth_method="client_secret_post" if secret
+                             else "none", timeout=self.host.config.smtp_timeout)
+
+    # -- connections -----------------------------------------------------------------
+
+    def connection(self, mailbox_id: int) -> OAuthConnection | None:
+        with self.host.sessions() as s:
+            return s.get(OAuthConnection, mailbox_id)
+
+    def ref(self, mailbox_id: int) -> str:
+        return f"mailbox:{mailbox_id}"
+
+    def set_admin_mode(self, mailbox: Mailbox, provider: OAuthProvider, mode: str, *,
+                       actor: str) -> None:
+        """App-only or domain-wide delegation: the admin connects without the user."""
+        if mode not in provider.modes or mode == DELEGATED:
+            raise ValueError(f"{provider.id} does not offer {mode}")
+        self._store(mailbox.id, provider.id, mode, mailbox.address, None, actor=actor)
+
+    def _store(self, mailbox_id: int, provider: str, mode: str, account: str,
+               token: dict[str, Any] | None, *, actor: str) -> None:
+        ref = self.ref(mailbox_id)
+        with self.host.transaction() as s:
+            row = s.get(OAuthConnection, mailbox_id) or OAuthConnection(mailbox_id=mailbox_id)
+            row.provider, row.mode, row.account = provider, mode, account
+            row.status, row.reason, row.connected_at = "connected", None, utcnow()
+            row.expires_at = row.refreshed_at = None
+            s.add(row)
+            self.host.secrets.delete(OWNER, ACCESS_TOKEN, ref, session=s)
+            self.host.secrets.delete(OWNER, REFRESH_TOKEN, ref, session=s)
+            if token is not None:
+                self._keep(s, row, token)
+        self.host.outbox.resume(mailbox_id)
+        self.host.audit.record(actor, "oauth.connect", "mailbox", str(mailbox_id),
+                               {"provider": provider, "mode": mode, "account": account,
+                                "tokens": "changed"})
+
+    def _keep(self, s: Any, row: OAuthConnection, token: dict[str, Any]) -> None:
+        ref = self.ref(row.mailbox_id)
+        self.host.secrets.put(OWNER, ACCESS_TOKEN, ref, token["access_token"], session=s)
+        if token.get("refresh_token"):
+            self.host.secrets.put(OWNER, REFRESH_TOKEN, ref, token["refresh_token"], session=s)
+        expires_in = int(token.get("expires_in") or 3600)
+        row.expires_at = utcnow() + dt.timedelta(seconds=expires_in)
+
+    # -- the user's consent (authorization code + PKCE) --------------------------------
+
+    def authorization_url(self, provider: OAuthProvider, mailbox: Mailbox,
+                          redirect_uri: str) -> tuple[str, str, str]:
+        """(url, state, code_verifier): keep state and verifier in the signing-in session."""
+        verifier = secrets.token_urlsafe(64)
+        session = self._session(provider, redirect_uri=redirect_uri)
+        url, state = session.create_authorization_url(
+            provider.authorize_url, code_verifier=verifier, login_hint=mailbox.address,
+            **provider.authorize_params)
+        return url, state, verifier
+
+    def complete(self, provider: OAuthProvider, mailbox: Mailbox, *, code: str,
+                 verifier: str, redirect_uri: str, actor: str) -> str:
+        """Exchange the code; the account must be the mailbox's. Returns the account."""
+        from authlib.integrations.base_client.errors import OAuthError as LibError
+
+        session = self._session(provider, redirect_uri=redirect_uri)
+        try:
+            token = session.fetch_token(provider.token_url, code=code, code_verifier=verifier,
+                                        grant_type="authorization_code")
+        except (LibError, OSError, ValueError) as exc:
+            raise OAuthError("oauth.code_refused", _("The sign-in could not be completed."),
+                             _("Start the sign-in again."), _describe(exc)) from None
+        account = account_from_id_token(str(token.get("id_token") or ""))
+        username = self._username(mailbox)
+        allowed = {a.lower() for a in (mailbox.address, username) if a}
+        if account.lower() not in allowed:
+            raise OAuthError(
+                "oauth.wrong_account",
+                _("You signed in as {account}, but this mailbox is {address}.",
+                  account=account or "?", address=mailbox.address),
+                _("Sign in with the mailbox's own account ({address}).",
+                  address=mailbox.address))
+        self._store(mailbox.id, provider.id, DELEGATED, account, token, actor=actor)
+        return account
+
+    def _username(self, mailbox: Mailbox) -> str:
+        section_values = self.host.section_values(mailbox, "smtp") if any(
+            s.id == "smtp" for s in self.host.sections()) else {}
+        return str(section_values.get("username") or "")
+
+    # -- consent links -----------------------------------------------------------------
+
+    def create_link(self, mailbox: Mailbox, provider: OAuthProvider, *, actor: str,
+                    valid_for: dt.timedelta = dt.timedelta(days=3)) -> str:
+        """A token for a one-time consent link to the mailbox's user."""
+        token = secrets.token_urlsafe(32)
+        with self.host.transaction() as s:
+            s.add(OAuthConsentLink(token_hash=_hash(token), mailbox_id=mailbox.id,
+                                   provider=provider.id, created_by=actor,
+                                   expires_at=utcnow() + valid_for))
+        self.host.audit.record(actor, "oauth.consent_link", "mailbox", str(mailbox.id),
+                               {"provider": provider.id})
+        return token
+
+    def link(self, token: str) -> OAuthConsentLink | None:
+        """A valid, unused link, else None."""
+        with self.host.sessions() as s:
+            row = s.get(OAuthConsentLink, _hash(token))
+        if row is None or row.used_at is not None or \
+                (_as_utc(row.expires_at) or utcnow()) <= utcnow():
+            return None
+        return row
+
+    def use_link(self, token: str) -> None:
+        with self.host.transaction() as s:
+            s.execute(update(OAuthConsentLink).where(
+                OAuthConsentLink.token_hash == _hash(token)).values(used_at=utcnow()))
+
+    # -- access tokens ---------------------------------------------------------------
+
+    def access_token(self, mailbox: Mailbox) -> AccessToken:
+        """A valid access token; refreshed (once for all workers) when about to expire."""
+        row = self.connection(mailbox.id)
+        if row is None:
+            raise OAuthError("oauth.not_connected", _("This mailbox is not signed in."),
+                             _("Sign in with the provider (or choose password sign-in)."))
+        cached = self._cached(row)
+        if cached is not None:
+            return cached
+        return self._refresh(mailbox)
+
+    def _cached(self, row: OAuthConnection) -> AccessToken | None:
+        if row.status != "connected":
+            raise OAuthError("oauth.reauth", _("The sign-in must be renewed."),
+                             _("Sign in again (Anmeldung erneuern)."),
+                             str((row.reason or {}).get("detail", "")))
+        expires = _as_utc(row.expires_at)
+        if expires is None or expires - EARLY <= utcnow():
+            return None
+        token = self.host.secrets.get(OWNER, ACCESS_TOKEN, self.ref(row.mailbox_id))
+        if token is None:
+            return None
+        return AccessToken(token, row.account, "cached", expires)
+
+    def _refresh(self, mailbox: Mailbox) -> AccessToken:
+        postgres = self.host.engine.dialect.name == "postgresql"
+        with self.host.transaction() as s:
+            # the lock: one refresh for all workers; the others wait and use its result
+            if postgres:
+                row = s.scalar(select(OAuthConnection).where(
+                    OAuthConnection.mailbox_id == mailbox.id).with_for_update())
+            else:
+                s.execute(update(OAuthConnection).where(
+                    OAuthConnection.mailbox_id == mailbox.id).values(
+                    refreshes=OAuthConnection.refreshes))  # SQLite: takes the write lock
+                row = s.get(OAuthConnection, mailbox.id)
+            assert row is not None
+            cached = self._cached(row)
+            if cached is not None:
+                return cached  # another worker refreshed while we waited
+            provider = self.providers().get(row.provider)
+            try:
+                if provider is None:
+                    raise OAuthError("oauth.no_client",
+                                     _("The OAuth client for this mailbox is not configured."),
+                                     _("Enter it in the deployment settings."))
+                token, source = self._new_token(provider, row)
+            except OAuthError as error:
+                row.status, row.reason = "reauth", error.as_dict("en")
+                self._pause(s, mailbox.id, error)
+                failure = error
+            else:
+                self._keep(s, row, token)
+                row.refreshed_at, row.refreshes = utcnow(), row.refreshes + 1
+                expires = _as_utc(row.expires_at)
+                assert expires is not None
+                return AccessToken(SecretValue(token["access_token"]), row.account, source,
+                                   expires)
+        self.host.audit.record("system", "oauth.reauth", "mailbox", str(mailbox.id),
+                               {"code": failure.code, "detail": failure.detail})
+        raise failure
+
+    def _new_token(self, provider: OAuthProvider, row: OAuthConnection
+                   ) -> tuple[dict[str, Any], str]:
+        from authlib.integrations.base_client.errors import OAuthError as LibError
+
+        try:
+            if row.mode == APP:
+                session = self._session(provider, scope=provider.app_scope)
+                return dict(session.fetch_token(provider.token_url,
+                                                grant_type="client_credentials")), "issued"
+            if row.mode == DELEGATION:
+                return self._jwt_bearer(provider, row.account), "issued"
+            refresh = self.host.secrets.get(OWNER, REFRESH_TOKEN, self.ref(row.mailbox_id))
+            if refresh is None:
+                raise OAuthError("oauth.no_refresh_token", _("No refresh token is stored."),
+                                 _("Sign in again (Anmeldung erneuern)."))
+            session = self._session(provider)
+            token = session.refresh_token(provider.token_url, refresh_token=refresh.reveal())
+            return dict(token), "refreshed"
+        except LibError as exc:
+            raise OAuthError(
+                "oauth.refresh_failed",
+                _("The provider refused to renew the sign-in ({error}): the consent was "
+                  "withdrawn, the refresh token expired or was revoked, or a policy blocks "
+                  "it.", error=str(exc.error or "error")),
+                _("Have the mailbox's user sign in again (Anmeldung erneuern); for apps in "
+                  "Google's \"Testing\" status refresh tokens expire after 7 days."),
+                _describe(exc)) from None
+        except OSError as exc:
+            raise OAuthError("oauth.unreachable",
+                             _("The provider's token service cannot be reached."),
+                             _("Try again later."), exc.__class__.__name__) from None
+
+    def _jwt_bearer(self, provider: OAuthProvider, account: str) -> dict[str, Any]:
+        from authlib.jose import jwt
+
+        assert provider.service_account is not None
+        key = json.loads(provider.service_account.reveal())
+        now = int(time.time())
+        claims = {"iss": key["client_email"], "sub": account, "scope": provider.delegation_scope,
+                  "aud": key.get("token_uri") or provider.token_url, "iat": now,
+                  "exp": now + 3600}
+        assertion = jwt.encode({"alg": "RS256", "kid": key.get("private_key_id", "")}, claims,
+                               key["private_key"]).decode()
+        session = self._session(provider, scope=provider.delegation_scope)
+        return dict(session.fetch_token(provider.token_url, grant_type=JWT_BEARER,
+                                        assertion=assertion))
+
+    def _pause(self, s: Any, mailbox_id: int, error: OAuthError) -> None:
+        state = s.get(MailboxQueue, mailbox_id)
+        if state is None:
+            state = MailboxQueue(mailbox_id=mailbox_id, pauses=0)
+            s.add(state)
+        state.paused_until = utcnow() + dt.timedelta(days=30)
+        state.pauses += 1
+        state.reason = {"step": "token", "explanation": {
+            "id": error.code, "cause": text_in(error.cause, current_language()),
+            "fix": text_in(error.fix, current_language())}}
+
+    # -- disconnecting -----------------------------------------------------------------
+
+    def disconnect(self, mailbox: Mailbox, *, actor: str) -> None:
+        """Forget the tokens; revoke the refresh token where the provider allows."""
+        row = self.connection(mailbox.id)
+        if row is None:
+            return
+        provider = self.providers().get(row.provider)
+        ref = self.ref(mailbox.id)
+        refresh = self.host.secrets.get(OWNER, REFRESH_TOKEN, ref)
+        if provider is not None and provider.revoke_url and refresh is not None:
+            try:
+                self._session(provider).revoke_token(provider.revoke_url,
+                                                     token=refresh.reveal(),
+                                                     token_type_hint="refresh_token")
+            except Exception as exc:  # disconnecting must work even when revoking fails
+                log.warning("revoking the token of mailbox %s failed: %s", mailbox.id,
+                            exc.__class__.__name__)
+        with self.host.transaction() as s:
+            self.host.secrets.delete(OWNER, ACCESS_TOKEN, ref, session=s)
+            self.host.secrets.delete(OWNER, REFRESH_TOKEN, ref, session=s)
+            found = s.get(OAuthConnection, mailbox.id)
+            if found is not None:
+                s.delete(found)
+        self.host.audit.record(actor, "oauth.disconnect", "mailbox", str(mailbox.id))
+
+
+def _describe(exc: Exception) -> str:
+    error = getattr(exc, "error", None)
+    description = getattr(exc, "description", None)
+    return " ".join(str(x) for x in (error, description) if x) or exc.__class__.__name__

@@ -1,0 +1,92 @@
+"""A deployment settings section for a provider's OAuth2 client (id, secrets, endpoints).
+
+Provider plugins use it for their ``deployment_settings_sections``; secret fields (the
+client secret, a service account key) go to the secret store, write-only like passwords.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from falcana_core.addresses import has_control_chars
+from falcana_core.i18n import Text
+from falcana_core.sections import Field, FieldType, SectionContext, Validation
+
+REF = "deployment"
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientField:
+    id: str
+    label: Text
+    help: Text | None = None
+    secret: bool = False
+    default: str = ""
+    multiline: bool = False  # a JSON key may hold line breaks
+
+
+class OAuthClientSection:
+    """``OAuthClientSection("providers_m365", "oauth_microsoft", title, fields)``"""
+
+    template: str | None = None
+
+    def __init__(self, owner: str, section_id: str, title: Text,
+                 client_fields: Sequence[ClientField], order: int = 50) -> None:
+        self.owner = owner
+        self.id = section_id
+        self.title = title
+        self.order = order
+        self.client_fields = list(client_fields)
+
+    def fields(self, ctx: SectionContext) -> Sequence[Field]:
+        return [Field(f.id, f.label, FieldType.PASSWORD if f.secret else FieldType.TEXT,
+                      help=f.help, placeholder=f.default or None) for f in self.client_fields]
+
+    def load(self, ctx: SectionContext) -> dict[str, Any]:
+        return {f.id: None if f.secret else ctx.host.setting(self.owner, f.id, "")
+                for f in self.client_fields}
+
+    def value(self, host: Any, field_id: str) -> Any:
+        """The effective value (secrets as SecretValue, defaults applied)."""
+        spec = next(f for f in self.client_fields if f.id == field_id)
+        if spec.secret:
+            return host.secrets.get(self.owner, field_id, REF)
+        return host.setting(self.owner, field_id, "") or spec.default
+
+    def is_set(self, ctx: SectionContext, field_id: str) -> bool:
+        return ctx.host.secrets.has(self.owner, field_id, REF)
+
+    def validate(self, ctx: SectionContext, values: Mapping[str, Any]) -> Validation:
+        v = Validation()
+        for spec in self.client_fields:
+            raw = values.get(spec.id)
+            if raw is None or raw == "":
+                continue
+            if not isinstance(raw, str):
+                v.error(spec.id, "?", "type")
+            elif has_control_chars(raw) and not spec.multiline:
+                from falcana_core.users import _
+
+                v.error(spec.id, _("Control characters (such as line breaks) are not "
+                                   "allowed."), "control_chars")
+            else:
+                v.normalised[spec.id] = raw if spec.secret else raw.strip()
+        return v
+
+    def save(self, ctx: SectionContext, values: Mapping[str, Any]) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        for spec in self.client_fields:
+            value = values.get(spec.id)
+            if spec.secret:
+                if values.get(f"clear_{spec.id}"):
+                    if ctx.host.secrets.delete(self.owner, spec.id, REF):
+                        changes[spec.id] = "removed"
+                elif value:
+                    ctx.host.secrets.put(self.owner, spec.id, REF, str(value))
+                    changes[spec.id] = "changed"
+            elif value is not None and value != ctx.host.setting(self.owner, spec.id, ""):
+                changes[spec.id] = [ctx.host.setting(self.owner, spec.id, ""), value]
+                ctx.host.set_setting(self.owner, spec.id, value, actor=ctx.actor)
+        return changes

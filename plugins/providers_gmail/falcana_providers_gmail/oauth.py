@@ -1,0 +1,44 @@
+"""Google as the OAuth2 client for XOAUTH2 (the user's consent, or domain-wide delegation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from falcana_core.oauth import OAuthProvider
+from falcana_core.oauth_settings import ClientField, OAuthClientSection
+from falcana_providers_gmail.detect import PROVIDERS
+from falcana_providers_gmail.i18n import _
+
+PROVIDER_ID = "google"
+SMTP_SCOPE = "https://mail.google.com/"
+
+SECTION = OAuthClientSection("providers_gmail", "oauth_google", _("Google: OAuth2 sign-in"), [
+    ClientField("client_id", _("Client ID"),
+                _("From the OAuth client in the Google Cloud console (see the docs).")),
+    ClientField("client_secret", _("Client secret"), secret=True),
+    ClientField("service_account_key", _("Service account key (JSON)"),
+                _("For domain-wide delegation in Google Workspace: the service account's JSON "
+                  "key."), secret=True, multiline=True),
+    ClientField("auth_uri", _("Authorization endpoint"),
+                default="https://accounts.google.com/o/oauth2/v2/auth"),
+    ClientField("token_uri", _("Token endpoint"), default="https://oauth2.googleapis.com/token"),
+    ClientField("revoke_uri", _("Revocation endpoint"),
+                default="https://oauth2.googleapis.com/revoke"),
+])
+
+
+def provider(host: Any) -> OAuthProvider | None:
+    client_id = SECTION.value(host, "client_id")
+    key = SECTION.value(host, "service_account_key")
+    if not client_id and key is None:
+        return None
+    return OAuthProvider(
+        id=PROVIDER_ID, name=_("Google"), serves=PROVIDERS,
+        authorize_url=str(SECTION.value(host, "auth_uri")),
+        token_url=str(SECTION.value(host, "token_uri")),
+        revoke_url=str(SECTION.value(host, "revoke_uri")) or None,
+        scope=f"{SMTP_SCOPE} openid email", client_id=str(client_id or ""),
+        client_secret=SECTION.value(host, "client_secret"), service_account=key,
+        delegation_scope=SMTP_SCOPE,
+        authorize_params={"access_type": "offline", "prompt": "consent"},
+        sign_in_label=_("Sign in with Google"))

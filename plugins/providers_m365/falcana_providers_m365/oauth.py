@@ -1,0 +1,43 @@
+"""The Microsoft identity platform as the OAuth2 client for XOAUTH2 (delegated and app-only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from falcana_core.oauth import OAuthProvider
+from falcana_core.oauth_settings import ClientField, OAuthClientSection
+from falcana_providers_m365.detect import M365, OUTLOOK_COM
+from falcana_providers_m365.i18n import _
+
+PROVIDER_ID = "microsoft"
+SMTP_SCOPE = "https://outlook.office.com/SMTP.Send"
+APP_SCOPE = "https://outlook.office365.com/.default"
+
+SECTION = OAuthClientSection("providers_m365", "oauth_microsoft",
+                             _("Microsoft 365: OAuth2 sign-in"), [
+    ClientField("client_id", _("Application (client) ID"),
+                _("From the app registration in Microsoft Entra (see the docs).")),
+    ClientField("client_secret", _("Client secret"),
+                _("A client secret of the app registration; needed for app-only access."),
+                secret=True),
+    ClientField("tenant", _("Tenant"),
+                _("Your tenant id, \"organizations\" for work accounts, or \"common\" when "
+                  "personal Outlook.com accounts must sign in too."), default="organizations"),
+    ClientField("authority", _("Authority"),
+                _("Leave as it is unless you use a national cloud."),
+                default="https://login.microsoftonline.com"),
+])
+
+
+def provider(host: Any) -> OAuthProvider | None:
+    client_id = SECTION.value(host, "client_id")
+    if not client_id:
+        return None
+    base = f"{str(SECTION.value(host, 'authority')).rstrip('/')}/{SECTION.value(host, 'tenant')}"
+    return OAuthProvider(
+        id=PROVIDER_ID, name=_("Microsoft"), serves=(M365, OUTLOOK_COM),
+        authorize_url=f"{base}/oauth2/v2.0/authorize", token_url=f"{base}/oauth2/v2.0/token",
+        scope=f"{SMTP_SCOPE} offline_access openid email", client_id=str(client_id),
+        client_secret=SECTION.value(host, "client_secret"), app_scope=APP_SCOPE,
+        authorize_params={"prompt": "select_account"},
+        sign_in_label=_("Sign in with Microsoft"))

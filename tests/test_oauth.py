@@ -1,0 +1,358 @@
+"""OAuth2 sign-in (XOAUTH2) against a local authorization server built from authlib's server
+side and an aiosmtpd server that accepts only valid, unexpired tokens for the right user."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask.testing import FlaskClient
+from sqlalchemy import update
+
+from falcana_core.host import Host
+from falcana_core.models import Mailbox, OAuthConnection
+from falcana_core.testing.oauth_server import OAuthTestServer, xoauth2_authenticator
+from falcana_core.testing.smtpd import SmtpTestServer
+from falcana_core.web import create_app
+
+MS_SMTP = "https://outlook.office.com/SMTP.Send"
+MS_APP = "https://outlook.office365.com/.default"
+GOOGLE = "https://mail.google.com/"
+ANNA = "anna@contoso-gmbh.de"
+SHARED = "vertrieb@contoso-gmbh.de"
+MAX = "max@agentur-nord.de"
+CLIENT_SECRET = "ms-client-secret-4711"
+BASE = "http://localhost"
+CALLBACK = "/plugins/providers_m365/oauth/callback"
+
+
+@pytest.fixture
+def oauth() -> Iterator[OAuthTestServer]:
+    server = OAuthTestServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def service_key(oauth: OAuthTestServer) -> dict[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    oauth.add_client("falcana-sa@project.iam.example", None, scopes={GOOGLE},
+                     public_key_pem=public, app_accounts={MAX})
+    return {"type": "service_account", "client_email": "falcana-sa@project.iam.example",
+            "private_key_id": "k1", "private_key": pem, "token_uri": f"{oauth.url}/token"}
+
+
+@pytest.fixture
+def host(falcana_host: Host, oauth: OAuthTestServer, dns_server: Any,
+         service_key: dict[str, str]) -> Host:
+    object.__setattr__(falcana_host.config, "base_url", BASE)
+    dns_server.set_mx("contoso-gmbh.de", ["contoso-gmbh-de.mail.protection.outlook.com"])
+    dns_server.set_mx("agentur-nord.de", ["aspmx.l.google.com"])
+    oauth.add_client("falcana-ms", CLIENT_SECRET, redirect_uris=[BASE + CALLBACK],
+                     scopes={MS_SMTP, "offline_access", "openid", "email", MS_APP},
+                     app_accounts={SHARED})
+    for section, values in (
+            ("oauth_microsoft", {"client_id": "falcana-ms", "client_secret": CLIENT_SECRET,
+                                 "tenant": "organizations", "authority": oauth.url}),
+            ("oauth_google", {"client_id": "", "service_account_key": json.dumps(service_key),
+                              "auth_uri": f"{oauth.url}/auth",
+                              "token_uri": f"{oauth.url}/token",
+                              "revoke_uri": f"{oauth.url}/revoke"})):
+        assert falcana_host.save_section(None, section, values, actor="admin").saved
+    falcana_host.users.add("admin", email="admin@contoso-gmbh.de", role="admin", password="a")
+    return falcana_host
+
+
+@pytest.fixture
+def smtp(smtp_server: Callable[..., SmtpTestServer], oauth: OAuthTestServer) -> SmtpTestServer:
+    return smtp_server("starttls", extra_auth={
+        "XOAUTH2": xoauth2_authenticator(oauth, MS_SMTP, MS_APP, GOOGLE)})
+
+
+def mailbox(host: Host, smtp: SmtpTestServer, login: str, address: str, method: str,
+            *, shared: bool = False) -> Mailbox:
+    if shared:
+        box = host.mailboxes.create_shared(address, "Vertrieb", actor="admin")
+    else:
+        user = host.users.add(login, first_name="Anna", last_name="Kühn", email=address,
+                              password="user-pw")
+        box = host.mailboxes.personal(user)
+    result = host.save_section(box, "smtp", {
+        "email": address, "username": address, "password": "", "host": "127.0.0.1",
+        "port": smtp.port, "security": "tls", "auth_method": method}, actor="admin")
+    assert result.saved, [(m.field, str(m.text)) for m in result.validation.errors]
+    return box
+
+
+@pytest.fixture
+def client(host: Host) -> FlaskClient:
+    return create_app(host, WTF_CSRF_ENABLED=False).test_client()
+
+
+def consent(client: FlaskClient, start: str, account: str) -> Any:
+    """Start, approve at the authorization server as ``account``, come back."""
+    started = client.get(start)
+    assert started.status_code == 302, started.get_data(as_text=True)
+    authorize = started.headers["Location"]
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(authorize).query)
+    assert query["code_challenge_method"] == ["S256"] and query["code_challenge"]
+    approved = requests.post(authorize, data={"account": account}, allow_redirects=False,
+                             timeout=10)
+    assert approved.status_code == 302, approved.text
+    back = urllib.parse.urlparse(approved.headers["Location"])
+    return client.get(f"{back.path}?{back.query}")
+
+
+def test_the_users_consent_then_test_mail_then_silent_refresh(
+        host: Host, smtp: SmtpTestServer, oauth: OAuthTestServer, client: FlaskClient) -> None:
+    box = mailbox(host, smtp, "anna", ANNA, "oauth2")
+    client.post("/login", data={"login": "anna", "password": "user-pw"})
+    done = consent(client, f"/plugins/providers_m365/oauth/start?mailbox={box.id}", ANNA)
+    assert done.status_code == 200 and ANNA in done.get_data(as_text=True)
+    connection = host.oauth.connection(box.id)
+    assert connection is not None and connection.account == ANNA
+    first = host.run_action(box, "smtp.test", {}, actor="anna")
+    assert first.ok, first.explanation
+    steps = {s.id: s for s in first.steps}
+    assert list(steps)[list(steps).index("ehlo_tls") + 1:][:2] == ["token", "auth"]
+    assert steps["token"].detail["source"] == "cached"
+    assert steps["auth"].detail["mechanism"] == "XOAUTH2"
+    assert len(smtp.messages) == 1 and smtp.messages[0].login == ANNA
+
+    oauth.expire_all()  # the access token runs out: refreshed unnoticed
+    with host.transaction() as s:
+        s.execute(update(OAuthConnection).values(
+            expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)))
+    again = host.run_action(box, "smtp.test", {}, actor="anna")
+    assert again.ok, (again.failure, again.explanation)
+    assert {s.id: s for s in again.steps}["token"].detail["source"] == "refreshed"
+    assert oauth.grants["refresh_token"] == 1
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql",
+                                                             marks=pytest.mark.postgres)])
+def test_two_workers_refreshing_at_once_make_one_refresh(
+        request: pytest.FixtureRequest, host: Host, smtp: SmtpTestServer,
+        oauth: OAuthTestServer, client: FlaskClient, tmp_path: Path, database: str) -> None:
+    if database == "postgresql":
+        from falcana_core.testing import make_config
+
+        url = request.getfixturevalue("postgres_url")
+        config = make_config(tmp_path / "pg", database_url=url,
+                             dns_servers=host.config.dns_servers, base_url=BASE)
+        host = Host.start(config)
+        for section in ("oauth_microsoft",):
+            host.save_section(None, section, {"client_id": "falcana-ms",
+                                              "client_secret": CLIENT_SECRET,
+                                              "tenant": "organizations",
+                                              "authority": oauth.url}, actor="admin")
+        host.users.add("admin", email="admin@contoso-gmbh.de", role="admin", password="a")
+        client = create_app(host, WTF_CSRF_ENABLED=False).test_client()
+    box = mailbox(host, smtp, "anna", ANNA, "oauth2")
+    client.post("/login", data={"login": "anna", "password": "user-pw"})
+    consent(client, f"/plugins/providers_m365/oauth/start?mailbox={box.id}", ANNA)
+    with host.transaction() as s:
+        s.execute(update(OAuthConnection).values(
+            expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)))
+    results: list[Any] = []
+    barrier = threading.Barrier(2)
+
+    def worker() -> None:
+        barrier.wait()
+        results.append(host.oauth.access_token(box))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == 2
+    assert oauth.grants["refresh_token"] == 1
+    assert sorted(r.source for r in results) == ["cached", "refreshed"]
+    assert results[0].token == results[1].token
+
+
+def test_a_revoked_refresh_token_asks_to_renew_the_sign_in_and_pauses_the_queue(
+        host: Host, smtp: SmtpTestServer, oauth: OAuthTestServer, client: FlaskClient) -> None:
+    from email.message import EmailMessage
+
+    from falcana_core.i18n import language
+
+    box = mailbox(host, smtp, "anna", ANNA, "oauth2")
+    client.post("/login", data={"login": "anna", "password": "user-pw"})
+    consent(client, f"/plugins/providers_m365/oauth/start?mailbox={box.id}", ANNA)
+    oauth.revoke_all()
+    with host.transaction() as s:
+        s.execute(update(OAuthConnection).values(
+            expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)))
+    result = host.run_action(box, "smtp.test", {}, actor="anna")
+    assert result.failed_step == "token"
+    assert result.explanation.field == "auth_method"
+    connection = host.oauth.connection(box.id)
+    assert connection is not None and connection.status == "reauth"
+    assert "invalid_grant" in connection.reason["detail"]
+    assert host.outbox.paused(box.id) is not None
+    msg = EmailMessage()
+    msg["To"] = "kunde@example.org"
+    msg.set_content("x")
+    host.outbox.enqueue(box, msg)
+    from falcana_core.outbox import Worker
+
+    assert Worker(host).run_once() == 0  # the queue waits for a new sign-in
+    with language("de"):
+        helps = host.section_help(box, "smtp")
+        assert any("Anmeldung erneuern" in str(h.body) for h in helps)
+
+
+def test_a_forged_state_is_refused(host: Host, smtp: SmtpTestServer,
+                                   client: FlaskClient) -> None:
+    box = mailbox(host, smtp, "anna", ANNA, "oauth2")
+    client.post("/login", data={"login": "anna", "password": "user-pw"})
+    client.get(f"/plugins/providers_m365/oauth/start?mailbox={box.id}")
+    forged = client.get(f"{CALLBACK}?code=stolen&state=forged-state")
+    assert forged.status_code == 400
+    assert host.oauth.connection(box.id) is None
+
+
+def test_a_token_for_another_account_is_refused(host: Host, smtp: SmtpTestServer,
+                                                client: FlaskClient) -> None:
+    box = mailbox(host, smtp, "anna", ANNA, "oauth2")
+    client.post("/login", data={"login": "anna", "password": "user-pw"})
+    other = consent(client, f"/plugins/providers_m365/oauth/start?mailbox={box.id}",
+                    "chef@contoso-gmbh.de")
+    assert other.status_code == 422
+    assert "chef@contoso-gmbh.de" in other.get_data(as_text=True)
+    assert host.oauth.connection(box.id) is None
+
+
+def test_the_admin_sends_a_consent_link_instead_of_consenting(
+        host: Host, smtp: SmtpTestServer, client: FlaskClient) -> None:
+    box = mailbox(host, smtp, "anna", ANNA, "oauth2")
+    client.post("/login", data={"login": "admin", "password": "a"})
+    refused = client.get(f"/plugins/providers_m365/oauth/start?mailbox={box.id}")
+    assert refused.status_code == 403  # never the admin's own account in anna's popup
+    link = host.run_action(box, "oauth.microsoft.consent_link", {}, actor="admin")["link"]
+    path = urllib.parse.urlparse(link)
+    anonymous = create_app(host, WTF_CSRF_ENABLED=False).test_client()
+    done = consent(anonymous, f"{path.path}?{path.query}", ANNA)
+    assert done.status_code == 200
+    assert host.oauth.connection(box.id).account == ANNA  # type: ignore[union-attr]
+    used = anonymous.get(f"{path.path}?{path.query}")
+    assert used.status_code == 400  # valid once
+
+
+def test_microsoft_app_only_sends_a_test_mail(host: Host, smtp: SmtpTestServer,
+                                              oauth: OAuthTestServer) -> None:
+    box = mailbox(host, smtp, "", SHARED, "oauth2_app", shared=True)
+    result = host.run_action(box, "smtp.test", {}, actor="admin")
+    assert result.ok, result.explanation
+    assert {s.id: s for s in result.steps}["token"].detail["source"] == "issued"
+    assert oauth.grants["client_credentials"] == 1
+    assert smtp.messages[0].login == SHARED
+
+
+def test_google_domain_wide_delegation_sends_a_test_mail(host: Host, smtp: SmtpTestServer,
+                                                         oauth: OAuthTestServer) -> None:
+    box = mailbox(host, smtp, "max", MAX, "oauth2_delegation")
+    result = host.run_action(box, "smtp.test", {}, actor="admin")
+    assert result.ok, result.explanation
+    assert oauth.grants["urn:ietf:params:oauth:grant-type:jwt-bearer"] == 1
+    assert smtp.messages[0].login == MAX
+
+
+def test_tokens_and_client_secrets_appear_nowhere(
+        host: Host, smtp: SmtpTestServer, oauth: OAuthTestServer, client: FlaskClient,
+        service_key: dict[str, str], caplog: pytest.LogCaptureFixture,
+        falcana_config: Any) -> None:
+    import logging
+
+    from falcana_core.rendering import render_section
+
+    box = mailbox(host, smtp, "anna", ANNA, "oauth2")
+    with caplog.at_level(logging.DEBUG):
+        client.post("/login", data={"login": "anna", "password": "user-pw"})
+        consent(client, f"/plugins/providers_m365/oauth/start?mailbox={box.id}", ANNA)
+        result = host.run_action(box, "smtp.test", {}, actor="anna")
+        popup = client.get(f"/mailboxes/{box.id}/popup").get_data(as_text=True)
+        settings_page = create_app(host, WTF_CSRF_ENABLED=False).test_client()
+        settings_page.post("/login", data={"login": "admin", "password": "a"})
+        deployment = settings_page.get("/admin/settings").get_data(as_text=True)
+    assert result.ok
+    tokens = [t.access_token for t in oauth.tokens.values()] + list(oauth.refresh)
+    secrets = [*tokens, CLIENT_SECRET, service_key["private_key"].splitlines()[1]]
+    # everything but the test's own servers (the authorization server's request log and
+    # grant code, aiosmtpd): authlib's client side stays in
+    ours = [r for r in caplog.records
+            if not r.name.startswith(("werkzeug", "authlib.oauth2.rfc", "mail.log"))]
+    for secret in secrets:
+        leaked = [f"{r.name}: {r.getMessage()[:80]}" for r in ours if secret in r.getMessage()]
+        assert not leaked, leaked
+    places = {"step log": json.dumps(result.as_dict()), "popup": popup,
+              "deployment settings": deployment,
+              "logs": "\n".join(r.getMessage() for r in ours),
+              "section": str(render_section(host, box, host.section("smtp"))),
+              "audit": str([e.details for e in host.audit.entries(limit=1000)])}
+    for secret in secrets:
+        for where, text in places.items():
+            assert secret not in text, f"a secret is in the {where}"
+    host.close()
+    for path in falcana_config.data_dir.iterdir():
+        if path.name.startswith("falcana.db"):
+            raw = path.read_bytes()
+            for secret in secrets:
+                assert secret.encode() not in raw, path.name
+
+
+def test_disconnect_revokes_where_the_provider_allows(host: Host, smtp: SmtpTestServer,
+                                                      oauth: OAuthTestServer,
+                                                      service_key: dict[str, str]) -> None:
+    box = mailbox(host, smtp, "max", MAX, "oauth2_delegation")
+    assert host.run_action(box, "smtp.test", {}, actor="admin").ok
+    host.run_action(box, "oauth.google.disconnect", {}, actor="admin")
+    assert host.oauth.connection(box.id) is None
+    from falcana_core.oauth import ACCESS_TOKEN, OWNER
+
+    assert host.secrets.get(OWNER, ACCESS_TOKEN, host.oauth.ref(box.id)) is None
+
+
+def test_microsoft_refusing_the_token_gets_its_own_explanation(
+        host: Host, smtp: SmtpTestServer, oauth: OAuthTestServer) -> None:
+    """The app has no mailbox permission on this address: Microsoft answers 535 5.7.3."""
+    box = mailbox(host, smtp, "", "einkauf@contoso-gmbh.de", "oauth2_app", shared=True)
+    result = host.run_action(box, "smtp.test", {}, actor="admin")
+    assert result.failed_step == "auth"
+    assert result.explanation.id == "m365.oauth_refused"
+    assert result.explanation.field == "auth_method"
+
+
+def test_google_consent_then_disconnect_revokes(host: Host, smtp: SmtpTestServer,
+                                                oauth: OAuthTestServer) -> None:
+    oauth.add_client("falcana-google", "g-secret",
+                     redirect_uris=[BASE + "/plugins/providers_gmail/oauth/callback"],
+                     scopes={GOOGLE, "openid", "email"})
+    values = {"client_id": "falcana-google", "client_secret": "g-secret"}
+    assert host.save_section(None, "oauth_google", {**host.section_values(None, "oauth_google"),
+                                                    **values}, actor="admin").saved
+    box = mailbox(host, smtp, "max", MAX, "oauth2")
+    client = create_app(host, WTF_CSRF_ENABLED=False).test_client()
+    client.post("/login", data={"login": "max", "password": "user-pw"})
+    assert consent(client, f"/plugins/providers_gmail/oauth/start?mailbox={box.id}",
+                   MAX).status_code == 200
+    assert host.run_action(box, "smtp.test", {}, actor="max").ok
+    refresh = next(iter(oauth.refresh.values()))
+    host.run_action(box, "oauth.google.disconnect", {}, actor="max")
+    assert refresh.revoked  # the provider was asked to revoke it
+    assert host.oauth.connection(box.id) is None
