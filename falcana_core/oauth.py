@@ -361,7 +361,8 @@ class OAuth:
                              _("Try again later."), exc.__class__.__name__) from None
 
     def _jwt_bearer(self, provider: OAuthProvider, account: str) -> dict[str, Any]:
-        from authlib.jose import jwt
+        from joserfc import jwt
+        from joserfc.jwk import RSAKey
 
         assert provider.service_account is not None
         key = json.loads(provider.service_account.reveal())
@@ -370,7 +371,7 @@ class OAuth:
                   "aud": key.get("token_uri") or provider.token_url, "iat": now,
                   "exp": now + 3600}
         assertion = jwt.encode({"alg": "RS256", "kid": key.get("private_key_id", "")}, claims,
-                               key["private_key"]).decode()
+                               RSAKey.import_key(key["private_key"]))
         session = self._session(provider, scope=provider.delegation_scope)
         return dict(session.fetch_token(provider.token_url, grant_type=JWT_BEARER,
                                         assertion=assertion))

@@ -21,7 +21,6 @@ from collections import Counter
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.jose import JsonWebKey
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerGrant
@@ -145,7 +144,9 @@ class OAuthTestServer:
                    redirect_uris: list[str] | None = None, scopes: set[str] | None = None,
                    public_key_pem: bytes | None = None,
                    app_accounts: set[str] | None = None) -> Client:
-        key = JsonWebKey.import_key(public_key_pem, {"kty": "RSA"}) if public_key_pem else None
+        from joserfc.jwk import RSAKey
+
+        key = RSAKey.import_key(public_key_pem) if public_key_pem else None
         client = Client(client_id, client_secret, redirect_uris or [], scopes or set(), key,
                         app_accounts or set())
         self.clients[client_id] = client
