@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +36,8 @@ CALLBACK = "/plugins/providers_m365/oauth/callback"
 
 
 @pytest.fixture
-def oauth() -> Iterator[OAuthTestServer]:
-    server = OAuthTestServer().start()
-    yield server
-    server.stop()
+def oauth(oauth_server: OAuthTestServer) -> OAuthTestServer:
+    return oauth_server
 
 
 @pytest.fixture

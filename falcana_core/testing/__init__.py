@@ -9,6 +9,9 @@ Enable it with ``pytest -p falcana_core.testing`` or ``pytest_plugins =
 * ``smtp_server``: ``smtp_server("starttls", users={"anna": "pw"})`` starts a real aiosmtpd
   server on loopback (normal, starttls or ssl), with certificates from ``test_ca``;
 * ``silent_server``: a port that accepts and never answers;
+* ``oauth_server``: a local OAuth2 authorization server; with
+  ``xoauth2_authenticator(oauth_server, scope)`` as ``smtp_server(..., extra_auth=...)``
+  the SMTP server checks XOAUTH2 tokens like a provider;
 * ``postgres_url``: a fresh PostgreSQL database (skipped loudly without a server, a
   failure under ``CI=true``).
 """
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 
     from falcana_core.host import Host
     from falcana_core.testing.dnsd import DnsTestServer
+    from falcana_core.testing.oauth_server import OAuthTestServer
     from falcana_core.testing.smtpd import SilentServer, SmtpTestServer
 
 POSTGRES_ENV = "FALCANA_TEST_POSTGRES_URL"
@@ -144,6 +148,16 @@ def smtp_server(server_ssl_context: Any) -> Iterator[Callable[..., SmtpTestServe
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def oauth_server() -> Iterator[OAuthTestServer]:
+    """A local OAuth2 authorization server (authlib); see ``testing.oauth_server``."""
+    from falcana_core.testing.oauth_server import OAuthTestServer
+
+    server = OAuthTestServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,8 @@ ANNA = "anna@contoso-gmbh.de"
 
 
 @pytest.fixture
-def oauth() -> Iterator[OAuthTestServer]:
-    server = OAuthTestServer().start()
-    yield server
-    server.stop()
+def oauth(oauth_server: OAuthTestServer) -> OAuthTestServer:
+    return oauth_server
 
 
 def test_consent_round_trip_then_test_mail(chromium: Any, tmp_path: Path, oauth: OAuthTestServer,
