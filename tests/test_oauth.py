@@ -354,3 +354,16 @@ def test_google_consent_then_disconnect_revokes(host: Host, smtp: SmtpTestServer
     host.run_action(box, "oauth.google.disconnect", {}, actor="max")
     assert refresh.revoked  # the provider was asked to revoke it
     assert host.oauth.connection(box.id) is None
+
+
+def test_cli_switches_a_mailbox_to_app_only(host: Host, smtp: SmtpTestServer,
+                                            falcana_cli: Callable[..., Any]) -> None:
+    box = mailbox(host, smtp, "", SHARED, "password", shared=True)
+    refused = falcana_cli("mail", "set", SHARED, "--auth-method", "oauth2_delegation")
+    assert refused.exit_code == 2 and "auth_method" in refused.stderr
+    assert falcana_cli("mail", "set", SHARED, "--auth-method", "oauth2_app").exit_code == 0
+    assert host.oauth.connection(box.id).mode == "app"  # type: ignore[union-attr]
+    import json
+
+    shown = json.loads(falcana_cli("mail", "test", SHARED, "--json").stdout)
+    assert shown["ok"] and [s["id"] for s in shown["steps"]].count("token") == 1

@@ -80,12 +80,16 @@ def show(login: str, as_json: bool) -> None:
 @click.option("--pin-certificate", "pin", default=None, metavar="SHA256",
               help="Accept exactly this server certificate (its SHA-256 fingerprint).")
 @click.option("--unpin", is_flag=True, help="Remove the pinned certificate.")
+@click.option("--auth-method", default=None,
+              type=click.Choice(["password", "oauth2", "oauth2_app", "oauth2_delegation"]),
+              help="Sign in with the password, or with OAuth2 (see docs/oauth.md).")
 @click.option("--preset", is_flag=True,
               help="Fill host, port and connection type from the recognised provider "
                    "(with --security: the preset of that connection type).")
 def set_(login: str, email: str | None, display_name: str | None, username: str | None,
          port: str | None, security: str | None, server: str | None, password_stdin: bool,
-         clear_password: bool, pin: str | None, unpin: bool, preset: bool) -> None:
+         clear_password: bool, pin: str | None, unpin: bool, auth_method: str | None,
+         preset: bool) -> None:
     """Change only the given fields; same validation as the web UI; nothing saved on error."""
     from falcana_smtp_settings.section import SECTION_ID
     from falcana_smtp_settings.settings import set_pin
@@ -101,7 +105,7 @@ def set_(login: str, email: str | None, display_name: str | None, username: str 
                        "not together with --unpin.")))
     values: dict[str, Any] = h.section_values(box, SECTION_ID)
     given = {"email": email, "display_name": display_name, "username": username,
-             "port": port, "security": security, "host": server}
+             "port": port, "security": security, "host": server, "auth_method": auth_method}
     values.update({k: v for k, v in given.items() if v is not None})
     if preset:
         detection = h.detect_provider(str(values.get("email") or ""),
