@@ -60,10 +60,8 @@ class StepFailed(Exception):
 
 
 class _SMTP(smtplib.SMTP):
-    """smtplib.SMTP that never turns debug output on."""
-
-    def set_debuglevel(self, debuglevel: int) -> None:  # pragma: no cover - guard
-        return None
+    """smtplib.SMTP as it comes: its debug output (AUTH in base64) is never switched on;
+    tests check stdout and stderr for it."""
 
 
 class SmtpSession:
