@@ -132,9 +132,10 @@ class OAuth:
     def providers(self) -> dict[str, OAuthProvider]:
         return {p.id: p for p in self.host.hook.oauth_providers(self.host)}
 
-    def provider_for(self, mailbox: Mailbox, server: str = "") -> OAuthProvider | None:
-        """The configured OAuth client that signs in for this mailbox's provider."""
-        found = self.host.detect_provider(mailbox.address, server)
+    def provider_for(self, address: str, server: str = "") -> OAuthProvider | None:
+        """The configured OAuth client that signs in for the provider of this address and
+        SMTP server."""
+        found = self.host.detect_provider(address, server)
         if found is None:
             return None
         for provider in self.providers().values():

@@ -27,10 +27,8 @@ def _served(ctx: SectionContext, provider_id: str) -> bool:
     if ctx.mailbox is None:
         return False
     values = ctx.host.section_values(ctx.mailbox, "smtp")
-    from falcana_core.models import Mailbox
-
-    box = Mailbox(id=ctx.mailbox.id, address=str(values.get("email") or ""))
-    found = ctx.host.oauth.provider_for(box, str(values.get("host") or ""))
+    found = ctx.host.oauth.provider_for(str(values.get("email") or ""),
+                                        str(values.get("host") or ""))
     return found is not None and found.id == provider_id
 
 

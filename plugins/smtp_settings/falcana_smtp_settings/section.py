@@ -53,10 +53,8 @@ class SmtpSection:
         if ctx.mailbox is None:
             return []
         current = dict(values) if values is not None else self._stored(ctx)
-        from falcana_core.models import Mailbox as Box
-
-        box = Box(id=ctx.mailbox.id, address=str(current.get("email") or ctx.mailbox.address))
-        provider = ctx.host.oauth.provider_for(box, str(current.get("host") or ""))
+        provider = ctx.host.oauth.provider_for(
+            str(current.get("email") or ctx.mailbox.address), str(current.get("host") or ""))
         if provider is None:
             return []
         labels = {"delegated": _("OAuth2: the mailbox's user signs in with {name}",
@@ -240,7 +238,8 @@ class SmtpSection:
             _save_password(ctx, s, box.id, values, changes)
         mode = OAUTH_METHODS.get(str(values.get("auth_method")))
         if "auth_method" in changes and mode in ("app", "delegation"):
-            provider = ctx.host.oauth.provider_for(box, str(values.get("host") or ""))
+            provider = ctx.host.oauth.provider_for(str(values.get("email") or box.address),
+                                                   str(values.get("host") or ""))
             if provider is not None:
                 ctx.host.oauth.set_admin_mode(box, provider, mode, actor=ctx.actor)
         return changes
