@@ -1,8 +1,8 @@
-"""The core's own contributions, registered through the same hooks as any plugin."""
+"""The core's own contributions, registered through the same hooks as any plugin (its
+``migrations/`` and ``locale/`` are found by convention, like a plugin's)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from falcana_core import hookimpl
@@ -10,18 +10,6 @@ from falcana_core import hookimpl
 if TYPE_CHECKING:
     from falcana_core.host import Host
     from falcana_core.sections import Section
-
-HERE = Path(__file__).parent
-
-
-@hookimpl
-def migrations() -> Path:
-    return HERE / "migrations"
-
-
-@hookimpl
-def locale_dir() -> Path:
-    return HERE / "locale"
 
 
 @hookimpl

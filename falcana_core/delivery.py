@@ -180,6 +180,19 @@ class DeliveryFailure:
     data: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+class StepProblem(Exception):
+    """A problem a plugin raises inside a step of the step log (say, no valid token): it
+    becomes a failure of ``kind`` with ``detail`` and ``data`` for explanations to match.
+    Never put a secret into any of them."""
+
+    def __init__(self, kind: FailureKind, detail: str,
+                 data: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{kind.value}: {detail}")
+        self.kind = kind
+        self.detail = detail
+        self.data = dict(data or {})
+
+
 def best_explanation(candidates: Sequence[tuple[str, Explanation]]) -> Explanation | None:
     """The most specific explanation; ties go to the plugin name, never load order."""
     if not candidates:

@@ -1,22 +1,28 @@
 """Every hook the host core offers, in one place, each documented.
 
-Conventions (docs/hooks.md is the reference and a test keeps the two in step):
+How the host calls a hook is part of its spec (``falcana_core.hookspec``), and one
+dispatcher (``falcana_core.plugins.Hooks.call``) calls every hook, the core's and those a
+plugin publishes, the same way:
 
-* A *collecting* hook gathers a result from every enabled plugin. The host calls it
-  implementation by implementation, so one plugin that raises is logged and skipped and
-  the others' results still arrive; its implementations may not be wrappers.
-* Results are ordered explicitly (an ``order`` attribute where the result has one, then
-  the plugin name), never by the order in which plugins were registered.
+* Implementations run one by one in **plugin-name order**. One that raises is logged and
+  skipped; the others' results still arrive. Implementations may not be wrappers.
+* A *collecting* hook (the default) gathers every result other than ``None``; a list is
+  taken item by item. Where results have an ``order`` attribute they are sorted by it,
+  then by plugin name.
 * A *first-result* hook stops at the first implementation that returns something other
-  than ``None``; implementations are tried in plugin-name order.
+  than ``None``: later implementations are not called.
+* A *chained* hook passes each result on as the named argument of the next
+  implementation; the last value is the result.
 * Implementations take only the arguments they need, and never default values (pluggy
   ignores them).
+
+docs/hooks.md is the reference; a test keeps the two in step. ``migrations/`` and
+``locale/`` folders are found in a plugin's package by convention: no hook needed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from falcana_core import hookspec
@@ -24,13 +30,22 @@ from falcana_core import hookspec
 if TYPE_CHECKING:
     import click
 
-    from falcana_core.delivery import DeliveryFailure, Explanation
-    from falcana_core.host import Host
-    from falcana_core.models import User
-    from falcana_core.oauth import OAuthProvider
-    from falcana_core.providers import Detection, Limits, MxLookup
-    from falcana_core.sections import Action, HelpText, Section, SectionContext, Validation
-    from falcana_core.transports import TransportFactory
+    from falcana_core.api import (
+        Action,
+        DeliveryFailure,
+        Detection,
+        Explanation,
+        HelpText,
+        Host,
+        Limits,
+        MxLookup,
+        Route,
+        Section,
+        SectionContext,
+        TransportFactory,
+        User,
+        Validation,
+    )
 
 
 @hookspec
@@ -75,10 +90,11 @@ def section_help(ctx: SectionContext, section_id: str, values: dict[str, Any]) -
 
 
 @hookspec
-def user_actions(host: Host, section_id: str) -> Iterable[Action] | None:
-    """Buttons on a section and their handlers (e.g. "Test-e-mail senden").
+def user_actions(host: Host) -> Iterable[Action] | None:
+    """Buttons on sections and their handlers (e.g. "Test-e-mail senden").
 
-    Collected; ordered by ``Action.order``, then plugin name.
+    Collected; ``Action.section`` names the section a button belongs to; ordered by
+    ``Action.order``, then plugin name.
     """
 
 
@@ -92,7 +108,7 @@ def register_transports(register: Callable[[str, TransportFactory], None]) -> No
 
 
 @hookspec
-def explain_delivery_error(failure: DeliveryFailure) -> Iterable[Explanation] | Explanation | None:
+def explain_delivery_error(failure: DeliveryFailure) -> Explanation | None:
     """Explain a failed step of a delivery or test mail, in the admin's language.
 
     Collected from every plugin, then ranked by ``Explanation.specificity`` (a provider's
@@ -120,10 +136,12 @@ def provider_limits(provider: str) -> Limits | None:
 
 
 @hookspec
-def register_web_routes(app: Any) -> None:
-    """Add routes to the web app (a Flask app), e.g. an OAuth callback.
+def register_routes(host: Host) -> list[Route | tuple[Any, ...]] | None:
+    """Web routes of this plugin: ``Route`` objects or ``(rule, view)`` pairs.
 
-    Called once when the app is built. Routes are under the plugin's own URL prefix.
+    Collected; the host mounts them under ``/plugins/<plugin name>`` (endpoint
+    ``<plugin name>.<view name>``), so a plugin never sees the whole web app. Called once
+    when the app is built.
     """
 
 
@@ -132,33 +150,6 @@ def register_commands(cli: click.Group) -> None:
     """Add commands to the ``falcana`` command line (``falcana mail ...``).
 
     Called once when the CLI starts, after plugins were loaded.
-    """
-
-
-@hookspec
-def migrations() -> Path | None:
-    """The directory of this plugin's Alembic migrations (with an ``env.py``).
-
-    Collected; each plugin's migrations run with a version table of its own
-    (``alembic_version_<plugin>``), core first, then in dependency order.
-    """
-
-
-@hookspec
-def locale_dir() -> Path | None:
-    """The directory of this plugin's gettext catalogs (``<lang>/LC_MESSAGES/*.po``).
-
-    Collected; used to list and check the translations a deployment has.
-    """
-
-
-@hookspec
-def oauth_providers(host: Host) -> Iterable[OAuthProvider] | None:
-    """OAuth2 clients for SMTP sign-in (XOAUTH2) that a provider plugin configures.
-
-    Collected; each names the detected providers it signs in for (``serves``) and is
-    usually built from the plugin's deployment settings (client id, secret, tenant). Return
-    nothing while the admin has not configured a client.
     """
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,7 +25,6 @@ from falcana_core.config import Config
 from falcana_core.db import make_engine, make_session_factory
 from falcana_core.delivery import DeliveryFailure, Explanation
 from falcana_core.models import DeploymentSetting, Mailbox, PluginState
-from falcana_core.oauth import OAuth
 from falcana_core.outbox import Outbox
 from falcana_core.plugins import Candidate, Plugins
 from falcana_core.providers import Detection, MxResolver
@@ -42,6 +41,7 @@ from falcana_core.transports import SendResult, Transport
 from falcana_core.users import Mailboxes, Users
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class UnknownSection(LookupError):
@@ -68,7 +68,7 @@ class Host:
         self.mailboxes = Mailboxes(self)
         self.mx = MxResolver(config.dns_servers)
         self.outbox = Outbox(self)
-        self.oauth = OAuth(self)
+        self._services: dict[str, Any] = {}
 
     # -- start-up ----------------------------------------------------------------------
 
@@ -89,6 +89,14 @@ class Host:
         host._secrets = SecretStore.open(host.sessions, env_key=config.secret_key,
                                          key_file=config.key_file)
         return host
+
+    def service(self, name: str, factory: Callable[[Host], T]) -> T:
+        """A plugin's per-host object (say, the OAuth plugin's token service), made on first
+        use and kept as long as the host: ``host.service("oauth", OAuth)``."""
+        if name not in self._services:
+            self._services[name] = factory(self)
+        found: T = self._services[name]
+        return found
 
     def close(self) -> None:
         self.engine.dispose()
@@ -152,7 +160,12 @@ class Host:
 
     @functools.cached_property
     def _transports(self) -> dict[str, Any]:
-        return self.hook.transports()
+        return self.hook.register_transports()
+
+    def plugins_changed(self) -> None:
+        """Forget what was gathered from plugins once (transports), after a plugin was
+        registered or removed while the host runs (the test kit does this)."""
+        self.__dict__.pop("_transports", None)
 
     def sections(self) -> list[Section]:
         return self.hook.user_settings_sections(self)
@@ -204,17 +217,16 @@ class Host:
         return self.hook.section_help(ctx, section_id, shown)
 
     def actions(self, section_id: str) -> list[Action]:
-        return self.hook.user_actions(self, section_id)
+        return [a for a in self.hook.user_actions(self) if a.section == section_id]
 
     def run_action(self, mailbox: Mailbox | None, action_id: str,
                    params: Mapping[str, Any] | None = None, *, actor: str) -> Any:
         ctx = self.context(mailbox, actor)
-        for section in self.sections():
-            for action in self.actions(section.id):
-                if action.id == action_id:
-                    if not action.is_available(ctx):
-                        raise ValueError(f"the action {action_id} is not available here")
-                    return action.handler(ctx, params or {})
+        for action in self.hook.user_actions(self):
+            if action.id == action_id:
+                if not action.is_available(ctx):
+                    raise ValueError(f"the action {action_id} is not available here")
+                return action.handler(ctx, params or {})
         raise UnknownAction(action_id)
 
     # -- providers and explanations ----------------------------------------------------
@@ -223,7 +235,10 @@ class Host:
         return self.hook.detect_provider(address.strip(), host.strip().lower(), self.mx)
 
     def explain(self, failure: DeliveryFailure) -> Explanation | None:
-        return self.hook.explain(failure)
+        """The most specific explanation any plugin has for a failed step."""
+        from falcana_core.delivery import best_explanation
+
+        return best_explanation(self.hook.explain_delivery_error(failure))
 
     # -- sending -----------------------------------------------------------------------
 

@@ -1,7 +1,10 @@
 """Plugin manifests: a small TOML file inside each plugin package, read without importing it.
 
-Odoo-style: ``name``, ``version``, ``summary``, ``depends``; optionally ``hookspecs`` (a module
-of hookspecs the plugin publishes for its dependents) and ``essential`` (cannot be disabled).
+Odoo-style, but only what cannot be derived: ``depends`` (other plugins that must be
+enabled), ``summary`` (the label ``plugins list`` shows), optionally ``hookspecs`` (a module
+of hookspecs the plugin publishes for its dependents) and ``essential`` (cannot be
+disabled). The plugin's name is its entry point's name and its version the distribution's;
+a plugin without dependencies needs no manifest at all.
 """
 
 from __future__ import annotations
@@ -18,38 +21,33 @@ class ManifestError(Exception):
     """A manifest is missing or malformed."""
 
 
+KNOWN_KEYS = frozenset({"summary", "depends", "hookspecs", "essential"})
+
+
 @dataclasses.dataclass(frozen=True)
 class Manifest:
-    name: str
-    version: str
     summary: str = ""
     depends: tuple[str, ...] = ()
     hookspecs: str | None = None
     essential: bool = False
-    order: int = 100
 
     @classmethod
     def from_mapping(cls, data: dict[str, object], source: str) -> Manifest:
-        try:
-            name = data["name"]
-            version = data["version"]
-        except KeyError as exc:
-            raise ManifestError(f"{source}: missing key {exc.args[0]!r}") from None
+        unknown = sorted(set(data) - KNOWN_KEYS)
+        if unknown:  # a typo ("depend") must not silently drop a dependency
+            raise ManifestError(f"{source}: unknown key(s) {', '.join(unknown)} "
+                                f"(known: {', '.join(sorted(KNOWN_KEYS))})")
         depends = data.get("depends", [])
-        if not isinstance(name, str) or not isinstance(version, str):
-            raise ManifestError(f"{source}: name and version must be strings")
         if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
             raise ManifestError(f"{source}: depends must be a list of plugin names")
         hookspecs = data.get("hookspecs")
-        order = data.get("order", 100)
+        if hookspecs is not None and not isinstance(hookspecs, str):
+            raise ManifestError(f"{source}: hookspecs must be a module name")
         return cls(
-            name=name,
-            version=version,
             summary=str(data.get("summary", "")),
             depends=tuple(depends),
-            hookspecs=hookspecs if isinstance(hookspecs, str) else None,
+            hookspecs=hookspecs,
             essential=bool(data.get("essential", False)),
-            order=order if isinstance(order, int) else 100,
         )
 
 
@@ -67,12 +65,12 @@ def package_dir(module_name: str) -> Path:
 
 
 def read_manifest(module_name: str) -> Manifest:
-    """Read the manifest next to the package of ``module_name``."""
+    """Read the manifest next to the package of ``module_name`` (none: an empty one)."""
     path = package_dir(module_name) / MANIFEST_FILE
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ManifestError(f"{path.name} not found in package of {module_name}") from None
+        return Manifest()
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{path.name} of {module_name}: {exc}") from None
     return Manifest.from_mapping(data, f"{path.name} of {module_name}")

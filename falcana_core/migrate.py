@@ -20,16 +20,16 @@ def version_table(plugin: str) -> str:
 
 
 def upgrade(engine: Engine, plugins: Plugins) -> list[str]:
-    """Upgrade core first, then each enabled plugin in dependency order; returns the names."""
+    """Upgrade core first, then each enabled plugin in dependency order; returns the names.
+
+    A plugin's migrations are the ``migrations/`` folder of its package (with ``env.py``).
+    """
     from alembic import command
     from alembic.config import Config
 
-    order = [i.name for i in plugins.enabled()]
-    sources = dict(plugins.hook.migrations())
     done = []
-    for name in order:
-        path = sources.get(name)
-        if path is None:
+    for name, path in plugins.resources("migrations"):
+        if not (path / "env.py").is_file():
             continue
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(path)))

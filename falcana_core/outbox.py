@@ -219,6 +219,27 @@ class Outbox:
             self.host.audit.record(actor, action, "outbox", str(outbox_id))
         return changed
 
+    def pause(self, mailbox_id: int, reason: dict[str, Any], *,
+              for_: dt.timedelta = dt.timedelta(days=30), session: Any = None) -> None:
+        """Hold a mailbox's queue (a plugin found a mailbox-level problem, such as a sign-in
+        to renew) until ``for_`` passes or its settings change; ``reason`` is shown in the
+        popup (``{"step": ..., "explanation": {"id", "cause", "fix"}}``). With ``session``
+        it joins the caller's transaction."""
+        def hold(s: Any) -> None:
+            state = s.get(MailboxQueue, mailbox_id)
+            if state is None:
+                state = MailboxQueue(mailbox_id=mailbox_id, pauses=0)
+                s.add(state)
+            state.paused_until = utcnow() + for_
+            state.pauses = (state.pauses or 0) + 1
+            state.reason = reason
+
+        if session is not None:
+            hold(session)
+            return
+        with self.host.transaction() as s:
+            hold(s)
+
     def resume(self, mailbox_id: int) -> None:
         """Lift a mailbox's pause (its settings changed: worth another try)."""
         with self.host.transaction() as s:

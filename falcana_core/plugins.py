@@ -15,33 +15,43 @@ import importlib
 import importlib.metadata
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
 from falcana_core import PROJECT, hookspecs
-from falcana_core.manifests import Manifest, ManifestError, read_manifest
+from falcana_core.manifests import Manifest, ManifestError, package_dir, read_manifest
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import click
 
-    from falcana_core.delivery import DeliveryFailure, Explanation
-    from falcana_core.host import Host
-    from falcana_core.models import User
-    from falcana_core.oauth import OAuthProvider
-    from falcana_core.providers import Detection, Limits, MxLookup
-    from falcana_core.sections import Action, HelpText, Section, SectionContext, Validation
-    from falcana_core.transports import TransportFactory
+    from falcana_core.api import (
+        Action,
+        DeliveryFailure,
+        Detection,
+        Explanation,
+        HelpText,
+        Host,
+        Limits,
+        MxLookup,
+        Route,
+        Section,
+        SectionContext,
+        TransportFactory,
+        User,
+        Validation,
+    )
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "falcana"
 CORE_PLUGIN = "core"
 DISABLE_ENV = "FALCANA_DISABLE_PLUGINS"
+TRACE_ENV = "FALCANA_TRACE_PLUGINS"
 
 T = TypeVar("T")
 
@@ -65,14 +75,12 @@ class PluginInfo:
     manifest: Manifest | None
     module_name: str
     distribution: str | None = None
+    version: str = ""
     status: Status = Status.ENABLED
     reason: str = ""
     module: object | None = None
     hooks: list[str] = dataclasses.field(default_factory=list)
-
-    @property
-    def version(self) -> str:
-        return self.manifest.version if self.manifest else ""
+    directory: Path | None = None  # the package's folder: migrations/, locale/ by convention
 
     @property
     def depends(self) -> tuple[str, ...]:
@@ -107,6 +115,8 @@ class Candidate:
     load: Callable[[], object]
     manifest: Manifest | None = None
     manifest_error: str = ""
+    version: str = ""
+    directory: Path | None = None
 
 
 def blocked_by_env(environ: Mapping[str, str] | None = None) -> set[str]:
@@ -123,19 +133,26 @@ def discover() -> list[Candidate]:
             log.error("plugin %s is installed twice (%s, %s); the first is used",
                       ep.name, found[ep.name].distribution, dist)
             continue
+        directory = None
         try:
             manifest, error = read_manifest(ep.module), ""
+            directory = package_dir(ep.module)
         except ManifestError as exc:
             manifest, error = None, str(exc)
-        found[ep.name] = Candidate(ep.name, ep.module, dist, ep.load, manifest, error)
+        version = ep.dist.version if ep.dist else ""
+        found[ep.name] = Candidate(ep.name, ep.module, dist, ep.load, manifest, error,
+                                   version, directory)
     return sorted(found.values(), key=lambda c: c.name)
 
 
 def core_candidate() -> Candidate:
     """The core's own default plugin, registered like any other."""
+    from falcana_core import __version__
+
     module = "falcana_core.default_plugin"
     return Candidate(CORE_PLUGIN, module, "falcana",
-                     lambda: importlib.import_module(module), read_manifest(module))
+                     lambda: importlib.import_module(module), read_manifest(module),
+                     version=__version__, directory=package_dir(module))
 
 
 class Plugins:
@@ -148,6 +165,8 @@ class Plugins:
         self.infos: dict[str, PluginInfo] = {}
         self.hook = Hooks(self)
         self._hookspec_modules: set[str] = set()
+        if _truthy(os.environ.get(TRACE_ENV)):
+            trace_hook_calls(self.pm)
 
     # -- loading -----------------------------------------------------------------------
 
@@ -168,13 +187,11 @@ class Plugins:
         disabled_set = set(disabled)
         by_name = {c.name: c for c in candidates}
         for cand in candidates:
-            info = PluginInfo(cand.name, cand.manifest, cand.module_name, cand.distribution)
+            info = PluginInfo(cand.name, cand.manifest, cand.module_name, cand.distribution,
+                              cand.version, directory=cand.directory)
             self.infos[cand.name] = info
             if cand.manifest is None:
                 self._fail(info, f"bad manifest: {cand.manifest_error}")
-            elif cand.manifest.name != cand.name:
-                self._fail(info, f"manifest names the plugin {cand.manifest.name!r}, "
-                                 f"but its entry point is {cand.name!r}")
             elif cand.name in blocked_set or cand.name in disabled_set:
                 how = (Status.BLOCKED, f"blocked by {DISABLE_ENV}") if (
                     cand.name in blocked_set) else (Status.DISABLED, "disabled by an admin")
@@ -251,8 +268,8 @@ class Plugins:
                  manifest: Manifest | None = None) -> PluginInfo:
         """Register an object as a plugin (used by loading, and by the test kit)."""
         if info is None:
-            info = PluginInfo(name, manifest or Manifest(name, "0"),
-                              getattr(plugin, "__name__", type(plugin).__name__))
+            info = PluginInfo(name, manifest or Manifest(),
+                              getattr(plugin, "__name__", type(plugin).__name__), version="0")
             self.infos[name] = info
             if info.manifest and info.manifest.hookspecs:
                 self._add_hookspecs(info.manifest.hookspecs)
@@ -323,90 +340,153 @@ class Plugins:
     def get(self, name: str) -> PluginInfo | None:
         return self.infos.get(name)
 
-    def iter_impls(self, hook_name: str) -> Iterator[tuple[str, Callable[..., Any], list[str]]]:
-        """(plugin name, function, argument names) of a hook, by plugin name."""
-        caller = getattr(self.pm.hook, hook_name)
-        impls = sorted(caller.get_hookimpls(), key=lambda i: i.plugin_name)
-        for impl in impls:
-            yield impl.plugin_name, impl.function, list(impl.argnames)
+    def resources(self, folder: str) -> list[tuple[str, Path]]:
+        """``(plugin, path)`` of each enabled plugin's ``folder`` (``migrations``,
+        ``locale``), found by convention in its package, in dependency order."""
+        order = {name: i for i, name in enumerate(self._dependency_order())}
+        found = []
+        for info in sorted(self.enabled(), key=lambda i: (i.name != CORE_PLUGIN,
+                                                          order.get(i.name, len(order)))):
+            path = info.directory / folder if info.directory else None
+            if path is not None and path.is_dir():
+                found.append((info.name, path))
+        return found
 
 
 class Hooks:
-    """A typed facade over ``pm.hook``: the rest of the host calls these methods."""
+    """The one way the host and plugins call hooks, and a typed facade over it.
+
+    Every hook, the core's and those plugins publish, goes through ``call``: its
+    implementations run one by one in **plugin-name order**; one that raises is logged and
+    skipped, the others still run. The hookspec says how results combine (collecting,
+    first result, or a chain; see ``falcana_core.hookspec``). Each implementation is
+    executed through pluggy's own hook executor, so ``pm.add_hookcall_monitoring`` and
+    ``pm.enable_tracing`` see every call (``FALCANA_TRACE_PLUGINS=1`` switches a trace on).
+
+    The typed methods below are the core's hooks, named as in ``hookspecs.py`` (a test
+    holds the two together); plugin-published hooks are called as ``call("name", ...)``.
+    """
 
     def __init__(self, plugins: Plugins) -> None:
         self._plugins = plugins
 
-    def collect(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call a collecting hook plugin by plugin; one that raises is logged and skipped."""
+    # -- the dispatcher ----------------------------------------------------------------
+
+    def _impls(self, hook_name: str) -> list[Any]:
+        caller = getattr(self._plugins.pm.hook, hook_name, None)
+        if caller is None:
+            return []
+        return sorted((i for i in caller.get_hookimpls() if not i.hookwrapper
+                       and not i.wrapper), key=lambda i: i.plugin_name)
+
+    def _run(self, hook_name: str, impl: Any, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+        try:
+            # pluggy's executor (not impl.function), so its monitoring sees the call
+            out: list[Any] = self._plugins.pm._hookexec(  # type: ignore[assignment]
+                hook_name, [impl], kwargs, False)
+        except Exception:
+            if not self._isolated(hook_name):
+                raise
+            log.exception("plugin %s failed in hook %s; skipped", impl.plugin_name, hook_name)
+            return False, None
+        return True, (out[0] if out else None)
+
+    def _isolated(self, hook_name: str) -> bool:
+        spec = getattr(getattr(self._plugins.pm.hook, hook_name, None), "spec", None)
+        return spec is None or getattr(spec.function, "falcana_isolate", True)
+
+    def mode(self, hook_name: str) -> str:
+        """``collect``, ``first`` or ``chain``, as the hookspec declares."""
+        caller = getattr(self._plugins.pm.hook, hook_name, None)
+        spec = getattr(caller, "spec", None)
+        if spec is None:
+            return "collect"
+        if spec.opts.get("firstresult"):
+            return "first"
+        return "chain" if getattr(spec.function, "falcana_chain", None) else "collect"
+
+    def call(self, hook_name: str, **kwargs: Any) -> Any:
+        """Call a hook as its spec declares: ``collect`` returns ``[(plugin, result)]``
+        without the ``None`` results, ``first`` the first result that is not ``None``,
+        ``chain`` the last value of the chained argument."""
+        mode = self.mode(hook_name)
+        if mode == "first":
+            for impl in self._impls(hook_name):
+                ok, value = self._run(hook_name, impl, kwargs)
+                if ok and value is not None:
+                    return value
+            return None
+        if mode == "chain":
+            caller = getattr(self._plugins.pm.hook, hook_name)
+            arg: str = caller.spec.function.falcana_chain
+            current = dict(kwargs)
+            for impl in self._impls(hook_name):
+                ok, value = self._run(hook_name, impl, current)
+                if ok and value is not None:
+                    current[arg] = value
+            return current[arg]
         results: list[tuple[str, Any]] = []
-        for plugin, fn, argnames in self._plugins.iter_impls(hook_name):
-            try:
-                value = fn(*[kwargs[a] for a in argnames])
-            except Exception:
-                log.exception("plugin %s failed in hook %s; skipped", plugin, hook_name)
-                continue
-            if value is not None:
-                results.append((plugin, value))
+        for impl in self._impls(hook_name):
+            ok, value = self._run(hook_name, impl, kwargs)
+            if ok and value is not None:
+                results.append((impl.plugin_name, value))
         return results
 
-    def _flat(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+    def collect(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """(plugin, result) of a collecting hook; iterables are flattened into items."""
         out: list[tuple[str, Any]] = []
-        for plugin, value in self.collect(hook_name, **kwargs):
+        for plugin, value in self.call(hook_name, **kwargs):
             if isinstance(value, list | tuple | set | frozenset) or _is_iterator(value):
                 out.extend((plugin, v) for v in value)
             else:
                 out.append((plugin, value))
         return out
 
-    @staticmethod
-    def _ordered(items: list[tuple[str, T]]) -> list[T]:
+    def ordered(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        """Collected results ordered by their ``order`` attribute, then plugin name."""
+        items = self.collect(hook_name, **kwargs)
         return [v for _, v in sorted(items, key=lambda pv: (getattr(pv[1], "order", 100),
                                                             pv[0]))]
 
+    # -- the core's hooks, typed -------------------------------------------------------
+
     def user_settings_sections(self, host: Host) -> list[Section]:
-        return self._ordered(self._flat("user_settings_sections", host=host))
+        return self.ordered("user_settings_sections", host=host)
 
     def deployment_settings_sections(self, host: Host) -> list[Section]:
-        return self._ordered(self._flat("deployment_settings_sections", host=host))
+        return self.ordered("deployment_settings_sections", host=host)
 
     def validate_section(self, ctx: SectionContext, section_id: str,
                          values: dict[str, Any]) -> list[Validation]:
         return [v for _, v in self.collect("validate_section", ctx=ctx,
-                                            section_id=section_id, values=values)]
+                                           section_id=section_id, values=values)]
 
     def section_help(self, ctx: SectionContext, section_id: str,
                      values: dict[str, Any]) -> list[HelpText]:
-        return self._ordered(self._flat("section_help", ctx=ctx, section_id=section_id,
-                                        values=values))
+        return self.ordered("section_help", ctx=ctx, section_id=section_id, values=values)
 
-    def user_actions(self, host: Host, section_id: str) -> list[Action]:
-        return self._ordered(self._flat("user_actions", host=host, section_id=section_id))
+    def user_actions(self, host: Host) -> list[Action]:
+        return self.ordered("user_actions", host=host)
 
-    def transports(self) -> dict[str, TransportFactory]:
+    def register_transports(self) -> dict[str, TransportFactory]:
+        """Transport factories by name; a name registered twice keeps the first."""
         found: dict[str, TransportFactory] = {}
-        for plugin, fn, _ in self._plugins.iter_impls("register_transports"):
-            def register(name: str, factory: TransportFactory, _plugin: str = plugin) -> None:
+        for impl in self._impls("register_transports"):
+            def register(name: str, factory: TransportFactory,
+                         _plugin: str = impl.plugin_name) -> None:
                 if name in found:
                     log.error("plugin %s registers transport %r a second time; ignored",
                               _plugin, name)
                     return
                 found[name] = factory
-            try:
-                fn(register)
-            except Exception:
-                log.exception("plugin %s failed in register_transports; skipped", plugin)
+            self._run("register_transports", impl, {"register": register})
         return found
 
-    def explanations(self, failure: DeliveryFailure) -> list[tuple[str, Explanation]]:
-        return self._flat("explain_delivery_error", failure=failure)
-
-    def explain(self, failure: DeliveryFailure) -> Explanation | None:
-        from falcana_core.delivery import best_explanation
-
-        return best_explanation(self.explanations(failure))
+    def explain_delivery_error(self, failure: DeliveryFailure) -> list[tuple[str, Explanation]]:
+        return self.collect("explain_delivery_error", failure=failure)
 
     def detect_provider(self, address: str, host: str, mx: MxLookup) -> Detection | None:
+        """The detection with the highest confidence, ties by plugin name."""
         found = self.collect("detect_provider", address=address, host=host, mx=mx)
         if not found:
             return None
@@ -414,27 +494,52 @@ class Hooks:
         return best
 
     def provider_limits(self, provider: str) -> Limits | None:
-        found = self.collect("provider_limits", provider=provider)
-        return found[0][1] if found else None
+        limits: Limits | None = self.call("provider_limits", provider=provider)
+        return limits
 
-    def register_web_routes(self, app: Any) -> None:
-        self.collect("register_web_routes", app=app)
+    def register_routes(self, host: Host) -> list[tuple[str, Route | tuple[Any, ...]]]:
+        """(plugin, route) pairs; a route may be a ``(rule, view)`` tuple, so only the
+        returned list is flattened."""
+        return [(plugin, route) for plugin, routes in self.call("register_routes", host=host)
+                for route in routes]
 
     def register_commands(self, cli: click.Group) -> None:
-        self.collect("register_commands", cli=cli)
-
-    def migrations(self) -> list[tuple[str, Path]]:
-        return self.collect("migrations")
-
-    def locale_dirs(self) -> list[tuple[str, Path]]:
-        return self.collect("locale_dir")
-
-    def oauth_providers(self, host: Host) -> list[OAuthProvider]:
-        return self._ordered(self._flat("oauth_providers", host=host))
+        self.call("register_commands", cli=cli)
 
     def current_user(self, host: Host, request: Any) -> User | None:
-        found = self.collect("current_user", host=host, request=request)
-        return found[0][1] if found else None
+        user: User | None = self.call("current_user", host=host, request=request)
+        return user
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def trace_hook_calls(pm: pluggy.PluginManager) -> Callable[[], None]:
+    """Log every hook call (hook, plugin, argument names, result type) through pluggy's own
+    monitoring, on the logger ``falcana.trace``. Values are never logged: they may be
+    secrets. Returns the function that stops the trace."""
+    trace = logging.getLogger("falcana.trace")
+    if not trace.handlers and not logging.getLogger().handlers:
+        trace.addHandler(logging.StreamHandler())
+        trace.setLevel(logging.INFO)
+
+    def before(hook_name: str, impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+        for impl in impls:
+            trace.info("hook %s -> %s(%s)", hook_name, impl.plugin_name,
+                       ", ".join(impl.argnames))
+
+    def after(outcome: Any, hook_name: str, impls: Sequence[Any],
+              kwargs: Mapping[str, Any]) -> None:
+        if outcome.exception is not None:
+            trace.info("hook %s <- raised %s", hook_name,
+                       outcome.exception.__class__.__name__)
+        else:
+            result: list[Any] = outcome.get_result()
+            trace.info("hook %s <- %s", hook_name,
+                       ", ".join(type(r).__name__ for r in result) or "nothing")
+
+    return pm.add_hookcall_monitoring(before, after)
 
 
 def _is_iterator(value: object) -> bool:

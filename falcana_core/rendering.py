@@ -59,8 +59,8 @@ def render_section(host: Host, mailbox: Mailbox | None, section: Section, *,
             "is_set": section.is_set(ctx, field.id) if field.write_only else False,
             "messages": validation.for_field(field.id) if validation else [],
         })
-    detection = host.detect_provider(str(shown.get("email") or ""),
-                                     str(shown.get("host") or ""))
+    detect = getattr(section, "detect_provider", None)  # optional: see sections.Section
+    detection = detect(ctx, shown) if detect is not None else None
     template = environment(template_dirs).get_template(section.template or "section.html")
     html = template.render(
         section=section, fields=fields, lang=current_language(), host=host, mailbox=mailbox,

@@ -148,6 +148,10 @@ class Section(Protocol):
 
     ``values`` are plain Python values keyed by field id; a password field's value is
     ``None`` when it is not to be changed (write-only fields are never loaded back).
+
+    Optionally a section has ``detect_provider(ctx, values) -> Detection | None``: the
+    provider it recognises in the values shown, rendered above its fields with the
+    provider's presets as buttons.
     """
 
     id: str

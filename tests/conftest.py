@@ -20,7 +20,7 @@ def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callab
     monkeypatch.syspath_prepend(str(site))
 
     def install(name: str, *, code: str = "", depends: tuple[str, ...] = (),
-                version: str = "1.0", manifest_name: str | None = None) -> Path:
+                version: str = "1.0", manifest_extra: str = "") -> Path:
         package = site / f"falcana_{name}"
         package.mkdir()
         (package / "__init__.py").write_text("")
@@ -28,8 +28,7 @@ def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callab
             "from falcana_core import hookimpl\n" + textwrap.dedent(code))
         deps = ", ".join(f'"{d}"' for d in depends)
         (package / "falcana_plugin.toml").write_text(
-            f'name = "{manifest_name or name}"\nversion = "{version}"\n'
-            f'summary = "test plugin {name}"\ndepends = [{deps}]\n')
+            f'summary = "test plugin {name}"\ndepends = [{deps}]\n{manifest_extra}')
         info = site / f"falcana_{name}-{version}.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(

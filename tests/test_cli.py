@@ -17,10 +17,11 @@ def test_plugins_list_shows_the_first_party_plugins(falcana_cli: Callable[..., A
     result = falcana_cli("plugins", "list", "--json")
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in json.loads(result.stdout)}
-    for name in ("smtp_settings", "providers_m365", "providers_gmail"):
+    for name in ("smtp_settings", "oauth", "providers_m365", "providers_gmail"):
         assert rows[name]["enabled"] and rows[name]["version"] == "0.1.0"
         assert rows[name]["hooks"]
-    assert rows["providers_m365"]["depends"] == ["smtp_settings"]
+    assert rows["providers_m365"]["depends"] == ["smtp_settings", "oauth"]
+    assert rows["oauth"]["distribution"] == "falcana-oauth"
     only = json.loads(falcana_cli("plugins", "list", "--json", "--hook",
                                   "register_transports").stdout)
     assert [r["name"] for r in only] == ["smtp_settings"]
@@ -109,7 +110,7 @@ def test_the_console_script_runs(tmp_path: Path) -> None:
 def test_db_upgrade_runs_every_plugins_migrations(falcana_cli: Callable[..., Any]) -> None:
     result = falcana_cli("db", "upgrade")
     assert result.exit_code == 0
-    assert result.stdout.strip() == "Upgraded: core, smtp_settings"
+    assert result.stdout.strip() == "Upgraded: core, smtp_settings, oauth"
 
 
 def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from falcana_core.host import Host
 from falcana_core.plugins import PluginError, Plugins, Status
 from falcana_core.testing import make_config
 
-FIRST_PARTY = {"core", "smtp_settings", "providers_m365", "providers_gmail"}
+FIRST_PARTY = {"core", "smtp_settings", "oauth", "providers_m365", "providers_gmail"}
 
 
 def start(tmp_path: Path, **overrides: object) -> Host:
@@ -37,8 +37,8 @@ def test_plugin_whose_import_raises_is_failed_and_dependents_disabled(
         tmp_path: Path, fake_distribution: Callable[..., Path]) -> None:
     fake_distribution("broken", code="raise RuntimeError('boom at import')")
     fake_distribution("needs_broken", depends=("broken",),
-                      code="@hookimpl\ndef locale_dir():\n    return None\n")
-    fake_distribution("fine", code="@hookimpl\ndef locale_dir():\n    return None\n")
+                      code="@hookimpl\ndef provider_limits(provider):\n    return None\n")
+    fake_distribution("fine", code="@hookimpl\ndef provider_limits(provider):\n    return None\n")
     host = start(tmp_path)
     broken, dependent, fine = (host.plugins.get(n) for n in ("broken", "needs_broken", "fine"))
     assert broken is not None and broken.status is Status.FAILED
@@ -88,12 +88,20 @@ def test_missing_dependency_is_reported(tmp_path: Path,
     assert info.reason == "missing dependency: not_installed is not installed"
 
 
-def test_manifest_name_must_match_entry_point(tmp_path: Path,
-                                              fake_distribution: Callable[..., Path]) -> None:
-    fake_distribution("named", manifest_name="other")
-    info = start(tmp_path).plugins.get("named")
+def test_a_misspelled_manifest_key_fails_the_plugin_naming_the_key(
+        tmp_path: Path, fake_distribution: Callable[..., Path]) -> None:
+    fake_distribution("typo_key", manifest_extra='depend = ["smtp_settings"]\n')
+    info = start(tmp_path).plugins.get("typo_key")
     assert info is not None and info.status is Status.FAILED
-    assert "'other'" in info.reason
+    assert "unknown key(s) depend" in info.reason
+
+
+def test_name_and_version_come_from_the_entry_point_and_distribution(
+        tmp_path: Path, fake_distribution: Callable[..., Path]) -> None:
+    fake_distribution("versioned", version="2.3.4")
+    info = start(tmp_path).plugins.get("versioned")
+    assert info is not None and info.status is Status.ENABLED, info and info.reason
+    assert (info.version, info.distribution) == ("2.3.4", "falcana-versioned")
 
 
 def test_disabling_persists_across_restarts_and_disables_dependents(tmp_path: Path) -> None:

@@ -105,17 +105,17 @@ def register_plugin(falcana_host: Host) -> Callable[..., contextlib.AbstractCont
     @contextlib.contextmanager
     def register(plugin: object, name: str, *, depends: tuple[str, ...] = (),
                  hookspecs: str | None = None) -> Iterator[object]:
-        manifest = Manifest(name=name, version="0", depends=depends, hookspecs=hookspecs)
+        manifest = Manifest(depends=depends, hookspecs=hookspecs)
         info = falcana_host.plugins.register(plugin, name, manifest=manifest)
         if info.status.value != "enabled":
             falcana_host.plugins.unregister(name)
             raise AssertionError(f"plugin {name} was not registered: {info.reason}")
-        falcana_host.__dict__.pop("_transports", None)
+        falcana_host.plugins_changed()
         try:
             yield plugin
         finally:
             falcana_host.plugins.unregister(name)
-            falcana_host.__dict__.pop("_transports", None)
+            falcana_host.plugins_changed()
 
     return register
 

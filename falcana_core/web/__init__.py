@@ -55,5 +55,23 @@ def create_app(host: Host | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     views.install(app)
-    host.hook.register_web_routes(app)
+    _mount_plugin_routes(app, host)
     return app
+
+
+def _mount_plugin_routes(app: Flask, host: Host) -> None:
+    """Each plugin's routes under ``/plugins/<name>``; a plugin whose routes cannot be
+    mounted is logged and left out, the app still starts."""
+    import logging
+
+    from falcana_core.routes import mount
+
+    grouped: dict[str, list[Any]] = {}
+    for plugin, route in host.hook.register_routes(host):
+        grouped.setdefault(plugin, []).append(route)
+    for plugin, routes in grouped.items():
+        try:
+            mount(app, plugin, routes)
+        except Exception:
+            logging.getLogger(__name__).exception("plugin %s: its routes were not mounted",
+                                                  plugin)

@@ -30,7 +30,7 @@ def test_consent_round_trip_then_test_mail(chromium: Any, tmp_path: Path, oauth:
     base = f"http://127.0.0.1:{port}"
     oauth.add_client("falcana-ms", "secret-1", scopes={MS_SMTP, "offline_access", "openid",
                                                        "email"},
-                     redirect_uris=[f"{base}/plugins/providers_m365/oauth/callback"])
+                     redirect_uris=[f"{base}/plugins/oauth/microsoft/callback"])
     dns_server.set_mx("contoso-gmbh.de", ["contoso-gmbh-de.mail.protection.outlook.com"])
     smtp = smtp_server("starttls", extra_auth={"XOAUTH2": xoauth2_authenticator(oauth, MS_SMTP)})
     data = tmp_path / "data"
@@ -62,7 +62,7 @@ def test_consent_round_trip_then_test_mail(chromium: Any, tmp_path: Path, oauth:
     page.wait_for_url(f"{oauth.url}/**")
     assert page.locator("#account").input_value() == ANNA  # login_hint
     page.click("#approve")
-    page.wait_for_url(f"{url}/plugins/providers_m365/oauth/callback*")
+    page.wait_for_url(f"{url}/plugins/oauth/microsoft/callback*")
     assert "Angemeldet" in page.locator("h1").inner_text()
     page.goto(url + "/me")
     assert "Verbunden als anna@contoso-gmbh.de" in page.content()

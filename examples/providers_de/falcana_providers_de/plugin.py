@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from falcana_core import hookimpl
-from falcana_core.addresses import split_address
-from falcana_core.providers import Detection, MxLookup, Preset
-from falcana_core.sections import HelpText, SectionContext, Validation
+from falcana_core.api import (
+    Detection,
+    HelpText,
+    MxLookup,
+    Preset,
+    SectionContext,
+    Validation,
+    hookimpl,
+    split_address,
+)
 from falcana_providers_de.providers import BY_ID, LAST_CHECKED, PROVIDERS, Provider, _
-
-HERE = Path(__file__).parent
 
 
 def _detection(provider: Provider, reason: Any, confidence: int, via: str) -> Detection:
@@ -34,25 +37,19 @@ def detect_provider(address: str, host: str, mx: MxLookup) -> Detection | None:
     return None
 
 
-def _recognised(ctx: SectionContext, values: dict[str, Any]) -> Provider | None:
-    found = ctx.host.detect_provider(str(values.get("email") or ""),
-                                     str(values.get("host") or ""))
-    return BY_ID.get(found.provider) if found else None
-
-
 @hookimpl
-def validate_section(ctx: SectionContext, section_id: str,
-                     values: dict[str, Any]) -> Validation | None:
-    provider = _recognised(ctx, values) if section_id == "smtp" else None
-    if provider is None:
+def provider_validate(ctx: SectionContext, provider: Detection,
+                      values: dict[str, Any]) -> Validation | None:
+    ours = BY_ID.get(provider.provider)
+    if ours is None:
         return None
     v = Validation()
     address = str(values.get("email") or "")
     username = str(values.get("username") or "")
-    if provider.id == "webde" and "@" in username:
+    if ours.id == "webde" and "@" in username:
         v.hint("username", _("WEB.DE expects the part before the @ as username: {local}.",
                              local=split_address(username)[0]), "webde_local_part")
-    if provider.id == "ionos" and "@" in username and (
+    if ours.id == "ionos" and "@" in username and (
             split_address(address)[1].lower() != split_address(username)[1].lower()):
         v.warning("email", _("IONOS sends only mail whose From domain is the mailbox's domain "
                              "({domain}).", domain=split_address(username)[1]),
@@ -61,16 +58,10 @@ def validate_section(ctx: SectionContext, section_id: str,
 
 
 @hookimpl
-def section_help(ctx: SectionContext, section_id: str,
-                 values: dict[str, Any]) -> list[HelpText]:
-    provider = _recognised(ctx, values) if section_id == "smtp" else None
-    if provider is None:
+def provider_help(ctx: SectionContext, provider: Detection,
+                  values: dict[str, Any]) -> list[HelpText]:
+    ours = BY_ID.get(provider.provider)
+    if ours is None:
         return []
-    return [HelpText(f"providers_de.{provider.id}",
-                     _("{name}: special cases", name=provider.name), provider.help,
-                     LAST_CHECKED, order=60)]
-
-
-@hookimpl
-def locale_dir() -> Path:
-    return HERE / "locale"
+    return [HelpText(f"providers_de.{ours.id}", _("{name}: special cases", name=ours.name),
+                     ours.help, LAST_CHECKED, order=60)]

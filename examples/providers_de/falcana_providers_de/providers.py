@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from falcana_core.i18n import Domain, LazyText
+from falcana_core.api import Domain, LazyText
 
 _ = Domain("providers_de", Path(__file__).parent / "locale")
 

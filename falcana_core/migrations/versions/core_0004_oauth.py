@@ -1,11 +1,9 @@
-"""oauth
+"""oauth (now the OAuth plugin's: its migration oauth_0001 creates these tables; a
+database that ran this revision before keeps them and the plugin adopts them)
 
 Revision ID: core_0004
 Revises: core_0003
 """
-
-import sqlalchemy as sa
-from alembic import op
 
 revision = 'core_0004'
 down_revision = 'core_0003'
@@ -14,33 +12,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table('oauth_connections',
-    sa.Column('mailbox_id', sa.Integer(), nullable=False),
-    sa.Column('provider', sa.String(length=50), nullable=False),
-    sa.Column('mode', sa.String(length=20), nullable=False),
-    sa.Column('account', sa.String(length=320), nullable=False),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('reason', sa.JSON(), nullable=True),
-    sa.Column('connected_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('refreshed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('refreshes', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['mailbox_id'], ['mailboxes.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('mailbox_id')
-    )
-    op.create_table('oauth_consent_links',
-    sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('mailbox_id', sa.Integer(), nullable=False),
-    sa.Column('provider', sa.String(length=50), nullable=False),
-    sa.Column('created_by', sa.String(length=150), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['mailbox_id'], ['mailboxes.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('token_hash')
-    )
+    pass
 
 
 def downgrade() -> None:
-    op.drop_table('oauth_consent_links')
-    op.drop_table('oauth_connections')
+    pass

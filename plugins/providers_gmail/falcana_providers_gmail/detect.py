@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from falcana_core.addresses import split_address
-from falcana_core.providers import Detection, MxLookup, Preset
+from falcana_core.api import Detection, MxLookup, Preset, split_address
 from falcana_providers_gmail.i18n import _
 
 GMAIL = "gmail"  # consumer accounts (gmail.com, googlemail.com)

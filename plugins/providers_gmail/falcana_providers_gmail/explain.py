@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from falcana_core.delivery import DeliveryFailure, Explanation, Retry, Scope
-from falcana_core.explaining import ReplyRule, explain_by_rules, provider_explanation
-from falcana_core.i18n import Text
+from falcana_core.api import (
+    DeliveryFailure,
+    Explanation,
+    ReplyRule,
+    Retry,
+    Scope,
+    Text,
+    explain_by_rules,
+    provider_explanation,
+)
 from falcana_providers_gmail.detect import HOSTS, PROVIDERS
 from falcana_providers_gmail.i18n import _
 

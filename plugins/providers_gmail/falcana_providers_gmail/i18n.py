@@ -2,6 +2,6 @@
 
 from pathlib import Path
 
-from falcana_core.i18n import Domain
+from falcana_core.api import Domain
 
 _ = Domain("providers_gmail", Path(__file__).parent / "locale")

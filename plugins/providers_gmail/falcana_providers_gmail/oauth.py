@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from falcana_core.oauth import OAuthProvider
-from falcana_core.oauth_settings import ClientField, OAuthClientSection
+from falcana_oauth import ClientField, OAuthClientSection, OAuthProvider
+
 from falcana_providers_gmail.detect import PROVIDERS
 from falcana_providers_gmail.i18n import _
 
+PLUGIN = "providers_gmail"  # owner of the client settings
 PROVIDER_ID = "google"
 SMTP_SCOPE = "https://mail.google.com/"
 
-SECTION = OAuthClientSection("providers_gmail", "oauth_google", _("Google: OAuth2 sign-in"), [
+SECTION = OAuthClientSection(PLUGIN, "oauth_google", _("Google: OAuth2 sign-in"), [
     ClientField("client_id", _("Client ID"),
                 _("From the OAuth client in the Google Cloud console (see the docs).")),
     ClientField("client_secret", _("Client secret"), secret=True),

@@ -1,22 +1,31 @@
-"""Hook implementations of the Gmail provider plugin. Imports stay inside functions."""
+"""Hook implementations of the Gmail provider plugin: data and rules only.
+
+The SMTP settings plugin hands over the recognised provider; the OAuth plugin turns the
+OAuth2 client described here into sign-in choices, buttons and routes.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from falcana_core import hookimpl
+from falcana_core.api import hookimpl
 
 if TYPE_CHECKING:
-    from falcana_smtp_settings.settings import SmtpSettings
+    from falcana_oauth import OAuthProvider
+    from falcana_smtp_settings.api import SmtpSettings
 
-    from falcana_core.delivery import DeliveryFailure, Explanation
-    from falcana_core.host import Host
-    from falcana_core.oauth import OAuthProvider
-    from falcana_core.providers import Detection, Limits, MxLookup
-    from falcana_core.sections import HelpText, SectionContext, Validation
-
-HERE = Path(__file__).parent
+    from falcana_core.api import (
+        DeliveryFailure,
+        Detection,
+        Explanation,
+        HelpText,
+        Host,
+        Limits,
+        MxLookup,
+        Section,
+        SectionContext,
+        Validation,
+    )
 
 
 @hookimpl
@@ -27,37 +36,19 @@ def detect_provider(address: str, host: str, mx: MxLookup) -> Detection | None:
 
 
 @hookimpl
-def validate_section(ctx: SectionContext, section_id: str,
-                     values: dict[str, Any]) -> Validation | None:
-    if section_id != "smtp":
-        return None
+def provider_validate(ctx: SectionContext, provider: Detection,
+                      values: dict[str, Any]) -> Validation | None:
     from falcana_providers_gmail.rules import validate
 
-    return validate(ctx, values)
+    return validate(ctx, provider, values)
 
 
 @hookimpl
-def user_actions(host: Host, section_id: str) -> list[Any]:
-    if section_id != "smtp":
-        return []
-    from falcana_core.oauth_ui import oauth_actions
-    from falcana_providers_gmail.i18n import _
-    from falcana_providers_gmail.oauth import PROVIDER_ID
-
-    label = _("Sign in with Google")
-    return oauth_actions("providers_gmail", PROVIDER_ID, label)
-
-
-@hookimpl
-def section_help(ctx: SectionContext, section_id: str,
-                 values: dict[str, Any]) -> list[HelpText]:
-    if section_id != "smtp":
-        return []
-    from falcana_core.oauth_ui import oauth_state_help
-    from falcana_providers_gmail.oauth import PROVIDER_ID
+def provider_help(ctx: SectionContext, provider: Detection,
+                  values: dict[str, Any]) -> list[HelpText]:
     from falcana_providers_gmail.rules import help_texts
 
-    return [*oauth_state_help(ctx, values, PROVIDER_ID), *help_texts(ctx, values)]
+    return help_texts(ctx, provider, values)
 
 
 @hookimpl
@@ -83,7 +74,7 @@ def provider_limits(provider: str) -> Limits | None:
 
 
 @hookimpl
-def deployment_settings_sections(host: Host) -> list[Any]:
+def deployment_settings_sections(host: Host) -> list[Section]:
     from falcana_providers_gmail.oauth import SECTION
 
     return [SECTION]
@@ -95,16 +86,3 @@ def oauth_providers(host: Host) -> list[OAuthProvider]:
 
     found = provider(host)
     return [found] if found else []
-
-
-@hookimpl
-def register_web_routes(app: Any) -> None:
-    from falcana_core.web.oauth import register_oauth_routes
-    from falcana_providers_gmail.oauth import PROVIDER_ID
-
-    register_oauth_routes(app, "providers_gmail", PROVIDER_ID)
-
-
-@hookimpl
-def locale_dir() -> Path:
-    return HERE / "locale"

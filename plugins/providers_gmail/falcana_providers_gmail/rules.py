@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from falcana_core.providers import Detection, Limits
-from falcana_core.sections import HelpText, SectionContext, Validation
+from falcana_core.api import Detection, HelpText, Limits, SectionContext, Validation
 from falcana_providers_gmail.detect import GMAIL, PROVIDERS, WORKSPACE
 from falcana_providers_gmail.explain import APP_PASSWORDS
 from falcana_providers_gmail.i18n import _
@@ -28,14 +27,9 @@ def strip_app_password(password: str) -> str:
     return _WHITESPACE.sub("", password)
 
 
-def detection(ctx: SectionContext, values: dict[str, Any]) -> Detection | None:
-    found = ctx.host.detect_provider(str(values.get("email") or ""),
-                                     str(values.get("host") or ""))
-    return found if found and found.provider in PROVIDERS else None
-
-
-def validate(ctx: SectionContext, values: dict[str, Any]) -> Validation | None:
-    if detection(ctx, values) is None:
+def validate(ctx: SectionContext, provider: Detection,
+             values: dict[str, Any]) -> Validation | None:
+    if provider.provider not in PROVIDERS:
         return None
     v = Validation()
     password = values.get("password")
@@ -74,8 +68,9 @@ HELP = _(
     "full address.</p>")
 
 
-def help_texts(ctx: SectionContext, values: dict[str, Any]) -> list[HelpText]:
-    if detection(ctx, values) is None:
+def help_texts(ctx: SectionContext, provider: Detection,
+               values: dict[str, Any]) -> list[HelpText]:
+    if provider.provider not in PROVIDERS:
         return []
     return [HelpText("gmail.app_password", _("Gmail: special cases"), HELP, LAST_CHECKED,
                      (APP_PASSWORDS, WORKSPACE_PASSWORDS), order=50)]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from falcana_core.addresses import split_address
-from falcana_core.providers import Detection, MxLookup, Preset
+from falcana_core.api import Detection, MxLookup, Preset, split_address
 from falcana_providers_m365.i18n import _
 
 M365 = "m365"

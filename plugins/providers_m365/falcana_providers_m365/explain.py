@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from falcana_core.delivery import DeliveryFailure, Explanation, Retry
-from falcana_core.explaining import ReplyRule, explain_by_rules, provider_explanation
-from falcana_core.i18n import Text
+from falcana_core.api import (
+    DeliveryFailure,
+    Explanation,
+    ReplyRule,
+    Retry,
+    Text,
+    explain_by_rules,
+    provider_explanation,
+)
 from falcana_providers_m365.detect import M365, OUTLOOK_COM
 from falcana_providers_m365.i18n import _
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from falcana_core.oauth import OAuthProvider
-from falcana_core.oauth_settings import ClientField, OAuthClientSection
+from falcana_oauth import ClientField, OAuthClientSection, OAuthProvider
+
 from falcana_providers_m365.detect import M365, OUTLOOK_COM
 from falcana_providers_m365.i18n import _
 
+PLUGIN = "providers_m365"  # owner of the client settings
 PROVIDER_ID = "microsoft"
 SMTP_SCOPE = "https://outlook.office.com/SMTP.Send"
 APP_SCOPE = "https://outlook.office365.com/.default"
 
-SECTION = OAuthClientSection("providers_m365", "oauth_microsoft",
+SECTION = OAuthClientSection(PLUGIN, "oauth_microsoft",
                              _("Microsoft 365: OAuth2 sign-in"), [
     ClientField("client_id", _("Application (client) ID"),
                 _("From the app registration in Microsoft Entra (see the docs).")),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from falcana_core.providers import Detection, Limits
-from falcana_core.sections import HelpText, SectionContext, Validation
+from falcana_smtp_settings.api import SECTION_ID
+
+from falcana_core.api import Detection, HelpText, Limits, SectionContext, Validation
 from falcana_providers_m365.detect import M365, OUTLOOK_COM
 from falcana_providers_m365.explain import DEPRECATION, SMTP_AUTH_DOCS
 from falcana_providers_m365.i18n import _
 
-SECTION = "smtp"
 LAST_CHECKED = "2026-11-27"
 
 LIMITS = Limits(max_connections=3, messages_per_minute=30, recipients_per_day=10_000,
@@ -26,10 +26,8 @@ OUTLOOK_DOCS = (_("Microsoft: POP, IMAP and SMTP settings for Outlook.com"),
                 "pop-imap-and-smtp-settings-for-outlook-com-d088b986-291d-42b8-9564-9c414e2aa040")
 
 
-def detection(ctx: SectionContext, values: dict[str, Any]) -> Detection | None:
-    found = ctx.host.detect_provider(str(values.get("email") or ""),
-                                     str(values.get("host") or ""))
-    return found if found and found.provider in (M365, OUTLOOK_COM) else None
+def ours(provider: Detection) -> Detection | None:
+    return provider if provider.provider in (M365, OUTLOOK_COM) else None
 
 
 def _password_present(ctx: SectionContext, values: dict[str, Any]) -> bool:
@@ -37,11 +35,12 @@ def _password_present(ctx: SectionContext, values: dict[str, Any]) -> bool:
         return True
     if values.get("clear_password") or ctx.mailbox is None:
         return False
-    return ctx.host.section(SECTION).is_set(ctx, "password")
+    return ctx.host.section(SECTION_ID).is_set(ctx, "password")
 
 
-def validate(ctx: SectionContext, values: dict[str, Any]) -> Validation | None:
-    found = detection(ctx, values)
+def validate(ctx: SectionContext, provider: Detection,
+             values: dict[str, Any]) -> Validation | None:
+    found = ours(provider)
     if found is None:
         return None
     v = Validation()
@@ -91,8 +90,9 @@ OUTLOOK_HELP = _(
     "<p>Settings: server smtp-mail.outlook.com, port 587, connection type TLS.</p>")
 
 
-def help_texts(ctx: SectionContext, values: dict[str, Any]) -> list[HelpText]:
-    found = detection(ctx, values)
+def help_texts(ctx: SectionContext, provider: Detection,
+               values: dict[str, Any]) -> list[HelpText]:
+    found = ours(provider)
     if found is None:
         return []
     if found.provider == OUTLOOK_COM:

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from falcana_core.cli import echo_input_errors, fail, host, print_json, read_secret
+from falcana_core.api import cli_host as host
+from falcana_core.api import echo_input_errors, fail, print_json, read_secret
 from falcana_smtp_settings.i18n import _
 
 if TYPE_CHECKING:
-    from falcana_core.models import Mailbox
+    from falcana_core.api import Mailbox
     from falcana_smtp_settings.testmail import TestResult
 
 
@@ -81,8 +82,8 @@ def show(login: str, as_json: bool) -> None:
               help="Accept exactly this server certificate (its SHA-256 fingerprint).")
 @click.option("--unpin", is_flag=True, help="Remove the pinned certificate.")
 @click.option("--auth-method", default=None,
-              type=click.Choice(["password", "oauth2", "oauth2_app", "oauth2_delegation"]),
-              help="Sign in with the password, or with OAuth2 (see docs/oauth.md).")
+              help="password, or a sign-in method a plugin offers: oauth2, oauth2_app, "
+                   "oauth2_delegation with the OAuth plugin (see docs/oauth.md).")
 @click.option("--preset", is_flag=True,
               help="Fill host, port and connection type from the recognised provider "
                    "(with --security: the preset of that connection type).")

@@ -18,15 +18,23 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from falcana_core.delivery import DeliveryFailure, FailureKind, Reply, Step, StepStatus
-from falcana_core.oauth import OAuthError
+from falcana_core.api import (
+    DeliveryFailure,
+    FailureKind,
+    Reply,
+    SecretValue,
+    Step,
+    StepProblem,
+    StepStatus,
+)
 from falcana_smtp_settings.settings import SmtpSettings
 from falcana_smtp_settings.tls import PinMismatch, check_pin, client_context, session_info
 
 T = TypeVar("T")
 
-LoginHook = Callable[[smtplib.SMTP, SmtpSettings], str | None]
-TokenGetter = Callable[[], Any]  # returns falcana_core.oauth.AccessToken
+#: logs in for a sign-in method other than the password (the ``smtp_login`` hook)
+LoginHook = Callable[["SmtpSession"], str | None]
+#: adjusts the stored password right before AUTH (the ``smtp_password_for_auth`` hook)
 PasswordHook = Callable[[SmtpSettings, str], str]
 
 #: AUTH mechanisms we use with a password, most preferred first.
@@ -59,16 +67,10 @@ class StepFailed(Exception):
         self.outcome_unknown = outcome_unknown
 
 
-class _SMTP(smtplib.SMTP):
-    """smtplib.SMTP as it comes: its debug output (AUTH in base64) is never switched on;
-    tests check stdout and stderr for it."""
-
-
 class SmtpSession:
     def __init__(self, settings: SmtpSettings, *, ca_bundle: Path | None, timeout: float,
                  deadline: float | None = None, login_hook: LoginHook | None = None,
                  password_hook: PasswordHook | None = None,
-                 token_getter: TokenGetter | None = None,
                  local_hostname: str | None = None) -> None:
         self.settings = settings
         self.ca_bundle = ca_bundle
@@ -76,12 +78,12 @@ class SmtpSession:
         self.deadline = deadline  # time.monotonic() value, for a whole test mail
         self.login_hook = login_hook
         self.password_hook = password_hook
-        self.token_getter = token_getter
         self.local_hostname = local_hostname
         self.steps: list[Step] = []
-        self.smtp: _SMTP | None = None
+        self.smtp: smtplib.SMTP | None = None
         self.tls: dict[str, Any] = {}
         self.auth_mechanism: str | None = None
+        self.sasl: str | None = None  # a mechanism a sign-in plugin is trying (XOAUTH2)
         self.extensions: dict[str, str] = {}
 
     # -- steps -------------------------------------------------------------------------
@@ -125,10 +127,11 @@ class SmtpSession:
         self.steps.append(Step(step_id, StepStatus.SKIPPED, 0.0, None, {"why": why}))
 
     def classify(self, step_id: str, exc: BaseException) -> DeliveryFailure:
-        """What went wrong, in terms explanations match on (``data["auth"]`` says XOAUTH2)."""
+        """What went wrong, in terms explanations match on (``data["auth"]`` names the
+        mechanism a sign-in plugin tried, e.g. XOAUTH2)."""
         failure = self._classify(step_id, exc)
-        if self.settings.oauth:
-            failure = dataclasses.replace(failure, data={**failure.data, "auth": "XOAUTH2"})
+        if self.sasl:
+            failure = dataclasses.replace(failure, data={**failure.data, "auth": self.sasl})
         return failure
 
     def _classify(self, step_id: str, exc: BaseException) -> DeliveryFailure:
@@ -146,9 +149,8 @@ class SmtpSession:
             reply = Reply.parse(code, msg)
             return DeliveryFailure(kind=FailureKind.REPLY, reply=reply, detail=str(reply),
                                    data={"recipients": list(exc.recipients)}, **base)
-        if isinstance(exc, OAuthError):
-            return DeliveryFailure(kind=FailureKind.TOKEN, detail=exc.detail or exc.code,
-                                   data={"oauth": exc.as_dict()}, **base)
+        if isinstance(exc, StepProblem):
+            return DeliveryFailure(kind=exc.kind, detail=exc.detail, data=exc.data, **base)
         if isinstance(exc, PinMismatch):
             return DeliveryFailure(kind=FailureKind.PIN_MISMATCH, detail=str(exc),
                                    data={"expected": exc.expected, "sha256": exc.got}, **base)
@@ -199,7 +201,7 @@ class SmtpSession:
             detail=lambda r: {"addresses": sorted({str(i[4][0]) for i in r})})
         sock = self.step("connect", lambda: self._connect(infos),
                          detail=lambda r: {"address": str(r.getpeername()[0])})
-        smtp = _SMTP(local_hostname=self.local_hostname, timeout=self.timeout)
+        smtp = smtplib.SMTP(local_hostname=self.local_hostname, timeout=self.timeout)
         smtp._host = s.host  # type: ignore[attr-defined]  # used by starttls for SNI
         self.smtp = smtp
         if s.security == "ssl":
@@ -279,41 +281,37 @@ class SmtpSession:
         return self.smtp.sock
 
     def _auth(self) -> None:
-        smtp = self.smtp
-        assert smtp is not None
         s = self.settings
-        if s.oauth and self.token_getter is not None:
-            self._xoauth2(self.token_getter)
+        if s.auth_method != "password":
+            self._plugin_login()
             return
-        if self.login_hook is not None and s.password is None and not s.username:
-            self.skip("auth", "no username")
-            return
-        if s.password is None and self.login_hook is None:
+        if s.password is None:
             self.skip("auth", "no password stored")
             return
+        self.auth_mechanism = self.step("auth", self._password_login,
+                                        detail=lambda m: {"mechanism": m})
 
-        def login() -> str:
-            if self.login_hook is not None:
-                used = self.login_hook(smtp, s)
-                if used:
-                    return used
-            return self._password_login()
+    def _plugin_login(self) -> None:
+        """A sign-in method a plugin offered (OAuth2): the plugin logs in."""
+        used = self.login_hook(self) if self.login_hook is not None else None
+        if used is None:
+            def nobody() -> str:
+                raise NoCredentials(f"no enabled plugin signs in with "
+                                    f"{self.settings.auth_method}")
 
-        self.auth_mechanism = self.step("auth", login, detail=lambda m: {"mechanism": m})
+            self.step("auth", nobody)
 
-    def _xoauth2(self, get_token: TokenGetter) -> None:
-        """OAuth2: the token step (cached or refreshed), then AUTH XOAUTH2."""
-        token = self.step("token", get_token, detail=lambda t: {
-            "source": t.source, "account": t.account,
-            "expires_at": t.expires_at.isoformat()})
+    def xoauth2(self, account: str, token: SecretValue) -> str:
+        """SASL XOAUTH2 (Google's and Microsoft's OAuth2 for SMTP) as the ``auth`` step."""
         smtp = self.smtp
         assert smtp is not None
+        self.sasl = "XOAUTH2"
 
         def login() -> str:
             if not smtp.has_extn("auth") or "XOAUTH2" not in smtp.esmtp_features.get(
                     "auth", "").upper().split():
                 raise NotOffered("AUTH XOAUTH2", sorted(k.upper() for k in self.extensions))
-            raw = f"user={token.account}\x01auth=Bearer {token.token.reveal()}\x01\x01"
+            raw = f"user={account}\x01auth=Bearer {token.reveal()}\x01\x01"
             code, msg = smtp.docmd("AUTH", "XOAUTH2 " + _b64(raw))
             if code == 334:  # an error challenge (JSON): answer empty to get the reply
                 code, msg = smtp.docmd("")
@@ -322,6 +320,7 @@ class SmtpSession:
             return "XOAUTH2"
 
         self.auth_mechanism = self.step("auth", login, detail=lambda m: {"mechanism": m})
+        return self.auth_mechanism
 
     def _password_login(self) -> str:
         smtp = self.smtp

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from falcana_core.delivery import DeliveryFailure, Explanation, FailureKind, Retry, Scope
+from falcana_core.api import DeliveryFailure, Explanation, FailureKind, Retry, Scope
 from falcana_smtp_settings.i18n import _
 
 # X509_V_ERR_* codes from OpenSSL
@@ -129,13 +129,6 @@ def explain(f: DeliveryFailure) -> Explanation | None:
                              "TLS or SSL."),
                            field="security", retry=Retry.AFTER_FIX, scope=Scope.MAILBOX,
                            specificity=20)
-    if kind is FailureKind.TOKEN:
-        oauth = f.data.get("oauth") or {}
-        return Explanation(f"smtp.{oauth.get('code', 'oauth.token')}",
-                           oauth.get("cause") or _("No valid OAuth2 token for this mailbox."),
-                           oauth.get("fix") or _("Sign in again (Anmeldung erneuern)."),
-                           field="auth_method", retry=Retry.AFTER_FIX, scope=Scope.MAILBOX,
-                           specificity=30)
     if kind is FailureKind.NO_CREDENTIALS:
         return Explanation("smtp.no_password",
                            _("No password is stored for this mailbox."),
@@ -166,15 +159,6 @@ def _explain_reply(f: DeliveryFailure) -> Explanation:
     assert reply is not None
     code, step = reply.code, f.step
     enhanced = reply.enhanced or ""
-    if step == "auth" and f.data.get("auth") == "XOAUTH2":
-        return Explanation("smtp.oauth_refused",
-                           _("The server refused the OAuth2 token ({reply}): the mailbox may "
-                             "not allow SMTP sign-in, the token may lack the SMTP permission, "
-                             "or it belongs to another account.", reply=str(reply)),
-                           _("Check that SMTP sign-in is allowed for the mailbox and that the "
-                             "mailbox's own user signed in."),
-                           field="auth_method", retry=Retry.AFTER_FIX, scope=Scope.MAILBOX,
-                           specificity=20)
     if step == "auth" or code in (534, 535) or enhanced in ("5.7.8", "5.7.3"):
         return Explanation("smtp.auth_failed",
                            _("The server refused the login: user name or password is wrong "

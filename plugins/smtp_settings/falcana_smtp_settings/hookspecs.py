@@ -1,34 +1,92 @@
-"""Hooks the SMTP settings plugin publishes for the plugins that depend on it."""
+"""Hooks the SMTP settings plugin publishes for the plugins that depend on it.
+
+Provider plugins get the provider the section recognised (``Detection``) and answer only
+for their own: no section ids to check, nothing to detect again. Sign-in plugins (OAuth2)
+add sign-in methods and log in for them.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from falcana_core import hookspec
+from falcana_core.api import hookspec
 
 if TYPE_CHECKING:
-    import smtplib
-
+    from falcana_core.api import (
+        Choice,
+        Detection,
+        HelpText,
+        Host,
+        SectionContext,
+        Validation,
+    )
+    from falcana_smtp_settings.exchange import SmtpSession
     from falcana_smtp_settings.settings import SmtpSettings
 
 
-@hookspec(firstresult=True)
-def smtp_login(smtp: smtplib.SMTP, settings: SmtpSettings) -> str | None:
-    """Authenticate an open SMTP connection, replacing the default password login.
+@hookspec
+def provider_validate(ctx: SectionContext, provider: Detection,
+                      values: dict[str, Any]) -> Validation | None:
+    """Check the e-mail settings for a recognised provider, optionally normalising values.
 
-    First result: return the name of the mechanism used (e.g. ``"XOAUTH2"``) after a
-    successful login, or ``None`` to leave the login to the next plugin and finally to
-    the default (PLAIN or LOGIN from what EHLO offered after TLS). Raise
-    ``smtplib.SMTPAuthenticationError`` (or any ``SMTPResponseException``) on a refusal,
-    so the step log shows the server's reply. ``settings.password`` is a ``SecretValue``.
-    Called plugin by plugin in name order.
+    Collected; called after the section's own validation, with normalised values (``port``
+    an ``int``), for every save through the web UI, the CLI and the Python API, and only
+    when a provider was recognised. ``provider.provider`` is its id: answer ``None`` for
+    providers that are not yours. Put replacement values into ``Validation.normalised``
+    (Gmail removes the spaces of app passwords). Errors stop the save.
     """
 
 
 @hookspec
-def smtp_password_for_auth(settings: SmtpSettings, password: str) -> str | None:
-    """Adjust a stored password right before AUTH (Gmail strips spaces from app passwords).
+def provider_help(ctx: SectionContext, provider: Detection,
+                  values: dict[str, Any]) -> Iterable[HelpText] | None:
+    """Help for a recognised provider in the e-mail settings (its special cases, dated).
 
-    Collected in plugin-name order; each non-None result replaces the password handed to
-    the next implementation and finally to AUTH. Never log the value.
+    Collected; ordered by ``HelpText.order``, then plugin name. ``values`` are the values
+    as currently shown (stored or just typed). Answer only for your own providers.
+    """
+
+
+@hookspec
+def smtp_auth_methods(ctx: SectionContext, values: dict[str, Any]) -> Iterable[Choice] | None:
+    """Sign-in methods beside the password for these settings (e.g. OAuth2 modes).
+
+    Collected; each ``Choice.value`` becomes a value of the section's ``auth_method``
+    field, shown only when some plugin offers a method. The plugin that offers a method
+    logs in for it through ``smtp_login``.
+    """
+
+
+@hookspec(firstresult=True, isolate=False)
+def smtp_login(host: Host, session: SmtpSession, settings: SmtpSettings) -> str | None:
+    """Log in on an open, encrypted SMTP session for a sign-in method you offered.
+
+    First result; called only when ``settings.auth_method`` is not ``"password"``. Return
+    the SASL mechanism used (``session.xoauth2(account, token)`` does XOAUTH2 and returns
+    ``"XOAUTH2"``), or ``None`` when the method is not yours. Run any extra step through
+    ``session.step("token", ...)`` so it shows in the step log; raise a ``StepProblem``
+    there for a problem to explain (never with a secret in it). Exceptions reach the
+    session (they are the step log's failures), so they are not isolated.
+    """
+
+
+@hookspec(chain="password")
+def smtp_password_for_auth(settings: SmtpSettings, password: str) -> str | None:
+    """Adjust a stored password right before AUTH (Gmail strips the spaces of an app
+    password stored before its plugin was installed, when validation did not run).
+
+    Chained in plugin-name order: each result other than ``None`` becomes ``password`` for
+    the next implementation and finally for AUTH. Never log the value.
+    """
+
+
+@hookspec
+def smtp_settings_saved(ctx: SectionContext, values: dict[str, Any],
+                        changes: dict[str, Any]) -> None:
+    """The e-mail settings of ``ctx.mailbox`` were saved: ``changes`` maps each changed
+    field to ``[old, new]`` (secrets as ``"changed"``/``"removed"``).
+
+    Collected; called after the save's transaction, e.g. to connect a mailbox for the
+    sign-in method just chosen.
     """

@@ -11,9 +11,7 @@ import email.policy
 import email.utils
 from email.message import EmailMessage
 
-from falcana_core.addresses import ascii_address
-from falcana_core.messages import stamp
-from falcana_core.transports import Envelope
+from falcana_core.api import Envelope, ascii_address, stamp
 from falcana_smtp_settings.exchange import NotOffered
 from falcana_smtp_settings.settings import SmtpSettings
 

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from falcana_core.models import Base, utcnow
+from falcana_core.api import Base, utcnow
 
 
 class SmtpAccount(Base):

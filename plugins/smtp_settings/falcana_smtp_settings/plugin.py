@@ -1,22 +1,31 @@
-"""Hook implementations of the SMTP settings plugin. Heavy imports stay inside functions."""
+"""Hook implementations of the SMTP settings plugin. Heavy imports stay inside functions.
+
+The plugin owns its section, so it calls the provider-facing hooks it publishes
+(``provider_validate``, ``provider_help``) with the provider it recognised once.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from falcana_core import hookimpl
+from falcana_core.api import hookimpl
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     import click
 
-    from falcana_core.delivery import DeliveryFailure, Explanation
-    from falcana_core.host import Host
-    from falcana_core.sections import Action, Section
-
-HERE = Path(__file__).parent
+    from falcana_core.api import (
+        Action,
+        DeliveryFailure,
+        Explanation,
+        HelpText,
+        Host,
+        Route,
+        Section,
+        SectionContext,
+        Validation,
+    )
 
 
 @hookimpl
@@ -27,15 +36,31 @@ def user_settings_sections(host: Host) -> Iterable[Section]:
 
 
 @hookimpl
-def user_actions(host: Host, section_id: str) -> Iterable[Action]:
-    from falcana_core.sections import Action
+def user_actions(host: Host) -> Iterable[Action]:
+    from falcana_core.api import Action
     from falcana_smtp_settings.i18n import _
     from falcana_smtp_settings.section import SECTION_ID
     from falcana_smtp_settings.testmail import test_action
 
-    if section_id != SECTION_ID:
-        return []
     return [Action("smtp.test", _("Send test e-mail"), SECTION_ID, test_action, order=10)]
+
+
+@hookimpl
+def validate_section(ctx: SectionContext, section_id: str,
+                     values: dict[str, Any]) -> Validation | None:
+    from falcana_smtp_settings.providers import validate_for_provider
+    from falcana_smtp_settings.section import SECTION_ID
+
+    return validate_for_provider(ctx, values) if section_id == SECTION_ID else None
+
+
+@hookimpl
+def section_help(ctx: SectionContext, section_id: str,
+                 values: dict[str, Any]) -> list[HelpText]:
+    from falcana_smtp_settings.providers import help_for_provider
+    from falcana_smtp_settings.section import SECTION_ID
+
+    return help_for_provider(ctx, values) if section_id == SECTION_ID else []
 
 
 @hookimpl
@@ -60,17 +85,7 @@ def register_commands(cli: click.Group) -> None:
 
 
 @hookimpl
-def register_web_routes(app: Any) -> None:
-    from falcana_smtp_settings.web import register
+def register_routes(host: Host) -> list[Route]:
+    from falcana_smtp_settings.web import ROUTES
 
-    register(app)
-
-
-@hookimpl
-def migrations() -> Path:
-    return HERE / "migrations"
-
-
-@hookimpl
-def locale_dir() -> Path:
-    return HERE / "locale"
+    return ROUTES

@@ -7,26 +7,24 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from falcana_core.addresses import (
+from falcana_core.api import (
     AddressError,
+    Choice,
+    Detection,
+    Field,
+    FieldType,
+    Mailbox,
+    SectionContext,
+    Text,
+    Validation,
     has_control_chars,
     normalise_address,
     normalise_host,
-)
-from falcana_core.i18n import Text
-from falcana_core.models import Mailbox
-from falcana_core.sections import (
-    Choice,
-    Field,
-    FieldType,
-    SectionContext,
-    Validation,
 )
 from falcana_smtp_settings.i18n import _
 from falcana_smtp_settings.models import SmtpAccount
 from falcana_smtp_settings.settings import (
     DEFAULT_PORTS,
-    OAUTH_METHODS,
     OWNER,
     PASSWORD,
     SECURITY_CHOICES,
@@ -49,21 +47,22 @@ class SmtpSection:
 
     def auth_choices(self, ctx: SectionContext, values: Mapping[str, Any] | None = None
                      ) -> list[Choice]:
-        """Password, plus the OAuth2 modes the recognised provider's client offers."""
+        """Password, plus the sign-in methods plugins offer for these settings (OAuth2);
+        empty when no plugin offers one (the field is then not shown)."""
         if ctx.mailbox is None:
             return []
         current = dict(values) if values is not None else self._stored(ctx)
-        provider = ctx.host.oauth.provider_for(
-            str(current.get("email") or ctx.mailbox.address), str(current.get("host") or ""))
-        if provider is None:
-            return []
-        labels = {"delegated": _("OAuth2: the mailbox's user signs in with {name}",
-                                 name=provider.name),
-                  "app": _("OAuth2: app-only access (Microsoft)"),
-                  "delegation": _("OAuth2: domain-wide delegation (Google Workspace)")}
-        modes = {mode: method for method, mode in OAUTH_METHODS.items()}
-        return [Choice("password", _("Password")),
-                *(Choice(modes[m], labels[m]) for m in provider.modes)]
+        current.setdefault("email", ctx.mailbox.address)
+        offered = [c for _plugin, c in ctx.host.hook.collect(
+            "smtp_auth_methods", ctx=ctx, values=current)]
+        return [Choice("password", _("Password")), *offered] if offered else []
+
+    def detect_provider(self, ctx: SectionContext, values: Mapping[str, Any]
+                        ) -> Detection | None:
+        """The provider recognised in the values shown (with its presets)."""
+        from falcana_smtp_settings.providers import detect
+
+        return detect(ctx, values)
 
     def _stored(self, ctx: SectionContext) -> dict[str, Any]:
         with ctx.host.sessions() as s:
@@ -236,12 +235,9 @@ class SmtpSection:
             for fid in ("username", "host", "port", "security", "auth_method"):
                 _set(changes, account, fid, fid, values.get(fid))
             _save_password(ctx, s, box.id, values, changes)
-        mode = OAUTH_METHODS.get(str(values.get("auth_method")))
-        if "auth_method" in changes and mode in ("app", "delegation"):
-            provider = ctx.host.oauth.provider_for(str(values.get("email") or box.address),
-                                                   str(values.get("host") or ""))
-            if provider is not None:
-                ctx.host.oauth.set_admin_mode(box, provider, mode, actor=ctx.actor)
+        if changes:
+            ctx.host.hook.call("smtp_settings_saved", ctx=ctx, values=dict(values),
+                               changes=changes)
         return changes
 
 

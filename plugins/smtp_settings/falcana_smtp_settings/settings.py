@@ -7,19 +7,16 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 
-from falcana_core.models import Mailbox
-from falcana_core.secretbox import SecretValue
+from falcana_core.api import Mailbox, SecretValue
 from falcana_smtp_settings.models import CertificatePin, SmtpAccount
 
 if TYPE_CHECKING:
-    from falcana_core.host import Host
+    from falcana_core.api import Host
 
 OWNER = "smtp_settings"
 PASSWORD = "smtp_password"
 SECURITY_CHOICES = ("normal", "tls", "ssl")
 DEFAULT_PORTS = {"ssl": 465, "tls": 587, "normal": 25}
-#: auth_method values and the OAuth mode each needs
-OAUTH_METHODS = {"oauth2": "delegated", "oauth2_app": "app", "oauth2_delegation": "delegation"}
 
 
 def secret_ref(mailbox_id: int) -> str:
@@ -41,10 +38,6 @@ class SmtpSettings:
     pin: str | None = None
     provider: str | None = None
     auth_method: str = "password"
-
-    @property
-    def oauth(self) -> bool:
-        return self.auth_method.startswith("oauth2")
 
     @property
     def configured(self) -> bool:

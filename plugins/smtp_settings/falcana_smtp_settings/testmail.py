@@ -16,9 +16,16 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from falcana_core.addresses import AddressError, normalise_address
-from falcana_core.delivery import DeliveryFailure, Explanation, Step
-from falcana_core.i18n import Text, current_language, text_in
+from falcana_core.api import (
+    AddressError,
+    DeliveryFailure,
+    Explanation,
+    Step,
+    Text,
+    current_language,
+    normalise_address,
+    text_in,
+)
 from falcana_smtp_settings.exchange import StepFailed
 from falcana_smtp_settings.i18n import _
 from falcana_smtp_settings.message import prepare
@@ -28,8 +35,7 @@ from falcana_smtp_settings.transport import make_session, with_provider
 if TYPE_CHECKING:
     import jinja2
 
-    from falcana_core.host import Host
-    from falcana_core.sections import SectionContext
+    from falcana_core.api import Host, SectionContext
 
 JSON_VERSION = 1
 

@@ -11,44 +11,32 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from falcana_core.transports import DeliveryError, Envelope, SendResult
+from falcana_core.api import DeliveryError, Envelope, SendResult
 from falcana_smtp_settings.exchange import SmtpSession, StepFailed
 from falcana_smtp_settings.message import Prepared, prepare, prepare_envelope
 from falcana_smtp_settings.settings import SmtpSettings, load_settings
 
 if TYPE_CHECKING:
-    from falcana_core.host import Host
-    from falcana_core.models import Mailbox
+    from falcana_core.api import Host, Mailbox
 
 
 def make_session(host: Host, settings: SmtpSettings, *,
                  deadline: float | None = None) -> SmtpSession:
-    """An SMTP session wired to the login hooks that provider plugins implement, and to the
-    host's OAuth2 tokens for a mailbox that signs in with OAuth2."""
-    hook = host.plugins.pm.hook
+    """An SMTP session; a sign-in method other than the password is left to the plugin
+    that offered it (the ``smtp_login`` hook)."""
 
-    def login(smtp: Any, s: SmtpSettings) -> str | None:
-        result: str | None = hook.smtp_login(smtp=smtp, settings=s)
-        return result
+    def login(session: SmtpSession) -> str | None:
+        used: str | None = host.hook.call("smtp_login", host=host, session=session,
+                                          settings=session.settings)
+        return used
 
     def password(s: SmtpSettings, value: str) -> str:
-        for _plugin, fn, argnames in host.plugins.iter_impls("smtp_password_for_auth"):
-            args = {"settings": s, "password": value}
-            changed = fn(*[args[a] for a in argnames])
-            if changed is not None:
-                value = changed
-        return value
+        adjusted: str = host.hook.call("smtp_password_for_auth", settings=s, password=value)
+        return adjusted
 
-    def token() -> Any:
-        box = host.mailboxes.get(settings.mailbox_id)
-        assert box is not None
-        return host.oauth.access_token(box)
-
-    has_login = bool(hook.smtp_login.get_hookimpls())
     return SmtpSession(settings, ca_bundle=host.config.ca_bundle,
-                       timeout=host.config.smtp_timeout, deadline=deadline,
-                       login_hook=login if has_login else None, password_hook=password,
-                       token_getter=token if settings.oauth else None)
+                       timeout=host.config.smtp_timeout, deadline=deadline, login_hook=login,
+                       password_hook=password)
 
 
 def with_provider(host: Host, settings: SmtpSettings) -> SmtpSettings:

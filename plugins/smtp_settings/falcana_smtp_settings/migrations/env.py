@@ -1,5 +1,5 @@
 import falcana_smtp_settings.models  # noqa: F401  (registers this plugin's tables)
 
-from falcana_core.migrate import run_env
+from falcana_core.api import run_env
 
 run_env()

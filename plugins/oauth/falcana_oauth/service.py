@@ -21,21 +21,26 @@ import logging
 import secrets
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from falcana_core.i18n import Domain, Text, current_language, text_in
-from falcana_core.models import MailboxQueue, OAuthConnection, OAuthConsentLink, utcnow
-from falcana_core.secretbox import SecretValue
+from falcana_core.api import (
+    FailureKind,
+    SecretValue,
+    StepProblem,
+    Text,
+    current_language,
+    text_in,
+    utcnow,
+)
+from falcana_oauth.i18n import _
+from falcana_oauth.models import OAuthConnection, OAuthConsentLink
 
 if TYPE_CHECKING:
-    from falcana_core.host import Host
-    from falcana_core.models import Mailbox
+    from falcana_core.api import Host, Mailbox
 
 log = logging.getLogger(__name__)
-_ = Domain("core", Path(__file__).parent / "locale")
 
 OWNER = "oauth"
 REFRESH_TOKEN = "refresh_token"
@@ -46,15 +51,16 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 DELEGATED, APP, DELEGATION = "delegated", "app", "delegation"
 
 
-class OAuthError(Exception):
-    """A sign-in or token problem; ``cause`` and ``fix`` are for the admin."""
+class OAuthError(StepProblem):
+    """A sign-in or token problem; ``cause`` and ``fix`` are for the admin. Raised in the
+    step log's ``token`` step, it becomes a failure of kind ``token``."""
 
     def __init__(self, code: str, cause: Text, fix: Text, detail: str = "") -> None:
-        super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
         self.cause = cause
         self.fix = fix
         self.detail = detail
+        super().__init__(FailureKind.TOKEN, detail or code, {"oauth": self.as_dict()})
 
     def as_dict(self, lang: str | None = None) -> dict[str, Any]:
         lang = lang or current_language()
@@ -121,8 +127,13 @@ def account_from_id_token(id_token: str) -> str:
                or claims.get("upn") or "")
 
 
+def oauth(host: Host) -> OAuth:
+    """The OAuth service of a host (one per host)."""
+    return host.service("oauth", OAuth)
+
+
 class OAuth:
-    """The host's OAuth2 part: ``host.oauth``."""
+    """The OAuth2 part of a host: ``falcana_oauth.oauth(host)``."""
 
     def __init__(self, host: Host) -> None:
         self.host = host
@@ -130,7 +141,7 @@ class OAuth:
     # -- providers -------------------------------------------------------------------
 
     def providers(self) -> dict[str, OAuthProvider]:
-        return {p.id: p for p in self.host.hook.oauth_providers(self.host)}
+        return {p.id: p for p in self.host.hook.ordered("oauth_providers", host=self.host)}
 
     def provider_for(self, address: str, server: str = "") -> OAuthProvider | None:
         """The configured OAuth client that signs in for the provider of this address and
@@ -233,9 +244,9 @@ class OAuth:
         return account
 
     def _username(self, mailbox: Mailbox) -> str:
-        section_values = self.host.section_values(mailbox, "smtp") if any(
-            s.id == "smtp" for s in self.host.sections()) else {}
-        return str(section_values.get("username") or "")
+        from falcana_smtp_settings.api import load_settings
+
+        return load_settings(self.host, mailbox, with_password=False).username
 
     # -- consent links -----------------------------------------------------------------
 
@@ -281,7 +292,7 @@ class OAuth:
     def _cached(self, row: OAuthConnection) -> AccessToken | None:
         if row.status != "connected":
             raise OAuthError("oauth.reauth", _("The sign-in must be renewed."),
-                             _("Sign in again (Anmeldung erneuern)."),
+                             _("Sign in again (renew the sign-in)."),
                              str((row.reason or {}).get("detail", "")))
         expires = _as_utc(row.expires_at)
         if expires is None or expires - EARLY <= utcnow():
@@ -343,7 +354,7 @@ class OAuth:
             refresh = self.host.secrets.get(OWNER, REFRESH_TOKEN, self.ref(row.mailbox_id))
             if refresh is None:
                 raise OAuthError("oauth.no_refresh_token", _("No refresh token is stored."),
-                                 _("Sign in again (Anmeldung erneuern)."))
+                                 _("Sign in again (renew the sign-in)."))
             session = self._session(provider)
             token = session.refresh_token(provider.token_url, refresh_token=refresh.reveal())
             return dict(token), "refreshed"
@@ -353,7 +364,7 @@ class OAuth:
                 _("The provider refused to renew the sign-in ({error}): the consent was "
                   "withdrawn, the refresh token expired or was revoked, or a policy blocks "
                   "it.", error=str(exc.error or "error")),
-                _("Have the mailbox's user sign in again (Anmeldung erneuern); for apps in "
+                _("Have the mailbox's user sign in again (renew the sign-in); for apps in "
                   "Google's \"Testing\" status refresh tokens expire after 7 days."),
                 _describe(exc)) from None
         except OSError as exc:
@@ -378,15 +389,9 @@ class OAuth:
                                         assertion=assertion))
 
     def _pause(self, s: Any, mailbox_id: int, error: OAuthError) -> None:
-        state = s.get(MailboxQueue, mailbox_id)
-        if state is None:
-            state = MailboxQueue(mailbox_id=mailbox_id, pauses=0)
-            s.add(state)
-        state.paused_until = utcnow() + dt.timedelta(days=30)
-        state.pauses += 1
-        state.reason = {"step": "token", "explanation": {
+        self.host.outbox.pause(mailbox_id, {"step": "token", "explanation": {
             "id": error.code, "cause": text_in(error.cause, current_language()),
-            "fix": text_in(error.fix, current_language())}}
+            "fix": text_in(error.fix, current_language())}}, session=s)
 
     # -- disconnecting -----------------------------------------------------------------
 

@@ -10,9 +10,8 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from falcana_core.addresses import has_control_chars
-from falcana_core.i18n import Text
-from falcana_core.sections import Field, FieldType, SectionContext, Validation
+from falcana_core.api import Field, FieldType, SectionContext, Text, Validation, has_control_chars
+from falcana_oauth.i18n import _
 
 REF = "deployment"
 
@@ -67,8 +66,6 @@ class OAuthClientSection:
             if not isinstance(raw, str):
                 v.error(spec.id, "?", "type")
             elif has_control_chars(raw) and not spec.multiline:
-                from falcana_core.users import _
-
                 v.error(spec.id, _("Control characters (such as line breaks) are not "
                                    "allowed."), "control_chars")
             else:

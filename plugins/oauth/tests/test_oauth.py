@@ -15,11 +15,13 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from falcana_oauth import oauth as oauth_of
+from falcana_oauth.models import OAuthConnection
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from falcana_core.host import Host
-from falcana_core.models import Mailbox, OAuthConnection
+from falcana_core.models import Mailbox
 from falcana_core.testing.oauth_server import OAuthTestServer, xoauth2_authenticator
 from falcana_core.testing.smtpd import SmtpTestServer
 from falcana_core.web import create_app
@@ -32,7 +34,7 @@ SHARED = "vertrieb@contoso-gmbh.de"
 MAX = "max@agentur-nord.de"
 CLIENT_SECRET = "ms-client-secret-4711"
 BASE = "http://localhost"
-CALLBACK = "/plugins/providers_m365/oauth/callback"
+CALLBACK = "/plugins/oauth/microsoft/callback"
 
 
 @pytest.fixture
@@ -118,9 +120,9 @@ def test_the_users_consent_then_test_mail_then_silent_refresh(
         host: Host, smtp: SmtpTestServer, oauth: OAuthTestServer, client: FlaskClient) -> None:
     box = mailbox(host, smtp, "anna", ANNA, "oauth2")
     client.post("/login", data={"login": "anna", "password": "user-pw"})
-    done = consent(client, f"/plugins/providers_m365/oauth/start?mailbox={box.id}", ANNA)
+    done = consent(client, f"/plugins/oauth/microsoft/start?mailbox={box.id}", ANNA)
     assert done.status_code == 200 and ANNA in done.get_data(as_text=True)
-    connection = host.oauth.connection(box.id)
+    connection = oauth_of(host).connection(box.id)
     assert connection is not None and connection.account == ANNA
     first = host.run_action(box, "smtp.test", {}, actor="anna")
     assert first.ok, first.explanation
@@ -161,7 +163,7 @@ def test_two_workers_refreshing_at_once_make_one_refresh(
         client = create_app(host, WTF_CSRF_ENABLED=False).test_client()
     box = mailbox(host, smtp, "anna", ANNA, "oauth2")
     client.post("/login", data={"login": "anna", "password": "user-pw"})
-    consent(client, f"/plugins/providers_m365/oauth/start?mailbox={box.id}", ANNA)
+    consent(client, f"/plugins/oauth/microsoft/start?mailbox={box.id}", ANNA)
     with host.transaction() as s:
         s.execute(update(OAuthConnection).values(
             expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)))
@@ -170,7 +172,7 @@ def test_two_workers_refreshing_at_once_make_one_refresh(
 
     def worker() -> None:
         barrier.wait()
-        results.append(host.oauth.access_token(box))
+        results.append(oauth_of(host).access_token(box))
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for t in threads:
@@ -191,7 +193,7 @@ def test_a_revoked_refresh_token_asks_to_renew_the_sign_in_and_pauses_the_queue(
 
     box = mailbox(host, smtp, "anna", ANNA, "oauth2")
     client.post("/login", data={"login": "anna", "password": "user-pw"})
-    consent(client, f"/plugins/providers_m365/oauth/start?mailbox={box.id}", ANNA)
+    consent(client, f"/plugins/oauth/microsoft/start?mailbox={box.id}", ANNA)
     oauth.revoke_all()
     with host.transaction() as s:
         s.execute(update(OAuthConnection).values(
@@ -199,7 +201,7 @@ def test_a_revoked_refresh_token_asks_to_renew_the_sign_in_and_pauses_the_queue(
     result = host.run_action(box, "smtp.test", {}, actor="anna")
     assert result.failed_step == "token"
     assert result.explanation.field == "auth_method"
-    connection = host.oauth.connection(box.id)
+    connection = oauth_of(host).connection(box.id)
     assert connection is not None and connection.status == "reauth"
     assert "invalid_grant" in connection.reason["detail"]
     assert host.outbox.paused(box.id) is not None
@@ -219,35 +221,35 @@ def test_a_forged_state_is_refused(host: Host, smtp: SmtpTestServer,
                                    client: FlaskClient) -> None:
     box = mailbox(host, smtp, "anna", ANNA, "oauth2")
     client.post("/login", data={"login": "anna", "password": "user-pw"})
-    client.get(f"/plugins/providers_m365/oauth/start?mailbox={box.id}")
+    client.get(f"/plugins/oauth/microsoft/start?mailbox={box.id}")
     forged = client.get(f"{CALLBACK}?code=stolen&state=forged-state")
     assert forged.status_code == 400
-    assert host.oauth.connection(box.id) is None
+    assert oauth_of(host).connection(box.id) is None
 
 
 def test_a_token_for_another_account_is_refused(host: Host, smtp: SmtpTestServer,
                                                 client: FlaskClient) -> None:
     box = mailbox(host, smtp, "anna", ANNA, "oauth2")
     client.post("/login", data={"login": "anna", "password": "user-pw"})
-    other = consent(client, f"/plugins/providers_m365/oauth/start?mailbox={box.id}",
+    other = consent(client, f"/plugins/oauth/microsoft/start?mailbox={box.id}",
                     "chef@contoso-gmbh.de")
     assert other.status_code == 422
     assert "chef@contoso-gmbh.de" in other.get_data(as_text=True)
-    assert host.oauth.connection(box.id) is None
+    assert oauth_of(host).connection(box.id) is None
 
 
 def test_the_admin_sends_a_consent_link_instead_of_consenting(
         host: Host, smtp: SmtpTestServer, client: FlaskClient) -> None:
     box = mailbox(host, smtp, "anna", ANNA, "oauth2")
     client.post("/login", data={"login": "admin", "password": "a"})
-    refused = client.get(f"/plugins/providers_m365/oauth/start?mailbox={box.id}")
+    refused = client.get(f"/plugins/oauth/microsoft/start?mailbox={box.id}")
     assert refused.status_code == 403  # never the admin's own account in anna's popup
     link = host.run_action(box, "oauth.microsoft.consent_link", {}, actor="admin")["link"]
     path = urllib.parse.urlparse(link)
     anonymous = create_app(host, WTF_CSRF_ENABLED=False).test_client()
     done = consent(anonymous, f"{path.path}?{path.query}", ANNA)
     assert done.status_code == 200
-    assert host.oauth.connection(box.id).account == ANNA  # type: ignore[union-attr]
+    assert oauth_of(host).connection(box.id).account == ANNA  # type: ignore[union-attr]
     used = anonymous.get(f"{path.path}?{path.query}")
     assert used.status_code == 400  # valid once
 
@@ -282,7 +284,7 @@ def test_tokens_and_client_secrets_appear_nowhere(
     box = mailbox(host, smtp, "anna", ANNA, "oauth2")
     with caplog.at_level(logging.DEBUG):
         client.post("/login", data={"login": "anna", "password": "user-pw"})
-        consent(client, f"/plugins/providers_m365/oauth/start?mailbox={box.id}", ANNA)
+        consent(client, f"/plugins/oauth/microsoft/start?mailbox={box.id}", ANNA)
         result = host.run_action(box, "smtp.test", {}, actor="anna")
         popup = client.get(f"/mailboxes/{box.id}/popup").get_data(as_text=True)
         settings_page = create_app(host, WTF_CSRF_ENABLED=False).test_client()
@@ -320,10 +322,10 @@ def test_disconnect_revokes_where_the_provider_allows(host: Host, smtp: SmtpTest
     box = mailbox(host, smtp, "max", MAX, "oauth2_delegation")
     assert host.run_action(box, "smtp.test", {}, actor="admin").ok
     host.run_action(box, "oauth.google.disconnect", {}, actor="admin")
-    assert host.oauth.connection(box.id) is None
-    from falcana_core.oauth import ACCESS_TOKEN, OWNER
+    assert oauth_of(host).connection(box.id) is None
+    from falcana_oauth.service import ACCESS_TOKEN, OWNER
 
-    assert host.secrets.get(OWNER, ACCESS_TOKEN, host.oauth.ref(box.id)) is None
+    assert host.secrets.get(OWNER, ACCESS_TOKEN, oauth_of(host).ref(box.id)) is None
 
 
 def test_microsoft_refusing_the_token_gets_its_own_explanation(
@@ -339,7 +341,7 @@ def test_microsoft_refusing_the_token_gets_its_own_explanation(
 def test_google_consent_then_disconnect_revokes(host: Host, smtp: SmtpTestServer,
                                                 oauth: OAuthTestServer) -> None:
     oauth.add_client("falcana-google", "g-secret",
-                     redirect_uris=[BASE + "/plugins/providers_gmail/oauth/callback"],
+                     redirect_uris=[BASE + "/plugins/oauth/google/callback"],
                      scopes={GOOGLE, "openid", "email"})
     values = {"client_id": "falcana-google", "client_secret": "g-secret"}
     assert host.save_section(None, "oauth_google", {**host.section_values(None, "oauth_google"),
@@ -347,13 +349,13 @@ def test_google_consent_then_disconnect_revokes(host: Host, smtp: SmtpTestServer
     box = mailbox(host, smtp, "max", MAX, "oauth2")
     client = create_app(host, WTF_CSRF_ENABLED=False).test_client()
     client.post("/login", data={"login": "max", "password": "user-pw"})
-    assert consent(client, f"/plugins/providers_gmail/oauth/start?mailbox={box.id}",
+    assert consent(client, f"/plugins/oauth/google/start?mailbox={box.id}",
                    MAX).status_code == 200
     assert host.run_action(box, "smtp.test", {}, actor="max").ok
     refresh = next(iter(oauth.refresh.values()))
     host.run_action(box, "oauth.google.disconnect", {}, actor="max")
     assert refresh.revoked  # the provider was asked to revoke it
-    assert host.oauth.connection(box.id) is None
+    assert oauth_of(host).connection(box.id) is None
 
 
 def test_cli_switches_a_mailbox_to_app_only(host: Host, smtp: SmtpTestServer,
@@ -362,7 +364,7 @@ def test_cli_switches_a_mailbox_to_app_only(host: Host, smtp: SmtpTestServer,
     refused = falcana_cli("mail", "set", SHARED, "--auth-method", "oauth2_delegation")
     assert refused.exit_code == 2 and "auth_method" in refused.stderr
     assert falcana_cli("mail", "set", SHARED, "--auth-method", "oauth2_app").exit_code == 0
-    assert host.oauth.connection(box.id).mode == "app"  # type: ignore[union-attr]
+    assert oauth_of(host).connection(box.id).mode == "app"  # type: ignore[union-attr]
     import json
 
     shown = json.loads(falcana_cli("mail", "test", SHARED, "--json").stdout)

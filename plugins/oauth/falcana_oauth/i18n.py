@@ -1,0 +1,7 @@
+"""This plugin's translation domain (catalogs in ``locale/``)."""
+
+from pathlib import Path
+
+from falcana_core.api import Domain
+
+_ = Domain("oauth", Path(__file__).parent / "locale")

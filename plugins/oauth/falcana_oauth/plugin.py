@@ -1,0 +1,76 @@
+"""Hook implementations of the OAuth plugin: the same sign-in for every provider client."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from falcana_core.api import hookimpl
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from falcana_smtp_settings.api import SmtpSession, SmtpSettings
+
+    from falcana_core.api import (
+        Action,
+        Choice,
+        DeliveryFailure,
+        Explanation,
+        HelpText,
+        Host,
+        Route,
+        SectionContext,
+    )
+
+
+@hookimpl
+def user_actions(host: Host) -> Iterable[Action]:
+    from falcana_oauth.actions import actions
+
+    return actions(host)
+
+
+@hookimpl
+def section_help(ctx: SectionContext, section_id: str,
+                 values: dict[str, Any]) -> list[HelpText]:
+    from falcana_smtp_settings.api import SECTION_ID
+
+    from falcana_oauth.actions import state_help
+
+    return state_help(ctx, values) if section_id == SECTION_ID else []
+
+
+@hookimpl
+def smtp_auth_methods(ctx: SectionContext, values: dict[str, Any]) -> list[Choice]:
+    from falcana_oauth.login import auth_methods
+
+    return auth_methods(ctx, values)
+
+
+@hookimpl
+def smtp_login(host: Host, session: SmtpSession, settings: SmtpSettings) -> str | None:
+    from falcana_oauth.login import login
+
+    return login(host, session, settings)
+
+
+@hookimpl
+def smtp_settings_saved(ctx: SectionContext, values: dict[str, Any],
+                        changes: dict[str, Any]) -> None:
+    from falcana_oauth.login import connect_admin_mode
+
+    connect_admin_mode(ctx, values, changes)
+
+
+@hookimpl
+def explain_delivery_error(failure: DeliveryFailure) -> Explanation | None:
+    from falcana_oauth.explain import explain
+
+    return explain(failure)
+
+
+@hookimpl
+def register_routes(host: Host) -> list[Route]:
+    from falcana_oauth.web import ROUTES
+
+    return ROUTES

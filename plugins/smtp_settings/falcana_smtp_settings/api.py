@@ -1,0 +1,8 @@
+"""What the SMTP settings plugin offers the plugins that depend on it (sign-in plugins,
+provider plugins): its section id, the mailbox's settings, the SMTP session."""
+
+from falcana_smtp_settings.exchange import SmtpSession
+from falcana_smtp_settings.section import FIELD_IDS, SECTION_ID
+from falcana_smtp_settings.settings import SmtpSettings, load_settings
+
+__all__ = ["FIELD_IDS", "SECTION_ID", "SmtpSession", "SmtpSettings", "load_settings"]
