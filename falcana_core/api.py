@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     )
     from falcana_core.cli import echo_input_errors, fail, print_json, read_secret
     from falcana_core.cli import host as cli_host
+    from falcana_core.config import Config
     from falcana_core.delivery import (
         DeliveryFailure,
         Explanation,
@@ -65,9 +66,11 @@ if TYPE_CHECKING:
         Transport,
         TransportFactory,
     )
+    from falcana_core.web import create_app
     from falcana_core.web.auth import current_user as web_user
     from falcana_core.web.auth import host as web_host
     from falcana_core.web.auth import login_required
+    from falcana_core.web.server import serve
     from falcana_core.web.views import check_access, mailbox_or_404
 
 #: public name -> "module:attribute"
@@ -78,6 +81,9 @@ _WHERE: dict[str, str] = {
     **{n: f"falcana_core.cli:{n}" for n in (
         "echo_input_errors", "fail", "print_json", "read_secret")},
     "cli_host": "falcana_core.cli:host",
+    "Config": "falcana_core.config:Config",
+    "create_app": "falcana_core.web:create_app",
+    "serve": "falcana_core.web.server:serve",
     **{n: f"falcana_core.delivery:{n}" for n in (
         "DeliveryFailure", "Explanation", "FailureKind", "Reply", "Retry", "Scope", "Step",
         "StepProblem", "StepStatus")},
@@ -108,17 +114,17 @@ _WHERE: dict[str, str] = {
 }
 
 __all__ = [  # every name above (a test checks)
-    "Action", "AddressError", "Base", "Choice", "Connection", "DeliveryError",
+    "Action", "AddressError", "Base", "Choice", "Config", "Connection", "DeliveryError",
     "DeliveryFailure", "Detection", "Domain", "Envelope", "Explanation", "FailureKind", "Field",
     "FieldType", "HelpText", "Host", "LazyText", "Limits", "Mailbox", "MxLookup", "MxResolver",
     "Preset", "Reply", "ReplyRule", "Retry", "Route", "SaveResult", "Scope", "SecretValue",
     "Section", "SectionContext", "SendResult", "Step", "StepProblem", "StepStatus", "Text",
     "Transport", "TransportFactory", "User", "Validation", "ascii_address", "check_access",
-    "cli_host", "current_language", "echo_input_errors", "explain_by_rules", "fail",
-    "has_control_chars", "hookimpl", "hookspec", "login_required", "mailbox_or_404",
+    "cli_host", "create_app", "current_language", "echo_input_errors", "explain_by_rules",
+    "fail", "has_control_chars", "hookimpl", "hookspec", "login_required", "mailbox_or_404",
     "normalise_address", "normalise_host", "print_json", "provider_explanation", "read_secret",
-    "render_section", "run_env", "split_address", "stamp", "text_in", "utcnow", "web_host",
-    "web_user",
+    "render_section", "run_env", "serve", "split_address", "stamp", "text_in", "utcnow",
+    "web_host", "web_user",
 ]
 
 

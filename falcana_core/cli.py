@@ -456,19 +456,6 @@ def serve_cmd(address: str, port: int, threads: int) -> None:
     serve(app, address, port, threads)
 
 
-@cli.command("demo")
-@click.option("--port", default=8025, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--smtp-port", default=8026, show_default=True, type=click.IntRange(1, 65535))
-def demo_cmd(port: int, smtp_port: int) -> None:
-    """Start the demo: SQLite, seeded users, a local SMTP sink, the web UI."""
-    import os
-
-    from falcana_core.demo import run
-
-    data = Path(os.environ.get("FALCANA_DATA_DIR") or "falcana-demo").absolute()
-    run(port, smtp_port, data)
-
-
 def build_cli(config: Config, plugins: Plugins) -> click.Group:
     plugins.hook.register_commands(cli)
     return cli
@@ -481,9 +468,8 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         fail(str(exc), 1)
     set_language(config.lang)
-    from falcana_core.db import make_engine
     from falcana_core.host import load_enabled_plugins
 
-    plugins = load_enabled_plugins(config, make_engine(config.database_url))
+    plugins = load_enabled_plugins(config)
     group = build_cli(config, plugins)
     group.main(args=argv, prog_name="falcana", obj=CliState(config, plugins))

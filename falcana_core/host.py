@@ -243,9 +243,12 @@ class Host:
     # -- sending -----------------------------------------------------------------------
 
     def transport(self, mailbox: Mailbox) -> Transport:
-        factory = self._transports.get(mailbox.transport)
+        """The mailbox's transport; a mailbox that names none uses the default, the first
+        transport registered in plugin-name order (the SMTP plugin's, which is essential)."""
+        name = mailbox.transport or next(iter(self._transports), "")
+        factory = self._transports.get(name)
         if factory is None:
-            raise LookupError(f"mailbox {mailbox.id} uses transport {mailbox.transport!r}, "
+            raise LookupError(f"mailbox {mailbox.id} uses transport {name!r}, "
                               "which no enabled plugin provides")
         transport: Transport = factory(self, mailbox)
         return transport
@@ -259,12 +262,37 @@ class Host:
             connection.close()
 
 
-def load_enabled_plugins(config: Config, engine: Engine,
+def load_enabled_plugins(config: Config, engine: Engine | None = None,
                          candidates: list[Candidate] | None = None) -> Plugins:
-    """Load plugins, leaving out those blocked by the environment or disabled in the database."""
+    """Load plugins, leaving out those blocked by the environment or disabled in the
+    database. Without an engine the database is read only if it exists: ``falcana --help``
+    must not create one."""
     plugins = Plugins(strict=config.strict_plugins)
-    plugins.load(candidates, disabled=_disabled_plugins(engine), blocked=config.disable_plugins)
+    if engine is not None:
+        disabled = _disabled_plugins(engine)
+    elif _database_exists(config.database_url):
+        engine = make_engine(config.database_url)
+        try:
+            disabled = _disabled_plugins(engine)
+        finally:
+            engine.dispose()
+    else:
+        disabled = set()
+    plugins.load(candidates, disabled=disabled, blocked=config.disable_plugins)
     return plugins
+
+
+def _database_exists(url: str) -> bool:
+    """False only for an SQLite file that is not there yet (a server database: True)."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return True
+    database = parsed.database
+    return bool(database) and database != ":memory:" and Path(str(database)).exists()
 
 
 def _disabled_plugins(engine: Engine) -> set[str]:

@@ -92,7 +92,8 @@ class Mailbox(Base):
     )
     address: Mapped[str] = mapped_column(String(320), default="", index=True)
     display_name: Mapped[str] = mapped_column(String(255), default="")
-    transport: Mapped[str] = mapped_column(String(50), default="smtp")
+    #: the transport's name; empty: the deployment's default (``Host.transport``)
+    transport: Mapped[str] = mapped_column(String(50), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User | None] = relationship(lazy="joined")

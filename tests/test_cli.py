@@ -121,3 +121,13 @@ def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert "cannot open the database" in out.stderr and "geheim" not in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_help_has_no_side_effects(tmp_path: Path) -> None:
+    """``falcana --help`` (and any command's) creates no database in the current folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FALCANA_")}
+    for args in (["--help"], ["mail", "--help"], ["plugins", "list"]):
+        result = subprocess.run([sys.executable, "-m", "falcana_core", *args], cwd=tmp_path,
+                                env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert list(tmp_path.iterdir()) == [], args

@@ -182,3 +182,17 @@ def print_result(result: TestResult) -> None:
         click.echo(str(_("The server's certificate has the SHA-256 fingerprint {sha}. If you "
                          "trust it: falcana mail set LOGIN --pin-certificate {sha}",
                          sha=result.offer_pin["sha256"])))
+
+
+@click.command("demo")
+@click.option("--port", default=8025, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--smtp-port", default=8026, show_default=True, type=click.IntRange(1, 65535))
+def demo(port: int, smtp_port: int) -> None:
+    """Start the demo: SQLite, seeded users, a local SMTP sink, the web UI."""
+    import os
+    from pathlib import Path
+
+    from falcana_smtp_settings.demo import run
+
+    data = Path(os.environ.get("FALCANA_DATA_DIR") or "falcana-demo").absolute()
+    run(port, smtp_port, data)

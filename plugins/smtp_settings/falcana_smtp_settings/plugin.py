@@ -79,9 +79,10 @@ def explain_delivery_error(failure: DeliveryFailure) -> Explanation | None:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    from falcana_smtp_settings.cli import mail
+    from falcana_smtp_settings.cli import demo, mail
 
     cli.add_command(mail)
+    cli.add_command(demo)
 
 
 @hookimpl

@@ -17,10 +17,12 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from falcana_smtp_settings.section import SECTION_ID
+
 if TYPE_CHECKING:
     from flask import Flask
 
-    from falcana_core.host import Host
+    from falcana_core.api import Host
 
 ADMIN_LOGIN = "admin"
 ADMIN_PASSWORD = "falcana-demo"  # printed at start: a demo on loopback only
@@ -123,7 +125,7 @@ def seed(host: Host, sink_port: int) -> None:
                                      actor="demo")
     juergen = host.users.by_login("juergen")
     assert juergen is not None
-    result = host.save_section(host.mailboxes.personal(juergen), "smtp", {
+    result = host.save_section(host.mailboxes.personal(juergen), SECTION_ID, {
         "email": SINK_USER, "display_name": "", "username": SINK_USER,
         "password": SINK_PASSWORD, "port": sink_port, "security": "tls",
         "host": "127.0.0.1"}, actor="demo")
@@ -133,9 +135,10 @@ def seed(host: Host, sink_port: int) -> None:
 def sink_pages(app: Flask, sink: Sink) -> None:
     from flask import Blueprint, abort, render_template
 
-    from falcana_core.web.auth import login_required
+    from falcana_core.api import login_required
 
-    bp = Blueprint("sink", __name__, url_prefix="/sink")
+    bp = Blueprint("sink", __name__, url_prefix="/sink",
+                   template_folder=str(Path(__file__).parent / "templates"))
 
     @bp.route("/")
     @login_required
@@ -160,10 +163,7 @@ def sink_pages(app: Flask, sink: Sink) -> None:
 def run(port: int, sink_port: int, data_dir: Path) -> None:
     import click
 
-    from falcana_core.config import Config
-    from falcana_core.host import Host
-    from falcana_core.web import create_app
-    from falcana_core.web.server import serve
+    from falcana_core.api import Config, Host, create_app, serve
 
     data_dir.mkdir(parents=True, exist_ok=True)
     ca = demo_certificates(data_dir)

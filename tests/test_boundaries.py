@@ -1,0 +1,71 @@
+"""The architecture holds: the core imports no plugin and does not know the SMTP section's
+fields; plugins (first-party and the example) use only the declared plugin API."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import falcana_core.api as api
+
+ROOT = Path(__file__).parent.parent
+CORE = ROOT / "falcana_core"
+#: the SMTP section's id and the field names only it has (email, password, host, port and
+#: display name are words the core uses for its own users, logins, mailboxes and web server)
+SMTP_WORDS = {"smtp", "auth_method", "username", "security"}
+
+
+def imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def core_sources() -> list[Path]:
+    return [p for p in CORE.rglob("*.py") if "testing" not in p.parts]
+
+
+def plugin_sources() -> list[Path]:
+    packages = [*ROOT.glob("plugins/*/falcana_*"), *ROOT.glob("examples/*/falcana_*")]
+    return [p for pkg in packages for p in pkg.rglob("*.py") if "tests" not in p.parts]
+
+
+def test_the_core_imports_no_plugin() -> None:
+    plugin_packages = {p.name for p in [*ROOT.glob("plugins/*/falcana_*"),
+                                        *ROOT.glob("examples/*/falcana_*")]}
+    assert {"falcana_smtp_settings", "falcana_oauth"} <= plugin_packages
+    for path in [*core_sources(), *CORE.glob("testing/*.py")]:
+        bad = {m for m in imports(path) if m.split(".")[0] in plugin_packages}
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def test_the_core_does_not_know_the_smtp_sections_fields() -> None:
+    for path in core_sources():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                      if isinstance(n, ast.Module | ast.ClassDef | ast.FunctionDef)
+                      and n.body and isinstance(n.body[0], ast.Expr)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                    id(node) not in docstrings:
+                words = {node.value.lower(), node.value.split(".")[0].lower()}
+                assert not words & SMTP_WORDS, \
+                    f"{path.relative_to(ROOT)}:{node.lineno} names {node.value!r}"
+
+
+def test_plugins_import_only_the_plugin_api_of_the_core() -> None:
+    sources = plugin_sources()
+    assert len(sources) > 30
+    for path in sources:
+        core = {m for m in imports(path) if m.split(".")[0] == "falcana_core"}
+        assert core <= {"falcana_core.api"}, f"{path.relative_to(ROOT)} imports {core}"
+
+
+def test_every_api_name_resolves() -> None:
+    for name in api.__all__:
+        assert getattr(api, name) is not None, name
+    assert sorted(api.__all__) == sorted(dir(api))
