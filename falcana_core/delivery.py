@@ -17,7 +17,7 @@ from falcana_core.i18n import Domain, Text, text_in
 
 _ = Domain("core", Path(__file__).parent / "locale")
 
-#: The steps of an SMTP exchange, in order (DESIGN.md, "The test mail").
+#: The steps of an SMTP exchange, in order (docs/test-mail.md lists them).
 STEP_IDS = (
     "resolve",
     "connect",

@@ -10,7 +10,7 @@ Guarantee: at least once. A worker killed at any moment loses no message: its cl
 return to the queue when the lease runs out. A message is sent twice only when the kill
 falls between the server's acceptance and the commit, and then with the same Message-ID.
 
-The worker acts on the explanation of a failure (DESIGN.md), not on the reply's first
+The worker acts on the explanation of a failure (docs/outbox.md), not on the reply's first
 digit: transient message-level failures are deferred with exponential backoff and jitter
 up to a maximum age; permanent ones fail at once; mailbox-level problems (wrong password,
 SMTP AUTH disabled, a quota, Send As refused) pause that mailbox's queue with the reason,

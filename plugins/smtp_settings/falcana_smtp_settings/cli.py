@@ -158,7 +158,9 @@ def print_result(result: TestResult) -> None:
     marks = {"ok": "✓", "failed": "✗", "skipped": "–"}
     for step in result.steps:
         reply = f"  {step.reply}" if step.reply else ""
-        error = f"  {step.detail.get('error')}" if step.detail.get("error") else ""
+        detail = str(step.detail.get("error") or "")
+        # a refused step's error is the reply itself: say it once
+        error = f"  {detail}" if detail and detail != str(step.reply or "") else ""
         click.echo(f"{marks[step.status.value]} {step.id:<10} {step.duration_ms:8.1f} ms"
                    f"{reply}{error}")
     if result.tls:

@@ -57,6 +57,8 @@ def test_failed_test_exits_non_zero_with_explanation(falcana_cli: Callable[..., 
     assert set(doc["explanation"]) >= {"id", "cause", "fix", "field", "retry", "scope"}
     human = falcana_cli("mail", "test", "anna", lang="de")
     assert "Ursache" in human.stdout and "Passwort" in human.stdout
+    auth_line = next(line for line in human.stdout.splitlines() if " auth " in line)
+    assert auth_line.count("535") == 1, auth_line  # the server's reply, said once
 
 
 def test_only_given_fields_change_and_errors_save_nothing(
