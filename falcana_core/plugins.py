@@ -29,22 +29,7 @@ if TYPE_CHECKING:
 
     import click
 
-    from falcana_core.api import (
-        Action,
-        DeliveryFailure,
-        Detection,
-        Explanation,
-        HelpText,
-        Host,
-        Limits,
-        MxLookup,
-        Route,
-        Section,
-        SectionContext,
-        TransportFactory,
-        User,
-        Validation,
-    )
+    from falcana_core import api
 
 log = logging.getLogger(__name__)
 
@@ -450,29 +435,29 @@ class Hooks:
 
     # -- the core's hooks, typed -------------------------------------------------------
 
-    def user_settings_sections(self, host: Host) -> list[Section]:
+    def user_settings_sections(self, host: api.Host) -> list[api.Section]:
         return self.ordered("user_settings_sections", host=host)
 
-    def deployment_settings_sections(self, host: Host) -> list[Section]:
+    def deployment_settings_sections(self, host: api.Host) -> list[api.Section]:
         return self.ordered("deployment_settings_sections", host=host)
 
-    def validate_section(self, ctx: SectionContext, section_id: str,
-                         values: dict[str, Any]) -> list[Validation]:
+    def validate_section(self, ctx: api.SectionContext, section_id: str,
+                         values: dict[str, Any]) -> list[api.Validation]:
         return [v for _, v in self.collect("validate_section", ctx=ctx,
                                            section_id=section_id, values=values)]
 
-    def section_help(self, ctx: SectionContext, section_id: str,
-                     values: dict[str, Any]) -> list[HelpText]:
+    def section_help(self, ctx: api.SectionContext, section_id: str,
+                     values: dict[str, Any]) -> list[api.HelpText]:
         return self.ordered("section_help", ctx=ctx, section_id=section_id, values=values)
 
-    def user_actions(self, host: Host) -> list[Action]:
+    def user_actions(self, host: api.Host) -> list[api.Action]:
         return self.ordered("user_actions", host=host)
 
-    def register_transports(self) -> dict[str, TransportFactory]:
+    def register_transports(self) -> dict[str, api.TransportFactory]:
         """Transport factories by name; a name registered twice keeps the first."""
-        found: dict[str, TransportFactory] = {}
+        found: dict[str, api.TransportFactory] = {}
         for impl in self._impls("register_transports"):
-            def register(name: str, factory: TransportFactory,
+            def register(name: str, factory: api.TransportFactory,
                          _plugin: str = impl.plugin_name) -> None:
                 if name in found:
                     log.error("plugin %s registers transport %r a second time; ignored",
@@ -482,22 +467,23 @@ class Hooks:
             self._run("register_transports", impl, {"register": register})
         return found
 
-    def explain_delivery_error(self, failure: DeliveryFailure) -> list[tuple[str, Explanation]]:
+    def explain_delivery_error(self, failure: api.DeliveryFailure
+                               ) -> list[tuple[str, api.Explanation]]:
         return self.collect("explain_delivery_error", failure=failure)
 
-    def detect_provider(self, address: str, host: str, mx: MxLookup) -> Detection | None:
+    def detect_provider(self, address: str, host: str, mx: api.MxLookup) -> api.Detection | None:
         """The detection with the highest confidence, ties by plugin name."""
         found = self.collect("detect_provider", address=address, host=host, mx=mx)
         if not found:
             return None
-        best: Detection = sorted(found, key=lambda pd: (-pd[1].confidence, pd[0]))[0][1]
+        best: api.Detection = sorted(found, key=lambda pd: (-pd[1].confidence, pd[0]))[0][1]
         return best
 
-    def provider_limits(self, provider: str) -> Limits | None:
-        limits: Limits | None = self.call("provider_limits", provider=provider)
+    def provider_limits(self, provider: str) -> api.Limits | None:
+        limits: api.Limits | None = self.call("provider_limits", provider=provider)
         return limits
 
-    def register_routes(self, host: Host) -> list[tuple[str, Route | tuple[Any, ...]]]:
+    def register_routes(self, host: api.Host) -> list[tuple[str, api.Route | tuple[Any, ...]]]:
         """(plugin, route) pairs; a route may be a ``(rule, view)`` tuple, so only the
         returned list is flattened."""
         return [(plugin, route) for plugin, routes in self.call("register_routes", host=host)
@@ -506,8 +492,8 @@ class Hooks:
     def register_commands(self, cli: click.Group) -> None:
         self.call("register_commands", cli=cli)
 
-    def current_user(self, host: Host, request: Any) -> User | None:
-        user: User | None = self.call("current_user", host=host, request=request)
+    def current_user(self, host: api.Host, request: Any) -> api.User | None:
+        user: api.User | None = self.call("current_user", host=host, request=request)
         return user
 
 

@@ -19,7 +19,10 @@ def imports(path: Path) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
+            if node.module == "falcana_core":  # from falcana_core import api
+                found.update(f"falcana_core.{alias.name}" for alias in node.names)
+            else:
+                found.add(node.module)
         elif isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
     return found

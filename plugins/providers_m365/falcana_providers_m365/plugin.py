@@ -13,52 +13,41 @@ from falcana_core.api import hookimpl
 if TYPE_CHECKING:
     from falcana_oauth import OAuthProvider
 
-    from falcana_core.api import (
-        DeliveryFailure,
-        Detection,
-        Explanation,
-        HelpText,
-        Host,
-        Limits,
-        MxLookup,
-        Section,
-        SectionContext,
-        Validation,
-    )
+    from falcana_core import api
 
 
 @hookimpl
-def detect_provider(address: str, host: str, mx: MxLookup) -> Detection | None:
+def detect_provider(address: str, host: str, mx: api.MxLookup) -> api.Detection | None:
     from falcana_providers_m365.detect import detect
 
     return detect(address, host, mx)
 
 
 @hookimpl
-def provider_validate(ctx: SectionContext, provider: Detection,
-                      values: dict[str, Any]) -> Validation | None:
+def provider_validate(ctx: api.SectionContext, provider: api.Detection,
+                      values: dict[str, Any]) -> api.Validation | None:
     from falcana_providers_m365.rules import validate
 
     return validate(ctx, provider, values)
 
 
 @hookimpl
-def provider_help(ctx: SectionContext, provider: Detection,
-                  values: dict[str, Any]) -> list[HelpText]:
+def provider_help(ctx: api.SectionContext, provider: api.Detection,
+                  values: dict[str, Any]) -> list[api.HelpText]:
     from falcana_providers_m365.rules import help_texts
 
     return help_texts(ctx, provider, values)
 
 
 @hookimpl
-def explain_delivery_error(failure: DeliveryFailure) -> Explanation | None:
+def explain_delivery_error(failure: api.DeliveryFailure) -> api.Explanation | None:
     from falcana_providers_m365.explain import explain
 
     return explain(failure)
 
 
 @hookimpl
-def provider_limits(provider: str) -> Limits | None:
+def provider_limits(provider: str) -> api.Limits | None:
     from falcana_providers_m365.detect import M365
     from falcana_providers_m365.rules import LIMITS
 
@@ -66,14 +55,14 @@ def provider_limits(provider: str) -> Limits | None:
 
 
 @hookimpl
-def deployment_settings_sections(host: Host) -> list[Section]:
+def deployment_settings_sections(host: api.Host) -> list[api.Section]:
     from falcana_providers_m365.oauth import SECTION
 
     return [SECTION]
 
 
 @hookimpl
-def oauth_providers(host: Host) -> list[OAuthProvider]:
+def oauth_providers(host: api.Host) -> list[OAuthProvider]:
     from falcana_providers_m365.oauth import provider
 
     found = provider(host)
