@@ -220,18 +220,15 @@ class Outbox:
         return changed
 
     def pause(self, mailbox_id: int, reason: dict[str, Any], *,
-              for_: dt.timedelta = dt.timedelta(days=30), session: Any = None) -> None:
+              for_: dt.timedelta = dt.timedelta(days=30), session: Session | None = None) -> None:
         """Hold a mailbox's queue (a plugin found a mailbox-level problem, such as a sign-in
         to renew) until ``for_`` passes or its settings change; ``reason`` is shown in the
         popup (``{"step": ..., "explanation": {"id", "cause", "fix"}}``). With ``session``
         it joins the caller's transaction."""
-        def hold(s: Any) -> None:
-            state = s.get(MailboxQueue, mailbox_id)
-            if state is None:
-                state = MailboxQueue(mailbox_id=mailbox_id, pauses=0)
-                s.add(state)
+        def hold(s: Session) -> None:
+            state = lock_queue(s, mailbox_id)
             state.paused_until = utcnow() + for_
-            state.pauses = (state.pauses or 0) + 1
+            state.pauses += 1
             state.reason = reason
 
         if session is not None:
@@ -247,6 +244,25 @@ class Outbox:
             if state is not None and state.paused_until is not None:
                 state.paused_until = None
                 state.reason = None
+
+
+def lock_queue(s: Session, mailbox_id: int) -> MailboxQueue:
+    """A mailbox's queue row, created if missing and locked (``FOR UPDATE`` on PostgreSQL;
+    SQLite's write lock is taken by the transaction's first write): claims and pauses of
+    one mailbox happen one at a time."""
+    postgres = s.get_bind().dialect.name == "postgresql"
+    query = select(MailboxQueue).where(MailboxQueue.mailbox_id == mailbox_id)
+    if postgres:
+        query = query.with_for_update()
+    state = s.scalar(query)
+    if state is None:
+        # another worker may create it at the same moment: insert or leave it
+        insert = (postgresql_insert if postgres else sqlite_insert)(MailboxQueue)
+        s.execute(insert.values(mailbox_id=mailbox_id, pauses=0, updated_at=utcnow())
+                  .on_conflict_do_nothing(index_elements=["mailbox_id"]))
+        state = s.scalar(query)
+    assert state is not None
+    return state
 
 
 @dataclasses.dataclass
@@ -357,7 +373,7 @@ class Worker:
         limits = self.limits(mailbox_id)
         token = secrets.token_hex(16)
         with self.host.transaction() as s:
-            state = self._lock_queue(s, mailbox_id)
+            state = lock_queue(s, mailbox_id)
             if state.paused_until is not None and as_utc(state.paused_until) > now:
                 return None
             sending = s.scalar(select(func.count(func.distinct(OutboxMessage.claim_token)))
@@ -392,21 +408,6 @@ class Worker:
                 status=OutboxStatus.SENDING.value, claim_token=token,
                 lease_until=now + dt.timedelta(seconds=self.policy.lease)))
         return Claim(token, mailbox_id, ids)
-
-    def _lock_queue(self, s: Session, mailbox_id: int) -> MailboxQueue:
-        """The mailbox's queue row, locked: claims of one mailbox happen one at a time."""
-        query = select(MailboxQueue).where(MailboxQueue.mailbox_id == mailbox_id)
-        if self._postgres:
-            query = query.with_for_update()
-        state = s.scalar(query)
-        if state is None:
-            # another worker may create it at the same moment: insert or leave it
-            insert = (postgresql_insert if self._postgres else sqlite_insert)(MailboxQueue)
-            s.execute(insert.values(mailbox_id=mailbox_id, pauses=0, updated_at=utcnow())
-                      .on_conflict_do_nothing(index_elements=["mailbox_id"]))
-            state = s.scalar(query)
-        assert state is not None
-        return state
 
     # -- delivering --------------------------------------------------------------------
 
@@ -533,7 +534,7 @@ class Worker:
         explanation = error.explanation
         now = self.now()
         with self.host.transaction() as s:
-            state = self._lock_queue(s, mailbox_id)
+            state = lock_queue(s, mailbox_id)
             state.pauses += 1
             if explanation is not None and explanation.retry_after_seconds:
                 seconds = float(explanation.retry_after_seconds)

@@ -17,7 +17,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -37,8 +37,6 @@ ENTRY_POINT_GROUP = "falcana"
 CORE_PLUGIN = "core"
 DISABLE_ENV = "FALCANA_DISABLE_PLUGINS"
 TRACE_ENV = "FALCANA_TRACE_PLUGINS"
-
-T = TypeVar("T")
 
 
 class Status(enum.StrEnum):
@@ -376,14 +374,17 @@ class Hooks:
             return False, None
         return True, (out[0] if out else None)
 
+    def _spec(self, hook_name: str) -> Any:
+        """pluggy's HookSpec of a hook (None for a hook nobody specified)."""
+        return getattr(getattr(self._plugins.pm.hook, hook_name, None), "spec", None)
+
     def _isolated(self, hook_name: str) -> bool:
-        spec = getattr(getattr(self._plugins.pm.hook, hook_name, None), "spec", None)
+        spec = self._spec(hook_name)
         return spec is None or getattr(spec.function, "falcana_isolate", True)
 
     def mode(self, hook_name: str) -> str:
         """``collect``, ``first`` or ``chain``, as the hookspec declares."""
-        caller = getattr(self._plugins.pm.hook, hook_name, None)
-        spec = getattr(caller, "spec", None)
+        spec = self._spec(hook_name)
         if spec is None:
             return "collect"
         if spec.opts.get("firstresult"):
@@ -402,8 +403,7 @@ class Hooks:
                     return value
             return None
         if mode == "chain":
-            caller = getattr(self._plugins.pm.hook, hook_name)
-            arg: str = caller.spec.function.falcana_chain
+            arg: str = self._spec(hook_name).function.falcana_chain
             current = dict(kwargs)
             for impl in self._impls(hook_name):
                 ok, value = self._run(hook_name, impl, current)

@@ -2,7 +2,7 @@
 provider plugins): its section id, the mailbox's settings, the SMTP session."""
 
 from falcana_smtp_settings.exchange import SmtpSession
-from falcana_smtp_settings.section import FIELD_IDS, SECTION_ID
+from falcana_smtp_settings.section import SECTION_ID
 from falcana_smtp_settings.settings import SmtpSettings, load_settings
 
-__all__ = ["FIELD_IDS", "SECTION_ID", "SmtpSession", "SmtpSettings", "load_settings"]
+__all__ = ["SECTION_ID", "SmtpSession", "SmtpSettings", "load_settings"]

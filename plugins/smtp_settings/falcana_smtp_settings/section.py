@@ -52,7 +52,7 @@ class SmtpSection:
         if ctx.mailbox is None:
             return []
         current = dict(values) if values is not None else self._stored(ctx)
-        current.setdefault("email", ctx.mailbox.address)
+        current["email"] = current.get("email") or ctx.mailbox.address
         offered = [c for _plugin, c in ctx.host.hook.collect(
             "smtp_auth_methods", ctx=ctx, values=current)]
         return [Choice("password", _("Password")), *offered] if offered else []
