@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from falcana_core.messages import stamp
     from falcana_core.migrate import run_env
     from falcana_core.models import Base, Mailbox, User, utcnow
-    from falcana_core.providers import Detection, Limits, MxLookup, MxResolver, Preset
+    from falcana_core.providers import Detection, FieldPreset, Limits, MxLookup, MxResolver
     from falcana_core.rendering import render_section
     from falcana_core.routes import Route
     from falcana_core.secretbox import SecretValue
@@ -96,7 +96,7 @@ _WHERE: dict[str, str] = {
     "run_env": "falcana_core.migrate:run_env",
     **{n: f"falcana_core.models:{n}" for n in ("Base", "Mailbox", "User", "utcnow")},
     **{n: f"falcana_core.providers:{n}" for n in (
-        "Detection", "Limits", "MxLookup", "MxResolver", "Preset")},
+        "Detection", "FieldPreset", "Limits", "MxLookup", "MxResolver")},
     "render_section": "falcana_core.rendering:render_section",
     "Route": "falcana_core.routes:Route",
     "SecretValue": "falcana_core.secretbox:SecretValue",
@@ -116,12 +116,12 @@ _WHERE: dict[str, str] = {
 __all__ = [  # every name above (a test checks)
     "Action", "AddressError", "Base", "Choice", "Config", "Connection", "DeliveryError",
     "DeliveryFailure", "Detection", "Domain", "Envelope", "Explanation", "FailureKind", "Field",
-    "FieldType", "HelpText", "Host", "LazyText", "Limits", "Mailbox", "MxLookup", "MxResolver",
-    "Preset", "Reply", "ReplyRule", "Retry", "Route", "SaveResult", "Scope", "SecretValue",
+    "FieldPreset", "FieldType", "HelpText", "Host", "LazyText", "Limits", "Mailbox", "MxLookup",
+    "MxResolver", "Reply", "ReplyRule", "Retry", "Route", "SaveResult", "Scope", "SecretValue",
     "Section", "SectionContext", "SendResult", "Step", "StepProblem", "StepStatus", "Text",
     "Transport", "TransportFactory", "User", "Validation", "ascii_address", "check_access",
-    "cli_host", "create_app", "current_language", "echo_input_errors", "explain_by_rules",
-    "fail", "has_control_chars", "hookimpl", "hookspec", "login_required", "mailbox_or_404",
+    "cli_host", "create_app", "current_language", "echo_input_errors", "explain_by_rules", "fail",
+    "has_control_chars", "hookimpl", "hookspec", "login_required", "mailbox_or_404",
     "normalise_address", "normalise_host", "print_json", "provider_explanation", "read_secret",
     "render_section", "run_env", "serve", "split_address", "stamp", "text_in", "utcnow",
     "web_host", "web_user",

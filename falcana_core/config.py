@@ -17,8 +17,11 @@ def _bool(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, *aliases: str) -> float:
     raw = env.get(name)
+    for alias in aliases:  # earlier names, still honoured
+        if raw is None or raw.strip() == "":
+            raw, name = env.get(alias), alias
     if raw is None or raw.strip() == "":
         return default
     try:
@@ -44,8 +47,8 @@ class Config:
     base_url: str = "http://127.0.0.1:8025"
     ca_bundle: Path | None = None
     dns_servers: tuple[str, ...] = ()
-    smtp_timeout: float = 30.0  # connect and every command
-    smtp_test_deadline: float = 60.0  # a whole test mail
+    net_timeout: float = 30.0  # an outgoing connection's set-up and every command on it
+    test_deadline: float = 60.0  # a whole test (test e-mail, connection check)
     strict_plugins: bool = False
     outbox_lease: float | None = None  # seconds a worker's claim lasts (default: from timeout)
     outbox_max_age: float = 3 * 24 * 3600.0  # seconds before a deferred message fails
@@ -72,9 +75,10 @@ class Config:
             "dns_servers": tuple(
                 s.strip() for s in env.get("FALCANA_DNS_SERVERS", "").split(",") if s.strip()
             ),
-            "smtp_timeout": _float(env, "FALCANA_SMTP_TIMEOUT", cls.smtp_timeout),
-            "smtp_test_deadline": _float(env, "FALCANA_SMTP_TEST_DEADLINE",
-                                         cls.smtp_test_deadline),
+            "net_timeout": _float(env, "FALCANA_NET_TIMEOUT", cls.net_timeout,
+                                  "FALCANA_SMTP_TIMEOUT"),
+            "test_deadline": _float(env, "FALCANA_TEST_DEADLINE", cls.test_deadline,
+                                    "FALCANA_SMTP_TEST_DEADLINE"),
             "strict_plugins": _bool(env.get("FALCANA_STRICT_PLUGINS")),
             "outbox_lease": _float(env, "FALCANA_OUTBOX_LEASE", 0.0) or None,
             "outbox_max_age": _float(env, "FALCANA_OUTBOX_MAX_AGE", cls.outbox_max_age),
@@ -100,9 +104,9 @@ class Config:
             "FALCANA_BASE_URL": self.base_url,
             "FALCANA_CA_BUNDLE": str(self.ca_bundle or ""),
             "FALCANA_DNS_SERVERS": ",".join(self.dns_servers),
-            "FALCANA_SMTP_TIMEOUT": self.smtp_timeout,
-            "FALCANA_SMTP_TEST_DEADLINE": self.smtp_test_deadline,
+            "FALCANA_NET_TIMEOUT": self.net_timeout,
+            "FALCANA_TEST_DEADLINE": self.test_deadline,
             "FALCANA_STRICT_PLUGINS": self.strict_plugins,
-            "FALCANA_OUTBOX_LEASE": self.outbox_lease or "(10 x FALCANA_SMTP_TIMEOUT)",
+            "FALCANA_OUTBOX_LEASE": self.outbox_lease or "(10 x FALCANA_NET_TIMEOUT)",
             "FALCANA_OUTBOX_MAX_AGE": self.outbox_max_age,
         }

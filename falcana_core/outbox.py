@@ -74,7 +74,7 @@ class OutboxPolicy:
     def for_host(cls, host: Host) -> OutboxPolicy:
         config = host.config
         # connect + greeting + EHLO + STARTTLS + EHLO + AUTH + MAIL + RCPT + DATA, each bounded
-        lease = config.outbox_lease or max(30.0, 10 * config.smtp_timeout)
+        lease = config.outbox_lease or max(30.0, 10 * config.net_timeout)
         return cls(lease=lease, max_age=dt.timedelta(seconds=config.outbox_max_age))
 
     def backoff(self, attempt: int) -> float:

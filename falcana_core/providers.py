@@ -11,7 +11,8 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from falcana_core.i18n import Text
 
@@ -20,14 +21,18 @@ log = logging.getLogger(__name__)
 MxLookup = Callable[[str], Sequence[str]]
 
 
-@dataclasses.dataclass(frozen=True)
-class Preset:
-    """Server settings a provider prescribes, offered to fill in one step."""
+class FieldPreset(Protocol):
+    """Values a provider prescribes for a section's fields, offered as one button.
 
-    label: Text
-    host: str
-    port: int
-    security: str  # "normal" | "tls" | "ssl"
+    The section that owns the fields defines the concrete class (the SMTP plugin's preset
+    has host, port and connection type); the core only fills ``values`` into the form.
+    """
+
+    @property
+    def label(self) -> Text: ...
+
+    @property
+    def values(self) -> Mapping[str, object]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +43,7 @@ class Detection:
     name: Text
     reason: Text
     confidence: int = 50  # host 90, address domain 80, MX 60 by convention
-    presets: Sequence[Preset] = ()
+    presets: Sequence[FieldPreset] = ()
     via: str = "host"  # "host", "domain" or "mx": host-specific rules apply only to "host"
 
 

@@ -47,6 +47,9 @@ class Field:
     choices: Sequence[Choice] = ()
     suggestions: Sequence[str] = ()
     required: bool = False
+    # (other field id, {its value: this field's value}): until the user types here, the
+    # form fills this field from the other one (the port that goes with a connection type)
+    follows: tuple[str, Mapping[str, str]] | None = None
 
     @property
     def write_only(self) -> bool:

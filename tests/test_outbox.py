@@ -46,7 +46,7 @@ def server(smtp_server: Callable[..., SmtpTestServer]) -> SmtpTestServer:
 
 @pytest.fixture
 def box(falcana_host: Host, server: SmtpTestServer) -> Mailbox:
-    object.__setattr__(falcana_host.config, "smtp_timeout", 1.5)
+    object.__setattr__(falcana_host.config, "net_timeout", 1.5)
     user = falcana_host.users.add("juergen", first_name="Jürgen", last_name="Müßig",
                                   email=ADDRESS)
     mailbox = falcana_host.mailboxes.personal(user)

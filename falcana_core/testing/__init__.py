@@ -46,8 +46,8 @@ DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 def make_config(data_dir: Path, **overrides: Any) -> Config:
     """A configuration for tests: everything in ``data_dir``, strict plugin loading."""
     env = {"FALCANA_DATA_DIR": str(data_dir)}
-    values: dict[str, Any] = {"strict_plugins": True, "smtp_timeout": 5.0,
-                              "smtp_test_deadline": 15.0}
+    values: dict[str, Any] = {"strict_plugins": True, "net_timeout": 5.0,
+                              "test_deadline": 15.0}
     values.update(overrides)
     return Config.from_env(env, **values)
 

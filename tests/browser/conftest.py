@@ -61,7 +61,7 @@ def serve(data: Path, env: dict[str, str], port: int | None = None
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     full = {**os.environ, "FALCANA_DATA_DIR": str(data), "FALCANA_LANG": "de",
-            "FALCANA_SMTP_TIMEOUT": "5", "FALCANA_BASE_URL": url, **env}
+            "FALCANA_NET_TIMEOUT": "5", "FALCANA_BASE_URL": url, **env}
     proc = subprocess.Popen([sys.executable, "-m", "falcana_core", "serve", "--port", str(port)],
                             env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
@@ -89,6 +89,7 @@ def web(tmp_path: Path, test_ca_bundle: Path, dns_server: Any,
                    email="juergen@example.com", password=USER_PW)
     host.users.add("bert", first_name="Bert", last_name="Brandt", email="bert@example.com",
                    password=USER_PW)
+    host.users.add("gina", first_name="Gina", last_name="Gmailer", email="gina@gmail.com")
     for i in range(30):
         host.users.add(f"user{i:02d}", first_name="Erika", last_name=f"Muster{i:02d}",
                        email=f"erika{i}@example.com")

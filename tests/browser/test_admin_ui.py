@@ -49,7 +49,7 @@ def test_popup_shows_the_seven_fields_in_the_seed_order(page: Any, web: Web, log
     assert "User-Verwaltung" in page.locator(".start-here").inner_text()
     page.click("#open-users")
     page.locator("tr.opens-popup").first.wait_for()
-    assert "33 User" in page.locator(".pager").inner_text()
+    assert "34 User" in page.locator(".pager").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "panel.png"))
     page.fill("#user-search", "Müßig")
     page.locator("tr.opens-popup", has_text="Müßig").first.dblclick()
@@ -123,6 +123,19 @@ def test_wrong_password_shows_the_failing_auth_step_and_explanation(page: Any, w
     popup.locator(".explanation").scroll_into_view_if_needed()
     popup.screenshot(path=str(SCREENSHOTS / "failed-test.png"))
     assert web.smtp.messages == []
+
+
+def test_a_provider_preset_fills_server_port_and_type(page: Any, web: Web, login: Any) -> None:
+    login()
+    popup = open_user_popup(page, "Gmailer")
+    assert popup.locator(".provider").get_attribute("data-provider") == "gmail"
+    popup.locator("button.preset", has_text="465").click()
+    assert popup.locator("#smtp-host").input_value() == "smtp.gmail.com"
+    assert popup.locator("#smtp-port").input_value() == "465"
+    assert popup.locator("#smtp-security").input_value() == "ssl"
+    popup.locator("button.preset", has_text="587").click()
+    assert popup.locator("#smtp-port").input_value() == "587"
+    assert popup.locator("#smtp-security").input_value() == "tls"
 
 
 def test_port_99999_shows_a_field_error_and_saves_nothing(page: Any, web: Web, login: Any) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from falcana_smtp_settings.api import Preset
+
 from falcana_core.api import (
     Detection,
     HelpText,
     MxLookup,
-    Preset,
     SectionContext,
     Validation,
     hookimpl,

@@ -2,7 +2,6 @@
 "use strict";
 (function () {
   const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
-  const DEFAULT_PORTS = { ssl: "465", tls: "587", normal: "25" };
 
   async function post(url, body) {
     return fetch(url, { method: "POST", body, headers: { "X-CSRFToken": csrf() },
@@ -68,21 +67,23 @@
     });
   }
 
-  // -- a section form: save, presets, port suggestion, actions -------------------------------
+  // -- a section form: save, presets, fields that follow others, actions -------------------------------
   function wire(root) {
     root.querySelectorAll("form.section-form").forEach((form) => {
-      const port = form.querySelector('[name="port"]');
-      const security = form.querySelector('[name="security"]');
-      if (port && security) {
-        port.addEventListener("input", () => { port.dataset.typed = "1"; });
-        security.addEventListener("change", () => {
-          if (!port.dataset.typed && DEFAULT_PORTS[security.value]) port.value = DEFAULT_PORTS[security.value];
+      form.querySelectorAll("[data-follows]").forEach((field) => {
+        const leader = form.querySelector(`[name="${field.dataset.follows}"]`);
+        const values = JSON.parse(field.dataset.followValues);
+        if (!leader) return;
+        field.addEventListener("input", () => { field.dataset.typed = "1"; });
+        leader.addEventListener("change", () => {
+          if (!field.dataset.typed && values[leader.value] !== undefined) field.value = values[leader.value];
         });
-      }
+      });
       form.querySelectorAll("button.preset").forEach((b) => b.addEventListener("click", () => {
-        form.querySelector('[name="host"]').value = b.dataset.host;
-        port.value = b.dataset.port;
-        security.value = b.dataset.security;
+        for (const [name, value] of Object.entries(JSON.parse(b.dataset.values))) {
+          const field = form.querySelector(`[name="${name}"]`);
+          if (field) field.value = value;
+        }
       }));
       form.addEventListener("submit", async (e) => {
         e.preventDefault();

@@ -162,7 +162,7 @@ class OAuth:
         return OAuth2Session(provider.client_id, secret, scope=scope or provider.scope,
                              redirect_uri=redirect_uri, code_challenge_method="S256",
                              token_endpoint_auth_method="client_secret_post" if secret
-                             else "none", timeout=self.host.config.smtp_timeout)
+                             else "none", timeout=self.host.config.net_timeout)
 
     # -- connections -----------------------------------------------------------------
 

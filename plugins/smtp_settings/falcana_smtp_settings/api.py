@@ -3,6 +3,6 @@ provider plugins): its section id, the mailbox's settings, the SMTP session."""
 
 from falcana_smtp_settings.exchange import SmtpSession
 from falcana_smtp_settings.section import SECTION_ID
-from falcana_smtp_settings.settings import SmtpSettings, load_settings
+from falcana_smtp_settings.settings import Preset, SmtpSettings, load_settings
 
-__all__ = ["SECTION_ID", "SmtpSession", "SmtpSettings", "load_settings"]
+__all__ = ["SECTION_ID", "Preset", "SmtpSession", "SmtpSettings", "load_settings"]

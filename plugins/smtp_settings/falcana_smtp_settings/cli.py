@@ -112,11 +112,11 @@ def set_(login: str, email: str | None, display_name: str | None, username: str 
         detection = h.detect_provider(str(values.get("email") or ""),
                                       str(values.get("host") or ""))
         chosen = [p for p in (detection.presets if detection else ())
-                  if security is None or p.security == security]
+                  if security is None or p.values.get("security") == security]
         if not chosen:
             fail(str(_("No provider preset fits: the provider was not recognised from the "
                        "address or server.")))
-        values.update(host=chosen[0].host, port=chosen[0].port, security=chosen[0].security)
+        values.update(chosen[0].values)
     values["password"] = read_secret("Password", True) if password_stdin else None
     values["clear_password"] = clear_password
     result = h.save_section(box, SECTION_ID, values, actor="cli")

@@ -93,6 +93,7 @@ class SmtpSection:
                          "shown again; leave empty to keep the stored one.")),
             Field("port", _("E-mail port"), FieldType.INTEGER, required=True,
                   suggestions=("587", "465", "25"),
+                  follows=("security", {k: str(v) for k, v in DEFAULT_PORTS.items()}),
                   help=_("The port the provider gives; common are 587 (TLS), 465 (SSL) "
                          "and 25.")),
             Field("security", _("E-mail connection type"), FieldType.CHOICE, required=True,

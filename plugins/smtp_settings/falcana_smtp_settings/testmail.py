@@ -133,7 +133,7 @@ def run_test(host: Host, settings: SmtpSettings, *, to: str | None = None,
     """Send a test mail (or stop after RCPT TO) and record every step."""
     settings = with_provider(host, settings)
     recipient = to or settings.address
-    deadline = time.monotonic() + host.config.smtp_test_deadline
+    deadline = time.monotonic() + host.config.test_deadline
     session = make_session(host, settings, deadline=deadline)
     result = TestResult(ok=False, steps=session.steps, recipient=recipient,
                         verify_only=verify_only)
@@ -221,7 +221,7 @@ def fetch_certificate(host: Host, settings: SmtpSettings,
 
     from falcana_smtp_settings.tls import certificate_info, unverified_context
 
-    timeout = max(1.0, min(host.config.smtp_timeout, deadline - time.monotonic()))
+    timeout = max(1.0, min(host.config.net_timeout, deadline - time.monotonic()))
     ctx = unverified_context()
     try:
         raw = socket.create_connection((settings.host, settings.port), timeout=timeout)

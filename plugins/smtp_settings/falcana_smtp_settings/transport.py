@@ -35,7 +35,7 @@ def make_session(host: Host, settings: SmtpSettings, *,
         return adjusted
 
     return SmtpSession(settings, ca_bundle=host.config.ca_bundle,
-                       timeout=host.config.smtp_timeout, deadline=deadline, login_hook=login,
+                       timeout=host.config.net_timeout, deadline=deadline, login_hook=login,
                        password_hook=password)
 
 

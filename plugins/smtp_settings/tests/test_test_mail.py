@@ -115,7 +115,7 @@ def test_tls_spoken_to_an_ssl_port_is_bounded_in_time(
         mailbox: Mailbox) -> None:
     server = smtp_server("ssl", users=USERS)
     configure(server, security="tls")
-    object.__setattr__(falcana_host.config, "smtp_timeout", 1.0)
+    object.__setattr__(falcana_host.config, "net_timeout", 1.0)
     started = time.monotonic()
     result = falcana_host.run_action(mailbox, "smtp.test", {}, actor="admin")
     assert time.monotonic() - started < 5
@@ -224,7 +224,7 @@ def test_a_server_that_never_answers_is_bounded(
         silent_server: SilentServer, configure: Any, falcana_host: Host,
         mailbox: Mailbox) -> None:
     configure(None, port=silent_server.port, password="")
-    object.__setattr__(falcana_host.config, "smtp_timeout", 1.0)
+    object.__setattr__(falcana_host.config, "net_timeout", 1.0)
     started = time.monotonic()
     result = falcana_host.run_action(mailbox, "smtp.test", {}, actor="admin")
     assert time.monotonic() - started < 5
@@ -236,8 +236,8 @@ def test_overall_deadline_stops_a_slow_exchange(silent_server: SilentServer,
                                                 configure: Any, falcana_host: Host,
                                                 mailbox: Mailbox) -> None:
     configure(None, port=silent_server.port, password="")
-    object.__setattr__(falcana_host.config, "smtp_timeout", 30.0)
-    object.__setattr__(falcana_host.config, "smtp_test_deadline", 1.5)
+    object.__setattr__(falcana_host.config, "net_timeout", 30.0)
+    object.__setattr__(falcana_host.config, "test_deadline", 1.5)
     started = time.monotonic()
     result = falcana_host.run_action(mailbox, "smtp.test", {}, actor="admin")
     assert time.monotonic() - started < 5
