@@ -20,12 +20,14 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from falcana_core import permissions
 from falcana_core.audit import AuditLog
 from falcana_core.config import Config
 from falcana_core.db import make_engine, make_session_factory
 from falcana_core.delivery import DeliveryFailure, Explanation
 from falcana_core.models import DeploymentSetting, Mailbox, PluginState
 from falcana_core.outbox import Outbox
+from falcana_core.permissions import Actor
 from falcana_core.plugins import Candidate, Plugins
 from falcana_core.providers import Detection, MxResolver
 from falcana_core.secretbox import SecretStore
@@ -152,11 +154,18 @@ class Host:
 
     # -- sections and actions ----------------------------------------------------------
 
+    def actor(self, name: str) -> Actor:
+        """Who ``name`` is and with which rights (falcana_core.permissions)."""
+        return permissions.actor(self, name)
+
+    def may_edit(self, actor: str, mailbox: Mailbox | None) -> bool:
+        return permissions.may_edit(self, self.actor(actor), mailbox)
+
     def context(self, mailbox: Mailbox | None, actor: str) -> SectionContext:
         user = None
         if mailbox is not None and mailbox.user_id is not None:
             user = self.users.get(mailbox.user_id)
-        return SectionContext(self, mailbox, user, actor)
+        return SectionContext(self, mailbox, user, actor, self.actor(actor).is_admin)
 
     @functools.cached_property
     def _transports(self) -> dict[str, Any]:
@@ -181,7 +190,8 @@ class Host:
 
     def validate_section(self, mailbox: Mailbox | None, section_id: str,
                          values: Mapping[str, Any], actor: str = "api") -> Validation:
-        """The one validation path: the section's own checks, then other plugins'."""
+        """The one validation path: the section's own checks, then other plugins', then
+        what a non-admin may not change (falcana_core.permissions)."""
         section = self.section(section_id)
         ctx = self.context(mailbox, actor)
         validation = section.validate(ctx, values)
@@ -190,13 +200,20 @@ class Host:
             for extra in self.hook.validate_section(ctx, section_id, dict(current)):
                 validation.extend(extra)
                 current.update(extra.normalised)
+        if not ctx.admin:
+            stored = section.load(ctx)
+            validation.extend(permissions.check_admin_only(section.fields(ctx), stored, current))
         validation.normalised = {k: v for k, v in current.items()
                                  if k not in values or values[k] != v}
         return validation
 
     def save_section(self, mailbox: Mailbox | None, section_id: str,
                      values: Mapping[str, Any], *, actor: str) -> SaveResult:
-        """Validate, then save all or nothing; the change is audited (secrets as "changed")."""
+        """Validate, then save all or nothing; the change is audited (secrets as "changed").
+
+        Raises ``Forbidden`` when ``actor`` may not change this mailbox's settings at all.
+        """
+        permissions.require_edit(self, self.actor(actor), mailbox)
         validation = self.validate_section(mailbox, section_id, values, actor)
         merged = {**values, **validation.normalised}
         if not validation.ok:
@@ -221,6 +238,7 @@ class Host:
 
     def run_action(self, mailbox: Mailbox | None, action_id: str,
                    params: Mapping[str, Any] | None = None, *, actor: str) -> Any:
+        permissions.require_edit(self, self.actor(actor), mailbox)
         ctx = self.context(mailbox, actor)
         for action in self.hook.user_actions(self):
             if action.id == action_id:

@@ -53,9 +53,15 @@ def render_section(host: Host, mailbox: Mailbox | None, section: Section, *,
     fields = []
     for field in section.fields(ctx):
         value = None if field.write_only else shown.get(field.id)
+        locked = field.admin_only and not ctx.admin
         fields.append({
             "field": field,
             "value": "" if value is None else value,
+            "locked": locked,  # shown read-only: only an admin may change it
+            # a non-admin sees the admin-only choices only when one is already chosen
+            "choices": [c for c in field.choices
+                        if (ctx.admin or not c.admin_only or c.value == value)
+                        and (not locked or c.value == value)],
             "is_set": section.is_set(ctx, field.id) if field.write_only else False,
             "messages": validation.for_field(field.id) if validation else [],
         })

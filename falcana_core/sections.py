@@ -33,6 +33,7 @@ class FieldType(enum.StrEnum):
 class Choice:
     value: str
     label: Text
+    admin_only: bool = False  # only an admin may choose it (e.g. domain-wide delegation)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Field:
     # (other field id, {its value: this field's value}): until the user types here, the
     # form fills this field from the other one (the port that goes with a connection type)
     follows: tuple[str, Mapping[str, str]] | None = None
+    admin_only: bool = False  # only an admin may change it (falcana_core.permissions)
 
     @property
     def write_only(self) -> bool:
@@ -116,6 +118,7 @@ class SectionContext:
     mailbox: Mailbox | None
     user: User | None  # the mailbox's user, for personal mailboxes
     actor: str  # who is acting (a login, "cli", "api"): for the audit log
+    admin: bool = True  # the actor's rights (falcana_core.permissions): actions check it
 
 
 @dataclasses.dataclass(frozen=True)

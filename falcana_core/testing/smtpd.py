@@ -125,6 +125,8 @@ class SmtpTestServer:
         self.host = host
         self.messages: list[Received] = []
         self.logins: list[str] = []
+        #: every AUTH with a login and password, accepted or not: what the server heard
+        self.credentials_heard: list[tuple[str, str]] = []
         self.faults: list[Fault] = []
         self.lock = threading.Lock()
         self._ssl_context = ssl_context
@@ -166,6 +168,8 @@ class SmtpTestServer:
             return AuthResult(success=False, handled=False, message=fault.reply)
         if isinstance(auth_data, LoginPassword):
             login = auth_data.login.decode()
+            with self.lock:
+                self.credentials_heard.append((login, auth_data.password.decode()))
             if self.users.get(login) == auth_data.password.decode():
                 with self.lock:
                     self.logins.append(login)

@@ -39,7 +39,8 @@ def test_consent_round_trip_then_test_mail(chromium: Any, tmp_path: Path, oauth:
     host.save_section(None, "oauth_microsoft", {"client_id": "falcana-ms",
                                                 "client_secret": "secret-1",
                                                 "tenant": "organizations",
-                                                "authority": oauth.url}, actor="admin")
+                                                "authority": oauth.url,
+                                                "smtp_servers": "127.0.0.1"}, actor="admin")
     user = host.users.add("anna", first_name="Anna", last_name="Kühn", email=ANNA,
                           password="Anna-Pw-1")
     box = host.mailboxes.personal(user)

@@ -113,11 +113,10 @@
           const field = form.querySelector(`[data-field="${result.dataset.highlightField}"]`);
           if (field) { field.classList.add("highlight"); field.scrollIntoView({ block: "nearest" }); }
         }
-        out.querySelectorAll("button.pin").forEach((p) => p.addEventListener("click", async () => {
-          const pinBody = new FormData();
-          pinBody.set("sha256", p.dataset.sha256);
-          const res = await post(p.dataset.pinUrl, pinBody);
-          p.replaceWith(Object.assign(document.createElement("p"), { className: "message saved", textContent: await res.text() }));
+        out.querySelectorAll("button.follow-up[data-post-url]").forEach((p) => p.addEventListener("click", async () => {
+          const res = await post(p.dataset.postUrl, new FormData());
+          p.replaceWith(Object.assign(document.createElement("p"), {
+            className: res.ok ? "message saved" : "message error", textContent: await res.text() }));
         }));
       }));
     });

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from falcana_core.api import Choice, SectionContext
 from falcana_oauth.actions import METHODS
 from falcana_oauth.i18n import _
-from falcana_oauth.service import APP, DELEGATED, DELEGATION, oauth
+from falcana_oauth.service import APP, DELEGATED, DELEGATION, AccessToken, OAuthError, oauth
 
 if TYPE_CHECKING:
     from falcana_smtp_settings.api import SmtpSession, SmtpSettings
@@ -27,7 +27,8 @@ def auth_methods(ctx: SectionContext, values: dict[str, Any]) -> list[Choice]:
               APP: _("OAuth2: app-only access (Microsoft)"),
               DELEGATION: _("OAuth2: domain-wide delegation (Google Workspace)")}
     method_of = {mode: method for method, mode in METHODS.items()}
-    return [Choice(method_of[m], labels[m]) for m in provider.modes]
+    # app-only and delegation act for any address of the tenant: only an admin chooses them
+    return [Choice(method_of[m], labels[m], admin_only=m != DELEGATED) for m in provider.modes]
 
 
 def login(host: Host, session: SmtpSession, settings: SmtpSettings) -> str | None:
@@ -36,9 +37,32 @@ def login(host: Host, session: SmtpSession, settings: SmtpSettings) -> str | Non
         return None
     box = host.mailboxes.get(settings.mailbox_id)
     assert box is not None
-    token = session.step("token", lambda: oauth(host).access_token(box), detail=lambda t: {
+
+    def token_for_this_server() -> AccessToken:
+        check_destination(host, box.address, settings)
+        return oauth(host).access_token(box)
+
+    token = session.step("token", token_for_this_server, detail=lambda t: {
         "source": t.source, "account": t.account, "expires_at": t.expires_at.isoformat()})
     return session.xoauth2(token.account, token.token)
+
+
+def check_destination(host: Host, address: str, settings: SmtpSettings) -> None:
+    """A token goes only to an SMTP server its provider names, over TLS verified against
+    the CA bundle (a pinned certificate skips that check, so it does not count)."""
+    provider = oauth(host).provider_for(address, settings.host)
+    allowed = provider.smtp_host_names if provider else frozenset()
+    if settings.host.lower().rstrip(".") not in allowed:
+        raise OAuthError("oauth.server_not_allowed", _(
+            "The OAuth2 token is sent only to {servers}, not to {server}.",
+            servers=", ".join(sorted(allowed)) or "-", server=settings.host), _(
+            "Enter the provider's SMTP server, or add this server to the OAuth2 client's "
+            "\"SMTP servers\" in the system settings."))
+    if settings.security not in ("tls", "ssl") or settings.pin:
+        raise OAuthError("oauth.tls_required", _(
+            "The OAuth2 token is sent only over a TLS connection whose certificate is "
+            "verified (connection type TLS or SSL, no pinned certificate)."), _(
+            "Choose TLS or SSL and remove the pinned certificate."))
 
 
 def connect_admin_mode(ctx: SectionContext, values: dict[str, Any],

@@ -86,6 +86,15 @@ class OAuthProvider:
     delegation_scope: str | None = None
     authorize_params: dict[str, str] = dataclasses.field(default_factory=dict)
     sign_in_label: Text = ""
+    #: the only SMTP servers a token of this client is sent to, over verified TLS (names,
+    #: or one string of names separated by spaces or commas, as an admin types them)
+    smtp_hosts: Sequence[str] | str = ()
+
+    @property
+    def smtp_host_names(self) -> frozenset[str]:
+        raw = self.smtp_hosts.replace(",", " ").split() if isinstance(self.smtp_hosts, str) \
+            else self.smtp_hosts
+        return frozenset(h.strip().lower().rstrip(".") for h in raw if h.strip())
 
     @property
     def modes(self) -> list[str]:
@@ -271,10 +280,20 @@ class OAuth:
             return None
         return row
 
-    def use_link(self, token: str) -> None:
+    def use_link(self, token: str) -> bool:
+        """Spend a link, atomically: of two browsers completing with one link, one wins."""
+        with self.host.transaction() as s:
+            result = s.execute(update(OAuthConsentLink).where(
+                OAuthConsentLink.token_hash == _hash(token),
+                OAuthConsentLink.used_at.is_(None),
+                OAuthConsentLink.expires_at > utcnow()).values(used_at=utcnow()))
+            return bool(getattr(result, "rowcount", 0))
+
+    def release_link(self, token: str) -> None:
+        """Give a spent link back when the sign-in it was spent on failed."""
         with self.host.transaction() as s:
             s.execute(update(OAuthConsentLink).where(
-                OAuthConsentLink.token_hash == _hash(token)).values(used_at=utcnow()))
+                OAuthConsentLink.token_hash == _hash(token)).values(used_at=None))
 
     # -- access tokens ---------------------------------------------------------------
 

@@ -55,6 +55,9 @@ def start(provider_id: str) -> Any:
         if user is None:
             return redirect(url_for("auth.login", next=request.full_path))
         box = mailbox_or_404(request.args.get("mailbox", 0, type=int))
+        if not web_host().may_edit(user.login, box):
+            return _page(_("Sign-in refused"), _(
+                "You may not change this mailbox's settings."), 403)
         if box.user_id != user.id:
             return _page(_("Sign-in refused"), _(
                 "Only the mailbox's own user signs in: a token belongs to whoever "
@@ -86,15 +89,23 @@ def callback(provider_id: str) -> Any:
     box = mailbox_or_404(state["mailbox"])
     user = web_user()
     service = oauth(web_host())
+    link = state.get("link")
+    if link and not service.use_link(link):
+        return _page(_("Sign-in refused"), _(
+            "This link is not valid: it was used already, it expired, or it was "
+            "changed. Ask your admin for a new one."), 400)
+    if not link and (user is None or not web_host().may_edit(user.login, box)):
+        return _page(_("Sign-in refused"), _(
+            "You may not change this mailbox's settings."), 403)
     try:
         account = service.complete(
             provider, box, code=request.args.get("code", ""), verifier=state["verifier"],
             redirect_uri=_callback_url(provider_id),
-            actor=user.login if user else f"consent link ({box.address})")
+            actor=user.login if user and not link else f"consent link ({box.address})")
     except OAuthError as error:
+        if link:
+            service.release_link(link)
         return _page(_("Sign-in refused"), f"{error.cause} {error.fix}", 422)
-    if state.get("link"):
-        service.use_link(state["link"])
     return _page(_("Signed in"), _("The mailbox {address} now sends as {account}. You can "
                                    "close this window.", address=box.address,
                                    account=account), 200, ok=True)

@@ -66,11 +66,13 @@ def host(falcana_host: Host, oauth: OAuthTestServer, dns_server: Any,
                      app_accounts={SHARED})
     for section, values in (
             ("oauth_microsoft", {"client_id": "falcana-ms", "client_secret": CLIENT_SECRET,
-                                 "tenant": "organizations", "authority": oauth.url}),
+                                 "tenant": "organizations", "authority": oauth.url,
+                                 "smtp_servers": "127.0.0.1"}),
             ("oauth_google", {"client_id": "", "service_account_key": json.dumps(service_key),
                               "auth_uri": f"{oauth.url}/auth",
                               "token_uri": f"{oauth.url}/token",
-                              "revoke_uri": f"{oauth.url}/revoke"})):
+                              "revoke_uri": f"{oauth.url}/revoke",
+                              "smtp_servers": "127.0.0.1"})):
         assert falcana_host.save_section(None, section, values, actor="admin").saved
     falcana_host.users.add("admin", email="admin@contoso-gmbh.de", role="admin", password="a")
     return falcana_host
@@ -83,7 +85,7 @@ def smtp(smtp_server: Callable[..., SmtpTestServer], oauth: OAuthTestServer) -> 
 
 
 def mailbox(host: Host, smtp: SmtpTestServer, login: str, address: str, method: str,
-            *, shared: bool = False) -> Mailbox:
+            *, shared: bool = False, security: str = "tls") -> Mailbox:
     if shared:
         box = host.mailboxes.create_shared(address, "Vertrieb", actor="admin")
     else:
@@ -92,7 +94,7 @@ def mailbox(host: Host, smtp: SmtpTestServer, login: str, address: str, method: 
         box = host.mailboxes.personal(user)
     result = host.save_section(box, "smtp", {
         "email": address, "username": address, "password": "", "host": "127.0.0.1",
-        "port": smtp.port, "security": "tls", "auth_method": method}, actor="admin")
+        "port": smtp.port, "security": security, "auth_method": method}, actor="admin")
     assert result.saved, [(m.field, str(m.text)) for m in result.validation.errors]
     return box
 
@@ -369,3 +371,85 @@ def test_cli_switches_a_mailbox_to_app_only(host: Host, smtp: SmtpTestServer,
 
     shown = json.loads(falcana_cli("mail", "test", SHARED, "--json").stdout)
     assert shown["ok"] and [s["id"] for s in shown["steps"]].count("token") == 1
+
+
+# -- trust: who may choose what, where a token may go (docs/security.md) ----------------
+
+def test_a_user_cannot_choose_delegation_or_app_only_for_their_own_mailbox(
+        host: Host, smtp: SmtpTestServer, client: FlaskClient) -> None:
+    """Delegation logs in as any address of the domain: with it, a user who could also
+    type another address would send as the CEO. Only an admin chooses it."""
+    box = mailbox(host, smtp, "max", MAX, "password")
+    anna = mailbox(host, smtp, "anna", ANNA, "password")
+    for who, address, method in (("max", MAX, "oauth2_delegation"),
+                                 ("anna", ANNA, "oauth2_app")):
+        refused = host.save_section(box if who == "max" else anna, "smtp", {
+            "email": address, "username": address, "password": "", "host": "127.0.0.1",
+            "port": smtp.port, "security": "tls", "auth_method": method}, actor=who)
+        assert not refused.saved
+        assert {(m.field, m.code) for m in refused.validation.errors} == {
+            ("auth_method", "admin_only")}
+    client.post("/login", data={"login": "max", "password": "user-pw"})
+    popup = client.get(f"/mailboxes/{box.id}/popup").get_data(as_text=True)
+    assert 'value="oauth2_delegation"' not in popup  # not even offered
+    form = {"email": MAX, "username": MAX, "password": "", "host": "127.0.0.1",
+            "port": str(smtp.port), "security": "tls", "auth_method": "oauth2_delegation"}
+    assert client.post(f"/mailboxes/{box.id}/sections/smtp", data=form).status_code == 422
+    assert host.section_values(box, "smtp")["auth_method"] == "password"
+
+
+def test_a_token_goes_only_to_the_servers_the_provider_names(
+        host: Host, smtp: SmtpTestServer, oauth: OAuthTestServer) -> None:
+    box = mailbox(host, smtp, "max", MAX, "oauth2_delegation")
+    assert host.save_section(None, "oauth_google", {"smtp_servers": "smtp.gmail.com"},
+                             actor="admin").saved
+    result = host.run_action(box, "smtp.test", {}, actor="admin")
+    assert result.failed_step == "token"
+    assert result.explanation.id == "smtp.oauth.server_not_allowed"
+    assert oauth.grants["urn:ietf:params:oauth:grant-type:jwt-bearer"] == 0  # none issued
+    assert smtp.messages == []
+
+
+def test_a_token_never_travels_unencrypted(host: Host, smtp_server: Any,
+                                          oauth: OAuthTestServer) -> None:
+    plain = smtp_server("normal", extra_auth={
+        "XOAUTH2": xoauth2_authenticator(oauth, MS_SMTP, MS_APP, GOOGLE)})
+    box = mailbox(host, plain, "max", MAX, "oauth2_delegation", security="normal")
+    result = host.run_action(box, "smtp.test", {}, actor="admin")
+    assert result.failed_step == "token"
+    assert result.explanation.id == "smtp.oauth.tls_required"
+    assert plain.messages == []
+
+
+def test_sign_in_routes_follow_the_self_editing_switch(
+        host: Host, smtp: SmtpTestServer, client: FlaskClient) -> None:
+    box = mailbox(host, smtp, "anna", ANNA, "oauth2")
+    client.post("/login", data={"login": "anna", "password": "user-pw"})
+    started = client.get(f"/plugins/oauth/microsoft/start?mailbox={box.id}")
+    assert started.status_code == 302
+    state = urllib.parse.parse_qs(urllib.parse.urlparse(started.headers["Location"]).query)[
+        "state"][0]
+    host.set_setting("core", "users_edit_own", False, actor="admin")
+    assert client.get(f"/plugins/oauth/microsoft/start?mailbox={box.id}").status_code == 403
+    back = client.get(f"/plugins/oauth/microsoft/callback?state={state}&code=x")
+    assert back.status_code == 403
+    assert oauth_of(host).connection(box.id) is None
+
+
+def test_a_consent_link_works_once_even_in_two_browsers(
+        host: Host, smtp: SmtpTestServer, oauth: OAuthTestServer) -> None:
+    box = mailbox(host, smtp, "anna", ANNA, "oauth2")
+    link = host.run_action(box, "oauth.microsoft.consent_link", {}, actor="admin")["link"]
+    path = urllib.parse.urlparse(link)
+    first, second = (create_app(host, WTF_CSRF_ENABLED=False).test_client()
+                     for _ in range(2))
+    approved = []
+    for browser in (first, second):  # both open the link before either comes back
+        started = browser.get(f"{path.path}?{path.query}")
+        assert started.status_code == 302
+        answer = requests.post(started.headers["Location"], data={"account": ANNA},
+                               allow_redirects=False, timeout=10)
+        approved.append(urllib.parse.urlparse(answer.headers["Location"]))
+    done = [b.get(f"{a.path}?{a.query}").status_code for b, a in zip((first, second),
+                                                                      approved, strict=True)]
+    assert done == [200, 400]

@@ -25,6 +25,9 @@ SECTION = OAuthClientSection(PLUGIN, "oauth_google", _("Google: OAuth2 sign-in")
     ClientField("token_uri", _("Token endpoint"), default="https://oauth2.googleapis.com/token"),
     ClientField("revoke_uri", _("Revocation endpoint"),
                 default="https://oauth2.googleapis.com/revoke"),
+    ClientField("smtp_servers", _("SMTP servers for OAuth2"),
+                _("A token is sent only to these servers (separated by spaces), and only "
+                  "over a verified TLS connection."), default="smtp.gmail.com"),
 ])
 
 
@@ -42,4 +45,5 @@ def provider(host: Any) -> OAuthProvider | None:
         client_secret=SECTION.value(host, "client_secret"), service_account=key,
         delegation_scope=SMTP_SCOPE,
         authorize_params={"access_type": "offline", "prompt": "consent"},
-        sign_in_label=_("Sign in with Google"))
+        sign_in_label=_("Sign in with Google"),
+        smtp_hosts=str(SECTION.value(host, "smtp_servers")))

@@ -6,7 +6,7 @@ from typing import Any
 
 from falcana_oauth import ClientField, OAuthClientSection, OAuthProvider
 
-from falcana_providers_m365.detect import M365, OUTLOOK_COM
+from falcana_providers_m365.detect import M365, M365_HOST, OUTLOOK_COM, OUTLOOK_HOST
 from falcana_providers_m365.i18n import _
 
 PLUGIN = "providers_m365"  # owner of the client settings
@@ -27,6 +27,9 @@ SECTION = OAuthClientSection(PLUGIN, "oauth_microsoft",
     ClientField("authority", _("Authority"),
                 _("Leave as it is unless you use a national cloud."),
                 default="https://login.microsoftonline.com"),
+    ClientField("smtp_servers", _("SMTP servers for OAuth2"),
+                _("A token is sent only to these servers (separated by spaces), and only "
+                  "over a verified TLS connection."), default=f"{M365_HOST} {OUTLOOK_HOST}"),
 ])
 
 
@@ -41,4 +44,5 @@ def provider(host: Any) -> OAuthProvider | None:
         scope=f"{SMTP_SCOPE} offline_access openid email", client_id=str(client_id),
         client_secret=SECTION.value(host, "client_secret"), app_scope=APP_SCOPE,
         authorize_params={"prompt": "select_account"},
-        sign_in_label=_("Sign in with Microsoft"))
+        sign_in_label=_("Sign in with Microsoft"),
+        smtp_hosts=str(SECTION.value(host, "smtp_servers")))

@@ -79,7 +79,8 @@ def show(login: str, as_json: bool) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the mailbox password from stdin.")
 @click.option("--clear-password", is_flag=True, help="Remove the stored password.")
 @click.option("--pin-certificate", "pin", default=None, metavar="SHA256",
-              help="Accept exactly this server certificate (its SHA-256 fingerprint).")
+              help="Accept the certificate this mailbox's server presented in its last "
+                   "failed test; give its SHA-256 fingerprint to confirm it.")
 @click.option("--unpin", is_flag=True, help="Remove the pinned certificate.")
 @click.option("--auth-method", default=None,
               help="password, or a sign-in method a plugin offers: oauth2, oauth2_app, "
@@ -93,7 +94,8 @@ def set_(login: str, email: str | None, display_name: str | None, username: str 
          preset: bool) -> None:
     """Change only the given fields; same validation as the web UI; nothing saved on error."""
     from falcana_smtp_settings.section import SECTION_ID
-    from falcana_smtp_settings.settings import set_pin
+    from falcana_smtp_settings.settings import PinRefused, pin_offered
+    from falcana_smtp_settings.settings import unpin as unpin_box
     from falcana_smtp_settings.tls import normalise_fingerprint
 
     h = host()
@@ -125,9 +127,13 @@ def set_(login: str, email: str | None, display_name: str | None, username: str 
     if not result.saved:
         echo_input_errors([(m.field, str(m.text)) for m in result.validation.errors])
         sys.exit(2)
-    if fingerprint or unpin:
-        saved = h.section_values(box, SECTION_ID)
-        set_pin(h, saved["host"], int(saved["port"]), fingerprint, actor="cli")
+    try:
+        if fingerprint:
+            pin_offered(h, box, actor="cli", sha256=fingerprint)
+        elif unpin:
+            unpin_box(h, box, actor="cli")
+    except PinRefused as refused:
+        fail(str(refused))
     click.echo(str(_("Saved.")) if result.changes or fingerprint or unpin
                else str(_("Nothing changed.")))
 

@@ -1,4 +1,4 @@
-"""This plugin's tables: SMTP access per mailbox, and pinned server certificates."""
+"""This plugin's table: SMTP access per mailbox, with its pinned server certificate."""
 
 from __future__ import annotations
 
@@ -25,15 +25,12 @@ class SmtpAccount(Base):
     auth_method: Mapped[str] = mapped_column(String(20), default="password",
                                              server_default="password")
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-class CertificatePin(Base):
-    """A server certificate an admin accepted by its SHA-256 fingerprint (host and port)."""
-
-    __tablename__ = "smtp_certificate_pins"
-
-    host: Mapped[str] = mapped_column(String(255), primary_key=True)
-    port: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sha256: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    created_by: Mapped[str] = mapped_column(String(150), default="")
+    #: a certificate an admin accepted for this mailbox, valid only for ``pin_for``
+    #: ("host:port"): another server never inherits it, and no other mailbox sees it
+    pin_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    pin_for: Mapped[str | None] = mapped_column(String(262), default=None)
+    #: the certificate this mailbox's server presented in its last failed test: the only
+    #: one that can be pinned (remembered here, never taken from a request)
+    offered_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    offered_for: Mapped[str | None] = mapped_column(String(262), default=None)
+    offered_at: Mapped[dt.datetime | None] = mapped_column(default=None)

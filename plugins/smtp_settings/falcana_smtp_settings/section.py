@@ -28,7 +28,10 @@ from falcana_smtp_settings.settings import (
     OWNER,
     PASSWORD,
     SECURITY_CHOICES,
+    binding,
     secret_ref,
+    store_password,
+    stored_password,
 )
 
 SECTION_ID = "smtp"
@@ -78,7 +81,7 @@ class SmtpSection:
                             help=_("Password (or app password), or OAuth2 where the provider "
                                    "needs or prefers it.")),) if auth else ()
         return (
-            Field("email", _("E-mail"), FieldType.EMAIL, required=True,
+            Field("email", _("E-mail"), FieldType.EMAIL, required=True, admin_only=True,
                   help=_("The user's e-mail address: mail goes out from this address.")),
             Field("display_name", _("Display name"),
                   help=_("The name recipients see. Left empty, falcana uses the user's first "
@@ -203,6 +206,9 @@ class SmtpSection:
                                     "unencrypted. Use TLS or SSL if the server offers it."),
                       "plaintext_password")
 
+        if v.ok and ctx.mailbox is not None and not clean.get("password") and not clear:
+            self._check_binding(ctx, clean, values.get("auth_method") or "password", v)
+
         method = values.get("auth_method") or "password"
         if method != "password":
             allowed = {c.value for c in self.auth_choices(ctx, {**values, **clean})}
@@ -215,6 +221,28 @@ class SmtpSection:
         v.normalised = {k: val for k, val in clean.items()
                         if k in FIELD_IDS or k in ("clear_password", "auth_method")}
         return v
+
+    def _check_binding(self, ctx: SectionContext, clean: Mapping[str, Any], method: str,
+                       v: Validation) -> None:
+        """A stored password goes only where it was saved for: a save that moves it to
+        another server, port, username or connection type must enter it again."""
+        assert ctx.mailbox is not None
+        found = stored_password(ctx.host, ctx.mailbox.id)
+        if found is None or method != "password":
+            return
+        _password, bound = found
+        if bound is None:  # saved before binding: bound to what is stored now
+            now = self.load(ctx)
+            bound = binding(now["username"], now["host"], now["port"], now["security"])
+        wanted = binding(clean.get("username") or clean.get("email") or "",
+                         clean.get("host") or "", clean.get("port") or 0,
+                         clean.get("security") or "")
+        moved = [fid for fid in ("host", "port", "username", "security")
+                 if str(bound.get(fid)) != str(wanted[fid])]
+        if moved:
+            v.error("password", _("Enter the password again: the stored one was saved for "
+                                  "another server, port, username or connection type, and "
+                                  "goes nowhere else."), "rebind")
 
     # -- save --------------------------------------------------------------------------
 
@@ -235,7 +263,7 @@ class SmtpSection:
             _set(changes, mailbox, "display_name", "display_name", values.get("display_name"))
             for fid in ("username", "host", "port", "security", "auth_method"):
                 _set(changes, account, fid, fid, values.get(fid))
-            _save_password(ctx, s, box.id, values, changes)
+            _save_password(ctx, s, account, values, changes)
         if changes:
             ctx.host.hook.call("smtp_settings_saved", ctx=ctx, values=dict(values),
                                changes=changes)
@@ -251,14 +279,15 @@ def _set(changes: dict[str, Any], obj: object, attr: str, fid: str, value: Any) 
         changes[fid] = [old, value]
 
 
-def _save_password(ctx: SectionContext, s: Session, mailbox_id: int,
+def _save_password(ctx: SectionContext, s: Session, account: SmtpAccount,
                    values: Mapping[str, Any], changes: dict[str, Any]) -> None:
-    ref = secret_ref(mailbox_id)
+    ref = secret_ref(account.mailbox_id)
     if values.get("clear_password"):
         if ctx.host.secrets.delete(OWNER, PASSWORD, ref, session=s):
             changes["password"] = "removed"
     elif values.get("password"):
-        ctx.host.secrets.put(OWNER, PASSWORD, ref, str(values["password"]), session=s)
+        store_password(ctx.host, s, account.mailbox_id, str(values["password"]), binding(
+            account.username, account.host, account.port, account.security))
         changes["password"] = "changed"
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
-
-from falcana_core.api import Mailbox, SecretValue, Text
-from falcana_smtp_settings.models import CertificatePin, SmtpAccount
+from falcana_core.api import Mailbox, SecretValue, Text, utcnow
+from falcana_smtp_settings.i18n import _
+from falcana_smtp_settings.models import SmtpAccount
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from falcana_core.api import Host
 
 OWNER = "smtp_settings"
@@ -60,19 +63,64 @@ class SmtpSettings:
         return bool(self.address and self.host and self.port)
 
 
+def server_of(host: str, port: int) -> str:
+    return f"{host}:{port}"
+
+
+def binding(username: str, host: str, port: int, security: str) -> dict[str, object]:
+    """Where a stored password may go: it is encrypted together with this."""
+    return {"username": username, "host": host, "port": int(port), "security": security}
+
+
+def store_password(host: Host, s: Session, mailbox_id: int, password: str,
+                   bound_to: dict[str, object]) -> None:
+    value = json.dumps({"password": password, "for": bound_to}, ensure_ascii=False)
+    host.secrets.put(OWNER, PASSWORD, secret_ref(mailbox_id), value, session=s)
+
+
+def stored_password(host: Host, mailbox_id: int, session: Session | None = None
+                    ) -> tuple[SecretValue, dict[str, object] | None] | None:
+    """The stored password and where it may go (None: saved before passwords were bound,
+    bound to the settings it is first used with)."""
+    raw = host.secrets.get(OWNER, PASSWORD, secret_ref(mailbox_id), session=session)
+    if raw is None:
+        return None
+    try:
+        doc = json.loads(raw.reveal())
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or "password" not in doc:
+        return raw, None
+    bound = doc.get("for")
+    return SecretValue(str(doc["password"])), bound if isinstance(bound, dict) else {}
+
+
 def load_settings(host: Host, mailbox: Mailbox, *, with_password: bool = True) -> SmtpSettings:
-    """The current settings; the sender name follows the user's current name when empty."""
+    """The current settings; the sender name follows the user's current name when empty.
+
+    The password comes only if it was saved for exactly this server, port, username and
+    connection type: a changed server never receives it (docs/security.md).
+    """
     with host.sessions() as s:
         box = s.get(Mailbox, mailbox.id) or mailbox
         account = s.get(SmtpAccount, mailbox.id)
         sender_name = box.sender_name
         address = box.address
         pin = None
-        if account is not None and account.host:
-            pin = s.scalar(select(CertificatePin.sha256).where(
-                CertificatePin.host == account.host, CertificatePin.port == account.port))
-    password = host.secrets.get(OWNER, PASSWORD, secret_ref(mailbox.id)) if with_password \
-        else None
+        if account is not None and account.pin_sha256 and \
+                account.pin_for == server_of(account.host, account.port):
+            pin = account.pin_sha256
+    password = None
+    if with_password and account is not None:
+        found = stored_password(host, mailbox.id)
+        here = binding(account.username, account.host, account.port, account.security)
+        if found is not None:
+            password, bound = found
+            if bound is None:  # a password from before binding: bind it to these settings
+                with host.transaction() as s:
+                    store_password(host, s, mailbox.id, password.reveal(), here)
+            elif bound != here:
+                password = None
     return SmtpSettings(
         mailbox_id=mailbox.id,
         address=address,
@@ -87,12 +135,57 @@ def load_settings(host: Host, mailbox: Mailbox, *, with_password: bool = True) -
     )
 
 
-def set_pin(host: Host, server: str, port: int, sha256: str | None, *, actor: str) -> None:
-    """Pin (or with ``None`` unpin) the certificate of one server's host and port."""
+OFFER_VALID = dt.timedelta(hours=1)
+
+
+def remember_offer(host: Host, mailbox_id: int, server: str, port: int, sha256: str) -> None:
+    """The certificate this mailbox's server just presented: the one that may be pinned."""
     with host.transaction() as s:
-        s.execute(delete(CertificatePin).where(CertificatePin.host == server,
-                                               CertificatePin.port == port))
-        if sha256:
-            s.add(CertificatePin(host=server, port=port, sha256=sha256, created_by=actor))
-    host.audit.record(actor, "smtp.pin" if sha256 else "smtp.unpin", "certificate",
-                      f"{server}:{port}", {"sha256": sha256} if sha256 else {})
+        account = s.get(SmtpAccount, mailbox_id)
+        if account is not None:
+            account.offered_sha256, account.offered_for = sha256, server_of(server, port)
+            account.offered_at = utcnow()
+
+
+class PinRefused(Exception):
+    """The pin was not set; the message says why in the user's language."""
+
+
+def pin_offered(host: Host, mailbox: Mailbox, *, actor: str, sha256: str | None = None) -> str:
+    """Pin the certificate the mailbox's last failed test saw (admins only).
+
+    ``sha256``, when given, must be that very fingerprint: it confirms what the admin
+    read, it never chooses another certificate. Returns "host:port".
+    """
+    if not host.actor(actor).is_admin:
+        raise PinRefused(str(_("Only an admin may pin a certificate.")))
+    with host.transaction() as s:
+        account = s.get(SmtpAccount, mailbox.id)
+        here = server_of(account.host, account.port) if account else ""
+        at = account.offered_at if account else None
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=dt.UTC)
+        if account is None or not account.offered_sha256 or account.offered_for != here \
+                or at is None or utcnow() - at > OFFER_VALID:
+            raise PinRefused(str(_("There is no certificate to pin: send the test e-mail "
+                                   "first; its failed TLS step offers the certificate.")))
+        if sha256 is not None and sha256 != account.offered_sha256:
+            raise PinRefused(str(_("This is not the certificate the server presented in the "
+                                   "last test ({sha}).", sha=account.offered_sha256)))
+        account.pin_sha256, account.pin_for = account.offered_sha256, here
+        account.offered_sha256 = account.offered_for = None
+        account.offered_at = None
+        pinned = account.pin_sha256
+    host.audit.record(actor, "smtp.pin", "mailbox", str(mailbox.id),
+                      {"server": here, "sha256": pinned})
+    return here
+
+
+def unpin(host: Host, mailbox: Mailbox, *, actor: str) -> None:
+    if not host.actor(actor).is_admin:
+        raise PinRefused(str(_("Only an admin may pin a certificate.")))
+    with host.transaction() as s:
+        account = s.get(SmtpAccount, mailbox.id)
+        if account is not None:
+            account.pin_sha256 = account.pin_for = None
+    host.audit.record(actor, "smtp.unpin", "mailbox", str(mailbox.id), {})

@@ -29,7 +29,7 @@ from falcana_core.api import (
 from falcana_smtp_settings.exchange import StepFailed
 from falcana_smtp_settings.i18n import _
 from falcana_smtp_settings.message import prepare
-from falcana_smtp_settings.settings import SmtpSettings, load_settings
+from falcana_smtp_settings.settings import SmtpSettings, load_settings, remember_offer
 from falcana_smtp_settings.transport import make_session, with_provider
 
 if TYPE_CHECKING:
@@ -165,6 +165,9 @@ def run_test(host: Host, settings: SmtpSettings, *, to: str | None = None,
         result.explanation = host.explain(error.failure)
         if error.failure.kind.value == "tls_verify":
             result.offer_pin = fetch_certificate(host, settings, deadline)
+            if result.offer_pin:  # remembered: the pin route takes no fingerprint
+                remember_offer(host, settings.mailbox_id, settings.host, settings.port,
+                               result.offer_pin["sha256"])
     except Exception as exc:  # prepare() refused (e.g. SMTPUTF8), reported as mail_from
         refused_by_prepare = exc
         try:

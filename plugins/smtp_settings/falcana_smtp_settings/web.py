@@ -1,5 +1,6 @@
 """The plugin's own web route (under ``/plugins/smtp_settings``): pin the certificate the
-test mail offered."""
+mailbox's last failed test saw. The request carries no fingerprint: the server remembered
+it (``settings.remember_offer``), so no one can pin a certificate of their choosing."""
 
 from __future__ import annotations
 
@@ -7,23 +8,19 @@ from typing import Any
 
 from falcana_core.api import Route, check_access, login_required, mailbox_or_404, web_host
 from falcana_smtp_settings.i18n import _
-from falcana_smtp_settings.settings import load_settings, set_pin
-from falcana_smtp_settings.tls import normalise_fingerprint
+from falcana_smtp_settings.settings import PinRefused, pin_offered
 
 
 @login_required
 def pin(mailbox_id: int) -> Any:
-    from flask import abort, request
-
     box = mailbox_or_404(mailbox_id)
     user = check_access(box)
-    fingerprint = normalise_fingerprint(request.form.get("sha256", ""))
-    if fingerprint is None:
-        abort(400)
-    settings = load_settings(web_host(), box, with_password=False)
-    set_pin(web_host(), settings.host, settings.port, fingerprint, actor=user.login)
-    return str(_("Certificate pinned for {host}:{port}. Send the test e-mail again.",
-                 host=settings.host, port=settings.port))
+    try:
+        server = pin_offered(web_host(), box, actor=user.login)
+    except PinRefused as refused:
+        return str(refused), 403 if not user.is_admin else 409
+    return str(_("Certificate pinned for {server}, for this mailbox only. Send the test "
+                 "e-mail again.", server=server))
 
 
 ROUTES = [Route("/mailboxes/<int:mailbox_id>/pin", pin, methods=("POST",))]

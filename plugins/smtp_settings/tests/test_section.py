@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from falcana_smtp_settings.models import SmtpAccount
+from falcana_smtp_settings.settings import load_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import update
 
 from falcana_core.host import Host
 from falcana_core.i18n import language
@@ -60,7 +63,7 @@ def test_save_and_load_round_trip_password_write_only(falcana_host: Host,
 
     # empty password on save keeps the stored one
     again = falcana_host.save_section(mailbox, "smtp", {**GOOD, "password": "",
-                                                        "host": "smtp.example.com"},
+                                                        "display_name": "Jürgen M."},
                                       actor="admin")
     assert again.saved and "password" not in again.changes
     assert section.is_set(ctx, "password")
@@ -70,6 +73,36 @@ def test_save_and_load_round_trip_password_write_only(falcana_host: Host,
                                         actor="admin")
     assert removed.changes["password"] == "removed"
     assert not section.is_set(ctx, "password")
+
+
+@pytest.mark.parametrize("change", [{"host": "smtp.elsewhere.example"}, {"port": 465},
+                                    {"username": "other@example.com"},
+                                    {"security": "normal"}, {"security": "ssl"}])
+def test_a_stored_password_is_not_moved_to_another_server_without_typing_it(
+        falcana_host: Host, mailbox: Mailbox, change: dict[str, Any]) -> None:
+    assert falcana_host.save_section(mailbox, "smtp", GOOD, actor="admin").saved
+    for actor in ("admin", "juergen"):  # the rule holds for everyone
+        moved = falcana_host.save_section(mailbox, "smtp", {**GOOD, "password": "", **change},
+                                          actor=actor)
+        assert not moved.saved
+        assert [m.code for m in moved.validation.errors] == ["rebind"]
+        assert moved.validation.errors[0].field == "password"
+    with_password = falcana_host.save_section(mailbox, "smtp", {**GOOD, **change},
+                                              actor="admin")
+    assert with_password.saved and with_password.changes["password"] == "changed"
+    settings = load_settings(falcana_host, mailbox)
+    assert settings.password is not None and settings.password.reveal() == GOOD["password"]
+
+
+def test_a_password_bound_elsewhere_is_not_handed_out(falcana_host: Host,
+                                                      mailbox: Mailbox) -> None:
+    """Even if the server changes behind the section's back (a direct database write, an
+    older version's row), the password stays with the settings it was saved for."""
+    assert falcana_host.save_section(mailbox, "smtp", GOOD, actor="admin").saved
+    with falcana_host.transaction() as s:
+        s.execute(update(SmtpAccount).where(SmtpAccount.mailbox_id == mailbox.id)
+                  .values(host="listener.attacker.example"))
+    assert load_settings(falcana_host, mailbox).password is None
 
 
 def test_changes_are_audited_with_the_password_only_as_changed(falcana_host: Host,

@@ -149,8 +149,8 @@ def untrusted_server(smtp_server: Callable[..., Any]) -> Callable[..., Any]:
 
 def test_self_signed_refused_then_pinned_then_other_refused_then_unpinned(
         untrusted_server: Callable[..., Any], configure: Any, test_mail: Any,
-        falcana_host: Host) -> None:
-    from falcana_smtp_settings.settings import set_pin
+        falcana_host: Host, mailbox: Mailbox) -> None:
+    from falcana_smtp_settings.settings import pin_offered, unpin
 
     server = untrusted_server()
     configure(server)
@@ -162,7 +162,7 @@ def test_self_signed_refused_then_pinned_then_other_refused_then_unpinned(
     assert "rogue CA" in offer["issuer"]
     assert server.messages == [] and server.logins == []
 
-    set_pin(falcana_host, "127.0.0.1", server.port, offer["sha256"], actor="admin")
+    pin_offered(falcana_host, mailbox, actor="cli")
     assert test_mail().ok
     assert len(server.messages) == 1
 
@@ -173,7 +173,7 @@ def test_self_signed_refused_then_pinned_then_other_refused_then_unpinned(
     assert mismatch.explanation.id == "smtp.pin_mismatch"
     assert other.logins == [] and other.messages == []
 
-    set_pin(falcana_host, "127.0.0.1", server.port, None, actor="admin")
+    unpin(falcana_host, mailbox, actor="cli")
     unpinned = test_mail()
     assert unpinned.explanation.id == "smtp.certificate_untrusted"
 
