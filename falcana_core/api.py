@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from falcana_core.messages import stamp
     from falcana_core.migrate import run_env
     from falcana_core.models import Base, Mailbox, User, utcnow
+    from falcana_core.netpolicy import DestinationRefused, NetPolicy, connect
     from falcana_core.providers import Detection, FieldPreset, Limits, MxLookup, MxResolver
     from falcana_core.rendering import render_section
     from falcana_core.routes import Route
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
         SendResult,
         Transport,
         TransportFactory,
+        cancellation,
     )
     from falcana_core.web import create_app
     from falcana_core.web.auth import current_user as web_user
@@ -97,6 +99,8 @@ _WHERE: dict[str, str] = {
     **{n: f"falcana_core.models:{n}" for n in ("Base", "Mailbox", "User", "utcnow")},
     **{n: f"falcana_core.providers:{n}" for n in (
         "Detection", "FieldPreset", "Limits", "MxLookup", "MxResolver")},
+    **{n: f"falcana_core.netpolicy:{n}" for n in ("DestinationRefused", "NetPolicy",
+                                                   "connect")},
     "render_section": "falcana_core.rendering:render_section",
     "Route": "falcana_core.routes:Route",
     "SecretValue": "falcana_core.secretbox:SecretValue",
@@ -105,7 +109,7 @@ _WHERE: dict[str, str] = {
         "SectionContext", "Validation")},
     **{n: f"falcana_core.transports:{n}" for n in (
         "Connection", "DeliveryError", "Envelope", "SendResult", "Transport",
-        "TransportFactory")},
+        "TransportFactory", "cancellation")},
     "web_user": "falcana_core.web.auth:current_user",
     "web_host": "falcana_core.web.auth:host",
     "login_required": "falcana_core.web.auth:login_required",
@@ -115,16 +119,16 @@ _WHERE: dict[str, str] = {
 
 __all__ = [  # every name above (a test checks)
     "Action", "AddressError", "Base", "Choice", "Config", "Connection", "DeliveryError",
-    "DeliveryFailure", "Detection", "Domain", "Envelope", "Explanation", "FailureKind", "Field",
-    "FieldPreset", "FieldType", "HelpText", "Host", "LazyText", "Limits", "Mailbox", "MxLookup",
-    "MxResolver", "Reply", "ReplyRule", "Retry", "Route", "SaveResult", "Scope", "SecretValue",
-    "Section", "SectionContext", "SendResult", "Step", "StepProblem", "StepStatus", "Text",
-    "Transport", "TransportFactory", "User", "Validation", "ascii_address", "check_access",
-    "cli_host", "create_app", "current_language", "echo_input_errors", "explain_by_rules", "fail",
-    "has_control_chars", "hookimpl", "hookspec", "login_required", "mailbox_or_404",
-    "normalise_address", "normalise_host", "print_json", "provider_explanation", "read_secret",
-    "render_section", "run_env", "serve", "split_address", "stamp", "text_in", "utcnow",
-    "web_host", "web_user",
+    "DeliveryFailure", "DestinationRefused", "Detection", "Domain", "Envelope", "Explanation",
+    "FailureKind", "Field", "FieldPreset", "FieldType", "HelpText", "Host", "LazyText", "Limits",
+    "Mailbox", "MxLookup", "MxResolver", "NetPolicy", "Reply", "ReplyRule", "Retry", "Route",
+    "SaveResult", "Scope", "SecretValue", "Section", "SectionContext", "SendResult", "Step",
+    "StepProblem", "StepStatus", "Text", "Transport", "TransportFactory", "User", "Validation",
+    "ascii_address", "cancellation", "check_access", "cli_host", "connect", "create_app",
+    "current_language", "echo_input_errors", "explain_by_rules", "fail", "has_control_chars",
+    "hookimpl", "hookspec", "login_required", "mailbox_or_404", "normalise_address",
+    "normalise_host", "print_json", "provider_explanation", "read_secret", "render_section",
+    "run_env", "serve", "split_address", "stamp", "text_in", "utcnow", "web_host", "web_user",
 ]
 
 

@@ -341,7 +341,14 @@ def worker_cmd(once: bool, poll: float, quiet: bool) -> None:
 
     h = host()
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    worker: Worker | None = None
+
+    def on_sigterm(*_: object) -> None:
+        stop.set()
+        if worker is not None:
+            worker.stop()  # shuts the connections in hand: a trickling server cannot hold us
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     backlog = sum(n for k, n in h.outbox.counts().items() if k in ("queued", "deferred"))
     show = not quiet and backlog > 0 and sys.stderr.isatty()
     with Progress(TextColumn("Outbox"), BarColumn(), MofNCompleteColumn(),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from falcana_core.i18n import normalise_language
+from falcana_core.netpolicy import NetPolicy
 
 MASK = "********"
 
@@ -33,6 +34,13 @@ def _float(env: Mapping[str, str], name: str, default: float, *aliases: str) -> 
     return value
 
 
+def _policy(env: Mapping[str, str]) -> NetPolicy:
+    try:
+        return NetPolicy.from_env(env)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 class ConfigError(Exception):
     """A setting is malformed; the message names the variable (never a secret's value)."""
 
@@ -49,7 +57,9 @@ class Config:
     dns_servers: tuple[str, ...] = ()
     net_timeout: float = 30.0  # an outgoing connection's set-up and every command on it
     test_deadline: float = 60.0  # a whole test (test e-mail, connection check)
+    send_deadline: float = 300.0  # one delivery attempt of one message, start to end
     strict_plugins: bool = False
+    net_policy: NetPolicy = dataclasses.field(default_factory=NetPolicy)  # where to connect
     outbox_lease: float | None = None  # seconds a worker's claim lasts (default: from timeout)
     outbox_max_age: float = 3 * 24 * 3600.0  # seconds before a deferred message fails
 
@@ -79,7 +89,9 @@ class Config:
                                   "FALCANA_SMTP_TIMEOUT"),
             "test_deadline": _float(env, "FALCANA_TEST_DEADLINE", cls.test_deadline,
                                     "FALCANA_SMTP_TEST_DEADLINE"),
+            "send_deadline": _float(env, "FALCANA_SEND_DEADLINE", cls.send_deadline),
             "strict_plugins": _bool(env.get("FALCANA_STRICT_PLUGINS")),
+            "net_policy": _policy(env),
             "outbox_lease": _float(env, "FALCANA_OUTBOX_LEASE", 0.0) or None,
             "outbox_max_age": _float(env, "FALCANA_OUTBOX_MAX_AGE", cls.outbox_max_age),
         }
@@ -106,7 +118,10 @@ class Config:
             "FALCANA_DNS_SERVERS": ",".join(self.dns_servers),
             "FALCANA_NET_TIMEOUT": self.net_timeout,
             "FALCANA_TEST_DEADLINE": self.test_deadline,
+            "FALCANA_SEND_DEADLINE": self.send_deadline,
             "FALCANA_STRICT_PLUGINS": self.strict_plugins,
+            "FALCANA_ALLOW_NETWORKS": self.net_policy.describe(),
+            "FALCANA_USER_PORTS": self.net_policy.describe_ports(),
             "FALCANA_OUTBOX_LEASE": self.outbox_lease or "(10 x FALCANA_NET_TIMEOUT)",
             "FALCANA_OUTBOX_MAX_AGE": self.outbox_max_age,
         }

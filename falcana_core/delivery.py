@@ -49,6 +49,16 @@ def step_label(step_id: str) -> Text:
 
 
 _ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b\s*")
+MAX_SHOWN = 2000  # characters of a server's words kept for the step log
+
+
+def printable(text: str, limit: int = MAX_SHOWN) -> str:
+    """What a server said, safe to show anywhere: control characters (ESC sequences,
+    NUL, bidi overrides) dropped, and at most ``limit`` characters."""
+    clean = "".join(ch if ch.isprintable() else " " for ch in text[: limit * 2])
+    clean = " ".join(clean.split())
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +81,7 @@ class Reply:
                 enhanced = enhanced or m.group(1)
                 line = line[m.end() :]
             lines.append(line.strip())
-        return cls(code, enhanced, " ".join(x for x in lines if x))
+        return cls(code, enhanced, printable(" ".join(x for x in lines if x)))
 
     def __str__(self) -> str:
         return " ".join(str(x) for x in (self.code, self.enhanced, self.text) if x)
@@ -160,6 +170,8 @@ class FailureKind(enum.StrEnum):
     NOT_OFFERED = "not_offered"  # STARTTLS, AUTH or SMTPUTF8 not in EHLO
     NO_CREDENTIALS = "no_credentials"
     TOKEN = "token"
+    POLICY = "policy"  # the deployment's destination policy refused the server or port
+    NOT_SMTP = "not_smtp"  # something answered, but not an SMTP server
     OTHER = "other"
 
 
@@ -178,6 +190,9 @@ class DeliveryFailure:
     username: str = ""
     provider: str | None = None
     data: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "detail", printable(self.detail))
 
 
 class StepProblem(Exception):

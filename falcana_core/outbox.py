@@ -45,7 +45,7 @@ from falcana_core.i18n import current_language
 from falcana_core.messages import stamp
 from falcana_core.models import Mailbox, MailboxQueue, OutboxMessage, OutboxStatus, utcnow
 from falcana_core.providers import Limits
-from falcana_core.transports import DeliveryError, Envelope
+from falcana_core.transports import DeliveryError, Envelope, cancellation
 
 if TYPE_CHECKING:
     from falcana_core.host import Host
@@ -301,6 +301,15 @@ class Worker:
     def _stopping(self) -> bool:
         return self._stop is not None and self._stop.is_set()
 
+    def stop(self) -> None:
+        """Stop within seconds (SIGTERM): every open connection is shut at once; what was
+        not yet handed over goes back to the queue, a message whose DATA had begun is
+        recorded with its outcome unknown."""
+        if self._stop is None:
+            self._stop = threading.Event()
+        self._stop.set()
+        cancellation.abort_all()
+
     # -- the loop ----------------------------------------------------------------------
 
     def run(self, *, once: bool = False, poll: float = 2.0,
@@ -421,7 +430,10 @@ class Worker:
         try:
             connection = self.host.transport(box).open()
         except DeliveryError as error:
-            self._connection_failed(claim, rows, error)
+            if self._stopping():
+                self._release(claim.token, remaining)
+            else:
+                self._connection_failed(claim, rows, error)
             return 0
         send_envelope = getattr(connection, "send_envelope", None)
         try:
@@ -438,6 +450,12 @@ class Worker:
                         result = connection.send(email.message_from_bytes(
                             row.content, policy=email.policy.default))
                 except DeliveryError as error:
+                    if self._stopping() and not error.outcome_unknown:
+                        # SIGTERM closed the connection before DATA: give it back, as if
+                        # it had not been taken (no attempt counted)
+                        self._release(claim.token, [row.id, *remaining])
+                        remaining = []
+                        break
                     outcome = outcome_of(error)
                     if outcome is Outcome.PAUSE:
                         self._pause(claim.mailbox_id, error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Protocol
@@ -66,3 +67,35 @@ class Transport(Protocol):
 
 
 TransportFactory = Callable[["Host", "Mailbox"], Transport]
+
+
+class Cancellation:
+    """How to abort every open connection at once: a stopping worker (SIGTERM) must not
+    wait for a server that trickles. Transports register an abort function per open
+    connection (it must be safe to call from a signal handler: shut the socket, no I/O
+    beyond that) and unregister it when the connection closes."""
+
+    def __init__(self) -> None:
+        self._live: dict[int, Callable[[], None]] = {}
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def register(self, abort: Callable[[], None]) -> int:
+        with self._lock:
+            self._next += 1
+            self._live[self._next] = abort
+            return self._next
+
+    def unregister(self, token: int) -> None:
+        with self._lock:
+            self._live.pop(token, None)
+
+    def abort_all(self) -> int:
+        with self._lock:
+            aborts = list(self._live.values())
+        for abort in aborts:
+            abort()
+        return len(aborts)
+
+
+cancellation = Cancellation()

@@ -56,7 +56,7 @@ def worker_env(config: Config, ca_bundle: Path, dns: str) -> dict[str, str]:
     return {**os.environ, "FALCANA_DATA_DIR": str(config.data_dir),
             "FALCANA_DATABASE_URL": config.database_url, "FALCANA_CA_BUNDLE": str(ca_bundle),
             "FALCANA_DNS_SERVERS": dns, "FALCANA_OUTBOX_LEASE": "3",
-            "FALCANA_NET_TIMEOUT": "2", "FALCANA_LANG": "en"}
+            "FALCANA_NET_TIMEOUT": "2", "FALCANA_LANG": "en", "FALCANA_ALLOW_NETWORKS": "loopback"}
 
 
 def start_worker(env: dict[str, str], *extra: str) -> subprocess.Popen[bytes]:

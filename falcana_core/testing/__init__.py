@@ -45,7 +45,9 @@ DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 def make_config(data_dir: Path, **overrides: Any) -> Config:
     """A configuration for tests: everything in ``data_dir``, strict plugin loading."""
-    env = {"FALCANA_DATA_DIR": str(data_dir)}
+    # the test servers listen on loopback, on ephemeral ports: allowed here explicitly
+    env = {"FALCANA_DATA_DIR": str(data_dir), "FALCANA_ALLOW_NETWORKS": "loopback",
+           "FALCANA_USER_PORTS": "25,465,587,2525,1024-65535"}
     values: dict[str, Any] = {"strict_plugins": True, "net_timeout": 5.0,
                               "test_deadline": 15.0}
     values.update(overrides)

@@ -35,6 +35,7 @@ def create_app(host: Host | None = None, **overrides: Any) -> Flask:
 
     from falcana_core.host import Host
     from falcana_core.web import auth, views
+    from falcana_core.web.limits import ActionGate
 
     host = host or Host.start()
     app = Flask(__name__)
@@ -49,8 +50,11 @@ def create_app(host: Host | None = None, **overrides: Any) -> Flask:
         WTF_CSRF_SSL_STRICT=secure,
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
+    app.config.update(FALCANA_ACTION_SLOTS=4, FALCANA_ACTIONS_PER_MINUTE=10)
     app.config.update(overrides)
     app.extensions["falcana_host"] = host
+    app.extensions["falcana_action_gate"] = ActionGate(
+        app.config["FALCANA_ACTION_SLOTS"], app.config["FALCANA_ACTIONS_PER_MINUTE"])
     CSRFProtect(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)

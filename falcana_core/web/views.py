@@ -10,6 +10,7 @@ from flask import (
     Blueprint,
     Flask,
     abort,
+    current_app,
     g,
     redirect,
     render_template,
@@ -36,6 +37,7 @@ from falcana_core.sections import FieldType, Section, Validation
 from falcana_core.users import InputError
 from falcana_core.web.auth import admin_required, current_user, host, login_required
 from falcana_core.web.i18n import _
+from falcana_core.web.limits import ActionGate, Busy
 
 bp = Blueprint("views", __name__)
 PER_PAGE = 25
@@ -211,8 +213,18 @@ def run_action(mailbox_id: int, action_id: str) -> Any:
     user = check_access(box)
     params = {"to": request.form.get("to", "").strip() or None,
               "verify_only": request.form.get("verify_only") == "1"}
+    gate: ActionGate = current_app.extensions["falcana_action_gate"]
     try:
-        result = host().run_action(box, action_id, params, actor=user.login)
+        with gate.enter(user.login):
+            result = host().run_action(box, action_id, params, actor=user.login)
+    except Busy as busy:
+        message = {"rate": _("Too many tests in a short time: please wait a minute."),
+                   "running": _("Your previous test is still running."),
+                   "busy": _("Many tests are running right now: please try again in a "
+                             "moment.")}[busy.reason]
+        status = 429 if busy.reason != "busy" else 503
+        return (render_template("action_result.html", error=message, result=None), status,
+                {"Retry-After": str(busy.retry_after)})
     except LookupError:
         abort(404)
     except ValueError as exc:

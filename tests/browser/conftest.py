@@ -61,7 +61,9 @@ def serve(data: Path, env: dict[str, str], port: int | None = None
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     full = {**os.environ, "FALCANA_DATA_DIR": str(data), "FALCANA_LANG": "de",
-            "FALCANA_NET_TIMEOUT": "5", "FALCANA_BASE_URL": url, **env}
+            "FALCANA_NET_TIMEOUT": "5", "FALCANA_ALLOW_NETWORKS": "loopback",
+            "FALCANA_USER_PORTS": "25,465,587,2525,1024-65535",
+            "FALCANA_BASE_URL": url, **env}
     proc = subprocess.Popen([sys.executable, "-m", "falcana_core", "serve", "--port", str(port)],
                             env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30

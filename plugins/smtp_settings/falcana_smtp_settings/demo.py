@@ -161,13 +161,18 @@ def sink_pages(app: Flask, sink: Sink) -> None:
 
 
 def run(port: int, sink_port: int, data_dir: Path) -> None:
+    import os
+
     import click
 
-    from falcana_core.api import Config, Host, create_app, serve
+    from falcana_core.api import Config, Host, NetPolicy, create_app, serve
 
     data_dir.mkdir(parents=True, exist_ok=True)
     ca = demo_certificates(data_dir)
-    config = Config.from_env(ca_bundle=ca, data_dir=data_dir,
+    # the sink listens on loopback, which the destination policy refuses by default
+    policy = NetPolicy.parse(os.environ.get("FALCANA_ALLOW_NETWORKS") or "loopback",
+                             os.environ.get("FALCANA_USER_PORTS", ""))
+    config = Config.from_env(ca_bundle=ca, data_dir=data_dir, net_policy=policy,
                              database_url=f"sqlite:///{data_dir / 'falcana.db'}",
                              base_url=f"http://127.0.0.1:{port}")
     host = Host.start(config)

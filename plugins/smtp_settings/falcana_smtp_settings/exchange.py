@@ -13,6 +13,7 @@ import dataclasses
 import smtplib
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,12 +21,16 @@ from typing import Any, TypeVar
 
 from falcana_core.api import (
     DeliveryFailure,
+    DestinationRefused,
     FailureKind,
+    NetPolicy,
     Reply,
     SecretValue,
     Step,
     StepProblem,
     StepStatus,
+    cancellation,
+    connect,
 )
 from falcana_smtp_settings.settings import SmtpSettings
 from falcana_smtp_settings.tls import PinMismatch, check_pin, client_context, session_info
@@ -58,6 +63,64 @@ class DeadlineExceeded(TimeoutError):
     pass
 
 
+#: a reply longer than this is not from a mail server we want to talk to
+MAX_REPLY_LINES = 100
+MAX_REPLY_BYTES = 32 * 1024
+MAX_LINE = 8192  # smtplib's own limit per line (smtplib._MAXLINE)
+
+
+class BoundedSMTP(smtplib.SMTP):
+    """smtplib caps each reply line (8 KiB) but not the number of lines: a server that
+    answers "220-" forever would fill memory. This caps lines and bytes per reply."""
+
+    def getreply(self) -> tuple[int, bytes]:
+        if self.file is None:
+            if self.sock is None:
+                raise smtplib.SMTPServerDisconnected("not connected")
+            self.file = self.sock.makefile("rb")
+        lines: list[bytes] = []
+        size = 0
+        errcode = -1
+        while True:
+            try:
+                line = self.file.readline(MAX_LINE + 1)
+            except OSError as exc:
+                self.close()
+                raise smtplib.SMTPServerDisconnected(
+                    "Connection unexpectedly closed: " + str(exc)) from None
+            if not line:
+                self.close()
+                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+            size += len(line)
+            if len(line) > MAX_LINE or size > MAX_REPLY_BYTES \
+                    or len(lines) >= MAX_REPLY_LINES:
+                self.close()
+                raise ReplyTooLong(f"the reply exceeded {MAX_REPLY_LINES} lines or "
+                                   f"{MAX_REPLY_BYTES} bytes")
+            lines.append(line[4:].strip(b" \t\r\n"))
+            code = line[:3]
+            try:
+                errcode = int(code)
+            except ValueError:
+                errcode = -1
+                break
+            if line[3:4] != b"-":
+                break
+        return errcode, b"\n".join(lines)
+
+
+class ReplyTooLong(smtplib.SMTPServerDisconnected):
+    pass
+
+
+class Stopped(ConnectionAbortedError):
+    """The process is stopping (SIGTERM) and closed this connection."""
+
+
+class NotSmtp(Exception):
+    """Whatever answered did not greet like an SMTP server; its bytes are not shown."""
+
+
 class StepFailed(Exception):
     """A step failed; ``failure`` says which and why (never a secret)."""
 
@@ -71,8 +134,11 @@ class SmtpSession:
     def __init__(self, settings: SmtpSettings, *, ca_bundle: Path | None, timeout: float,
                  deadline: float | None = None, login_hook: LoginHook | None = None,
                  password_hook: PasswordHook | None = None,
-                 local_hostname: str | None = None) -> None:
+                 local_hostname: str | None = None, policy: NetPolicy | None = None,
+                 admin: bool = True) -> None:
         self.settings = settings
+        self.policy = policy or NetPolicy()
+        self.admin = admin  # whose test this is: non-admins get the user ports only
         self.ca_bundle = ca_bundle
         self.timeout = timeout
         self.deadline = deadline  # time.monotonic() value, for a whole test mail
@@ -85,6 +151,10 @@ class SmtpSession:
         self.auth_mechanism: str | None = None
         self.sasl: str | None = None  # a mechanism a sign-in plugin is trying (XOAUTH2)
         self.extensions: dict[str, str] = {}
+        self._sock: socket.socket | None = None  # the raw socket, for the deadline
+        self._expired = False
+        self._stopped = False
+        self._cancel_token: int | None = None
 
     # -- steps -------------------------------------------------------------------------
 
@@ -100,13 +170,27 @@ class SmtpSession:
              detail: Callable[[T], dict[str, Any]] | None = None,
              reply: Callable[[T], Reply | None] | None = None) -> T:
         started = time.perf_counter()
+        watchdog = None
         try:
             timeout = self._timeout()
             if self.smtp is not None and self.smtp.sock is not None:
                 self.smtp.sock.settimeout(timeout)
+            if self.deadline is not None:
+                # a server that trickles a byte at a time never trips a read time-out:
+                # at the deadline the socket is shut, whatever is being read
+                watchdog = threading.Timer(max(0.0, self.deadline - time.monotonic()),
+                                           self._expire)
+                watchdog.daemon = True
+                watchdog.start()
             result = fn()
+            if self._expired:
+                raise DeadlineExceeded("the overall time ran out")
+            if self._stopped:
+                raise Stopped("stopped: falcana is shutting down")
         except Exception as exc:
-            failure = self.classify(step_id, exc)
+            cause = DeadlineExceeded("the overall time ran out") if self._expired else (
+                Stopped("stopped: falcana is shutting down") if self._stopped else exc)
+            failure = self.classify(step_id, cause)
             self.steps.append(Step(step_id, StepStatus.FAILED,
                                    (time.perf_counter() - started) * 1000, failure.reply,
                                    {"error": failure.detail}))
@@ -118,10 +202,29 @@ class SmtpSession:
             else:
                 self.abort()
             raise StepFailed(failure, outcome_unknown=unknown) from None
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
         self.steps.append(Step(step_id, StepStatus.OK, (time.perf_counter() - started) * 1000,
                                reply(result) if reply else None,
                                detail(result) if detail else {}))
         return result
+
+    def _expire(self) -> None:
+        """The deadline passed: shut the connection so any blocked read returns now."""
+        self._expired = True
+        self._shut()
+
+    def stop(self) -> None:
+        """The process is stopping: shut the connection now (safe in a signal handler)."""
+        self._stopped = True
+        self._shut()
+
+    def _shut(self) -> None:
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def skip(self, step_id: str, why: str) -> None:
         self.steps.append(Step(step_id, StepStatus.SKIPPED, 0.0, None, {"why": why}))
@@ -151,6 +254,14 @@ class SmtpSession:
                                    data={"recipients": list(exc.recipients)}, **base)
         if isinstance(exc, StepProblem):
             return DeliveryFailure(kind=exc.kind, detail=exc.detail, data=exc.data, **base)
+        if isinstance(exc, DestinationRefused):
+            return DeliveryFailure(kind=FailureKind.POLICY, detail=str(exc),
+                                   data={"policy": exc.reason}, **base)
+        if isinstance(exc, NotSmtp):
+            return DeliveryFailure(kind=FailureKind.NOT_SMTP, detail=str(exc), **base)
+        if isinstance(exc, ReplyTooLong):
+            return DeliveryFailure(kind=FailureKind.NOT_SMTP, detail=str(exc),
+                                   data={"too_long": True}, **base)
         if isinstance(exc, PinMismatch):
             return DeliveryFailure(kind=FailureKind.PIN_MISMATCH, detail=str(exc),
                                    data={"expected": exc.expected, "sha256": exc.got}, **base)
@@ -159,6 +270,9 @@ class SmtpSession:
                                    data={"what": exc.what, "offered": exc.offered}, **base)
         if isinstance(exc, NoCredentials):
             return DeliveryFailure(kind=FailureKind.NO_CREDENTIALS, detail=str(exc), **base)
+        if isinstance(exc, Stopped):
+            return DeliveryFailure(kind=FailureKind.CLOSED, detail=str(exc),
+                                   data={"stopped": True}, **base)
         if isinstance(exc, DeadlineExceeded):
             return DeliveryFailure(kind=FailureKind.TIMEOUT, detail=str(exc),
                                    data={"deadline": True}, **base)
@@ -196,12 +310,12 @@ class SmtpSession:
     def open(self) -> None:
         """resolve, connect, tls, greeting, ehlo, starttls, ehlo_tls, auth."""
         s = self.settings
-        infos = self.step("resolve", lambda: socket.getaddrinfo(
-            s.host, s.port, type=socket.SOCK_STREAM),
-            detail=lambda r: {"addresses": sorted({str(i[4][0]) for i in r})})
+        infos = self.step("resolve", lambda: self.policy.resolve(s.host, s.port,
+                                                                 admin=self.admin),
+                          detail=lambda r: {"addresses": sorted({str(i[4][0]) for i in r})})
         sock = self.step("connect", lambda: self._connect(infos),
                          detail=lambda r: {"address": str(r.getpeername()[0])})
-        smtp = smtplib.SMTP(local_hostname=self.local_hostname, timeout=self.timeout)
+        smtp = BoundedSMTP(local_hostname=self.local_hostname, timeout=self.timeout)
         smtp._host = s.host  # type: ignore[attr-defined]  # used by starttls for SNI
         self.smtp = smtp
         if s.security == "ssl":
@@ -222,17 +336,10 @@ class SmtpSession:
         self._auth()
 
     def _connect(self, infos: list[Any]) -> socket.socket:
-        error: OSError | None = None
-        for family, type_, proto, _name, address in infos:
-            sock = socket.socket(family, type_, proto)
-            sock.settimeout(self._timeout())
-            try:
-                sock.connect(address)
-                return sock
-            except OSError as exc:
-                sock.close()
-                error = exc
-        raise error or OSError("no address to connect to")
+        """Only the addresses the policy passed: no second look-up to be rebound."""
+        self._sock = connect(infos, self._timeout())
+        self._cancel_token = cancellation.register(self.stop)
+        return self._sock
 
     def _wrap(self, ctx: ssl.SSLContext, sock: socket.socket) -> ssl.SSLSocket:
         try:
@@ -240,6 +347,7 @@ class SmtpSession:
         except BaseException:
             sock.close()
             raise
+        self._sock = tls  # the wrapped socket owns the connection now
         try:
             check_pin(tls, self.settings.pin)
         except PinMismatch:
@@ -250,8 +358,10 @@ class SmtpSession:
     def _greeting(self) -> tuple[int, bytes]:
         assert self.smtp is not None
         code, msg = self.smtp.getreply()
-        if code != 220:
-            raise smtplib.SMTPConnectError(code, msg)
+        if 400 <= code < 600 and _is_text(msg):
+            raise smtplib.SMTPConnectError(code, msg)  # an SMTP server that refuses
+        if code != 220:  # another service (a database, a cache): say so, show nothing
+            raise NotSmtp("no SMTP server answered on this port")
         return code, msg
 
     def _ehlo(self) -> tuple[int, bytes]:
@@ -273,6 +383,7 @@ class SmtpSession:
             raise NotOffered("STARTTLS", sorted(k.upper() for k in self.extensions))
         ctx = client_context(self.ca_bundle, self.settings.pin)
         code, msg = self.smtp.starttls(context=ctx)
+        self._sock = self.smtp.sock  # the wrapped socket owns the connection now
         check_pin(self._tls_sock(), self.settings.pin)  # before another word is sent
         return code, msg
 
@@ -410,14 +521,29 @@ class SmtpSession:
 
     def abort(self) -> None:
         """Close without QUIT."""
+        if self._cancel_token is not None:
+            cancellation.unregister(self._cancel_token)
+            self._cancel_token = None
         if self.smtp is not None:
             with contextlib.suppress(OSError):
                 self.smtp.close()
             self.smtp = None
+        elif self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+        self._sock = None
 
     @property
     def alive(self) -> bool:
         return self.smtp is not None and self.smtp.sock is not None
+
+
+def _is_text(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _b64(text: str) -> str:

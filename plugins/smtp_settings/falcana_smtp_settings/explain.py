@@ -17,7 +17,29 @@ _PLAINTEXT_REASONS = {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNKNOWN_P
 
 def explain(f: DeliveryFailure) -> Explanation | None:
     kind, step, reply = f.kind, f.step, f.reply
-    if step == "greeting" and kind in (FailureKind.TIMEOUT, FailureKind.CLOSED):
+    if kind is FailureKind.POLICY:
+        if f.data.get("policy") == "port":
+            return Explanation("smtp.port_not_allowed",
+                               _("Users may not connect to port {port}.", port=f.port),
+                               _("Use the provider's port (587, 465 or 25), or ask an admin: "
+                                 "admins may use other ports."),
+                               field="port", retry=Retry.AFTER_FIX, scope=Scope.MAILBOX)
+        return Explanation("smtp.destination_not_allowed",
+                           _("The server {host} is in an internal network, which falcana "
+                             "does not connect to.", host=f.host),
+                           _("Enter the provider's public server. For a server in your own "
+                             "network (on-premises Exchange), the operator allows it with "
+                             "FALCANA_ALLOW_NETWORKS."),
+                           field="host", retry=Retry.AFTER_FIX, scope=Scope.MAILBOX)
+    if kind is FailureKind.NOT_SMTP:
+        return Explanation("smtp.not_smtp",
+                           _("No SMTP server answered on {host}, port {port}: whatever "
+                             "answered is another kind of service.", host=f.host,
+                             port=f.port),
+                           _("Check server and port (Postausgangsserver, e-mail Port)."),
+                           field="port", retry=Retry.AFTER_FIX, scope=Scope.MAILBOX)
+    if step == "greeting" and kind in (FailureKind.TIMEOUT, FailureKind.CLOSED) and \
+            not f.data.get("deadline"):
         return _no_greeting(f)
     if kind is FailureKind.DNS:
         return Explanation("smtp.host_not_found",

@@ -183,7 +183,12 @@ class SmtpSection:
             clean["security"] = security
 
         port = _port(values.get("port"), security, v)
-        if port is not None:
+        policy = ctx.host.config.net_policy
+        if port is not None and not policy.allows_port(port, admin=ctx.admin) and (
+                ctx.mailbox is None or port != self.load(ctx)["port"]):  # an admin's stays
+            v.error("port", _("Users may use the ports {ports}; ask an admin for another.",
+                              ports=policy.describe_ports()), "port_not_allowed")
+        elif port is not None:
             clean["port"] = port
 
         if clean.get("password") == "":

@@ -129,12 +129,14 @@ def build_test_message(settings: SmtpSettings, recipient: str) -> EmailMessage:
 
 
 def run_test(host: Host, settings: SmtpSettings, *, to: str | None = None,
-             verify_only: bool = False) -> TestResult:
-    """Send a test mail (or stop after RCPT TO) and record every step."""
+             verify_only: bool = False, admin: bool = True) -> TestResult:
+    """Send a test mail (or stop after RCPT TO) and record every step; the whole test
+    ends at ``FALCANA_TEST_DEADLINE``, whatever the server does. ``admin``: whose test
+    (a non-admin's may use the deployment's user ports only)."""
     settings = with_provider(host, settings)
     recipient = to or settings.address
     deadline = time.monotonic() + host.config.test_deadline
-    session = make_session(host, settings, deadline=deadline)
+    session = make_session(host, settings, deadline=deadline, admin=admin)
     result = TestResult(ok=False, steps=session.steps, recipient=recipient,
                         verify_only=verify_only)
     try:
@@ -219,15 +221,16 @@ def fetch_certificate(host: Host, settings: SmtpSettings,
     """The server's certificate through an unverified handshake on which nothing else is
     sent, to offer it for pinning."""
     import smtplib
-    import socket
     import ssl
 
+    from falcana_core.api import connect
     from falcana_smtp_settings.tls import certificate_info, unverified_context
 
     timeout = max(1.0, min(host.config.net_timeout, deadline - time.monotonic()))
     ctx = unverified_context()
     try:
-        raw = socket.create_connection((settings.host, settings.port), timeout=timeout)
+        infos = host.config.net_policy.resolve(settings.host, settings.port)
+        raw = connect(infos, timeout)
         if settings.security == "ssl":
             with ctx.wrap_socket(raw, server_hostname=settings.host) as tls:
                 der = tls.getpeercert(binary_form=True)
@@ -264,7 +267,8 @@ def test_action(ctx: SectionContext, params: Mapping[str, Any]) -> TestResult:
             raise ValueError(str(_("The test recipient is not a valid e-mail address."))
                              ) from None
     settings = load_settings(ctx.host, ctx.mailbox)
-    result = run_test(ctx.host, settings, to=to, verify_only=bool(params.get("verify_only")))
+    result = run_test(ctx.host, settings, to=to, verify_only=bool(params.get("verify_only")),
+                      admin=ctx.admin)
     ctx.host.audit.record(ctx.actor, "smtp.test", "mailbox", str(ctx.mailbox.id),
                           {"ok": result.ok, "failed_step": result.failed_step,
                            "explanation": result.explanation.id if result.explanation

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from falcana_core.api import Host, Mailbox
 
 
-def make_session(host: Host, settings: SmtpSettings, *,
-                 deadline: float | None = None) -> SmtpSession:
+def make_session(host: Host, settings: SmtpSettings, *, deadline: float | None = None,
+                 admin: bool = True) -> SmtpSession:
     """An SMTP session; a sign-in method other than the password is left to the plugin
     that offered it (the ``smtp_login`` hook)."""
 
@@ -36,7 +36,7 @@ def make_session(host: Host, settings: SmtpSettings, *,
 
     return SmtpSession(settings, ca_bundle=host.config.ca_bundle,
                        timeout=host.config.net_timeout, deadline=deadline, login_hook=login,
-                       password_hook=password)
+                       password_hook=password, policy=host.config.net_policy, admin=admin)
 
 
 def with_provider(host: Host, settings: SmtpSettings) -> SmtpSettings:
@@ -60,7 +60,8 @@ class SmtpConnection:
                             outcome_unknown=error.outcome_unknown) from None
 
     def open(self) -> SmtpConnection:
-        session = make_session(self.host, self.settings)
+        session = make_session(self.host, self.settings,
+                               deadline=deadline_in(self.host.config.test_deadline))
         try:
             session.open()
         except StepFailed as error:
@@ -92,6 +93,8 @@ class SmtpConnection:
             session = self.session
             assert session is not None
             session.steps.clear()
+            # one absolute deadline per delivery attempt, however slowly the server talks
+            session.deadline = deadline_in(self.host.config.send_deadline)
             try:
                 return self._send_once(session, build)
             except StepFailed as error:
