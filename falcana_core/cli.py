@@ -21,6 +21,7 @@ from falcana_core.i18n import Domain, set_language
 if TYPE_CHECKING:
     from falcana_core.host import Host
     from falcana_core.plugins import Plugins
+    from falcana_core.secretbox import SecretStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -252,11 +253,33 @@ def keys_group() -> None:
     """The key ring that encrypts stored secrets (add, rotate, retire)."""
 
 
+def key_store() -> SecretStore:
+    """The secret store without a full start: the key commands must work exactly when the
+    ring and the database disagree (a missing key is what ``keys add --stdin`` repairs)."""
+    from sqlalchemy.exc import OperationalError
+
+    from falcana_core.db import make_engine, make_session_factory
+    from falcana_core.migrate import upgrade
+    from falcana_core.secretbox import SecretKeyError, SecretStore
+
+    st = state()
+    try:
+        engine = make_engine(st.config.database_url)
+        upgrade(engine, st.plugins)
+        return SecretStore.open(make_session_factory(engine), env_key=st.config.secret_key,
+                                key_file=st.config.key_file, repair=True)
+    except SecretKeyError as exc:
+        fail(str(exc), 1)
+    except OperationalError as exc:
+        url = st.config.masked()["FALCANA_DATABASE_URL"]
+        fail(f"cannot open the database {url}: {exc.orig or exc.__class__.__name__}", 1)
+
+
 @keys_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def keys_list(as_json: bool) -> None:
     """Keys the database knows, which is primary, how many secrets each encrypts."""
-    rows = host().secrets.key_status()
+    rows = key_store().key_status()
     if as_json:
         print_json(rows)
         return
@@ -273,12 +296,19 @@ def keys_add(from_stdin: bool) -> None:
     """Phase 1: add a key to this machine's ring (it does not encrypt anything yet)."""
     from falcana_core.secretbox import SecretKeyError
 
-    store = host().secrets
-    key = sys.stdin.readline().strip().encode() if from_stdin else None
+    store = key_store()
+    key = None
+    if from_stdin:
+        key = sys.stdin.readline().strip().encode()
+        if not key:
+            fail("no key on stdin: paste the key (one line), or leave out --stdin to make "
+                 "a new one")
     try:
         kid, raw = store.add_key(key)
     except SecretKeyError as exc:
         fail(str(exc))
+    except ValueError:
+        fail("this is not a falcana key (32 url-safe base64-encoded bytes)")
     if store.key_file is None and key is None:
         click.echo("FALCANA_SECRET_KEY is set, so no key file is written. Add this key to "
                    "FALCANA_SECRET_KEY (comma-separated) on every machine:", err=True)
@@ -294,9 +324,9 @@ def keys_rotate(key_id: str | None, batch_size: int) -> None:
     """Phase 2: make the new key primary and re-encrypt every secret (safe to interrupt)."""
     from rich.progress import Progress
 
-    from falcana_core.secretbox import SecretKeyError
+    from falcana_core.secretbox import SecretDecryptError, SecretKeyError
 
-    store = host().secrets
+    store = key_store()
     try:
         with Progress(transient=False) as progress:
             task = progress.add_task("Re-encrypting secrets", total=None)
@@ -305,7 +335,7 @@ def keys_rotate(key_id: str | None, batch_size: int) -> None:
                 progress.update(task, completed=done, total=total)
 
             count = store.rotate(key_id, batch_size=batch_size, progress=advance)
-    except SecretKeyError as exc:
+    except (SecretKeyError, SecretDecryptError) as exc:
         fail(str(exc))
     click.echo(f"{count} secret(s) re-encrypted with key {store.primary}.")
 
@@ -317,7 +347,7 @@ def keys_retire(key_id: str) -> None:
     from falcana_core.secretbox import SecretKeyError
 
     try:
-        host().secrets.retire(key_id)
+        key_store().retire(key_id)
     except SecretKeyError as exc:
         fail(str(exc))
     click.echo(f"Key {key_id} retired.")

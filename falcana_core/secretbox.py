@@ -121,13 +121,18 @@ class SecretStore:
         self.ring = ring
         self.primary = primary
         self.key_file = key_file
+        self.env_key: str | None = None
 
     # -- opening -----------------------------------------------------------------------
 
     @classmethod
     def open(cls, sessions: sessionmaker[Session], *, env_key: str | None,
-             key_file: Path) -> SecretStore:
-        """Load the key ring and check it against the database (see module docstring)."""
+             key_file: Path, repair: bool = False) -> SecretStore:
+        """Load the key ring and check it against the database (see module docstring).
+
+        ``repair``: open even when the ring lacks keys the database needs, so that
+        ``falcana keys add --stdin`` can bring the missing key back (nothing is decrypted
+        or encrypted on the way)."""
         with sessions() as s:
             known = {k.key_id: k for k in s.scalars(select(SecretKey)).all()}
             secret_count = s.scalar(select(func.count()).select_from(StoredSecret)) or 0
@@ -141,7 +146,9 @@ class SecretStore:
         else:
             ring, file = KeyRing([], f"key file {key_file}"), key_file
 
-        if not ring:
+        if not ring and repair and (known or secret_count):
+            pass  # an empty ring: the repair adds the key the database needs
+        elif not ring:
             if known or secret_count:
                 wanted = next((k for k, v in known.items() if v.is_primary), "?")
                 raise SecretKeyError(
@@ -157,7 +164,9 @@ class SecretStore:
         if primary_row is None and secret_count:
             raise SecretKeyError("the database holds secrets but no key check value; "
                             "it was not made by falcana or was damaged")
-        if primary_row is not None:
+        if primary_row is not None and repair:
+            primary = primary_row.key_id
+        elif primary_row is not None:
             if primary_row.key_id not in ring:
                 raise SecretKeyError(
                     f"the key ring ({ring.source}) does not hold key {primary_row.key_id} "
@@ -180,6 +189,7 @@ class SecretStore:
             primary = ring.ids()[0]
 
         store = cls(sessions, ring, primary, file)
+        store.env_key = env_key
         store._record_keys(known, make_primary=primary_row is None)
         return store
 
@@ -198,16 +208,40 @@ class SecretStore:
     def put(self, owner: str, purpose: str, ref: str, value: SecretValue | str,
             session: Session | None = None) -> None:
         plain = value.reveal() if isinstance(value, SecretValue) else value
-        token = self.ring.fernet(self.primary).encrypt(plain.encode("utf-8"))
         with self._session(session) as s:
+            primary = self._primary(s)  # another process may have rotated meanwhile
+            token = self.ring.fernet(primary).encrypt(plain.encode("utf-8"))
             row = s.scalar(select(StoredSecret).where(
                 StoredSecret.owner == owner, StoredSecret.purpose == purpose,
                 StoredSecret.ref == ref))
             if row is None:
                 s.add(StoredSecret(owner=owner, purpose=purpose, ref=ref, ciphertext=token,
-                                   key_id=self.primary))
+                                   key_id=primary))
             else:
-                row.ciphertext, row.key_id, row.updated_at = token, self.primary, utcnow()
+                row.ciphertext, row.key_id, row.updated_at = token, primary, utcnow()
+
+    def _primary(self, s: Session) -> str:
+        """The primary key as the database says now (``keys rotate`` in another process
+        changes it), loaded into this ring from the key file if it is new here."""
+        current = s.scalar(select(SecretKey.key_id).where(SecretKey.is_primary.is_(True)))
+        if current is None:
+            return self.primary
+        if current not in self.ring:
+            self.reload()
+        if current not in self.ring:
+            raise SecretKeyError(
+                f"key {current} is now the primary key, but this process's key ring "
+                f"({self.ring.source}) does not hold it: add it to every machine's ring")
+        self.primary = current
+        return current
+
+    def reload(self) -> None:
+        """Read the key ring again (a key added or retired by another process)."""
+        if self.env_key:
+            return  # keys from the environment change only with a restart
+        if self.key_file is not None and self.key_file.exists():
+            self.ring = KeyRing.parse(self.key_file.read_text(encoding="ascii"),
+                                      f"key file {self.key_file}")
 
     def get(self, owner: str, purpose: str, ref: str,
             session: Session | None = None) -> SecretValue | None:
@@ -233,6 +267,8 @@ class SecretStore:
             return bool(getattr(result, "rowcount", 0))
 
     def _decrypt(self, row: StoredSecret) -> bytes:
+        if row.key_id not in self.ring:
+            self.reload()  # rotated to a key another process added
         if row.key_id not in self.ring:
             raise SecretDecryptError(
                 f"secret {row.owner}/{row.purpose}/{row.ref} is encrypted with key "

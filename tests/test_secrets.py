@@ -175,3 +175,74 @@ def test_config_masks_the_secret_key(tmp_path: Path) -> None:
                               "FALCANA_DATABASE_URL": "postgresql://u:pw123@db/x"})
     shown = str(config.masked())
     assert key not in shown and "pw123" not in shown and repr(config).count(key) == 0
+
+
+# -- rotation while processes run (docs/security.md) -----------------------------------
+
+def keys_cli(data: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FALCANA_DATA_DIR": str(data), "FALCANA_LANG": "en"}
+    return subprocess.run([sys.executable, "-m", "falcana_core", "keys", *args], env=env,
+                          input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def test_add_rotate_retire_while_a_server_runs_then_everything_starts_again(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    running = start(data)  # the web server of this deployment, started before the rotation
+    running.secrets.put("smtp_settings", "smtp_password", "mailbox:1", PLAIN)
+    old = running.secrets.primary
+    assert keys_cli(data, "add").returncode == 0
+    assert keys_cli(data, "rotate").returncode == 0
+    # right after the rotation the running server reads the re-encrypted secret ...
+    assert running.secrets.get("smtp_settings", "smtp_password", "mailbox:1") == \
+        SecretValue(PLAIN)
+    assert keys_cli(data, "retire", old).returncode == 0
+    # ... and what it saves after the retirement is under the new key, not the retired one
+    running.secrets.put("smtp_settings", "smtp_password", "mailbox:2", "neu-1")
+    status = {k["key_id"]: k for k in running.secrets.key_status()}
+    assert status[old]["secrets"] == 0 and status[old]["retired"]
+    running.close()
+    again = start(data)  # every later start works
+    assert again.secrets.get("smtp_settings", "smtp_password", "mailbox:2") == \
+        SecretValue("neu-1")
+    again.close()
+
+
+def test_retire_refuses_while_a_secret_still_uses_the_key(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    host = start(data)
+    host.secrets.put("o", "p", "r", PLAIN)
+    old = host.secrets.primary
+    host.close()
+    assert keys_cli(data, "add").returncode == 0
+    refused = keys_cli(data, "retire", old)  # not rotated yet: still primary and in use
+    assert refused.returncode != 0 and old in refused.stderr
+
+
+def test_empty_input_to_keys_add_stdin_is_an_error(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    start(data).close()
+    before = (data / "secret.key").read_text()
+    empty = keys_cli(data, "add", "--stdin", stdin="\n")
+    assert empty.returncode == 2 and "no key on stdin" in empty.stderr
+    assert (data / "secret.key").read_text() == before  # no key was made
+
+
+def test_a_missing_key_is_repaired_with_keys_add_stdin_without_a_full_start(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    host = start(data)
+    host.secrets.put("o", "p", "r", PLAIN)
+    key_file = data / "secret.key"
+    lost = [line for line in key_file.read_text().splitlines() if not line.startswith("#")]
+    host.close()
+    key_file.write_text("# the key went missing\n")
+    with pytest.raises(SecretKeyError):
+        start(data)
+    listed = keys_cli(data, "list")  # the key commands still work, and say what is missing
+    assert listed.returncode == 0 and "NOT IN THIS RING" in listed.stdout
+    repaired = keys_cli(data, "add", "--stdin", stdin=lost[0] + "\n")
+    assert repaired.returncode == 0, repaired.stderr
+    back = start(data)
+    assert back.secrets.get("o", "p", "r") == SecretValue(PLAIN)
+    back.close()
