@@ -91,7 +91,22 @@ def read_secret(prompt: str, from_stdin: bool) -> str:
     return value
 
 
-@click.group()
+class FalcanaGroup(click.Group):
+    """Database trouble in any command (a busy SQLite file, a lost server) is one line,
+    never a traceback with SQL and parameters."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            return super().invoke(ctx)
+        except OperationalError as exc:
+            from falcana_core.db import describe_error
+
+            fail(describe_error(exc), 1)
+
+
+@click.group(cls=FalcanaGroup)
 @click.version_option(__version__, prog_name="falcana")
 def cli() -> None:
     """falcana mail: send e-mail as each user, through that user's own mailbox."""
@@ -505,8 +520,14 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         fail(str(exc), 1)
     set_language(config.lang)
+    from sqlalchemy.exc import OperationalError
+
+    from falcana_core.db import describe_error
     from falcana_core.host import load_enabled_plugins
 
-    plugins = load_enabled_plugins(config)
+    try:
+        plugins = load_enabled_plugins(config)
+    except OperationalError as exc:  # one line, no SQL, no parameters
+        fail(describe_error(exc), 1)
     group = build_cli(config, plugins)
     group.main(args=argv, prog_name="falcana", obj=CliState(config, plugins))

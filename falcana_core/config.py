@@ -34,6 +34,13 @@ def _float(env: Mapping[str, str], name: str, default: float, *aliases: str) -> 
     return value
 
 
+def _count(env: Mapping[str, str], name: str) -> int:
+    raw = (env.get(name) or "0").strip()
+    if not raw.isdigit() or int(raw) > 10:
+        raise ConfigError(f"{name} must be a number of proxies from 0 to 10, not {raw!r}")
+    return int(raw)
+
+
 def _policy(env: Mapping[str, str]) -> NetPolicy:
     try:
         return NetPolicy.from_env(env)
@@ -59,6 +66,7 @@ class Config:
     test_deadline: float = 60.0  # a whole test (test e-mail, connection check)
     send_deadline: float = 300.0  # one delivery attempt of one message, start to end
     strict_plugins: bool = False
+    trusted_proxies: int = 0  # reverse proxies in front of the web UI (X-Forwarded-For)
     net_policy: NetPolicy = dataclasses.field(default_factory=NetPolicy)  # where to connect
     outbox_lease: float | None = None  # seconds a worker's claim lasts (default: from timeout)
     outbox_max_age: float = 3 * 24 * 3600.0  # seconds before a deferred message fails
@@ -91,6 +99,7 @@ class Config:
                                     "FALCANA_SMTP_TEST_DEADLINE"),
             "send_deadline": _float(env, "FALCANA_SEND_DEADLINE", cls.send_deadline),
             "strict_plugins": _bool(env.get("FALCANA_STRICT_PLUGINS")),
+            "trusted_proxies": _count(env, "FALCANA_TRUSTED_PROXIES"),
             "net_policy": _policy(env),
             "outbox_lease": _float(env, "FALCANA_OUTBOX_LEASE", 0.0) or None,
             "outbox_max_age": _float(env, "FALCANA_OUTBOX_MAX_AGE", cls.outbox_max_age),
@@ -120,6 +129,7 @@ class Config:
             "FALCANA_TEST_DEADLINE": self.test_deadline,
             "FALCANA_SEND_DEADLINE": self.send_deadline,
             "FALCANA_STRICT_PLUGINS": self.strict_plugins,
+            "FALCANA_TRUSTED_PROXIES": self.trusted_proxies,
             "FALCANA_ALLOW_NETWORKS": self.net_policy.describe(),
             "FALCANA_USER_PORTS": self.net_policy.describe_ports(),
             "FALCANA_OUTBOX_LEASE": self.outbox_lease or "(10 x FALCANA_NET_TIMEOUT)",

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from falcana_core import permissions
 from falcana_core.audit import AuditLog
 from falcana_core.config import Config
-from falcana_core.db import make_engine, make_session_factory
+from falcana_core.db import make_engine, make_session_factory, private_dir
 from falcana_core.delivery import DeliveryFailure, Explanation
 from falcana_core.models import DeploymentSetting, Mailbox, PluginState
 from falcana_core.outbox import Outbox
@@ -80,6 +80,7 @@ class Host:
               plugins: Plugins | None = None) -> Host:
         """Open the database, load the enabled plugins, migrate, check the key ring."""
         config = config or Config.from_env()
+        private_dir(config.data_dir)  # hashes, queued mail, the audit log, the key file
         engine = make_engine(config.database_url)
         if plugins is None:
             plugins = load_enabled_plugins(config, engine, candidates)

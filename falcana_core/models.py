@@ -147,6 +147,20 @@ class PluginState(Base):
     changed_by: Mapped[str] = mapped_column(String(150), default="")
 
 
+class WebSession(Base):
+    """A signed-in browser. The cookie holds a random id whose hash is stored here, no
+    password material: logging out, a password change or a deactivation deletes the rows,
+    and a copied cookie stops working at once."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class AuditEntry(Base):
     """Who changed what and when. Secrets appear only as "changed"."""
 

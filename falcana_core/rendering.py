@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from falcana_core.i18n import Domain, current_language
+from falcana_core.i18n import Domain, current_language, text_in
 
 if TYPE_CHECKING:
     import jinja2
@@ -37,7 +37,23 @@ def environment(extra_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
                              autoescape=jinja2.select_autoescape(["html"]),
                              trim_blocks=True, lstrip_blocks=True)
     env.globals["_"] = lambda msgid, **kw: _(msgid, **kw)
+    env.filters["help_html"] = help_html
     return env
+
+
+HELP_TAGS = {"p", "ol", "ul", "li", "a", "strong", "em", "code", "br"}
+
+
+def help_html(value: Any) -> Markup:
+    """A plugin's help text (simple markup allowed) in the current language, through a
+    real HTML sanitiser: <p>, lists, links (http, https, mailto), <strong>, <em>, <code>;
+    no script, no event handlers, no styles, whatever a plugin or its translation holds."""
+    import nh3
+
+    text = text_in(value, current_language()) if value is not None else ""
+    clean = nh3.clean(text, tags=HELP_TAGS, attributes={"a": {"href"}},
+                      url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer")
+    return Markup(clean)  # noqa: S704 - sanitised by nh3 just above
 
 
 def render_section(host: Host, mailbox: Mailbox | None, section: Section, *,

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from falcana_core.addresses import AddressError, has_control_chars, normalise_address
 from falcana_core.i18n import Domain, LazyText
-from falcana_core.models import Mailbox, MailboxKind, Role, User
+from falcana_core.models import Mailbox, MailboxKind, Role, User, WebSession
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
+    from sqlalchemy.orm import Session
 
     from falcana_core.host import Host
 
-import contextlib
-from pathlib import Path
-
 _ = Domain("core", Path(__file__).parent / "locale")
+
+
+def end_sessions(s: Session, user_id: int) -> int:
+    """Sign the user out everywhere (logout of all browsers, password change)."""
+    result = s.execute(delete(WebSession).where(WebSession.user_id == user_id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
 
 
 @dataclasses.dataclass
@@ -141,6 +148,7 @@ class Users:
             if user is None:
                 raise InputError("login", _("No user with the login {login}.", login=login))
             user.password_hash = _hasher().hash(password)
+            end_sessions(s, user.id)  # every browser signed in with the old one is out
         self._host.audit.record(actor, "user.set_password", "user", str(user.id),
                                 {"password": "changed"})
 

@@ -35,7 +35,7 @@ def test_each_plugin_has_its_own_version_table(host: Host) -> None:
     tables = set(inspect(host.engine).get_table_names())
     assert {"alembic_version_core", "alembic_version_smtp_settings"} <= tables
     with host.engine.connect() as conn:
-        assert conn.scalar(text("select version_num from alembic_version_core")) == "core_0004"
+        assert conn.scalar(text("select version_num from alembic_version_core")) == "core_0005"
         assert conn.scalar(text("select version_num from alembic_version_smtp_settings")
                            ) == "smtp_0003"
 
@@ -100,3 +100,43 @@ def test_shared_mailboxes(host: Host) -> None:
     assert host.mailboxes.resolve("info@example.com").id == box.id  # type: ignore[union-attr]
     with pytest.raises(InputError):
         host.mailboxes.create_shared("info@example.com", actor="admin")
+
+
+def test_the_data_directory_and_database_files_are_private(tmp_path: Path) -> None:
+    import stat
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)  # found with the usual umask: tightened
+    host = Host.start(make_config(data))
+    host.users.add("anna", email="anna@example.com", password="pw-1")  # the WAL gets written
+    mode = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data.iterdir()}
+    host.close()
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert mode["falcana.db"] == 0o600 and mode["secret.key"] == 0o600
+    assert all(m == 0o600 for name, m in mode.items() if name.startswith("falcana.db"))
+
+
+def test_a_busy_database_is_one_line_without_sql(tmp_path: Path) -> None:
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    Host.start(make_config(data)).close()
+    lock = sqlite3.connect(data / "falcana.db")
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        env = {**os.environ, "FALCANA_DATA_DIR": str(data), "FALCANA_LANG": "en",
+               "FALCANA_SQLITE_BUSY_TIMEOUT": "0.3"}
+        done = subprocess.run([sys.executable, "-m", "falcana_core", "users", "add", "bert",
+                               "--email", "bert@example.com"], env=env, capture_output=True,
+                              text=True, timeout=60)
+    finally:
+        lock.rollback()
+        lock.close()
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "busy" in lines[0], done.stderr
+    assert "INSERT" not in done.stderr and "SELECT" not in done.stderr
+    assert "Traceback" not in done.stderr

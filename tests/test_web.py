@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -41,17 +42,117 @@ def test_secure_cookie_behind_https(falcana_host: Host) -> None:
     assert app.config["SESSION_COOKIE_SECURE"] is True
 
 
-def test_repeated_failed_logins_are_slowed_down_then_refused(client: FlaskClient,
-                                                             monkeypatch: Any) -> None:
+def test_repeated_failed_logins_are_slowed_down_then_wait(client: FlaskClient,
+                                                          monkeypatch: Any) -> None:
     delays: list[float] = []
     monkeypatch.setattr("falcana_core.web.auth.time.sleep", delays.append)
-    for _ in range(5):
+    for _ in range(4):
         assert client.post("/login", data={"login": "admin", "password": "x"}
                            ).status_code == 401
     assert delays == sorted(delays) and delays[-1] > delays[0]  # each answer slower
     blocked = client.post("/login", data={"login": "admin", "password": "a-pw"})
-    assert blocked.status_code == 429  # even the right password waits out the window
-    assert "Minuten" in blocked.get_data(as_text=True)
+    assert blocked.status_code == 429  # from this address, even the right password waits
+    assert "Minute" in blocked.get_data(as_text=True)
+
+
+def test_guessing_from_one_address_never_locks_out_another(app: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr("falcana_core.web.auth.time.sleep", lambda _s: None)
+    attacker = app.test_client()
+    for _ in range(20):
+        attacker.post("/login", data={"login": "admin", "password": "x"},
+                      environ_base={"REMOTE_ADDR": "203.0.113.66"})
+    office = app.test_client().post("/login", data={"login": "admin", "password": "a-pw"},
+                                    environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    assert office.status_code == 302
+
+
+def test_behind_a_trusted_proxy_the_client_address_counts(falcana_host: Host,
+                                                          monkeypatch: Any) -> None:
+    monkeypatch.setattr("falcana_core.web.auth.time.sleep", lambda _s: None)
+    falcana_host.users.add("admin", email="admin@example.com", role="admin", password="a-pw")
+    throttle._failures.clear()
+    object.__setattr__(falcana_host.config, "trusted_proxies", 1)
+    app = create_app(falcana_host, WTF_CSRF_ENABLED=False)
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}  # every request arrives from the proxy
+    for _ in range(10):
+        app.test_client().post("/login", data={"login": "admin", "password": "x"},
+                               environ_base=proxy,
+                               headers={"X-Forwarded-For": "203.0.113.66"})
+    colleague = app.test_client().post("/login", data={"login": "admin", "password": "a-pw"},
+                                       environ_base=proxy,
+                                       headers={"X-Forwarded-For": "198.51.100.7"})
+    assert colleague.status_code == 302
+
+
+HOSTILE_NEXT = [
+    "//evil.example/", "/\\evil.example/", "/\t/evil.example/", "/%09/evil.example/",
+    "\t//evil.example", "https://evil.example/", "http:evil.example", "https:/evil.example",
+    "//evil.example@falcana/", "///evil.example/", "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)", "data:text/html,<script>alert(1)</script>", "/\r\nLocation: x",
+    "/%0d%0aSet-Cookie:x=1", "\\\\evil.example", "/\\/evil.example", "evil.example",
+    " //evil.example", "/\x00//evil.example", "//%65vil.example", "/\u2028//evil.example",
+    "ftp://evil.example", "/" + "a" * 3000,
+]
+
+
+def lands_here(location: str) -> bool:
+    """A redirect a browser follows to this site only."""
+    parts = urllib.parse.urlsplit(location)
+    return parts.netloc in ("", "localhost") and not parts.path.startswith("//") and \
+        all(ch.isprintable() and not ch.isspace() and ch != "\\" for ch in location)
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT)
+def test_login_and_language_redirect_only_to_local_paths(app: Any, target: str) -> None:
+    client = app.test_client()
+    # as a browser sends it (percent escapes decoded once by the server) and encoded
+    for query in ("next=" + target.replace(" ", "%20"), urllib.parse.urlencode({"next": target})):
+        answer = client.post("/login?" + query, data={"login": "admin", "password": "a-pw"})
+        assert answer.status_code == 302
+        assert lands_here(answer.headers["Location"]), answer.headers["Location"]
+        chosen = client.post("/language", data={"lang": "en", "next": target})
+        assert chosen.status_code == 302
+        assert lands_here(chosen.headers["Location"]), chosen.headers["Location"]
+
+
+def test_a_local_next_is_kept(app: Any) -> None:
+    answer = app.test_client().post("/login?next=/me%3Ftab%3D2",
+                                    data={"login": "ulla", "password": "u-pw"})
+    assert answer.headers["Location"] == "/me?tab=2"
+
+
+def test_logout_ends_the_session_for_a_copied_cookie_too(app: Any) -> None:
+    browser = app.test_client()
+    browser.post("/login", data={"login": "admin", "password": "a-pw"})
+    cookie = browser.get_cookie("falcana_session")
+    assert cookie is not None
+    thief = app.test_client()
+    thief.set_cookie("falcana_session", cookie.value)
+    assert thief.get("/admin").status_code == 200  # a copied cookie works while signed in
+    browser.post("/logout")
+    assert thief.get("/admin").status_code == 302  # and no longer after the logout
+
+
+def test_a_password_change_ends_every_session_of_that_user(app: Any,
+                                                           falcana_host: Host) -> None:
+    first, second = app.test_client(), app.test_client()
+    for browser in (first, second):
+        browser.post("/login", data={"login": "ulla", "password": "u-pw"})
+        assert browser.get("/me").status_code == 200
+    falcana_host.users.set_password("ulla", "new-pw-2", actor="admin")
+    assert first.get("/me").status_code == 302 and second.get("/me").status_code == 302
+
+
+def test_the_cookie_carries_no_password_material(app: Any, falcana_host: Host) -> None:
+    from flask.sessions import SecureCookieSessionInterface
+
+    browser = app.test_client()
+    browser.post("/login", data={"login": "admin", "password": "a-pw"})
+    cookie = browser.get_cookie("falcana_session")
+    data = SecureCookieSessionInterface().get_signing_serializer(app).loads(cookie.value)
+    user = falcana_host.users.by_login("admin")
+    assert set(data) <= {"sid", "lang", "csrf_token", "seen_panel"}
+    assert user.password_hash[-12:] not in cookie.value and "pw" not in data
 
 
 def test_non_admin_gets_403_pages_not_blank(client: FlaskClient) -> None:
@@ -134,3 +235,26 @@ def test_popup_shows_recent_mail_and_a_pause(client: FlaskClient, falcana_host: 
     assert "Postausgang" in page and "Angebot 4711" in page
     assert "fehlgeschlagen" in page and "Empfänger abgelehnt" in page
     assert "Der Versand ist angehalten" in page and "Falsches Passwort." in page
+
+
+def test_plugin_help_renders_simple_markup_and_never_script(
+        app: Any, falcana_host: Host, register_plugin: Callable[..., Any]) -> None:
+    from falcana_core.sections import HelpText
+
+    class Helpful:
+        @hookimpl
+        def section_help(self, ctx: Any, section_id: str, values: Any) -> list[HelpText]:
+            return [HelpText("evil.help", "Hilfe", (
+                '<p>Erst <strong>hier</strong> klicken: <a href="https://example.com/x" '
+                'onclick="steal()">Anleitung</a></p><script>steal()</script>'
+                '<img src=x onerror="steal()"><a href="javascript:steal()">weiter</a>'))]
+
+    with register_plugin(Helpful(), "helpful"):
+        client = app.test_client()
+        client.post("/login", data={"login": "ulla", "password": "u-pw"})
+        page = client.get("/me").get_data(as_text=True)
+    aside = page.split('data-help="evil.help"')[1].split("</aside>")[0]
+    assert "<p>Erst <strong>hier</strong> klicken:" in aside  # markup, not &lt;p&gt;
+    assert 'href="https://example.com/x"' in aside
+    assert "<script" not in aside and "onclick" not in aside and "onerror" not in aside
+    assert "javascript:" not in aside and "steal()</script>" not in aside

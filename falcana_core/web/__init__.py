@@ -50,6 +50,11 @@ def create_app(host: Host | None = None, **overrides: Any) -> Flask:
         WTF_CSRF_SSL_STRICT=secure,
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
+    if host.config.trusted_proxies:  # the client's address, not the proxy's, for throttling
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = host.config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.config.update(FALCANA_ACTION_SLOTS=4, FALCANA_ACTIONS_PER_MINUTE=10)
     app.config.update(overrides)
     app.extensions["falcana_host"] = host

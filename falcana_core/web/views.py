@@ -20,6 +20,7 @@ from flask import (
 )
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
+from sqlalchemy.exc import OperationalError
 from werkzeug.wrappers import Response
 
 from falcana_core.delivery import step_label
@@ -35,7 +36,13 @@ from falcana_core.models import Mailbox, User
 from falcana_core.rendering import render_section
 from falcana_core.sections import FieldType, Section, Validation
 from falcana_core.users import InputError
-from falcana_core.web.auth import admin_required, current_user, host, login_required
+from falcana_core.web.auth import (
+    admin_required,
+    current_user,
+    host,
+    login_required,
+    safe_next,
+)
 from falcana_core.web.i18n import _
 from falcana_core.web.limits import ActionGate, Busy
 
@@ -67,6 +74,16 @@ def install(app: Flask) -> None:
     def _not_found(_e: Exception) -> tuple[str, int]:
         return render_template("error.html", code=404, message=_("This page does not exist.")
                                ), 404
+
+    @app.errorhandler(OperationalError)
+    def _database(exc: OperationalError) -> tuple[str, int]:
+        import logging
+
+        from falcana_core.db import describe_error
+
+        logging.getLogger(__name__).error("%s", describe_error(exc))
+        return render_template("error.html", code=503, message=_(
+            "The database is busy or unavailable. Please try again in a moment.")), 503
 
     @app.errorhandler(CSRFError)
     def _csrf(_e: CSRFError) -> tuple[str, int]:
@@ -298,9 +315,7 @@ def choose_language() -> Response:
             row = s.get(User, user.id)
             if row is not None:
                 row.language = lang
-    target = request.form.get("next") or url_for("views.home")
-    return redirect(target if target.startswith("/") and not target.startswith("//")
-                    else url_for("views.home"))
+    return redirect(safe_next(request.form.get("next")))
 
 
 def text(value: Any) -> str:
