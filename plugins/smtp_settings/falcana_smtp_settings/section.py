@@ -93,7 +93,9 @@ class SmtpSection:
             *auth_field,
             Field("password", _("E-mail password"), FieldType.PASSWORD,
                   help=_("The mailbox password (or app password). Stored encrypted, never "
-                         "shown again; leave empty to keep the stored one.")),
+                         "shown again; leave empty to keep the stored one. It goes only to "
+                         "the server, port, username and connection type it was saved with: "
+                         "changing one of them needs the password again.")),
             Field("port", _("E-mail port"), FieldType.INTEGER, required=True,
                   suggestions=("587", "465", "25"),
                   follows=("security", {k: str(v) for k, v in DEFAULT_PORTS.items()}),
