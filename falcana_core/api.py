@@ -36,7 +36,9 @@ if TYPE_CHECKING:
         Step,
         StepProblem,
         StepStatus,
+        printable,
     )
+    from falcana_core.discovery import Discovery, Found, Tried
     from falcana_core.explaining import ReplyRule, explain_by_rules, provider_explanation
     from falcana_core.host import Host
     from falcana_core.i18n import Domain, LazyText, Text, current_language, text_in
@@ -88,7 +90,8 @@ _WHERE: dict[str, str] = {
     "serve": "falcana_core.web.server:serve",
     **{n: f"falcana_core.delivery:{n}" for n in (
         "DeliveryFailure", "Explanation", "FailureKind", "Reply", "Retry", "Scope", "Step",
-        "StepProblem", "StepStatus")},
+        "StepProblem", "StepStatus", "printable")},
+    **{n: f"falcana_core.discovery:{n}" for n in ("Discovery", "Found", "Tried")},
     **{n: f"falcana_core.explaining:{n}" for n in (
         "ReplyRule", "explain_by_rules", "provider_explanation")},
     "Host": "falcana_core.host:Host",
@@ -119,16 +122,17 @@ _WHERE: dict[str, str] = {
 
 __all__ = [  # every name above (a test checks)
     "Action", "AddressError", "Base", "Choice", "Config", "Connection", "DeliveryError",
-    "DeliveryFailure", "DestinationRefused", "Detection", "Domain", "Envelope", "Explanation",
-    "FailureKind", "Field", "FieldPreset", "FieldType", "HelpText", "Host", "LazyText", "Limits",
-    "Mailbox", "MxLookup", "MxResolver", "NetPolicy", "Reply", "ReplyRule", "Retry", "Route",
-    "SaveResult", "Scope", "SecretValue", "Section", "SectionContext", "SendResult", "Step",
-    "StepProblem", "StepStatus", "Text", "Transport", "TransportFactory", "User", "Validation",
-    "ascii_address", "cancellation", "check_access", "cli_host", "connect", "create_app",
-    "current_language", "echo_input_errors", "explain_by_rules", "fail", "has_control_chars",
-    "hookimpl", "hookspec", "login_required", "mailbox_or_404", "normalise_address",
-    "normalise_host", "print_json", "provider_explanation", "read_secret", "render_section",
-    "run_env", "serve", "split_address", "stamp", "text_in", "utcnow", "web_host", "web_user",
+    "DeliveryFailure", "DestinationRefused", "Detection", "Discovery", "Domain", "Envelope",
+    "Explanation", "FailureKind", "Field", "FieldPreset", "FieldType", "Found", "HelpText", "Host",
+    "LazyText", "Limits", "Mailbox", "MxLookup", "MxResolver", "NetPolicy", "Reply", "ReplyRule",
+    "Retry", "Route", "SaveResult", "Scope", "SecretValue", "Section", "SectionContext",
+    "SendResult", "Step", "StepProblem", "StepStatus", "Text", "Transport", "TransportFactory",
+    "Tried", "User", "Validation", "ascii_address", "cancellation", "check_access", "cli_host",
+    "connect", "create_app", "current_language", "echo_input_errors", "explain_by_rules", "fail",
+    "has_control_chars", "hookimpl", "hookspec", "login_required", "mailbox_or_404",
+    "normalise_address", "normalise_host", "print_json", "printable", "provider_explanation",
+    "read_secret", "render_section", "run_env", "serve", "split_address", "stamp", "text_in",
+    "utcnow", "web_host", "web_user",
 ]
 
 

@@ -105,6 +105,9 @@ class Config:
             "outbox_max_age": _float(env, "FALCANA_OUTBOX_MAX_AGE", cls.outbox_max_age),
         }
         values.update(overrides)
+        if "dns_servers" in overrides and "net_policy" not in overrides:
+            values["net_policy"] = dataclasses.replace(
+                values["net_policy"], dns_servers=tuple(values["dns_servers"]))
         return cls(**values)
 
     @property

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         Action,
         DeliveryFailure,
         Detection,
+        Discovery,
         Explanation,
         HelpText,
         Host,
@@ -124,6 +125,17 @@ def detect_provider(address: str, host: str, mx: MxLookup) -> Detection | None:
     Collected; the detection with the highest ``confidence`` wins, ties by plugin name.
     ``mx(domain)`` looks MX records up lazily (cached, bounded time-out, empty when DNS is
     unavailable): call it only when the address and host did not decide.
+    """
+
+
+@hookspec(firstresult=True)
+def discover_settings(host: Host, address: str) -> Discovery | None:
+    """Find a mailbox's server settings from its address ("Einstellungen ermitteln").
+
+    First result. The answer lists candidates (``Found``: values by field id of the
+    section they fill, where they came from) and what was tried; ``host.discover`` and the
+    popup's button use it. The discovery plugin answers it from provider plugins, the
+    bundled ISP database, autoconfig, DNS SRV, MX and probing.
     """
 
 

@@ -25,6 +25,7 @@ from falcana_core.audit import AuditLog
 from falcana_core.config import Config
 from falcana_core.db import make_engine, make_session_factory, private_dir
 from falcana_core.delivery import DeliveryFailure, Explanation
+from falcana_core.discovery import Discovery
 from falcana_core.models import DeploymentSetting, Mailbox, PluginState
 from falcana_core.outbox import Outbox
 from falcana_core.permissions import Actor
@@ -252,6 +253,12 @@ class Host:
 
     def detect_provider(self, address: str, host: str) -> Detection | None:
         return self.hook.detect_provider(address.strip(), host.strip().lower(), self.mx)
+
+    def discover(self, address: str) -> Discovery | None:
+        """Server settings for ``address`` from whichever plugin finds them (the discovery
+        plugin: provider plugins, the ISP database, autoconfig, SRV, MX, probing); None
+        when no enabled plugin looks."""
+        return self.hook.discover_settings(self, address.strip())
 
     def explain(self, failure: DeliveryFailure) -> Explanation | None:
         """The most specific explanation any plugin has for a failed step."""

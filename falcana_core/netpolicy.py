@@ -19,6 +19,7 @@ ranges such as ``1024-65535`` allowed).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import socket
 from collections.abc import Iterable, Mapping, Sequence
@@ -63,11 +64,16 @@ class NetPolicy:
     allow_networks: tuple[Network, ...] = ()
     allow_hosts: frozenset[str] = frozenset()
     user_ports: tuple[tuple[int, int], ...] = DEFAULT_USER_PORTS  # ranges, both ends in
+    #: resolvers for host names (FALCANA_DNS_SERVERS); empty: the system's
+    dns_servers: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> NetPolicy:
-        return cls.parse(env.get("FALCANA_ALLOW_NETWORKS", ""),
-                         env.get("FALCANA_USER_PORTS", ""))
+        policy = cls.parse(env.get("FALCANA_ALLOW_NETWORKS", ""),
+                           env.get("FALCANA_USER_PORTS", ""))
+        servers = tuple(s.strip() for s in env.get("FALCANA_DNS_SERVERS", "").split(",")
+                        if s.strip())
+        return dataclasses.replace(policy, dns_servers=servers)
 
     @classmethod
     def parse(cls, networks: str, ports: str = "") -> NetPolicy:
@@ -93,6 +99,38 @@ class NetPolicy:
 
     def describe_ports(self) -> str:
         return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in self.user_ports)
+
+    @functools.cached_property
+    def _resolver(self) -> Any:
+        from falcana_core.providers import make_resolver
+
+        return make_resolver(self.dns_servers, timeout=5.0)
+
+    def _lookup(self, host: str, port: int, family: int) -> list[tuple[Any, ...]]:
+        """Addresses of ``host``: through FALCANA_DNS_SERVERS when set (the same resolvers
+        as every other look-up), else the system's resolver."""
+        if not self.dns_servers or _is_ip(host):
+            return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+        import dns.exception
+        import dns.resolver
+
+        infos: list[tuple[Any, ...]] = []
+        for rdtype, fam in (("AAAA", socket.AF_INET6), ("A", socket.AF_INET)):
+            if family and family != fam:
+                continue
+            try:
+                answer = self._resolver.resolve(host, rdtype)
+            except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
+                continue
+            except dns.exception.DNSException as exc:
+                raise socket.gaierror(socket.EAI_AGAIN, str(exc)) from None
+            for record in answer:
+                address = str(record)
+                sockaddr = (address, port, 0, 0) if fam == socket.AF_INET6 else (address, port)
+                infos.append((fam, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr))
+        if not infos:  # not in DNS: the system may still know it (/etc/hosts)
+            return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+        return infos
 
     # -- checks ----------------------------------------------------------------------------
 
@@ -121,7 +159,7 @@ class NetPolicy:
         ``socket.gaierror`` when the name does not resolve.
         """
         self.check_port(port, admin=admin)
-        infos = socket.getaddrinfo(host.strip("[]"), port, family, socket.SOCK_STREAM)
+        infos = self._lookup(host.strip("[]"), port, family)
         allowed = [i for i in infos if self.allows_address(host, _ip(str(i[4][0])))]
         if not allowed:
             shown = ", ".join(sorted({str(i[4][0]) for i in infos}))
@@ -129,6 +167,14 @@ class NetPolicy:
                 f"{host} resolves to {shown}: an internal address, not allowed by the "
                 "deployment (FALCANA_ALLOW_NETWORKS)", reason="address")
         return allowed
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 def _port_ranges(text: str) -> tuple[tuple[int, int], ...]:

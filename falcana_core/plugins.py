@@ -479,6 +479,11 @@ class Hooks:
         best: api.Detection = sorted(found, key=lambda pd: (-pd[1].confidence, pd[0]))[0][1]
         return best
 
+    def discover_settings(self, host: api.Host, address: str) -> api.Discovery | None:
+        found: api.Discovery | None = self.call("discover_settings", host=host,
+                                                address=address)
+        return found
+
     def provider_limits(self, provider: str) -> api.Limits | None:
         limits: api.Limits | None = self.call("provider_limits", provider=provider)
         return limits

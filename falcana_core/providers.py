@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from falcana_core.i18n import Text
 
@@ -58,6 +58,31 @@ class Limits:
     recipients_per_day: int | None = None
 
 
+def make_resolver(servers: Sequence[str], timeout: float = 2.0) -> Any:
+    """A dnspython resolver asking ``servers`` ("10.0.0.53", "127.0.0.1:5353"), or the
+    system's when there are none."""
+    import dns.resolver
+
+    if servers:
+        resolver = dns.resolver.Resolver(configure=False)
+        nameservers = []
+        ports = set()
+        for server in servers:
+            host, _, port = server.rpartition(":") if server.count(":") == 1 else (
+                server, "", "")
+            nameservers.append(host or server)
+            if port:
+                ports.add(int(port))
+        resolver.nameservers = nameservers
+        if ports:
+            resolver.port = ports.pop()
+    else:
+        resolver = dns.resolver.Resolver()
+    resolver.lifetime = timeout
+    resolver.timeout = timeout
+    return resolver
+
+
 class MxResolver:
     """MX look-ups through ``FALCANA_DNS_SERVERS`` (or the system resolver), cached.
 
@@ -70,6 +95,7 @@ class MxResolver:
         self.timeout = timeout
         self.ttl = ttl
         self._cache: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self._srv_cache: dict[str, tuple[float, tuple[tuple[str, int], ...]]] = {}
 
     @classmethod
     def from_env(cls) -> MxResolver:
@@ -78,26 +104,25 @@ class MxResolver:
 
     @functools.cached_property
     def _resolver(self):  # type: ignore[no-untyped-def]
-        import dns.resolver
+        return make_resolver(self.servers, self.timeout)
 
-        if self.servers:
-            resolver = dns.resolver.Resolver(configure=False)
-            nameservers = []
-            ports = set()
-            for server in self.servers:
-                host, _, port = server.rpartition(":") if server.count(":") == 1 else (
-                    server, "", "")
-                nameservers.append(host or server)
-                if port:
-                    ports.add(int(port))
-            resolver.nameservers = nameservers
-            if ports:
-                resolver.port = ports.pop()
-        else:
-            resolver = dns.resolver.Resolver()
-        resolver.lifetime = self.timeout
-        resolver.timeout = self.timeout
-        return resolver
+    def srv(self, name: str) -> tuple[tuple[str, int], ...]:
+        """SRV targets and ports of ``name``, by priority then weight (RFC 2782); empty
+        when there are none or DNS fails."""
+        name = name.strip().rstrip(".").lower()
+        now = time.monotonic()
+        hit = self._srv_cache.get(name)
+        if hit and hit[0] > now:
+            return hit[1]
+        found: tuple[tuple[str, int], ...] = ()
+        try:
+            answer = self._resolver.resolve(name, "SRV")
+            records = sorted(answer, key=lambda r: (r.priority, -r.weight))
+            found = tuple((str(r.target).rstrip(".").lower(), int(r.port)) for r in records)
+        except Exception as exc:  # NXDOMAIN, no answer, time-out: nothing found
+            log.debug("SRV look-up for %s failed: %s", name, exc.__class__.__name__)
+        self._srv_cache[name] = (now + self.ttl, found)
+        return found
 
     def __call__(self, domain: str) -> tuple[str, ...]:
         domain = domain.strip().rstrip(".").lower()

@@ -87,6 +87,7 @@ def render_section(host: Host, mailbox: Mailbox | None, section: Section, *,
     html = template.render(
         section=section, fields=fields, lang=current_language(), host=host, mailbox=mailbox,
         help=host.section_help(mailbox, section.id, shown),
-        actions=host.actions(section.id), detection=detection, show_actions=show_actions,
+        actions=[a for a in host.actions(section.id) if a.is_available(ctx)],
+        detection=detection, show_actions=show_actions,
         general=[m for m in (validation.messages if validation else []) if m.field is None])
     return Markup(html)  # noqa: S704 - rendered by Jinja2 with autoescape on

@@ -144,6 +144,8 @@ class Action:
     order: int = 100
     #: shown only where this says yes (e.g. "sign in" only to the mailbox's own user)
     available: Callable[[SectionContext], bool] | None = None
+    #: a field id: the button sits beside that field instead of with the others
+    beside: str | None = None
 
     def is_available(self, ctx: SectionContext) -> bool:
         return self.available is None or bool(self.available(ctx))

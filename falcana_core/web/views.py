@@ -63,7 +63,8 @@ def install(app: Flask) -> None:
     @app.context_processor
     def _globals() -> dict[str, Any]:
         return {"_": _, "user": current_user(), "lang": current_language(),
-                "languages": SUPPORTED_LANGUAGES, "step_label": step_label}
+                "languages": SUPPORTED_LANGUAGES, "step_label": step_label,
+                "source_name": source_name}
 
     @app.errorhandler(403)
     def _forbidden(_e: Exception) -> tuple[str, int]:
@@ -229,7 +230,10 @@ def run_action(mailbox_id: int, action_id: str) -> Any:
     box = mailbox_or_404(mailbox_id)
     user = check_access(box)
     params = {"to": request.form.get("to", "").strip() or None,
-              "verify_only": request.form.get("verify_only") == "1"}
+              "verify_only": request.form.get("verify_only") == "1",
+              # the form as typed, not yet saved (the page never sends passwords here)
+              "form": {k[5:]: v[:1000] for k, v in request.form.items()
+                       if k.startswith("form.") and "password" not in k}}
     gate: ActionGate = current_app.extensions["falcana_action_gate"]
     try:
         with gate.enter(user.login):
@@ -316,6 +320,15 @@ def choose_language() -> Response:
             if row is not None:
                 row.language = lang
     return redirect(safe_next(request.form.get("next")))
+
+
+SOURCE_NAMES = {"plugin": _("provider plugins"), "ispdb": _("Thunderbird ISP database"),
+                "autoconfig": _("the domain's autoconfig"), "srv": _("DNS SRV records"),
+                "mx": _("MX records"), "probe": _("trying servers")}
+
+
+def source_name(source: str) -> Any:
+    return SOURCE_NAMES.get(source, source)
 
 
 def text(value: Any) -> str:

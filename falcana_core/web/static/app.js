@@ -68,6 +68,18 @@
   }
 
   // -- a section form: save, presets, fields that follow others, actions -------------------------------
+  function fillFrom(form, values, source) {
+    form.querySelectorAll(".filled").forEach((el) => el.classList.remove("filled"));
+    for (const [name, value] of Object.entries(values)) {
+      const field = form.querySelector(`[name="${name}"]`);
+      if (!field) continue;
+      field.value = value;
+      field.dataset.typed = "1";  // a filled port is not moved by the connection type
+      const box = field.closest(".field");
+      if (box) { box.classList.add("filled"); box.title = source || ""; }
+    }
+  }
+
   function wire(root) {
     root.querySelectorAll("form.section-form").forEach((form) => {
       form.querySelectorAll("[data-follows]").forEach((field) => {
@@ -92,7 +104,10 @@
         holder.innerHTML = await res.text();
         wire(holder);
         const focus = holder.querySelector('[aria-invalid="true"]') || holder.querySelector(".message.saved");
-        if (focus) focus.focus && focus.focus();
+        if (focus) {  // the feedback in view, whatever the popup's scroll position
+          focus.scrollIntoView({ block: "center" });
+          focus.focus({ preventScroll: true });
+        }
       });
       form.querySelectorAll("button.action").forEach((b) => b.addEventListener("click", async () => {
         const out = form.querySelector(".action-result");
@@ -102,10 +117,24 @@
         const body = new FormData();
         const to = form.querySelector('[name="to"]');
         if (to && to.value) body.set("to", to.value);
+        // the form as typed (never a password): an action may work on unsaved values
+        form.querySelectorAll("input[name], select[name]").forEach((field) => {
+          if (field.type !== "password" && field.name !== "to" && field.type !== "checkbox") {
+            body.set(`form.${field.name}`, field.value);
+          }
+        });
         try {
           const res = await post(form.dataset.actionUrl.replace("__action__", b.dataset.action), body);
           out.innerHTML = await res.text();
         } finally { b.disabled = false; }
+        out.scrollIntoView({ block: "nearest" });
+        const heading = out.querySelector("h4, .message");
+        if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }
+        const fill = out.querySelector("[data-fill]");
+        if (fill) fillFrom(form, JSON.parse(fill.dataset.fill), fill.dataset.source);
+        out.querySelectorAll("button.candidate").forEach((c) => c.addEventListener("click", () => {
+          fillFrom(form, JSON.parse(c.dataset.values), c.dataset.source);
+        }));
         const go = out.querySelector(".redirect[data-url]");
         if (go) { window.location.href = go.dataset.url; return; }
         const result = out.querySelector("[data-highlight-field]");

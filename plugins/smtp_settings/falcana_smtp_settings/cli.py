@@ -85,13 +85,16 @@ def show(login: str, as_json: bool) -> None:
 @click.option("--auth-method", default=None,
               help="password, or a sign-in method a plugin offers: oauth2, oauth2_app, "
                    "oauth2_delegation with the OAuth plugin (see docs/oauth.md).")
+@click.option("--detect", is_flag=True,
+              help="Fill host, port, connection type and username from what "
+                   "`falcana mail detect` finds for the address.")
 @click.option("--preset", is_flag=True,
               help="Fill host, port and connection type from the recognised provider "
                    "(with --security: the preset of that connection type).")
 def set_(login: str, email: str | None, display_name: str | None, username: str | None,
          port: str | None, security: str | None, server: str | None, password_stdin: bool,
          clear_password: bool, pin: str | None, unpin: bool, auth_method: str | None,
-         preset: bool) -> None:
+         detect: bool, preset: bool) -> None:
     """Change only the given fields; same validation as the web UI; nothing saved on error."""
     from falcana_smtp_settings.section import SECTION_ID
     from falcana_smtp_settings.settings import PinRefused, pin_offered
@@ -119,6 +122,12 @@ def set_(login: str, email: str | None, display_name: str | None, username: str 
             fail(str(_("No provider preset fits: the provider was not recognised from the "
                        "address or server.")))
         values.update(chosen[0].values)
+    if detect:
+        found = h.discover(str(values.get("email") or ""))
+        if found is None or found.proposal is None:
+            fail(str(_("No settings found for this address (falcana mail detect shows what "
+                       "was tried).")))
+        values.update(found.proposal.values)
     values["password"] = read_secret("Password", True) if password_stdin else None
     values["clear_password"] = clear_password
     result = h.save_section(box, SECTION_ID, values, actor="cli")

@@ -1,0 +1,61 @@
+"""What finding a mailbox's settings returns (``host.discover(address)``), whichever
+plugin finds them (hook ``discover_settings``). Values are keyed by the field ids of the
+section they fill, so the core fills a form without knowing what the fields mean."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from falcana_core.i18n import Text, current_language, text_in
+
+
+@dataclasses.dataclass(frozen=True)
+class Found:
+    """One candidate: what to fill in, and where it came from."""
+
+    label: str  # "smtp.ionos.de, 465, SSL"
+    values: Mapping[str, Any]  # by field id, e.g. host, port, security, username
+    source: str  # "plugin", "ispdb", "autoconfig", "srv", "mx", "probe"
+    source_label: Text  # "Thunderbird ISP database (1&1)", shown as "Found via: ..."
+    warning: Text | None = None
+    section: str = ""  # the section whose fields ``values`` fill
+
+
+@dataclasses.dataclass(frozen=True)
+class Tried:
+    """One source asked, with its outcome ("found", "nothing", "failed") and time."""
+
+    source: str
+    outcome: str
+    detail: str
+    ms: float
+
+
+@dataclasses.dataclass
+class Discovery:
+    address: str
+    found: list[Found]
+    tried: list[Tried]
+    cached: bool = False
+
+    @property
+    def proposal(self) -> Found | None:
+        return self.found[0] if self.found else None
+
+    def as_dict(self, lang: str | None = None) -> dict[str, Any]:
+        """The versioned document of ``falcana mail detect --json`` (and the popup's)."""
+        lang = lang or current_language()
+        return {
+            "version": 1,
+            "address": self.address,
+            "cached": self.cached,
+            "found": [{
+                "label": f.label, "values": dict(f.values), "source": f.source,
+                "source_label": text_in(f.source_label, lang),
+                "warning": text_in(f.warning, lang) if f.warning is not None else None,
+                "section": f.section,
+            } for f in self.found],
+            "tried": [dataclasses.asdict(t) for t in self.tried],
+        }

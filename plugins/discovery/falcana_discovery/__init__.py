@@ -1,0 +1,1 @@
+"""Finding a mailbox's server settings from its address ("Einstellungen ermitteln")."""

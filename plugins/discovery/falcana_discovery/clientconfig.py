@@ -1,0 +1,89 @@
+"""Thunderbird's clientConfig format (config-v1.1), as the ISP database and a domain's own
+autoconfig file speak it: the SMTP servers (several, in the provider's order of
+preference) and the IMAP servers of one provider.
+
+https://wiki.mozilla.org/Thunderbird:Autoconfiguration:ConfigFileFormat
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+
+MAX_BYTES = 256 * 1024  # a clientConfig is a few KiB; anything far larger is not one
+
+#: socketType -> our connection type
+SECURITY = {"SSL": "ssl", "STARTTLS": "tls", "PLAIN": "normal"}
+
+
+class ConfigError(ValueError):
+    """Not a usable clientConfig document."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Server:
+    """One <outgoingServer type="smtp"> or <incomingServer type="imap">."""
+
+    kind: str  # "smtp" or "imap"
+    host: str
+    port: int
+    security: str  # "ssl", "tls", "normal"
+    username: str  # the form: "%EMAILADDRESS%", "%EMAILLOCALPART%", a fixed name ...
+    authentication: tuple[str, ...] = ()
+
+    def username_for(self, address: str) -> str:
+        local, _, domain = address.rpartition("@")
+        return (self.username.replace("%EMAILADDRESS%", address)
+                .replace("%EMAILLOCALPART%", local).replace("%EMAILDOMAIN%", domain))
+
+    @property
+    def needs_oauth(self) -> bool:
+        return bool(self.authentication) and all(a == "OAuth2" for a in self.authentication)
+
+
+@dataclasses.dataclass(frozen=True)
+class Provider:
+    id: str
+    name: str
+    domains: tuple[str, ...]
+    smtp: tuple[Server, ...]
+    imap: tuple[Server, ...]
+
+
+def parse(data: bytes | str) -> Provider:
+    """The provider of a clientConfig document; ``ConfigError`` when it is none."""
+    raw = data.encode() if isinstance(data, str) else data
+    if len(raw) > MAX_BYTES:
+        raise ConfigError("larger than a clientConfig document can be")
+    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
+        raise ConfigError("a document type declaration is not allowed")
+    try:
+        root = ET.fromstring(raw)  # noqa: S314 - checked above: no DTD, no entities
+    except ET.ParseError as exc:
+        raise ConfigError(f"not XML: {exc}") from None
+    provider = root.find("emailProvider")
+    if root.tag != "clientConfig" or provider is None:
+        raise ConfigError("not a clientConfig document")
+    name = (provider.findtext("displayName") or provider.get("id") or "").strip()
+    domains = tuple(d.text.strip().lower() for d in provider.findall("domain")
+                    if d.text and d.text.strip())
+    return Provider(provider.get("id") or (domains[0] if domains else ""), name, domains,
+                    _servers(provider.findall("outgoingServer"), "smtp"),
+                    _servers(provider.findall("incomingServer"), "imap"))
+
+
+def _servers(elements: Sequence[ET.Element], kind: str) -> tuple[Server, ...]:
+    found = []
+    for element in elements:
+        if element.get("type") != kind:
+            continue
+        host = (element.findtext("hostname") or "").strip().lower()
+        port = (element.findtext("port") or "").strip()
+        security = SECURITY.get((element.findtext("socketType") or "").strip().upper())
+        if not host or not port.isdigit() or security is None or not 0 < int(port) < 65536:
+            continue
+        auth = tuple((a.text or "").strip() for a in element.findall("authentication"))
+        found.append(Server(kind, host, int(port), security,
+                            (element.findtext("username") or "%EMAILADDRESS%").strip(), auth))
+    return tuple(found)

@@ -1,0 +1,318 @@
+"""Finding a mailbox's SMTP settings from its address, source after source.
+
+1. provider plugins (their presets, by address domain: no network);
+2. the bundled ISP database (no network);
+3. the domain's own autoconfig file (HTTPS), 4. DNS SRV (RFC 6186 / 8314), 5. the MX
+   host's registrable domain in the plugins and the database: these three at once;
+6. probing smtp.<domain>, mail.<domain> and the MX host on 465, then 587, when nothing
+   else answered.
+
+The first source that answers makes the proposal; what the others found is listed beside
+it. One time budget for everything (``FALCANA_DISCOVERY_BUDGET``, 10 s by default), every
+connection under the deployment's destination policy, results cached per domain.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from falcana_core.api import Discovery, Found, Tried, split_address
+from falcana_discovery import ispdb
+from falcana_discovery.clientconfig import ConfigError, Provider, Server, parse
+from falcana_discovery.fetch import FetchError, get
+from falcana_discovery.i18n import _
+from falcana_discovery.probe import offers_auth
+
+if TYPE_CHECKING:
+    from falcana_core.api import Host
+
+SECTION = "smtp"
+CACHE_SECONDS = 3600.0
+DEFAULT_BUDGET = 10.0
+PROBE_PORTS: tuple[tuple[int, str], ...] = ((465, "ssl"), (587, "tls"))
+SECURITY_LABEL = {"ssl": "SSL", "tls": "TLS", "normal": "normal"}
+
+
+def _found(server: Server, address: str, source: str, source_label: Any,
+           warning: Any = None) -> Found:
+    values = {"host": server.host, "port": server.port, "security": server.security,
+              "username": server.username_for(address)}
+    label = f"{server.host}, {server.port}, {SECURITY_LABEL[server.security]}"
+    if server.needs_oauth:
+        warning = _("This server accepts OAuth2 sign-in only.")
+    return Found(label, values, source, source_label, warning, SECTION)
+
+
+def _from_provider(provider: Provider, address: str, source: str, label: Any) -> list[Found]:
+    return [_found(s, address, source, label) for s in provider.smtp]
+
+
+def discoverer(host: Host) -> Discoverer:
+    """The host's discoverer (one cache per host)."""
+    return host.service("discovery", Discoverer)
+
+
+class Discoverer:
+    """One per host (``Host.service``): the cache lives here."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self._cache: dict[str, tuple[float, Discovery]] = {}
+
+    def discover(self, address: str, *, budget: float | None = None,
+                 probe_ports: Sequence[tuple[int, str]] = PROBE_PORTS,
+                 https_port: int = 443, use_cache: bool = True) -> Discovery:
+        """``probe_ports`` and ``https_port`` are what a real deployment uses; tests run
+        their servers on free ports."""
+        _local, domain = split_address(address.strip())
+        domain = domain.lower().rstrip(".")
+        key = f"{domain}|{https_port}|{','.join(f'{p}{s}' for p, s in probe_ports)}"
+        hit = self._cache.get(key)
+        if use_cache and hit and hit[0] > time.monotonic():
+            return _for_address(hit[1], address)
+        result = self._discover(address, domain, budget or _budget(), probe_ports, https_port)
+        self._cache[key] = (time.monotonic() + CACHE_SECONDS, result)
+        return result
+
+    # -- the sources ---------------------------------------------------------------------
+
+    def _discover(self, address: str, domain: str, budget: float,
+                  probe_ports: Sequence[tuple[int, str]], https_port: int) -> Discovery:
+        deadline = time.monotonic() + budget
+        result = Discovery(address, [], [])
+        if not domain:
+            return result
+        # 1 and 2: no network at all
+        self._run(result, "plugin", lambda: self._plugins(address, offline=True))
+        if not result.found:
+            self._run(result, "ispdb", lambda: self._ispdb(address, domain))
+        if result.found:
+            return result
+        # 3, 4, 5 at once
+        network: list[tuple[str, Callable[[], list[Found]]]] = [
+            ("autoconfig", lambda: self._reachable(
+                self._autoconfig(address, domain, deadline, https_port))),
+            ("srv", lambda: self._reachable(self._srv(address, domain))),
+            ("mx", lambda: self._mx(address, domain)),
+        ]
+        self._concurrently(result, network, deadline)
+        if not result.found and time.monotonic() < deadline:
+            self._run(result, "probe",
+                      lambda: self._probe(address, domain, deadline, probe_ports))
+        return result
+
+    def _run(self, result: Discovery, source: str, fn: Callable[[], list[Found]]) -> None:
+        started = time.perf_counter()
+        outcome, detail, found = _attempt(fn)
+        result.tried.append(Tried(source, outcome, detail,
+                                  (time.perf_counter() - started) * 1000))
+        _add(result, found)
+
+    def _concurrently(self, result: Discovery,
+                      sources: list[tuple[str, Callable[[], list[Found]]]],
+                      deadline: float) -> None:
+        started = time.perf_counter()
+        pool = concurrent.futures.ThreadPoolExecutor(len(sources),
+                                                     thread_name_prefix="discovery")
+        futures = {name: pool.submit(_attempt, fn) for name, fn in sources}
+        concurrent.futures.wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()))
+        pool.shutdown(wait=False, cancel_futures=True)
+        for name, _fn in sources:  # in the order of preference, not of arrival
+            future = futures[name]
+            if future.done():
+                outcome, detail, found = future.result()
+            else:
+                outcome, detail, found = "failed", "the time budget ran out", []
+            result.tried.append(Tried(name, outcome, detail,
+                                      (time.perf_counter() - started) * 1000))
+            _add(result, found)
+
+    def _plugins(self, address: str, *, offline: bool) -> list[Found]:
+        mx = (lambda _d: ()) if offline else self.host.mx
+        detection = self.host.hook.detect_provider(address, "", mx)
+        if detection is None:
+            return []
+        label = _("provider plugin ({name})", name=detection.name) if detection.via != "mx" \
+            else _("MX: {name}", name=detection.name)
+        found = []
+        for preset in detection.presets:
+            values = dict(preset.values)
+            values.setdefault("username", address)
+            found.append(Found(str(preset.label), values,
+                               "plugin" if detection.via != "mx" else "mx", label,
+                               None, SECTION))
+        return found
+
+    def _ispdb(self, address: str, domain: str) -> list[Found]:
+        provider = ispdb.lookup(domain)
+        if provider is None:
+            return []
+        return _from_provider(provider, address, "ispdb", _(
+            "Thunderbird ISP database ({name})", name=provider.name))
+
+    def _reachable(self, found: list[Found]) -> list[Found]:
+        """What a domain says about itself may point anywhere: a candidate whose server the
+        destination policy refuses is dropped (and said so), never proposed."""
+        policy = self.host.config.net_policy
+        kept, refused = [], []
+        for item in found:
+            try:
+                policy.resolve(str(item.values["host"]), int(item.values["port"]))
+            except OSError as exc:
+                refused.append(f"{item.values['host']}: {_reason(exc)}")
+                continue
+            kept.append(item)
+        if refused and not kept:
+            raise _Nothing("refused: " + "; ".join(refused))
+        return kept
+
+    def _autoconfig(self, address: str, domain: str, deadline: float,
+                    https_port: int = 443) -> list[Found]:
+        import urllib.parse
+
+        query = urllib.parse.urlencode({"emailaddress": address})
+        port = "" if https_port == 443 else f":{https_port}"
+        errors = []
+        for url in (f"https://autoconfig.{domain}{port}/mail/config-v1.1.xml?{query}",
+                    f"https://{domain}{port}/.well-known/autoconfig/mail/config-v1.1.xml"):
+            try:
+                body = get(url, policy=self.host.config.net_policy, deadline=deadline,
+                           ca_bundle=self.host.config.ca_bundle)
+                provider = parse(body)
+            except (OSError, FetchError, ConfigError) as exc:
+                errors.append(f"{urllib.parse.urlsplit(url).hostname}: {_reason(exc)}")
+                continue
+            if provider.smtp:
+                host_name = urllib.parse.urlsplit(url).hostname
+                return _from_provider(provider, address, "autoconfig",
+                                      _("autoconfig of {domain}", domain=host_name))
+        raise _Nothing("; ".join(errors))
+
+    def _srv(self, address: str, domain: str) -> list[Found]:
+        found = []
+        for name, security in ((f"_submissions._tcp.{domain}", "ssl"),
+                               (f"_submission._tcp.{domain}", "tls")):
+            for target, port in self.host.mx.srv(name):
+                if target in ("", "."):
+                    continue  # "service not available" (RFC 2782)
+                server = Server("smtp", target, port, security, "%EMAILADDRESS%")
+                found.append(_found(server, address, "srv",
+                                    _("DNS SRV record of {domain}", domain=domain)))
+        return found
+
+    def _mx(self, address: str, domain: str) -> list[Found]:
+        hosts = self.host.mx(domain)
+        if not hosts:
+            raise _Nothing(f"no MX record for {domain}")
+        by_plugin = self._plugins(address, offline=False)
+        if by_plugin:
+            return by_plugin
+        for mx_host in hosts:
+            for candidate in _parents(mx_host):
+                provider = ispdb.lookup(candidate)
+                if provider is not None:
+                    return _from_provider(provider, address, "mx", _(
+                        "MX {mx}: {name} (Thunderbird ISP database)", mx=mx_host,
+                        name=provider.name))
+        raise _Nothing(f"MX {hosts[0]}: no known provider")
+
+    def _probe(self, address: str, domain: str, deadline: float,
+               ports: Sequence[tuple[int, str]]) -> list[Found]:
+        names = [f"smtp.{domain}", f"mail.{domain}", *self.host.mx(domain)[:1]]
+        jobs = [(name, port, security) for port, security in ports for name in names]
+        policy, ca = self.host.config.net_policy, self.host.config.ca_bundle
+        with concurrent.futures.ThreadPoolExecutor(len(jobs) or 1,
+                                                   thread_name_prefix="probe") as pool:
+            answers = list(pool.map(lambda j: offers_auth(j[0], j[1], j[2], policy=policy,
+                                                          deadline=deadline, ca_bundle=ca),
+                                    jobs))
+        found = [_found(Server("smtp", name, port, security, "%EMAILADDRESS%"), address,
+                        "probe", _("tried: {server}", server=name + ":" + str(port)))
+                 for (name, port, security), ok in zip(jobs, answers, strict=True) if ok]
+        if not found:
+            raise _Nothing("no server answered with TLS and AUTH: " + ", ".join(
+                f"{n}:{p}" for n, p, _s in jobs))
+        return found
+
+
+def _budget() -> float:
+    import os
+
+    try:
+        return float(os.environ.get("FALCANA_DISCOVERY_BUDGET") or DEFAULT_BUDGET)
+    except ValueError:
+        return DEFAULT_BUDGET
+
+
+class _Nothing(Exception):
+    """A source answered nothing; the message says what it tried."""
+
+
+def _attempt(fn: Callable[[], list[Found]]) -> tuple[str, str, list[Found]]:
+    try:
+        found = fn()
+    except _Nothing as nothing:
+        return "nothing", str(nothing), []
+    except Exception as exc:  # one source failing must not stop the others
+        return "failed", _reason(exc), []
+    return ("found", "", found) if found else ("nothing", "", [])
+
+
+def _reason(exc: BaseException) -> str:
+    from falcana_core.api import printable
+
+    return printable(str(exc) or exc.__class__.__name__, 200)
+
+
+def _add(result: Discovery, found: list[Found]) -> None:
+    seen = {(f.values.get("host"), f.values.get("port")) for f in result.found}
+    for item in found:
+        key = (item.values.get("host"), item.values.get("port"))
+        if key not in seen:
+            result.found.append(item)
+            seen.add(key)
+
+
+def _parents(host: str) -> list[str]:
+    """``mx00.ionos.de`` -> ``["ionos.de", "mx00.ionos.de"]``: the registrable domain (from
+    the public suffix list) first, then the names between it and the host."""
+    from publicsuffixlist import PublicSuffixList
+
+    registrable = _psl(PublicSuffixList).privatesuffix(host.lower().rstrip("."))
+    if not registrable:
+        return []
+    labels = host.lower().rstrip(".").split(".")
+    names = [".".join(labels[i:]) for i in range(len(labels))]
+    between = [n for n in names if n.endswith("." + registrable)]
+    return [registrable, *reversed(between)]
+
+
+_PSL: list[Any] = []
+
+
+def _psl(factory: Any) -> Any:
+    if not _PSL:
+        _PSL.append(factory())
+    return _PSL[0]
+
+
+def _for_address(cached: Discovery, address: str) -> Discovery:
+    """A cached result for another address of the same domain: usernames follow it."""
+    if cached.address == address:
+        return cached
+    old_local = cached.address.rpartition("@")[0]
+    new_local = address.rpartition("@")[0]
+    found = []
+    for item in cached.found:
+        values = dict(item.values)
+        user = str(values.get("username", ""))
+        if user == cached.address:
+            values["username"] = address
+        elif user == old_local:
+            values["username"] = new_local
+        found.append(Found(item.label, values, item.source, item.source_label, item.warning,
+                           item.section))
+    return Discovery(address, found, cached.tried, cached=True)

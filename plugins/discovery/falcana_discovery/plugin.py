@@ -1,0 +1,35 @@
+"""Hook implementations: the ``discover_settings`` answer behind ``host.discover``, the
+"Einstellungen ermitteln" button beside the e-mail field, ``falcana mail detect``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from falcana_core.api import hookimpl
+
+if TYPE_CHECKING:
+    import click
+
+    from falcana_core.api import Action, Discovery, Host
+
+
+@hookimpl
+def discover_settings(host: Host, address: str) -> Discovery:
+    from falcana_discovery.engine import discoverer
+
+    return discoverer(host).discover(address)
+
+
+@hookimpl
+def user_actions(host: Host) -> Iterable[Action]:
+    from falcana_discovery.actions import ACTIONS
+
+    return ACTIONS
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    from falcana_discovery.cli import register
+
+    register(cli)

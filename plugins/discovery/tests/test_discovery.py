@@ -1,0 +1,231 @@
+"""Einstellungen ermitteln, source by source, against real local servers: the test kit's
+DNS server (MX, SRV, A), an HTTPS autoconfig server with a certificate from the test CA,
+SMTP servers on loopback for probing."""
+
+from __future__ import annotations
+
+import http.server
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import trustme
+from falcana_discovery.engine import discoverer
+
+from falcana_core.host import Host
+from falcana_core.testing.smtpd import SmtpTestServer
+
+CONFIG = """<?xml version="1.0"?>
+<clientConfig version="1.1"><emailProvider id="{domain}">
+  <domain>{domain}</domain><displayName>Firma</displayName>
+  <outgoingServer type="smtp"><hostname>{host}</hostname><port>{port}</port>
+    <socketType>SSL</socketType><authentication>password-cleartext</authentication>
+    <username>%EMAILLOCALPART%</username></outgoingServer>
+  <incomingServer type="imap"><hostname>imap.{domain}</hostname><port>993</port>
+    <socketType>SSL</socketType><username>%EMAILADDRESS%</username></incomingServer>
+</emailProvider></clientConfig>"""
+
+
+class AutoconfigServer:
+    """HTTPS (or plain HTTP) on loopback answering every GET with ``body``."""
+
+    def __init__(self, body: str, ctx: ssl.SSLContext | None) -> None:
+        self.paths: list[str] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                outer.paths.append(self.path)
+                data = body.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if ctx is not None:
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def autoconfig(test_ca: trustme.CA) -> Iterator[Callable[..., AutoconfigServer]]:
+    servers: list[AutoconfigServer] = []
+
+    def start(body: str, name: str | None, tls: bool = True) -> AutoconfigServer:
+        ctx = None
+        if tls:
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            test_ca.issue_cert(name or "autoconfig.example").configure_cert(ctx)
+        server = AutoconfigServer(body, ctx)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def discover(host: Host, address: str, **kwargs: Any) -> Any:
+    return discoverer(host).discover(address, use_cache=False, **kwargs)
+
+
+def first(result: Any) -> tuple[Any, ...]:
+    found = result.proposal
+    assert found is not None, result.tried
+    return (found.values["host"], found.values["port"], found.values["security"],
+            found.values["username"], found.source)
+
+
+def test_the_isp_database_answers_without_any_network(falcana_host: Host,
+                                                      dns_server: Any) -> None:
+    before = len(dns_server.queries)
+    result = discover(falcana_host, "max.muster@online.de")
+    assert first(result) == ("smtp.1und1.de", 465, "ssl", "max.muster@online.de", "ispdb")
+    assert [(f.values["port"], f.values["security"]) for f in result.found] == [
+        (465, "ssl"), (587, "tls")]
+    assert "1&1" in str(result.proposal.source_label)
+    assert len(dns_server.queries) == before  # no DNS, no connection
+    imap = [t.source for t in result.tried]
+    assert imap == ["plugin", "ispdb"]
+
+
+def test_a_provider_plugin_beats_the_database_for_its_domains(falcana_host: Host) -> None:
+    result = discover(falcana_host, "anna@gmail.com")
+    assert first(result)[:3] == ("smtp.gmail.com", 465, "ssl")
+    assert result.proposal.source == "plugin"
+
+
+def test_a_company_domain_hosted_at_a_known_provider_is_found_by_mx(
+        falcana_host: Host, dns_server: Any) -> None:
+    dns_server.set_mx("meine-firma.example", ["mx01.kundenserver.de"])
+    result = discover(falcana_host, "info@meine-firma.example")
+    assert first(result) == ("smtp.1und1.de", 465, "ssl", "info@meine-firma.example", "mx")
+    assert "mx01.kundenserver.de" in str(result.proposal.source_label)
+
+
+def test_srv_records_name_the_submission_server(falcana_host: Host, dns_server: Any) -> None:
+    dns_server.set_srv("_submissions._tcp.srv-firma.example", [("mail.srv-firma.example", 465)])
+    dns_server.set_srv("_submission._tcp.srv-firma.example", [("mail.srv-firma.example", 587)])
+    dns_server.set_address("mail.srv-firma.example", ["127.0.0.1"])
+    result = discover(falcana_host, "info@srv-firma.example")
+    assert [(f.values["host"], f.values["port"], f.values["security"], f.source)
+            for f in result.found] == [("mail.srv-firma.example", 465, "ssl", "srv"),
+                                       ("mail.srv-firma.example", 587, "tls", "srv")]
+
+
+def test_the_domains_own_autoconfig_over_verified_https(
+        falcana_host: Host, dns_server: Any, autoconfig: Callable[..., AutoconfigServer]) -> None:
+    dns_server.set_address("autoconfig.ac-firma.example", ["127.0.0.1"])
+    dns_server.set_address("smtp.ac-firma.example", ["127.0.0.1"])
+    server = autoconfig(CONFIG.format(domain="ac-firma.example", host="smtp.ac-firma.example",
+                                      port=465), "autoconfig.ac-firma.example")
+    result = discover(falcana_host, "lena.berg@ac-firma.example", https_port=server.port)
+    assert first(result) == ("smtp.ac-firma.example", 465, "ssl", "lena.berg", "autoconfig")
+    assert server.paths[0].startswith("/mail/config-v1.1.xml?emailaddress=lena.berg")
+
+
+def test_plain_http_autoconfig_is_not_trusted(
+        falcana_host: Host, dns_server: Any, autoconfig: Callable[..., AutoconfigServer]) -> None:
+    dns_server.set_address("autoconfig.plain-firma.example", ["127.0.0.1"])
+    server = autoconfig(CONFIG.format(domain="plain-firma.example", host="smtp.evil.example",
+                                      port=465), None, tls=False)
+    result = discover(falcana_host, "x@plain-firma.example", https_port=server.port,
+                      budget=3, probe_ports=())
+    assert all(f.source != "autoconfig" for f in result.found)
+    assert {t.source: t.outcome for t in result.tried}["autoconfig"] == "nothing"
+
+
+def test_an_autoconfig_pointing_inside_is_refused(
+        falcana_host: Host, dns_server: Any, autoconfig: Callable[..., AutoconfigServer]) -> None:
+    dns_server.set_address("autoconfig.inside-firma.example", ["127.0.0.1"])
+    dns_server.set_address("db.inside-firma.example", ["10.1.2.3"])
+    server = autoconfig(CONFIG.format(domain="inside-firma.example",
+                                      host="db.inside-firma.example", port=5432),
+                        "autoconfig.inside-firma.example")
+    result = discover(falcana_host, "x@inside-firma.example", https_port=server.port,
+                      budget=3, probe_ports=())
+    assert server.paths  # asked, and answered ...
+    assert all(f.values["host"] != "db.inside-firma.example" for f in result.found)
+    tried = {t.source: t for t in result.tried}["autoconfig"]
+    assert tried.outcome == "nothing" and "refused" in tried.detail  # ... but not proposed
+
+
+def test_probing_finds_a_server_with_verified_tls_and_auth(
+        falcana_host: Host, dns_server: Any, test_ca: trustme.CA,
+        smtp_server: Callable[..., SmtpTestServer]) -> None:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    test_ca.issue_cert("mail.probe-firma.example").configure_cert(ctx)
+    server = smtp_server("ssl", users={"x@probe-firma.example": "pw"}, ssl_context=ctx)
+    dns_server.set_address("mail.probe-firma.example", ["127.0.0.1"])
+    dns_server.set_address("smtp.probe-firma.example", ["127.0.0.1"])  # wrong certificate
+    result = discover(falcana_host, "x@probe-firma.example",
+                      probe_ports=((server.port, "ssl"),))
+    assert first(result) == ("mail.probe-firma.example", server.port, "ssl",
+                             "x@probe-firma.example", "probe")
+    assert len(result.found) == 1  # smtp.<domain> presented another name: not proposed
+    assert server.messages == []  # nothing but EHLO and QUIT
+
+
+def test_nothing_found_says_what_was_tried_within_the_budget(falcana_host: Host) -> None:
+    started = time.monotonic()
+    result = discover(falcana_host, "x@nowhere-at-all.example", budget=3)
+    assert result.found == []
+    assert [t.source for t in result.tried] == ["plugin", "ispdb", "autoconfig", "srv", "mx",
+                                                "probe"]
+    assert all(t.outcome in ("nothing", "failed") for t in result.tried)
+    assert time.monotonic() - started < 4.5
+
+
+def test_the_username_form_of_the_database_is_applied(falcana_host: Host) -> None:
+    from falcana_discovery import ispdb
+
+    local_part = [d for d, p in ispdb.index().items()
+                  if p.smtp and p.smtp[0].username == "%EMAILLOCALPART%"]
+    assert local_part, "the database has providers that log in with the local part"
+    result = discover(falcana_host, f"erika.muster@{local_part[0]}")
+    assert result.proposal.values["username"] == "erika.muster"
+
+
+def test_the_command_line_detects_and_sets(falcana_cli: Callable[..., Any],
+                                           falcana_host: Host) -> None:
+    import json
+
+    shown = falcana_cli("mail", "detect", "max@online.de", "--json")
+    assert shown.exit_code == 0, shown.stderr
+    doc = json.loads(shown.stdout)
+    assert doc["version"] == 1 and doc["found"][0]["values"]["host"] == "smtp.1und1.de"
+    assert [t["source"] for t in doc["tried"]] == ["plugin", "ispdb"]
+    falcana_host.users.add("max", email="max@online.de")
+    assert falcana_cli("mail", "set", "max", "--detect").exit_code == 0
+    values = falcana_host.section_values(falcana_host.mailboxes.personal(
+        falcana_host.users.by_login("max")), "smtp")
+    assert (values["host"], values["port"], values["security"]) == ("smtp.1und1.de", 465, "ssl")
+
+
+def test_bulk_detection_fills_mailboxes_without_a_server(falcana_cli: Callable[..., Any],
+                                                         falcana_host: Host) -> None:
+    import json
+
+    for login, address in (("a", "a@online.de"), ("b", "b@posteo.de"),
+                           ("c", "c@nowhere-at-all.example")):
+        falcana_host.users.add(login, email=address)
+    done = falcana_cli("mail", "detect", "--from-users", "--apply", "--json")
+    doc = json.loads(done.stdout)
+    saved = {r["address"]: r["saved"] for r in doc["mailboxes"]}
+    assert saved == {"a@online.de": True, "b@posteo.de": True,
+                     "c@nowhere-at-all.example": False}
+    again = json.loads(falcana_cli("mail", "detect", "--from-users", "--json").stdout)
+    assert [r["address"] for r in again["mailboxes"]] == ["c@nowhere-at-all.example"]

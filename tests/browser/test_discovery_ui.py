@@ -1,0 +1,72 @@
+"""Einstellungen ermitteln in a real browser at 1280x720: type the address, find the
+settings, type the password, send the test e-mail; every answer in view."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any
+
+import trustme
+
+SCREENSHOTS = Path(__file__).parent.parent.parent / "docs" / "screenshots"
+PASSWORD = "Firmen-Postfach-7"
+
+
+def in_view(element: Any) -> bool:
+    """Visible without scrolling in a 1280x720 window."""
+    box = element.bounding_box()
+    assert box is not None
+    return box["y"] >= 0 and box["y"] + min(box["height"], 60) <= 720
+
+
+def test_find_settings_fill_them_and_the_test_mail_passes(
+        chromium: Any, web: Any, login: Any, dns_server: Any, test_ca: trustme.CA,
+        smtp_server: Any) -> None:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    test_ca.issue_cert("mail.firma-test.example").configure_cert(ctx)
+    server = smtp_server("starttls", users={"juergen@firma-test.example": PASSWORD},
+                         ssl_context=ctx)
+    dns_server.set_srv("_submission._tcp.firma-test.example",
+                       [("mail.firma-test.example", server.port)])
+    dns_server.set_address("mail.firma-test.example", ["127.0.0.1"])
+
+    context = chromium.new_context(locale="de-DE", viewport={"width": 1280, "height": 720})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.goto(web.url + "/login")
+    page.fill("#login", "admin")
+    page.fill("#password", "Admin-Pw-1")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    page.click("#open-users")
+    page.fill("#user-search", "Müßig")
+    page.locator("tr.opens-popup", has_text="Müßig").first.dblclick()
+    popup = page.locator("dialog#popup")
+    popup.locator("form.section-form").first.wait_for()
+
+    popup.locator("#smtp-email").fill("juergen@firma-test.example")
+    button = popup.locator("button.action.beside[data-action='discovery.detect']")
+    assert button.inner_text() == "Einstellungen ermitteln"
+    button.click()
+    found = popup.locator(".discovery .message.saved")
+    found.wait_for()
+    assert "Gefunden über: DNS-SRV-Eintrag von firma-test.example" in found.inner_text()
+    assert popup.locator("#smtp-host").input_value() == "mail.firma-test.example"
+    assert popup.locator("#smtp-port").input_value() == str(server.port)
+    assert popup.locator("#smtp-security").input_value() == "tls"
+    assert popup.locator("#smtp-username").input_value() == "juergen@firma-test.example"
+    assert popup.locator(".field.filled").count() == 4
+    assert in_view(found)
+    page.screenshot(path=str(SCREENSHOTS / "discovery.png"))
+
+    popup.locator("#smtp-password").fill(PASSWORD)
+    popup.locator("form.section-form button[type=submit]").click()
+    saved = popup.locator("form.section-form > p.message.saved")  # the popup, saved anew
+    saved.wait_for()
+    assert in_view(saved)
+    popup.locator("button.action[data-action='smtp.test']").click()
+    popup.locator(".test-result.ok").wait_for()
+    assert in_view(popup.locator(".test-result h4"))
+    assert len(server.messages) == 1
+    context.close()
