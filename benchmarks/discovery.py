@@ -27,9 +27,10 @@ def main() -> None:
     os.environ.update(FALCANA_DATA_DIR=str(data), FALCANA_DNS_SERVERS="127.0.0.1:9",
                       FALCANA_LANG="en")
 
-    from falcana_core.host import Host
     from falcana_discovery import ispdb
     from falcana_discovery.engine import discoverer
+
+    from falcana_core.host import Host
 
     host = Host.start()
     index = ispdb.index()

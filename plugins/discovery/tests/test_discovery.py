@@ -37,7 +37,7 @@ class AutoconfigServer:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_GET(self) -> None:
                 outer.paths.append(self.path)
                 data = body.encode()
                 self.send_response(200)
