@@ -52,11 +52,13 @@ def validate(ctx: SectionContext, provider: Detection,
 
 
 HELP = _(
-    "<p><strong>First switch on 2-Step Verification</strong> in the Google account: without "
-    "it Google allows no sending from other systems (the account password is refused; "
-    "\"less secure apps\" ended on 2022-05-30, and Google Workspace stopped accepting account "
-    "passwords on 2024-09-30).</p>"
-    "<p><strong>Then create an app password:</strong> Google account &gt; Security &gt; "
+    "<p><strong>Two ways to sign in.</strong> Google refuses the account password itself "
+    "(\"less secure apps\" ended on 2022-05-30, and Google Workspace stopped accepting "
+    "account passwords on 2024-09-30). Either sign in with OAuth2 (choose it under "
+    "Anmeldung, when the admin has set up the Google client: no 2-Step Verification "
+    "needed), or use an app password, which needs 2-Step Verification.</p>"
+    "<p><strong>For an app password, first switch on 2-Step Verification</strong> in the "
+    "Google account, <strong>then create the app password:</strong> Google account &gt; Security &gt; "
     "2-Step Verification &gt; App passwords (myaccount.google.com/apppasswords). Today's page "
     "asks only for a name: enter a telling one such as \"falcana\", then click Create. (Older "
     "guides describe a dialog with \"Select app\" &gt; \"Other\" &gt; name &gt; "

@@ -21,7 +21,8 @@ SMTP_AUTH_DOCS = (_("Microsoft: Enable or disable SMTP AUTH"),
                   "authenticated-client-smtp-submission")
 DEPRECATION = (_("Exchange Team blog (2026-01-27): Updated Exchange Online SMTP AUTH Basic "
                  "Authentication Deprecation Timeline"),
-               "https://techcommunity.microsoft.com/category/exchange/blog/exchange")
+               "https://techcommunity.microsoft.com/blog/exchange/updated-exchange-online-smtp-"
+               "auth-basic-authentication-deprecation-timeline/4489835")
 
 
 def _e(id_: str, cause: Text, fix: Text, **kwargs: Any) -> Explanation:
@@ -77,9 +78,12 @@ RULES = (
         field="password"), distinctive=True),
     ReplyRule(535, "5.7.139", ("security defaults",), _e(
         "security_defaults",
-        _("The tenant's Security Defaults block SMTP AUTH with a password."),
-        _("Use OAuth2 sign-in, or have the Microsoft 365 admin switch off Security Defaults "
-          "(Entra admin center) and use Conditional Access instead.")), distinctive=True),
+        _("The tenant's Security Defaults block sending over SMTP AUTH, with a password and "
+          "with OAuth2 sign-in alike."),
+        _("Either the Microsoft 365 admin switches Security Defaults off (Microsoft Entra "
+          "admin center > Overview > Properties > Manage security defaults) and protects "
+          "sign-ins with Conditional Access instead, or this mailbox sends another way than "
+          "SMTP (Microsoft Graph).")), distinctive=True),
     ReplyRule(535, "5.7.139", ("did not meet the criteria",), _e(
         "conditional_access",
         _("A sign-in policy (Conditional Access) blocked this login."),

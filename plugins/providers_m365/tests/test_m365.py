@@ -43,6 +43,14 @@ def test_detection_by_host_domain_and_mx(falcana_host: Host, dns_server: DnsTest
     assert found is not None and (found.provider, found.via) == (provider, via)
 
 
+@pytest.mark.parametrize("address", ["info@outlook.firma.de", "x@msn.example.org",
+                                     "x@live.example.com", "x@hotmail.firma.de"])
+def test_look_alike_company_domains_are_not_outlook_com(falcana_host: Host,
+                                                        address: str) -> None:
+    found = falcana_host.detect_provider(address, "")
+    assert found is None or found.provider != "outlook_com"
+
+
 def test_mx_reason_is_shown_in_german(falcana_host: Host, dns_server: DnsTestServer) -> None:
     dns_server.set_mx("contoso-gmbh.de", ["contoso-gmbh-de.mail.protection.outlook.com"])
     found = falcana_host.detect_provider(ADDRESS, "")
