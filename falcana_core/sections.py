@@ -146,6 +146,9 @@ class Action:
     available: Callable[[SectionContext], bool] | None = None
     #: a field id: the button sits beside that field instead of with the others
     beside: str | None = None
+    #: a field id: the button presses itself when the field beside it changes while this
+    #: one is empty ("Einstellungen ermitteln" once an address is typed and no server yet)
+    auto_when_empty: str | None = None
 
     def is_available(self, ctx: SectionContext) -> bool:
         return self.available is None or bool(self.available(ctx))

@@ -59,7 +59,7 @@ def test_popup_shows_the_seven_fields_in_the_seed_order(page: Any, web: Web, log
     assert labels == SEED_LABELS
     assert popup.locator("h3").first.inner_text() == "e-mail-Einstellungen"
     assert popup.locator("#smtp-display_name").get_attribute("placeholder") == "Jürgen Müßig"
-    assert popup.locator("button.action").inner_text() == "Test-e-mail senden"
+    assert popup.locator("button.action[data-action='smtp.test']").inner_text() == "Test-e-mail senden"
     # every label is bound to its input
     for field in ("email", "display_name", "username", "password", "port", "security", "host"):
         assert popup.locator(f"label[for=smtp-{field}]").count() == 1
@@ -92,7 +92,7 @@ def test_save_reopen_test_mail_and_the_sink_received_it(page: Any, web: Web, log
     assert popup.locator(".secret-state").get_attribute("data-set") == "true"
     assert popup.locator(".secret-state").inner_text() == "gesetzt"
     assert SMTP_PW not in page.content()
-    popup.locator("button.action").click()
+    popup.locator("button.action[data-action='smtp.test']").click()
     result = popup.locator(".test-result")
     result.wait_for()
     assert "ok" in (result.get_attribute("class") or "")
@@ -111,7 +111,7 @@ def test_wrong_password_shows_the_failing_auth_step_and_explanation(page: Any, w
     popup = open_user_popup(page)
     fill_smtp(popup, web, password="falsch")
     save(popup)
-    popup.locator("button.action").click()
+    popup.locator("button.action[data-action='smtp.test']").click()
     result = popup.locator(".test-result.failed")
     result.wait_for()
     failed = popup.locator("tr.step.failed")
@@ -165,7 +165,7 @@ def test_switching_to_english_changes_the_labels(page: Any, web: Web, login: Any
     popup = open_user_popup(page)
     labels = popup.locator("section#section-smtp .field > label").all_inner_texts()
     assert labels[0] == "E-mail" and labels[-1] == "Outgoing mail server (SMTP)"
-    assert popup.locator("button.action").inner_text() == "Send test e-mail"
+    assert popup.locator("button.action[data-action='smtp.test']").inner_text() == "Send test e-mail"
 
 
 def test_non_admin_opens_own_settings_but_not_anothers(page: Any, web: Web, login: Any) -> None:

@@ -59,7 +59,7 @@ def test_demo_test_mail_succeeds_at_once_and_the_sink_shows_it(chromium: Any,
     page.fill("#user-search", "Müßig")
     page.locator("tr.opens-popup", has_text="Müßig").first.dblclick()
     popup = page.locator("dialog#popup")
-    popup.locator("button.action").click()
+    popup.locator("button.action[data-action='smtp.test']").click()
     popup.locator(".test-result.ok").wait_for(timeout=20_000)
     page.goto(url + "/sink/")
     rows = page.locator("table.list tbody tr")

@@ -20,6 +20,22 @@ def in_view(element: Any) -> bool:
     return box["y"] >= 0 and box["y"] + min(box["height"], 60) <= 720
 
 
+def test_typing_an_address_with_no_server_yet_finds_the_settings_by_itself(
+        page: Any, web: Any, login: Any) -> None:
+    login()
+    page.click("#open-users")
+    page.fill("#user-search", "Muster07")
+    page.locator("tr.opens-popup", has_text="Muster07").first.dblclick()
+    popup = page.locator("dialog#popup")
+    popup.locator("form.section-form").first.wait_for()
+    assert popup.locator("#smtp-host").input_value() == ""
+    popup.locator("#smtp-email").fill("erika@online.de")
+    popup.locator("#smtp-email").press("Tab")  # the change: no button pressed
+    popup.locator(".discovery .message.saved").wait_for()
+    assert popup.locator("#smtp-host").input_value() == "smtp.1und1.de"
+    assert "Thunderbird-Providerdatenbank (1&1)" in popup.locator(".discovery").inner_text()
+
+
 def test_find_settings_fill_them_and_the_test_mail_passes(
         chromium: Any, web: Any, login: Any, dns_server: Any, test_ca: trustme.CA,
         smtp_server: Any) -> None:

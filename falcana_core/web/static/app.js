@@ -91,6 +91,13 @@
           if (!field.dataset.typed && values[leader.value] !== undefined) field.value = values[leader.value];
         });
       });
+      form.querySelectorAll("button[data-auto-when-empty]").forEach((b) => {
+        const source = form.querySelector(`[name="${b.dataset.beside}"]`);
+        const empty = form.querySelector(`[name="${b.dataset.autoWhenEmpty}"]`);
+        if (source && empty) source.addEventListener("change", () => {
+          if (!empty.value.trim() && source.value.trim()) b.click();
+        });
+      });
       form.querySelectorAll("button.preset").forEach((b) => b.addEventListener("click", () => {
         for (const [name, value] of Object.entries(JSON.parse(b.dataset.values))) {
           const field = form.querySelector(`[name="${name}"]`);

@@ -29,4 +29,4 @@ def detect(ctx: SectionContext, params: Mapping[str, Any]) -> Discovery:
 
 
 ACTIONS = [Action("discovery.detect", _("Find settings"), "smtp", detect, order=5,
-                  beside="email")]
+                  beside="email", auto_when_empty="host")]

@@ -45,8 +45,9 @@ def test_fields_in_the_seed_order_with_german_labels(falcana_host: Host,
     assert list(fields[4].suggestions) == ["587", "465", "25"]
     ctx = falcana_host.context(mailbox, "admin")
     actions = [a for a in falcana_host.actions("smtp") if a.is_available(ctx)]
-    with language("de"):
-        assert [str(a.label) for a in actions] == ["Test-e-mail senden"]
+    with language("de"):  # the discovery plugin's button sits beside the e-mail field
+        assert [(str(a.label), a.beside) for a in actions] == [
+            ("Einstellungen ermitteln", "email"), ("Test-e-mail senden", None)]
 
 
 def test_save_and_load_round_trip_password_write_only(falcana_host: Host,
