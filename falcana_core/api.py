@@ -66,6 +66,7 @@ if TYPE_CHECKING:
         DeliveryError,
         Envelope,
         SendResult,
+        SentCopier,
         Transport,
         TransportFactory,
         cancellation,
@@ -112,7 +113,7 @@ _WHERE: dict[str, str] = {
         "SectionContext", "Validation")},
     **{n: f"falcana_core.transports:{n}" for n in (
         "Connection", "DeliveryError", "Envelope", "SendResult", "Transport",
-        "TransportFactory", "cancellation")},
+        "TransportFactory", "SentCopier", "cancellation")},
     "web_user": "falcana_core.web.auth:current_user",
     "web_host": "falcana_core.web.auth:host",
     "login_required": "falcana_core.web.auth:login_required",
@@ -126,13 +127,13 @@ __all__ = [  # every name above (a test checks)
     "Explanation", "FailureKind", "Field", "FieldPreset", "FieldType", "Found", "HelpText", "Host",
     "LazyText", "Limits", "Mailbox", "MxLookup", "MxResolver", "NetPolicy", "Reply", "ReplyRule",
     "Retry", "Route", "SaveResult", "Scope", "SecretValue", "Section", "SectionContext",
-    "SendResult", "Step", "StepProblem", "StepStatus", "Text", "Transport", "TransportFactory",
-    "Tried", "User", "Validation", "ascii_address", "cancellation", "check_access", "cli_host",
-    "connect", "create_app", "current_language", "echo_input_errors", "explain_by_rules", "fail",
-    "has_control_chars", "hookimpl", "hookspec", "login_required", "mailbox_or_404",
-    "normalise_address", "normalise_host", "print_json", "printable", "provider_explanation",
-    "read_secret", "render_section", "run_env", "serve", "split_address", "stamp", "text_in",
-    "utcnow", "web_host", "web_user",
+    "SendResult", "SentCopier", "Step", "StepProblem", "StepStatus", "Text", "Transport",
+    "TransportFactory", "Tried", "User", "Validation", "ascii_address", "cancellation",
+    "check_access", "cli_host", "connect", "create_app", "current_language", "echo_input_errors",
+    "explain_by_rules", "fail", "has_control_chars", "hookimpl", "hookspec", "login_required",
+    "mailbox_or_404", "normalise_address", "normalise_host", "print_json", "printable",
+    "provider_explanation", "read_secret", "render_section", "run_env", "serve", "split_address",
+    "stamp", "text_in", "utcnow", "web_host", "web_user",
 ]
 
 

@@ -40,12 +40,20 @@ STEP_LABELS: dict[str, Text] = {
     "ehlo_tls": _("EHLO after TLS"), "token": _("OAuth2 token"), "auth": _("Login (AUTH)"),
     "mail_from": _("Sender (MAIL FROM)"), "rcpt_to": _("Recipients (RCPT TO)"),
     "data": _("Message (DATA)"), "quit": _("End (QUIT)"),
+    "login": _("Login"), "folder": _("Folder"), "search": _("Already filed?"),
+    "append": _("Filing (APPEND)"),
 }
 
 
 def step_label(step_id: str) -> Text:
-    """A step's name for people (the id stays the stable key)."""
-    return STEP_LABELS.get(step_id, step_id)
+    """A step's name for people (the id stays the stable key). Another protocol's steps
+    carry its name as a prefix ("imap.login"): "IMAP: Anmeldung"."""
+    if step_id in STEP_LABELS:
+        return STEP_LABELS[step_id]
+    protocol, _dot, step = step_id.partition(".")
+    if step and step in STEP_LABELS:
+        return _("{protocol}: {step}", protocol=protocol.upper(), step=STEP_LABELS[step])
+    return step_id
 
 
 _ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b\s*")

@@ -39,10 +39,12 @@ if TYPE_CHECKING:
         HelpText,
         Host,
         Limits,
+        Mailbox,
         MxLookup,
         Route,
         Section,
         SectionContext,
+        SentCopier,
         TransportFactory,
         User,
         Validation,
@@ -136,6 +138,17 @@ def discover_settings(host: Host, address: str) -> Discovery | None:
     section they fill, where they came from) and what was tried; ``host.discover`` and the
     popup's button use it. The discovery plugin answers it from provider plugins, the
     bundled ISP database, autoconfig, DNS SRV, MX and probing.
+    """
+
+
+@hookspec(firstresult=True)
+def sent_copier(host: Host, mailbox: Mailbox) -> SentCopier | None:
+    """Who files a copy of this mailbox's sent mail in its Sent folder, if anyone.
+
+    First result. After the server accepted a message, the outbox marks its copy as due
+    (in the same commit) and then calls ``copier.file(content, message_id, sent_at)``: a
+    second, durable step that never re-sends the mail. ``file`` raises ``DeliveryError``
+    (with an explanation) to be retried later; it must not file twice (look first).
     """
 
 

@@ -224,6 +224,12 @@ class OutboxMessage(Base):
     claim_token: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     lease_until: Mapped[dt.datetime | None] = mapped_column(default=None)
     sent_at: Mapped[dt.datetime | None] = mapped_column(default=None, index=True)
+    #: the copy in the mailbox's Sent folder, a second step after sending (hook
+    #: ``sent_copier``): None (not wanted), "pending", "filed" or "failed"
+    copy_status: Mapped[str | None] = mapped_column(String(10), default=None, index=True)
+    copy_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    copy_next_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    copy_error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class MailboxQueue(Base):

@@ -280,7 +280,10 @@ _SENT = update(_TABLE).where(
     _TABLE.c.status == OutboxStatus.SENDING.value,
 ).values(status=OutboxStatus.SENT.value, sent_at=bindparam("now"),
          attempts=bindparam("attempts"), recipients=bindparam("recipients"),
-         claim_token=None, lease_until=None)
+         claim_token=None, lease_until=None, copy_status=bindparam("copy"),
+         copy_next_at=bindparam("now"))
+#: a copy in Sent is given up after this many failed attempts (the mail itself went out)
+MAX_COPY_ATTEMPTS = 8
 
 
 class Worker:
@@ -327,7 +330,8 @@ class Worker:
         return handled
 
     def run_once(self) -> int:
-        """One pass over every mailbox with due messages."""
+        """One pass over every mailbox with due messages, then the copies in Sent that
+        are still due (after a crash, or after a failed attempt)."""
         handled = 0
         for mailbox_id in self._mailboxes_due():
             if self._stopping():
@@ -335,6 +339,10 @@ class Worker:
             claim = self._claim(mailbox_id)
             if claim is not None and claim.ids:
                 handled += self._deliver(claim)
+        for mailbox_id in self._copies_due():
+            if self._stopping():
+                break
+            handled += self._file_copies(mailbox_id)
         return handled
 
     def _mailboxes_due(self) -> list[int]:
@@ -424,6 +432,7 @@ class Worker:
         box = self.host.mailboxes.get(claim.mailbox_id)
         if box is None:
             return 0
+        copy = "pending" if self.host.hook.sent_copier(self.host, box) is not None else None
         handled = 0
         rows = self._load(claim)
         remaining = [r.id for r in rows]
@@ -465,7 +474,7 @@ class Worker:
                     self._failed(row, claim.token, error, outcome)
                     handled += 1
                     continue
-                self._sent(row, claim.token, result.accepted, result.refused)
+                self._sent(row, claim.token, result.accepted, result.refused, copy)
                 handled += 1
                 self.sent += 1
                 if self.progress:
@@ -476,6 +485,8 @@ class Worker:
             connection.close()
             if remaining:
                 self._release(claim.token, remaining)
+        if copy is not None and not self._stopping():
+            self._file_copies(box.id)  # the copies, after the connection is closed
         return handled
 
     def _load(self, claim: Claim) -> list[Any]:
@@ -504,7 +515,7 @@ class Worker:
         return held
 
     def _sent(self, row: Any, token: str, accepted: Sequence[str],
-              refused: dict[str, str]) -> None:
+              refused: dict[str, str], copy: str | None = None) -> None:
         """The hot path: one prepared UPDATE per message, committed at once."""
         recipients = {a: {"status": "accepted"} for a in row.recipients}
         if refused:
@@ -514,10 +525,82 @@ class Worker:
         with self.host.engine.begin() as conn:
             held = conn.execute(_SENT, {"oid": row.id, "token": token, "now": self.now(),
                                         "attempts": row.attempts + 1,
-                                        "recipients": recipients}).rowcount
+                                        "recipients": recipients, "copy": copy}).rowcount
         if not held:
             log.warning("outbox message %s: the claim was lost before its result was "
                         "committed", row.id)
+
+    # -- the copy in Sent ----------------------------------------------------------------
+
+    def _copies_due(self) -> list[int]:
+        with self.host.sessions() as s:
+            return list(s.scalars(select(OutboxMessage.mailbox_id).distinct().where(
+                OutboxMessage.copy_status == "pending",
+                OutboxMessage.copy_next_at <= self.now())).all())
+
+    def _file_copies(self, mailbox_id: int, limit: int = 100) -> int:
+        """File the due copies of one mailbox, one claim at a time (several workers never
+        file the same copy at once; a crash in between is caught by the copier's look)."""
+        box = self.host.mailboxes.get(mailbox_id)
+        copier = self.host.hook.sent_copier(self.host, box) if box is not None else None
+        if copier is None:  # switched off meanwhile: nothing is due any more
+            with self.host.transaction() as s:
+                s.execute(update(OutboxMessage).where(
+                    OutboxMessage.mailbox_id == mailbox_id,
+                    OutboxMessage.copy_status == "pending").values(copy_status=None))
+            return 0
+        done = 0
+        while done < limit and not self._stopping():
+            row = self._claim_copy(mailbox_id)
+            if row is None:
+                break
+            try:
+                copier.file(row.content, row.message_id, as_utc(row.sent_at) or self.now())
+            except DeliveryError as error:
+                if self._copy_failed(row, error):
+                    break  # a mailbox-wide problem (login): filing waits, sending does not
+                continue
+            finally:
+                done += 1
+            with self.host.transaction() as s:
+                s.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
+                    copy_status="filed", copy_error=None))
+        return done
+
+    def _claim_copy(self, mailbox_id: int) -> Any:
+        now = self.now()
+        with self.host.transaction() as s:
+            oid = s.scalar(select(OutboxMessage.id).where(
+                OutboxMessage.mailbox_id == mailbox_id, OutboxMessage.copy_status == "pending",
+                OutboxMessage.copy_next_at <= now).order_by(OutboxMessage.id).limit(1))
+            if oid is None:
+                return None
+            result = s.execute(update(OutboxMessage).where(
+                OutboxMessage.id == oid, OutboxMessage.copy_next_at <= now).values(
+                copy_next_at=now + dt.timedelta(seconds=self.policy.lease)))
+            if not getattr(result, "rowcount", 0):
+                return None
+            return s.execute(select(_TABLE.c.id, _TABLE.c.content, _TABLE.c.message_id,
+                                    _TABLE.c.sent_at, _TABLE.c.copy_attempts)
+                             .where(_TABLE.c.id == oid)).one()
+
+    def _copy_failed(self, row: Any, error: DeliveryError) -> bool:
+        now = self.now()
+        attempts = row.copy_attempts + 1
+        record = error_record(error)
+        later = now + dt.timedelta(seconds=self.policy.backoff(attempts))
+        mailbox_wide = error.explanation is not None and \
+            error.explanation.scope is Scope.MAILBOX
+        with self.host.transaction() as s:
+            s.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
+                copy_attempts=attempts, copy_error=record, copy_next_at=later,
+                copy_status="failed" if attempts >= MAX_COPY_ATTEMPTS else "pending"))
+            if mailbox_wide:
+                s.execute(update(OutboxMessage).where(
+                    OutboxMessage.mailbox_id == (select(OutboxMessage.mailbox_id).where(
+                        OutboxMessage.id == row.id).scalar_subquery()),
+                    OutboxMessage.copy_status == "pending").values(copy_next_at=later))
+        return mailbox_wide
 
     def _failed(self, row: Any, token: str, error: DeliveryError,
                 outcome: Outcome) -> None:

@@ -484,6 +484,10 @@ class Hooks:
                                                 address=address)
         return found
 
+    def sent_copier(self, host: api.Host, mailbox: api.Mailbox) -> api.SentCopier | None:
+        found: api.SentCopier | None = self.call("sent_copier", host=host, mailbox=mailbox)
+        return found
+
     def provider_limits(self, provider: str) -> api.Limits | None:
         limits: api.Limits | None = self.call("provider_limits", provider=provider)
         return limits

@@ -45,6 +45,9 @@ class Detection:
     confidence: int = 50  # host 90, address domain 80, MX 60 by convention
     presets: Sequence[FieldPreset] = ()
     via: str = "host"  # "host", "domain" or "mx": host-specific rules apply only to "host"
+    #: the provider files mail submitted over SMTP in the Sent folder itself (Microsoft
+    #: 365, Gmail): nobody needs to file a copy
+    files_sent: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

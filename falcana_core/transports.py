@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
 from email.message import EmailMessage
@@ -58,6 +59,12 @@ class Connection(Protocol):
     def send(self, message: EmailMessage) -> SendResult: ...
 
     def close(self) -> None: ...
+
+
+class SentCopier(Protocol):
+    """Files a sent message in the mailbox's Sent folder (hook ``sent_copier``)."""
+
+    def file(self, content: bytes, message_id: str, sent_at: dt.datetime) -> None: ...
 
 
 class Transport(Protocol):

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from falcana_core.host import Host
     from falcana_core.testing.dnsd import DnsTestServer
+    from falcana_core.testing.imapd import DovecotTestServer
     from falcana_core.testing.oauth_server import OAuthTestServer
     from falcana_core.testing.smtpd import SilentServer, SmtpTestServer
 
@@ -168,6 +169,27 @@ def silent_server() -> Iterator[SilentServer]:
 
     with SilentServer() as server:
         yield server
+
+
+@pytest.fixture
+def imap_server(test_ca: trustme.CA) -> Iterator[Callable[..., DovecotTestServer]]:
+    """``server = imap_server({"anna@firma.example": "pw"})``: a real Dovecot on loopback
+    (STARTTLS on ``server.port``, implicit TLS on ``server.ssl_port``), stopped after the
+    test. Dovecot must be installed (Debian's dovecot-imapd)."""
+    from falcana_core.testing.imapd import DovecotTestServer, available
+
+    if not available():
+        require_service("Dovecot", "install dovecot-imapd")
+    started: list[DovecotTestServer] = []
+
+    def start(users: dict[str, str]) -> DovecotTestServer:
+        server = DovecotTestServer(test_ca, users).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 def require_service(what: str, reason: str) -> None:

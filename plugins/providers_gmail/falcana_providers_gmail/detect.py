@@ -19,7 +19,8 @@ def gmail(reason: object, confidence: int, via: str, provider: str = GMAIL) -> D
     return Detection(
         provider, name, reason, confidence,  # type: ignore[arg-type]
         (Preset(_("Gmail: smtp.gmail.com, 465, SSL"), "smtp.gmail.com", 465, "ssl"),
-         Preset(_("Gmail: smtp.gmail.com, 587, TLS"), "smtp.gmail.com", 587, "tls")), via)
+         Preset(_("Gmail: smtp.gmail.com, 587, TLS"), "smtp.gmail.com", 587, "tls")), via,
+        files_sent=True)  # Gmail puts mail sent over SMTP into "Gesendet" itself
 
 
 def _google_mx(exchange: str) -> bool:

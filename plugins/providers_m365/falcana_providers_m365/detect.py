@@ -42,14 +42,14 @@ _MX = re.compile(r"\.mail\.protection\.outlook\.com$")
 def m365(reason: object, confidence: int, via: str) -> Detection:
     return Detection(M365, _("Microsoft 365"), reason, confidence,  # type: ignore[arg-type]
                      (Preset(_("Microsoft 365: smtp.office365.com, 587, TLS"), M365_HOST,
-                             587, "tls"),), via)
+                             587, "tls"),), via, files_sent=True)
 
 
 def outlook_com(reason: object, confidence: int, via: str) -> Detection:
     return Detection(OUTLOOK_COM, _("Outlook.com (personal Microsoft account)"),
                      reason, confidence,  # type: ignore[arg-type]
                      (Preset(_("Outlook.com: smtp-mail.outlook.com, 587, TLS"), OUTLOOK_HOST,
-                             587, "tls"),), via)
+                             587, "tls"),), via, files_sent=True)
 
 
 def detect(address: str, host: str, mx: MxLookup) -> Detection | None:

@@ -17,6 +17,8 @@ _PLAINTEXT_REASONS = {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNKNOWN_P
 
 def explain(f: DeliveryFailure) -> Explanation | None:
     kind, step, reply = f.kind, f.step, f.reply
+    if "." in step:  # another protocol's step ("imap.login"): its plugin explains it
+        return None
     if kind is FailureKind.POLICY:
         if f.data.get("policy") == "port":
             return Explanation("smtp.port_not_allowed",

@@ -18,11 +18,13 @@ if TYPE_CHECKING:
         Detection,
         HelpText,
         Host,
+        Mailbox,
         SectionContext,
         Validation,
     )
     from falcana_smtp_settings.exchange import SmtpSession
     from falcana_smtp_settings.settings import SmtpSettings
+    from falcana_smtp_settings.testmail import TestPart
 
 
 @hookspec
@@ -78,6 +80,16 @@ def smtp_password_for_auth(settings: SmtpSettings, password: str) -> str | None:
 
     Chained in plugin-name order: each result other than ``None`` becomes ``password`` for
     the next implementation and finally for AUTH. Never log the value.
+    """
+
+
+@hookspec
+def smtp_test_sent(host: Host, mailbox: Mailbox, content: bytes,
+                   message_id: str) -> TestPart | None:
+    """The test e-mail went out: a further check with its own step log (the copy in
+    Sent). ``content`` is the message exactly as it went out (Bcc removed).
+
+    Collected; each ``TestPart`` is shown under the SMTP step log and in ``--json``.
     """
 
 

@@ -41,6 +41,32 @@ JSON_VERSION = 1
 
 
 @dataclasses.dataclass
+class TestPart:
+    """A further check after the test e-mail went out, with its own step log (the copy
+    in Sent, from the hook ``smtp_test_sent``)."""
+
+    title: Text
+    ok: bool
+    steps: list[Step]
+    explanation: Explanation | None = None
+    note: Text | None = None
+    failed_step: str | None = None
+
+    def as_dict(self, lang: str) -> dict[str, Any]:
+        return {"title": text_in(self.title, lang), "ok": self.ok,
+                "failed_step": self.failed_step, "steps": [_step(s) for s in self.steps],
+                "explanation": self.explanation.as_dict(lang) if self.explanation else None,
+                "note": text_in(self.note, lang) if self.note is not None else None}
+
+
+def _step(s: Step) -> dict[str, Any]:
+    return {"id": s.id, "status": s.status.value, "duration_ms": round(s.duration_ms, 2),
+            "reply_code": s.reply.code if s.reply else None,
+            "enhanced_status": s.reply.enhanced if s.reply else None,
+            "reply_text": s.reply.text if s.reply else None, "detail": s.detail}
+
+
+@dataclasses.dataclass
 class TestResult:
     ok: bool
     steps: list[Step]
@@ -53,6 +79,7 @@ class TestResult:
     offer_pin: dict[str, Any] | None = None  # {"host", "port", "sha256", "subject", ...}
     message_id: str | None = None
     note: Text | None = None
+    parts: list[TestPart] = dataclasses.field(default_factory=list)
 
     @property
     def failed_step(self) -> str | None:
@@ -67,21 +94,14 @@ class TestResult:
             "recipient": self.recipient,
             "verify_only": self.verify_only,
             "failed_step": self.failed_step,
-            "steps": [{
-                "id": s.id,
-                "status": s.status.value,
-                "duration_ms": round(s.duration_ms, 2),
-                "reply_code": s.reply.code if s.reply else None,
-                "enhanced_status": s.reply.enhanced if s.reply else None,
-                "reply_text": s.reply.text if s.reply else None,
-                "detail": s.detail,
-            } for s in self.steps],
+            "steps": [_step(s) for s in self.steps],
             "explanation": self.explanation.as_dict(lang) if self.explanation else None,
             "tls": self.tls,
             "auth_mechanism": self.auth_mechanism,
             "offer_pin": self.offer_pin,
             "message_id": self.message_id,
             "note": text_in(self.note, lang) if self.note is not None else None,
+            "parts": [p.as_dict(lang) for p in self.parts],
         }
 
 
@@ -162,6 +182,12 @@ def run_test(host: Host, settings: SmtpSettings, *, to: str | None = None,
                                 list=", ".join(refused))
         session.quit()
         result.ok = True
+        if not verify_only:
+            box = host.mailboxes.get(settings.mailbox_id)
+            if box is not None:  # the copy in Sent and other checks of plugins
+                result.parts = [part for _plugin, part in host.hook.call(
+                    "smtp_test_sent", host=host, mailbox=box, content=envelope.content,
+                    message_id=envelope.message_id)]
     except StepFailed as error:
         result.failure = error.failure
         result.explanation = host.explain(error.failure)

@@ -1,0 +1,210 @@
+"""A real IMAP server for tests: Debian's Dovecot, started with its own configuration in a
+temporary folder, on loopback, with a certificate from the test CA.
+
+    server = DovecotTestServer(tmp_path, test_ca, {"anna@firma.example": "pw"}).start()
+    server.create("anna@firma.example", "Gesendete Elemente")
+    ... server.port (STARTTLS), server.ssl_port (implicit TLS)
+    server.messages("anna@firma.example", "Gesendete Elemente")
+
+Dovecot must be installed (``dovecot-imapd``); ``.ci/run`` installs it.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+DOVECOT = "/usr/sbin/dovecot"
+NOBODY = 65534
+#: folders Dovecot marks SPECIAL-USE \Sent when a user has them
+SPECIAL_SENT = ("Sent", "Gesendete Objekte – Büro")
+
+
+def available() -> bool:
+    return shutil.which("dovecot") is not None or Path(DOVECOT).exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def encode_utf7(name: str) -> str:
+    """RFC 3501 5.1.3 modified UTF-7, for the fixture's own CREATE."""
+    import base64
+
+    out: list[str] = []
+    buffer: list[str] = []
+
+    def flush() -> None:
+        if buffer:
+            raw = "".join(buffer).encode("utf-16-be")
+            out.append("&" + base64.b64encode(raw).decode().rstrip("=").replace("/", ",") + "-")
+            buffer.clear()
+
+    for ch in name:
+        if 0x20 <= ord(ch) <= 0x7E:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            buffer.append(ch)
+    flush()
+    return "".join(out)
+
+
+class DovecotTestServer:
+    def __init__(self, ca: Any, users: dict[str, str], *, host: str = "127.0.0.1") -> None:
+        import tempfile
+
+        # not under pytest's tmp_path: its parents are closed to other users
+        self.folder = Path(tempfile.mkdtemp(prefix="falcana-dovecot-"))
+        self.users = dict(users)
+        self.host = host
+        self.port = _free_port()
+        self.ssl_port = _free_port()
+        self._ca = ca
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def _config(self) -> Path:
+        f = self.folder
+        for sub in ("run", "state", "mail"):
+            (f / sub).mkdir(parents=True, exist_ok=True)
+        # mail is stored as "nobody" (Dovecot refuses root): it must reach its folder
+        f.chmod(0o711)
+        os.chown(f / "mail", NOBODY, NOBODY)
+        cert = self._ca.issue_cert(self.host, "localhost")
+        cert.private_key_and_cert_chain_pem.write_to_path(str(f / "server.pem"))
+        (f / "users").write_text("".join(
+            f"{user}:{{PLAIN}}{password}:{NOBODY}:{NOBODY}::{f / 'mail' / user}\n"
+            for user, password in self.users.items()), encoding="utf-8")
+        special = "".join(
+            f'  mailbox "{name}" {{\n    special_use = \\Sent\n  }}\n' for name in SPECIAL_SENT)
+        conf = f"""
+base_dir = {f / 'run'}
+state_dir = {f / 'state'}
+log_path = {f / 'dovecot.log'}
+protocols = imap
+listen = {self.host}
+ssl = yes
+ssl_cert = <{f / 'server.pem'}
+ssl_key = <{f / 'server.pem'}
+disable_plaintext_auth = yes
+auth_mechanisms = plain login
+# tests log in wrongly on purpose: no growing delay for the next attempt
+auth_failure_delay = 0
+login_trusted_networks = 127.0.0.0/8
+default_login_user = dovenull
+default_internal_user = dovecot
+mail_location = maildir:~/Maildir
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {f / 'users'}
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {f / 'users'}
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+{special}}}
+service imap-login {{
+  inet_listener imap {{
+    address = {self.host}
+    port = {self.port}
+  }}
+  inet_listener imaps {{
+    address = {self.host}
+    port = {self.ssl_port}
+    ssl = yes
+  }}
+}}
+service auth {{
+  user = root
+}}
+service auth-worker {{
+  user = root
+}}
+service stats {{
+  unix_listener stats-reader {{
+    mode = 0600
+  }}
+  unix_listener stats-writer {{
+    mode = 0600
+  }}
+}}
+"""
+        path = f / "dovecot.conf"
+        path.write_text(conf, encoding="utf-8")
+        return path
+
+    def start(self) -> DovecotTestServer:
+        conf = self._config()
+        self._proc = subprocess.Popen([DOVECOT, "-F", "-c", str(conf)],  # noqa: S603
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((self.host, self.port), timeout=1):
+                    return self
+            except OSError:
+                if self._proc.poll() is not None:
+                    err = self._proc.stderr.read().decode() if self._proc.stderr else ""
+                    raise RuntimeError(f"dovecot did not start: {err}") from None
+                time.sleep(0.1)
+        raise RuntimeError("dovecot did not listen in time")
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+            self._proc = None
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    # -- looking inside, as a mail program would ----------------------------------------
+
+    def _client(self, user: str) -> imaplib.IMAP4_SSL:
+        ctx = ssl.create_default_context()
+        self._ca.configure_trust(ctx)
+        client = imaplib.IMAP4_SSL(self.host, self.ssl_port, ssl_context=ctx, timeout=10)
+        client.login(user, self.users[user])
+        return client
+
+    def create(self, user: str, folder: str) -> None:
+        client = self._client(user)
+        try:
+            typ, data = client.create('"' + encode_utf7(folder) + '"')
+            assert typ == "OK", data
+        finally:
+            client.logout()
+
+    def messages(self, user: str, folder: str) -> list[tuple[bytes, bytes]]:
+        """(flags, bytes) of every message in ``folder``."""
+        client = self._client(user)
+        try:
+            typ, count = client.select('"' + encode_utf7(folder) + '"', readonly=True)
+            assert typ == "OK"
+            if int(count[0] or 0) == 0:
+                return []
+            typ, data = client.fetch("1:*", "(FLAGS RFC822)")
+            if typ != "OK" or not data or data == [None]:
+                return []
+            found = []
+            for item in data:
+                if isinstance(item, tuple):
+                    found.append((item[0], item[1]))
+            return found
+        finally:
+            client.logout()

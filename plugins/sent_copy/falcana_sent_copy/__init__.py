@@ -1,0 +1,1 @@
+"""A copy of every sent mail in the mailbox's own Sent folder ("Kopie in Gesendet")."""

@@ -1,0 +1,64 @@
+"""Filing a sent message in the mailbox's Sent folder: for the outbox (hook
+``sent_copier``) and for the test e-mail (its own step log)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import TYPE_CHECKING
+
+from falcana_core.api import DeliveryError
+from falcana_sent_copy.imap import ImapSession, ImapSettings, StepFailed
+from falcana_sent_copy.settings import imap_settings, remember_folder, wanted
+
+if TYPE_CHECKING:
+    from falcana_core.api import Host, Mailbox
+
+
+def session_for(host: Host, settings: ImapSettings, deadline: float) -> ImapSession:
+    return ImapSession(settings, policy=host.config.net_policy,
+                       ca_bundle=host.config.ca_bundle, timeout=host.config.net_timeout,
+                       deadline=deadline)
+
+
+def file_copy(host: Host, mailbox: Mailbox, session: ImapSession, content: bytes,
+              message_id: str, sent_at: dt.datetime) -> ImapSession:
+    """Connect, log in, find the folder, skip if an earlier attempt filed it, APPEND with
+    \\Seen and the send time. Raises ``StepFailed``; the session keeps the steps."""
+    settings = session.settings
+    try:
+        session.open()
+        folder = session.find_folder()
+        if folder != settings.folder:
+            remember_folder(host, mailbox.id, folder)
+        if message_id and session.already_filed(message_id):
+            return session
+        session.append(content, sent_at.timestamp())
+        return session
+    finally:
+        session.close()
+
+
+class ImapCopier:
+    """What the outbox asks to file a copy after the SMTP server accepted the message."""
+
+    def __init__(self, host: Host, mailbox: Mailbox, settings: ImapSettings) -> None:
+        self.host = host
+        self.mailbox = mailbox
+        self.settings = settings
+
+    def file(self, content: bytes, message_id: str, sent_at: dt.datetime) -> None:
+        deadline = time.monotonic() + self.host.config.send_deadline
+        session = session_for(self.host, self.settings, deadline)
+        try:
+            file_copy(self.host, self.mailbox, session, content, message_id, sent_at)
+        except StepFailed as failed:
+            raise DeliveryError(failed.failure, self.host.explain(failed.failure),
+                                session.steps) from None
+
+
+def copier_for(host: Host, mailbox: Mailbox) -> ImapCopier | None:
+    if not wanted(host, mailbox):
+        return None
+    settings = imap_settings(host, mailbox)
+    return ImapCopier(host, mailbox, settings) if settings is not None else None

@@ -1,0 +1,258 @@
+"""One IMAP session for the copy in Gesendet, step by step like the SMTP step log:
+connect, tls/starttls, greeting, login, folder, append. imaplib from the standard library
+(well kept, no dependency, and we need only LIST, SEARCH and APPEND); the socket comes from
+the destination policy, like every outgoing connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import imaplib
+import re
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from falcana_core.api import (
+    DeliveryFailure,
+    FailureKind,
+    NetPolicy,
+    SecretValue,
+    Step,
+    StepStatus,
+    connect,
+    printable,
+)
+from falcana_sent_copy import utf7
+
+T = TypeVar("T")
+
+#: folder names mail programs use for sent mail, when the server marks none \Sent
+SENT_NAMES = ("Gesendet", "Gesendete Objekte", "Gesendete Elemente", "Sent",
+              "Sent Items", "Sent Messages", "INBOX.Sent", "INBOX.Gesendet",
+              "INBOX/Sent", "INBOX/Gesendet")
+_LIST = re.compile(rb'\((?P<flags>[^)]*)\) (?:"(?P<sep>[^"]*)"|NIL) (?P<name>.+)$')
+
+
+@dataclasses.dataclass(frozen=True)
+class ImapSettings:
+    mailbox_id: int
+    host: str
+    port: int
+    security: str  # "ssl", "tls", "normal"
+    username: str
+    password: SecretValue | None
+    folder: str = ""  # remembered or chosen; empty: find it
+    address: str = ""
+
+
+class StepFailed(Exception):
+    def __init__(self, failure: DeliveryFailure) -> None:
+        super().__init__(f"step {failure.step} failed: {failure.kind}")
+        self.failure = failure
+
+
+class NoSentFolder(Exception):
+    pass
+
+
+class _PolicyIMAP(imaplib.IMAP4):
+    """imaplib with the socket made by the destination policy (checked addresses only)."""
+
+    def __init__(self, sock: socket.socket, host: str) -> None:
+        self._given = sock
+        super().__init__(host, 0)
+
+    def open(self, host: str = "", port: int = 0, timeout: float | None = None) -> None:
+        self.host, self.port = host, port
+        self.sock = self._given
+        self.file = self.sock.makefile("rb")
+
+
+class ImapSession:
+    def __init__(self, settings: ImapSettings, *, policy: NetPolicy, ca_bundle: Path | None,
+                 timeout: float, deadline: float | None = None) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.ca_bundle = ca_bundle
+        self.timeout = timeout
+        self.deadline = deadline
+        self.steps: list[Step] = []
+        self.imap: _PolicyIMAP | None = None
+        self.folder: str | None = None
+
+    # -- steps -------------------------------------------------------------------------
+
+    def step(self, step_id: str, fn: Callable[[], T],
+             detail: Callable[[T], dict[str, Any]] | None = None) -> T:
+        started = time.perf_counter()
+        try:
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                raise TimeoutError("the overall time ran out")
+            if self.imap is not None:
+                self.imap.sock.settimeout(self._timeout())
+            result = fn()
+        except Exception as exc:
+            failure = self._classify(step_id, exc)
+            self.steps.append(Step(step_id, StepStatus.FAILED,
+                                   (time.perf_counter() - started) * 1000, None,
+                                   {"error": failure.detail}))
+            self.close()
+            raise StepFailed(failure) from None
+        self.steps.append(Step(step_id, StepStatus.OK, (time.perf_counter() - started) * 1000,
+                               None, detail(result) if detail else {}))
+        return result
+
+    def _timeout(self) -> float:
+        if self.deadline is None:
+            return self.timeout
+        return max(0.1, min(self.timeout, self.deadline - time.monotonic()))
+
+    def _classify(self, step_id: str, exc: BaseException) -> DeliveryFailure:
+        s = self.settings
+        base: dict[str, Any] = {"step": step_id, "host": s.host, "port": s.port,
+                                "security": s.security, "address": s.address,
+                                "username": s.username}
+        kind = FailureKind.OTHER
+        data: dict[str, Any] = {"protocol": "imap"}
+        if isinstance(exc, OSError) and getattr(exc, "reason", None) in ("address", "port"):
+            kind = FailureKind.POLICY
+        elif isinstance(exc, socket.gaierror):
+            kind = FailureKind.DNS
+        elif isinstance(exc, ssl.SSLCertVerificationError):
+            kind = FailureKind.TLS_VERIFY
+        elif isinstance(exc, ssl.SSLError):
+            kind = FailureKind.TLS_PROTOCOL
+        elif isinstance(exc, ConnectionRefusedError):
+            kind = FailureKind.REFUSED
+        elif isinstance(exc, TimeoutError | socket.timeout):
+            kind = FailureKind.TIMEOUT
+        elif isinstance(exc, NoSentFolder):
+            kind = FailureKind.NOT_OFFERED
+            data["what"] = "sent_folder"
+        elif isinstance(exc, imaplib.IMAP4.error) and step_id == "imap.login":
+            kind = FailureKind.REPLY
+            data["login_refused"] = True
+        elif isinstance(exc, imaplib.IMAP4.error):
+            kind = FailureKind.REPLY
+        elif isinstance(exc, OSError):
+            kind = FailureKind.UNREACHABLE
+        detail = printable(str(exc) or exc.__class__.__name__, 300)
+        return DeliveryFailure(kind=kind, detail=detail, data=data, **base)
+
+    # -- the exchange ------------------------------------------------------------------
+
+    def open(self) -> None:
+        s = self.settings
+        infos = self.step("imap.resolve", lambda: self.policy.resolve(s.host, s.port),
+                          detail=lambda r: {"addresses": sorted({str(i[4][0]) for i in r})})
+        sock = self.step("imap.connect", lambda: connect(infos, self._timeout()))
+        ctx = self._tls_context()
+        if s.security == "ssl":
+            sock = self.step("imap.tls", lambda: ctx.wrap_socket(sock, server_hostname=s.host),
+                             detail=lambda t: {"tls_version": t.version()})
+        self.imap = self.step("imap.greeting", lambda: _PolicyIMAP(sock, s.host),
+                              detail=lambda i: {"capabilities": sorted(i.capabilities)})
+        if s.security == "tls":
+            self.step("imap.starttls", lambda: self.imap.starttls(ssl_context=ctx),  # type: ignore[union-attr]
+                      detail=lambda _r: {})
+        self.step("imap.login", self._login)
+
+    def _tls_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context()
+        if self.ca_bundle is not None:
+            ctx.load_verify_locations(cafile=str(self.ca_bundle))
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        return ctx
+
+    def _login(self) -> str:
+        assert self.imap is not None
+        s = self.settings
+        if s.password is None:
+            raise imaplib.IMAP4.error("no password stored")
+        self.imap._encoding = "utf-8"  # type: ignore[attr-defined]  # umlauts (RFC 6855)
+        typ, _data = self.imap.login(s.username, s.password.reveal())
+        return str(typ)
+
+    def xoauth2(self, account: str, token: SecretValue) -> None:
+        """SASL XOAUTH2 instead of LOGIN (Microsoft 365 and Gmail, when signed in)."""
+        assert self.imap is not None
+        raw = f"user={account}\x01auth=Bearer {token.reveal()}\x01\x01".encode()
+        self.imap.authenticate("XOAUTH2", lambda _challenge: raw)
+
+    def find_folder(self) -> str:
+        """The Sent folder: the remembered or chosen one, else the one marked \\Sent
+        (RFC 6154), else the first usual name; raises NoSentFolder."""
+        def find() -> str:
+            assert self.imap is not None
+            folders = self._list()
+            if self.settings.folder and self.settings.folder in {n for n, _f in folders}:
+                return self.settings.folder
+            for name, flags in folders:
+                if b"\\sent" in flags.lower().split():
+                    return name
+            names = {n.lower(): n for n, _f in folders}
+            for wanted in SENT_NAMES:
+                if wanted.lower() in names:
+                    return names[wanted.lower()]
+            raise NoSentFolder("no folder is marked \\Sent or named like a Sent folder")
+
+        self.folder = self.step("imap.folder", find, detail=lambda f: {"folder": f})
+        return self.folder
+
+    def _list(self) -> list[tuple[str, bytes]]:
+        assert self.imap is not None
+        typ, data = self.imap.list('""', "*")
+        if typ != "OK":
+            raise imaplib.IMAP4.error(f"LIST failed: {typ}")
+        found = []
+        for line in data:
+            if not isinstance(line, bytes):
+                continue
+            m = _LIST.match(line)
+            if m is None:
+                continue
+            raw = m.group("name").decode("ascii", "replace").strip()
+            if raw.startswith('"') and raw.endswith('"'):
+                raw = raw[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+            found.append((utf7.decode(raw), m.group("flags")))
+        return found
+
+    def already_filed(self, message_id: str) -> bool:
+        """An earlier attempt may have filed it before a crash: SEARCH HEADER Message-ID."""
+        assert self.imap is not None and self.folder is not None
+
+        def search() -> bool:
+            assert self.imap is not None
+            typ, _ = self.imap.select(_quote(utf7.encode(self.folder or "")))
+            if typ != "OK":
+                raise imaplib.IMAP4.error("SELECT failed")
+            typ, data = self.imap.search(None, "HEADER", "Message-ID", _quote(message_id))
+            return typ == "OK" and bool(data and data[0] and data[0].split())
+
+        return self.step("imap.search", search, detail=lambda found: {"found": found})
+
+    def append(self, content: bytes, sent_at: float) -> None:
+        def put() -> str:
+            assert self.imap is not None and self.folder is not None
+            typ, data = self.imap.append(_quote(utf7.encode(self.folder)), "(\\Seen)",
+                                         imaplib.Time2Internaldate(sent_at), content)
+            if typ != "OK":
+                raise imaplib.IMAP4.error(f"APPEND refused: {data!r}")
+            return str(typ)
+
+        self.step("imap.append", put, detail=lambda _r: {"bytes": len(content)})
+
+    def close(self) -> None:
+        if self.imap is not None:
+            with contextlib.suppress(Exception):
+                self.imap.logout()
+            self.imap = None
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

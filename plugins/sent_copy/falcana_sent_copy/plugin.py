@@ -1,0 +1,42 @@
+"""Hook implementations: the "Kopie in Gesendet" section, the copier the outbox asks after
+every accepted message, the test e-mail's copy step log, and its explanations."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from falcana_core.api import hookimpl
+
+if TYPE_CHECKING:
+    from falcana_smtp_settings.api import TestPart
+
+    from falcana_core.api import DeliveryFailure, Explanation, Host, Mailbox, Section
+
+
+@hookimpl
+def user_settings_sections(host: Host) -> list[Section]:
+    from falcana_sent_copy.section import SentCopySection
+
+    return [SentCopySection()]
+
+
+@hookimpl
+def sent_copier(host: Host, mailbox: Mailbox) -> object | None:
+    from falcana_sent_copy.copier import copier_for
+
+    return copier_for(host, mailbox)
+
+
+@hookimpl
+def smtp_test_sent(host: Host, mailbox: Mailbox, content: bytes,
+                   message_id: str) -> TestPart | None:
+    from falcana_sent_copy.testpart import test_part
+
+    return test_part(host, mailbox, content, message_id)
+
+
+@hookimpl
+def explain_delivery_error(failure: DeliveryFailure) -> Explanation | None:
+    from falcana_sent_copy.explain import explain
+
+    return explain(failure)

@@ -1,0 +1,173 @@
+"""The "Kopie in Gesendet" part of the popup: on / off / automatic, the IMAP server, and
+the folder. Username and password default to the SMTP ones."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from falcana_core.api import (
+    AddressError,
+    Choice,
+    Field,
+    FieldType,
+    SectionContext,
+    Text,
+    Validation,
+    has_control_chars,
+    normalise_host,
+)
+from falcana_sent_copy.i18n import _
+from falcana_sent_copy.models import SentCopySettings
+from falcana_sent_copy.settings import (
+    DEFAULT_PORTS,
+    MODES,
+    OWNER,
+    PASSWORD,
+    SECURITY,
+    binding,
+    own_password,
+    ref,
+    store_password,
+)
+
+SECTION_ID = "sent_copy"
+MAX_LEN = {"host": 255, "username": 320, "folder": 500, "password": 1024}
+
+
+class SentCopySection:
+    id: str = SECTION_ID
+    title: Text = _("Copy in Sent (IMAP)")
+    order: int = 20
+    template: str | None = None
+    collapsed = True  # most mailboxes need nothing here: the provider plugins decide
+
+    def fields(self, ctx: SectionContext) -> Sequence[Field]:
+        return (
+            Field("mode", _("Copy in Sent"), FieldType.CHOICE, choices=(
+                Choice("auto", _("automatic (not for Microsoft 365 and Gmail, which file it "
+                                 "themselves)")),
+                Choice("on", _("on")), Choice("off", _("off"))),
+                help=_("A copy of every mail falcana sends goes into the mailbox's Sent "
+                       "folder, so the user's mail program shows it.")),
+            Field("host", _("IMAP server"), admin_only=True,
+                  help=_("The incoming mail server (IMAP) of the same mailbox.")),
+            Field("port", _("IMAP port"), FieldType.INTEGER, admin_only=True,
+                  suggestions=("993", "143"),
+                  follows=("security", {k: str(v) for k, v in DEFAULT_PORTS.items()})),
+            Field("security", _("IMAP connection type"), FieldType.CHOICE, admin_only=True,
+                  choices=(Choice("ssl", _("SSL (993)")), Choice("tls", _("TLS (STARTTLS, 143)")),
+                           Choice("normal", _("normal (unencrypted)")))),
+            Field("username", _("IMAP username"), admin_only=True,
+                  help=_("Leave empty to use the e-mail username.")),
+            Field("password", _("IMAP password"), FieldType.PASSWORD,
+                  help=_("Leave empty to use the e-mail password. It goes only to the IMAP "
+                         "server, port, username and connection type it was saved with.")),
+            Field("folder", _("Folder"),
+                  help=_("Leave empty: falcana finds the Sent folder (marked as such by the "
+                         "server, or named Gesendet, Sent, Gesendete Elemente ...) and "
+                         "remembers it.")),
+        )
+
+    def load(self, ctx: SectionContext) -> dict[str, Any]:
+        assert ctx.mailbox is not None
+        with ctx.host.sessions() as s:
+            row = s.get(SentCopySettings, ctx.mailbox.id)
+            return {"mode": row.mode if row else "auto", "host": row.host if row else "",
+                    "port": row.port if row else 993,
+                    "security": row.security if row else "ssl",
+                    "username": row.username if row else "", "password": None,
+                    "folder": row.folder if row else ""}
+
+    def is_set(self, ctx: SectionContext, field_id: str) -> bool:
+        return field_id == "password" and ctx.mailbox is not None and \
+            ctx.host.secrets.has(OWNER, PASSWORD, ref(ctx.mailbox.id))
+
+    def validate(self, ctx: SectionContext, values: Mapping[str, Any]) -> Validation:
+        v = Validation()
+        clean: dict[str, Any] = {}
+        mode = str(values.get("mode") or "auto")
+        if mode not in MODES:
+            v.error("mode", _("Choose automatic, on or off."), "invalid")
+        clean["mode"] = mode
+        for fid in ("host", "username", "folder", "password"):
+            raw = values.get(fid)
+            raw = "" if raw is None else raw
+            if not isinstance(raw, str) or has_control_chars(raw):
+                v.error(fid, _("Control characters such as line breaks are not allowed."),
+                        "control_chars")
+                continue
+            if len(raw) > MAX_LEN[fid]:
+                v.error(fid, _("At most {n} characters.", n=MAX_LEN[fid]), "too_long")
+                continue
+            clean[fid] = raw if fid == "password" else raw.strip()
+        if clean.get("host"):
+            try:
+                clean["host"] = normalise_host(clean["host"])
+            except AddressError:
+                v.error("host", _("This is not a valid server name or IP address."), "invalid")
+        elif mode == "on":
+            v.error("host", _("Enter the IMAP server, or switch the copy off."), "required")
+        security = str(values.get("security") or "ssl")
+        if security not in SECURITY:
+            v.error("security", _("Choose SSL, TLS or normal."), "invalid")
+        clean["security"] = security
+        port = _port(values.get("port"), security, v)
+        if port is not None:
+            clean["port"] = port
+        if security == "normal" and clean.get("host"):
+            v.warning("security", _("With connection type normal the password travels "
+                                    "unencrypted. Use SSL or TLS if the server offers it."),
+                      "plaintext_password")
+        if v.ok and ctx.mailbox is not None and not clean.get("password"):
+            self._check_binding(ctx, clean, v)
+        clean["password"] = clean.get("password") or None
+        clean["clear_password"] = bool(values.get("clear_password"))
+        v.normalised = clean
+        return v
+
+    def _check_binding(self, ctx: SectionContext, clean: Mapping[str, Any],
+                       v: Validation) -> None:
+        assert ctx.mailbox is not None
+        found = own_password(ctx.host, ctx.mailbox.id)
+        if found is None:
+            return
+        _secret, bound = found
+        wanted = binding(clean.get("username") or "", clean.get("host") or "",
+                         clean.get("port") or 0, clean.get("security") or "")
+        if bound and any(str(bound.get(k)) != str(wanted[k]) for k in wanted):
+            v.error("password", _("Enter the IMAP password again: the stored one was saved "
+                                  "for another server, port, username or connection type."),
+                    "rebind")
+
+    def save(self, ctx: SectionContext, values: Mapping[str, Any]) -> dict[str, Any]:
+        assert ctx.mailbox is not None
+        changes: dict[str, Any] = {}
+        with ctx.host.transaction() as s:
+            row = s.get(SentCopySettings, ctx.mailbox.id)
+            if row is None:
+                row = SentCopySettings(mailbox_id=ctx.mailbox.id)
+                s.add(row)
+            for fid in ("mode", "host", "port", "security", "username", "folder"):
+                value = values.get(fid)
+                if value is not None and getattr(row, fid, None) != value:
+                    changes[fid] = [getattr(row, fid, None), value]
+                    setattr(row, fid, value)
+            if values.get("clear_password"):
+                if ctx.host.secrets.delete(OWNER, PASSWORD, ref(ctx.mailbox.id), session=s):
+                    changes["password"] = "removed"
+            elif values.get("password"):
+                store_password(ctx.host, s, ctx.mailbox.id, str(values["password"]), binding(
+                    row.username, row.host, row.port, row.security))
+                changes["password"] = "changed"
+        return changes
+
+
+def _port(raw: Any, security: str, v: Validation) -> int | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return DEFAULT_PORTS.get(security, 993)
+    text = str(raw).strip()
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 65535:
+        v.error("port", _("The port must be between 1 and 65535."), "range")
+        return None
+    return int(text)

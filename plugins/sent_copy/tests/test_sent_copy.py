@@ -1,0 +1,175 @@
+"""The copy in Gesendet, against a real Dovecot (the test kit's ``imap_server``) and a real
+SMTP server: filed after sending, in whichever folder the mailbox has, never twice, and
+never at the cost of sending."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from falcana_sent_copy import utf7
+from sqlalchemy import update
+
+from falcana_core.host import Host
+from falcana_core.i18n import text_in
+from falcana_core.models import Mailbox, OutboxMessage
+from falcana_core.outbox import Worker
+from falcana_core.testing.imapd import DovecotTestServer
+from falcana_core.testing.smtpd import SmtpTestServer
+
+ADDRESS = "anna@firma.example"
+PASSWORD = "Postfach-Pw-1"
+
+
+@pytest.fixture
+def smtp(smtp_server: Callable[..., SmtpTestServer]) -> SmtpTestServer:
+    return smtp_server("normal", users={ADDRESS: PASSWORD})
+
+
+@pytest.fixture
+def imap(imap_server: Callable[..., DovecotTestServer]) -> DovecotTestServer:
+    return imap_server({ADDRESS: PASSWORD})
+
+
+def mailbox(host: Host, smtp: SmtpTestServer, imap: DovecotTestServer | None,
+            address: str = ADDRESS, mode: str = "on", **copy: Any) -> Mailbox:
+    user = host.users.add(address.split("@")[0], email=address)
+    box = host.mailboxes.personal(user)
+    saved = host.save_section(box, "smtp", {
+        "email": address, "username": address, "password": PASSWORD, "host": "127.0.0.1",
+        "port": str(smtp.port), "security": "normal"}, actor="admin")
+    assert saved.saved, saved.validation.errors
+    values = {"mode": mode, "host": "127.0.0.1" if imap else "",
+              "port": str(imap.ssl_port if imap else 993), "security": "ssl",
+              "username": "", "password": "", "folder": ""}
+    values.update(copy)
+    result = host.save_section(box, "sent_copy", values, actor="admin")
+    assert result.saved, [(m.field, str(m.text)) for m in result.validation.errors]
+    return box
+
+
+def message(to: str = "kunde@example.org") -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = ADDRESS
+    msg["To"] = to
+    msg["Bcc"] = "chefin@firma.example"
+    msg["Subject"] = "Angebot Nr. 4711 – Büromöbel"
+    msg.set_content("Guten Tag,\nanbei das Angebot.\n")
+    return msg
+
+
+def test_a_sent_mail_is_filed_in_sent_exactly_as_it_went_out(
+        falcana_host: Host, smtp: SmtpTestServer, imap: DovecotTestServer) -> None:
+    imap.create(ADDRESS, "Sent")
+    box = mailbox(falcana_host, smtp, imap)
+    falcana_host.outbox.enqueue(box, message())
+    Worker(falcana_host).run(once=True)
+    [row] = falcana_host.outbox.list(limit=5)
+    assert (row.status, row.copy_status) == ("sent", "filed")
+    [(flags, filed)] = imap.messages(ADDRESS, "Sent")
+    assert b"\\Seen" in flags
+    assert filed == smtp.messages[0].content  # the bytes the SMTP server received
+    assert b"Bcc" not in filed and b"chefin@" not in filed
+    assert sorted(smtp.messages[0].rcpt_tos) == ["chefin@firma.example", "kunde@example.org"]
+    # the popup's recent mail says where the copy went
+    from falcana_core.web import create_app
+
+    falcana_host.users.add("admin", email="admin@firma.example", role="admin", password="a-1")
+    client = create_app(falcana_host, WTF_CSRF_ENABLED=False).test_client()
+    client.post("/login", data={"login": "admin", "password": "a-1"})
+    popup = client.get(f"/mailboxes/{box.id}/popup").get_data(as_text=True)
+    assert "gesendet, in Gesendet abgelegt" in popup
+
+
+@pytest.mark.parametrize(("folder", "special_use"), [
+    ("Sent", True), ("Gesendete Elemente", False), ("Gesendete Objekte – Büro", True)])
+def test_the_test_mail_files_its_copy_in_the_folder_the_mailbox_has(
+        falcana_host: Host, smtp: SmtpTestServer, imap: DovecotTestServer, folder: str,
+        special_use: bool) -> None:
+    imap.create(ADDRESS, "Archiv")
+    imap.create(ADDRESS, folder)
+    box = mailbox(falcana_host, smtp, imap)
+    result = falcana_host.run_action(box, "smtp.test", {}, actor="admin")
+    assert result.ok
+    [part] = result.parts
+    assert part.ok, part.explanation
+    steps = {s.id: s for s in part.steps}
+    assert steps["imap.folder"].detail["folder"] == folder
+    assert [s.id for s in part.steps] == ["imap.resolve", "imap.connect", "imap.tls",
+                                          "imap.greeting", "imap.login", "imap.folder",
+                                          "imap.search", "imap.append"]
+    assert len(imap.messages(ADDRESS, folder)) == 1
+    assert falcana_host.section_values(box, "sent_copy")["folder"] == folder  # remembered
+
+
+def test_no_sent_folder_is_explained_and_sending_is_not_affected(
+        falcana_host: Host, smtp: SmtpTestServer, imap: DovecotTestServer) -> None:
+    box = mailbox(falcana_host, smtp, imap)
+    result = falcana_host.run_action(box, "smtp.test", {}, actor="admin")
+    assert result.ok and len(smtp.messages) == 1
+    [part] = result.parts
+    assert not part.ok and part.failed_step == "imap.folder"
+    assert part.explanation.id == "sent_copy.no_folder"
+    assert part.explanation.field == "folder"
+
+
+def test_a_wrong_imap_password_is_explained_and_mail_still_goes_out(
+        falcana_host: Host, smtp: SmtpTestServer, imap: DovecotTestServer) -> None:
+    imap.create(ADDRESS, "Sent")
+    box = mailbox(falcana_host, smtp, imap, password="falsch")
+    result = falcana_host.run_action(box, "smtp.test", {}, actor="admin")
+    assert result.ok
+    [part] = result.parts
+    assert part.failed_step == "imap.login"
+    assert part.explanation.id == "sent_copy.login_failed"
+    # through the outbox: sent, the copy waits (with its explanation), nothing re-sent
+    falcana_host.outbox.enqueue(box, message())
+    Worker(falcana_host).run(once=True)
+    row = falcana_host.outbox.list(limit=5)[0]
+    assert (row.status, row.copy_status) == ("sent", "pending")
+    assert row.copy_error["explanation"]["id"] == "sent_copy.login_failed"
+    Worker(falcana_host).run(once=True)
+    assert len(smtp.messages) == 2  # the test mail and the one message, each once
+    assert imap.messages(ADDRESS, "Sent") == []
+
+
+def test_a_crash_between_append_and_commit_files_one_copy(
+        falcana_host: Host, smtp: SmtpTestServer, imap: DovecotTestServer) -> None:
+    """The worker filed the copy and died before recording it: the next attempt looks
+    first (SEARCH HEADER Message-ID) and files nothing more."""
+    imap.create(ADDRESS, "Sent")
+    box = mailbox(falcana_host, smtp, imap)
+    oid = falcana_host.outbox.enqueue(box, message())
+    Worker(falcana_host).run(once=True)
+    assert len(imap.messages(ADDRESS, "Sent")) == 1
+    with falcana_host.transaction() as s:  # as if "filed" had never been committed
+        s.execute(update(OutboxMessage).where(OutboxMessage.id == oid).values(
+            copy_status="pending", copy_next_at=OutboxMessage.sent_at))
+    Worker(falcana_host).run(once=True)
+    assert falcana_host.outbox.list(limit=5)[0].copy_status == "filed"
+    assert len(imap.messages(ADDRESS, "Sent")) == 1
+    assert len(smtp.messages) == 1
+
+
+def test_providers_that_file_themselves_get_no_copy_in_automatic_mode(
+        falcana_host: Host, smtp: SmtpTestServer, imap: DovecotTestServer) -> None:
+    address = "anna@gmail.com"
+    smtp.users[address] = PASSWORD
+    box = mailbox(falcana_host, smtp, imap, address=address, mode="auto")
+    falcana_host.outbox.enqueue(box, message())
+    Worker(falcana_host).run(once=True)
+    row = falcana_host.outbox.list(limit=5)[0]
+    assert (row.status, row.copy_status) == ("sent", None)
+    result = falcana_host.run_action(box, "smtp.test", {}, actor="admin")
+    [part] = result.parts
+    assert part.ok and part.steps == [] and "itself" in text_in(part.note, "en")
+
+
+def test_modified_utf7_folder_names_both_ways() -> None:
+    for name, wire in (("Gesendete Objekte – Büro", "Gesendete Objekte &IBM- B&APw-ro"),
+                       ("Entwürfe", "Entw&APw-rfe"), ("A&B", "A&-B"), ("Sent", "Sent"),
+                       ("日本語", "&ZeVnLIqe-")):
+        assert utf7.encode(name) == wire
+        assert utf7.decode(wire) == name
