@@ -19,6 +19,7 @@ import tempfile
 import time
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).parent
 USER, PASSWORD = "bench@example.com", "bench-pw"
@@ -71,19 +72,29 @@ def django_backend(port: int, n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
-def worker(port: int, n: int, database_url: str | None) -> tuple[float, float]:
+def worker(port: int, n: int, database_url: str | None,
+           imap: Any = None) -> tuple[float, float]:
+    """The worker's rate; with ``imap`` (a Dovecot test server) every message is also
+    filed in the mailbox's Sent folder (the sent_copy plugin)."""
     from falcana_core.host import Host
     from falcana_core.outbox import Worker
     from falcana_core.testing import make_config
 
     with tempfile.TemporaryDirectory() as data:
-        overrides = {"database_url": database_url} if database_url else {}
+        overrides: dict[str, Any] = {"database_url": database_url} if database_url else {}
+        if imap is not None:
+            overrides["ca_bundle"] = imap.ca_file
         host = Host.start(make_config(Path(data), dns_servers=("127.0.0.1:9",), **overrides))
         user = host.users.add("bench", first_name="Jürgen", last_name="Müßig", email=USER)
         box = host.mailboxes.personal(user)
         assert host.save_section(box, "smtp", {
             "email": USER, "password": PASSWORD, "host": "127.0.0.1", "port": port,
-            "security": "normal"}, actor="bench").saved
+            "security": "normal"}, actor="operator").saved
+        if imap is not None:
+            saved = host.save_section(box, "sent_copy", {
+                "mode": "on", "host": "127.0.0.1", "port": imap.ssl_port, "security": "ssl",
+                "username": "", "password": "", "folder": ""}, actor="operator")
+            assert saved.saved, [(m.field, str(m.text)) for m in saved.validation.errors]
         batch = messages(n)
         started = time.perf_counter()
         host.outbox.enqueue_many([(box, m) for m in batch])
@@ -92,6 +103,9 @@ def worker(port: int, n: int, database_url: str | None) -> tuple[float, float]:
         Worker(host).run(once=True)
         rate = n / (time.perf_counter() - started)
         assert host.outbox.counts()["sent"] == n, host.outbox.counts()
+        if imap is not None:
+            filed = [m for m in host.outbox.list(limit=n + 1) if m.copy_status == "filed"]
+            assert len(filed) == n, f"{len(filed)} of {n} filed"
         host.close()
     return rate, handover
 
@@ -131,6 +145,14 @@ def main() -> None:
         pg_rate = pg_handover = None
         if pg is not None:
             pg_rate, pg_handover = worker(port, n, pg[0])
+        copy_rate = copy_off = None
+        imap = dovecot()
+        if imap is not None:
+            try:
+                copy_off, _h = worker(port, n, None)
+                copy_rate, _h = worker(port, n, None, imap)
+            finally:
+                imap.stop()
         plain2 = plain_loop(port, n)  # the baseline again: how noisy was this run?
     finally:
         sink.kill()
@@ -147,6 +169,28 @@ def main() -> None:
           f"SQLite {sqlite_handover:.0f} msg/s"
           + (f", PostgreSQL {pg_handover:.0f} msg/s)" if pg_handover else ")"))
     print(f"worker on SQLite / Django backend: {sqlite_rate / django_rate:.2f}")
+    if copy_rate is not None and copy_off is not None:
+        print(f"copy in Sent (IMAP APPEND to a local Dovecot) on / off, SQLite: "
+              f"{copy_rate:.0f} / {copy_off:.0f} msg/s = {copy_rate / copy_off:.2f}")
+    else:
+        print("(Dovecot not installed: the cost of the copy in Sent is not measured)")
+
+
+def dovecot() -> Any:
+    """A local Dovecot with the bench user and a Sent folder, or None when not installed."""
+    import trustme
+
+    from falcana_core.testing.imapd import DovecotTestServer, available
+
+    if not available():
+        return None
+    ca = trustme.CA()
+    server = DovecotTestServer(ca, {USER: PASSWORD}).start()
+    server.create(USER, "Sent")
+    ca_file = Path(tempfile.mkdtemp()) / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    server.ca_file = ca_file
+    return server
 
 
 if __name__ == "__main__":

@@ -146,9 +146,11 @@ def sent_copier(host: Host, mailbox: Mailbox) -> SentCopier | None:
     """Who files a copy of this mailbox's sent mail in its Sent folder, if anyone.
 
     First result. After the server accepted a message, the outbox marks its copy as due
-    (in the same commit) and then calls ``copier.file(content, message_id, sent_at)``: a
-    second, durable step that never re-sends the mail. ``file`` raises ``DeliveryError``
-    (with an explanation) to be retried later; it must not file twice (look first).
+    (in the same commit) and then calls ``copier.file(content, message_id, sent_at,
+    look_first=...)`` for each due copy and ``copier.close()`` after the batch: a second,
+    durable step that never re-sends the mail. ``file`` raises ``DeliveryError`` (with an
+    explanation) to be retried later; with ``look_first`` (every attempt after the first,
+    and after a crash) it must look before it files, so no copy is filed twice.
     """
 
 

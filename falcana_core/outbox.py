@@ -550,21 +550,25 @@ class Worker:
                     OutboxMessage.copy_status == "pending").values(copy_status=None))
             return 0
         done = 0
-        while done < limit and not self._stopping():
-            row = self._claim_copy(mailbox_id)
-            if row is None:
-                break
-            try:
-                copier.file(row.content, row.message_id, as_utc(row.sent_at) or self.now())
-            except DeliveryError as error:
-                if self._copy_failed(row, error):
-                    break  # a mailbox-wide problem (login): filing waits, sending does not
-                continue
-            finally:
+        try:
+            while done < limit and not self._stopping():
+                row = self._claim_copy(mailbox_id)
+                if row is None:
+                    break
                 done += 1
-            with self.host.transaction() as s:
-                s.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                    copy_status="filed", copy_error=None))
+                try:  # attempts are counted at the claim: a crash shows as one
+                    copier.file(row.content, row.message_id,
+                                as_utc(row.sent_at) or self.now(),
+                                look_first=row.copy_attempts > 1)
+                except DeliveryError as error:
+                    if self._copy_failed(row, error):
+                        break  # a mailbox-wide problem (login): filing waits, sending not
+                    continue
+                with self.host.transaction() as s:
+                    s.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
+                        copy_status="filed", copy_error=None))
+        finally:
+            copier.close()
         return done
 
     def _claim_copy(self, mailbox_id: int) -> Any:
@@ -577,7 +581,8 @@ class Worker:
                 return None
             result = s.execute(update(OutboxMessage).where(
                 OutboxMessage.id == oid, OutboxMessage.copy_next_at <= now).values(
-                copy_next_at=now + dt.timedelta(seconds=self.policy.lease)))
+                copy_next_at=now + dt.timedelta(seconds=self.policy.lease),
+                copy_attempts=OutboxMessage.copy_attempts + 1))
             if not getattr(result, "rowcount", 0):
                 return None
             return s.execute(select(_TABLE.c.id, _TABLE.c.content, _TABLE.c.message_id,
@@ -586,14 +591,14 @@ class Worker:
 
     def _copy_failed(self, row: Any, error: DeliveryError) -> bool:
         now = self.now()
-        attempts = row.copy_attempts + 1
+        attempts = row.copy_attempts  # counted at the claim
         record = error_record(error)
         later = now + dt.timedelta(seconds=self.policy.backoff(attempts))
         mailbox_wide = error.explanation is not None and \
             error.explanation.scope is Scope.MAILBOX
         with self.host.transaction() as s:
             s.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                copy_attempts=attempts, copy_error=record, copy_next_at=later,
+                copy_error=record, copy_next_at=later,
                 copy_status="failed" if attempts >= MAX_COPY_ATTEMPTS else "pending"))
             if mailbox_wide:
                 s.execute(update(OutboxMessage).where(

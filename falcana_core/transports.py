@@ -62,9 +62,15 @@ class Connection(Protocol):
 
 
 class SentCopier(Protocol):
-    """Files a sent message in the mailbox's Sent folder (hook ``sent_copier``)."""
+    """Files sent messages in the mailbox's Sent folder (hook ``sent_copier``).
 
-    def file(self, content: bytes, message_id: str, sent_at: dt.datetime) -> None: ...
+    ``look_first``: an earlier attempt may have filed it (a crash before its result was
+    recorded): look before filing. ``close`` ends the connection kept across a batch."""
+
+    def file(self, content: bytes, message_id: str, sent_at: dt.datetime, *,
+             look_first: bool) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class Transport(Protocol):

@@ -72,6 +72,7 @@ class DovecotTestServer:
         self.port = _free_port()
         self.ssl_port = _free_port()
         self._ca = ca
+        self.ca_file: Path | None = None  # a PEM of the CA, for clients that need a file
         self._proc: subprocess.Popen[bytes] | None = None
 
     def _config(self) -> Path:

@@ -39,7 +39,7 @@ def fill_smtp(popup: Any, web: Web, *, password: str = SMTP_PW, port: str | None
 
 
 def save(popup: Any) -> None:
-    popup.locator("form.section-form button[type=submit]").click()
+    popup.locator("form.section-form[data-section='smtp'] button[type=submit]").click()
     popup.locator(".message.saved, .message.error").first.wait_for()
 
 
@@ -90,8 +90,8 @@ def test_save_reopen_test_mail_and_the_sink_received_it(page: Any, web: Web, log
     assert popup.locator("#smtp-host").input_value() == "127.0.0.1"
     assert popup.locator("#smtp-username").input_value() == "juergen@example.com"
     assert popup.locator("#smtp-password").input_value() == ""
-    assert popup.locator(".secret-state").get_attribute("data-set") == "true"
-    assert popup.locator(".secret-state").inner_text() == "gesetzt"
+    assert popup.locator("#section-smtp .secret-state").get_attribute("data-set") == "true"
+    assert popup.locator("#section-smtp .secret-state").inner_text() == "gesetzt"
     assert SMTP_PW not in page.content()
     popup.locator("button.action[data-action='smtp.test']").click()
     result = popup.locator(".test-result")

@@ -77,8 +77,8 @@ def test_find_settings_fill_them_and_the_test_mail_passes(
     page.screenshot(path=str(SCREENSHOTS / "discovery.png"))
 
     popup.locator("#smtp-password").fill(PASSWORD)
-    popup.locator("form.section-form button[type=submit]").click()
-    saved = popup.locator("form.section-form > p.message.saved")  # the popup, saved anew
+    popup.locator("form.section-form[data-section='smtp'] button[type=submit]").click()
+    saved = popup.locator("form.section-form[data-section='smtp'] > p.message.saved")
     saved.wait_for()
     assert in_view(saved)
     popup.locator("button.action[data-action='smtp.test']").click()

@@ -22,21 +22,18 @@ def session_for(host: Host, settings: ImapSettings, deadline: float) -> ImapSess
 
 
 def file_copy(host: Host, mailbox: Mailbox, session: ImapSession, content: bytes,
-              message_id: str, sent_at: dt.datetime) -> ImapSession:
-    """Connect, log in, find the folder, skip if an earlier attempt filed it, APPEND with
-    \\Seen and the send time. Raises ``StepFailed``; the session keeps the steps."""
-    settings = session.settings
-    try:
+              message_id: str, sent_at: dt.datetime, *, look_first: bool = True) -> None:
+    """Connect and log in (unless the session is open), find the folder, skip if an
+    earlier attempt filed it, APPEND with \\Seen and the send time. Raises ``StepFailed``
+    (and closes the session); the session keeps the steps."""
+    if session.imap is None:
         session.open()
         folder = session.find_folder()
-        if folder != settings.folder:
+        if folder != session.settings.folder:
             remember_folder(host, mailbox.id, folder)
-        if message_id and session.already_filed(message_id):
-            return session
-        session.append(content, sent_at.timestamp())
-        return session
-    finally:
-        session.close()
+    if look_first and message_id and session.already_filed(message_id):
+        return
+    session.append(content, sent_at.timestamp())
 
 
 class ImapCopier:
@@ -46,15 +43,27 @@ class ImapCopier:
         self.host = host
         self.mailbox = mailbox
         self.settings = settings
+        self.session: ImapSession | None = None  # kept open across a batch of copies
 
-    def file(self, content: bytes, message_id: str, sent_at: dt.datetime) -> None:
-        deadline = time.monotonic() + self.host.config.send_deadline
-        session = session_for(self.host, self.settings, deadline)
+    def file(self, content: bytes, message_id: str, sent_at: dt.datetime, *,
+             look_first: bool) -> None:
+        if self.session is None:
+            self.session = session_for(self.host, self.settings, 0.0)
+        session = self.session
+        session.deadline = time.monotonic() + self.host.config.send_deadline
+        session.steps.clear()
         try:
-            file_copy(self.host, self.mailbox, session, content, message_id, sent_at)
+            file_copy(self.host, self.mailbox, session, content, message_id, sent_at,
+                      look_first=look_first)
         except StepFailed as failed:
+            self.session = None  # closed by the failed step: the next copy reconnects
             raise DeliveryError(failed.failure, self.host.explain(failed.failure),
                                 session.steps) from None
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
 
 
 def copier_for(host: Host, mailbox: Mailbox) -> ImapCopier | None:

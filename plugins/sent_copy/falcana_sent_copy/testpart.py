@@ -34,6 +34,7 @@ def test_part(host: Host, mailbox: Mailbox, content: bytes, message_id: str) -> 
     session = session_for(host, imap, time.monotonic() + host.config.test_deadline)
     try:
         file_copy(host, mailbox, session, content, message_id, dt.datetime.now(dt.UTC))
+        session.close()
     except StepFailed as failed:
         return TestPart(title, False, session.steps, explanation=host.explain(failed.failure),
                         failed_step=failed.failure.step)
