@@ -39,6 +39,9 @@ class Discovery:
     found: list[Found]
     tried: list[Tried]
     cached: bool = False
+    #: proposals for other sections of the same mailbox (the IMAP server for the copy in
+    #: Sent), one per section, from the source that made the proposal
+    also: list[Found] = dataclasses.field(default_factory=list)
 
     @property
     def proposal(self) -> Found | None:
@@ -58,4 +61,6 @@ class Discovery:
                 "section": f.section,
             } for f in self.found],
             "tried": [dataclasses.asdict(t) for t in self.tried],
+            "also": [{"section": f.section, "values": dict(f.values), "label": f.label,
+                      "source_label": text_in(f.source_label, lang)} for f in self.also],
         }

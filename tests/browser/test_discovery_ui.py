@@ -34,6 +34,10 @@ def test_typing_an_address_with_no_server_yet_finds_the_settings_by_itself(
     popup.locator(".discovery .message.saved").wait_for()
     assert popup.locator("#smtp-host").input_value() == "smtp.1und1.de"
     assert "Thunderbird-Providerdatenbank (1&1)" in popup.locator(".discovery").inner_text()
+    # the IMAP server for the copy in Sent is filled too, in its own (opened) part
+    assert popup.locator("#sent_copy-host").input_value() == "imap.1und1.de"
+    assert popup.locator("#sent_copy-port").input_value() == "993"
+    assert popup.locator("#sent_copy-host").is_visible()
 
 
 def test_find_settings_fill_them_and_the_test_mail_passes(

@@ -139,6 +139,13 @@
         if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }
         const fill = out.querySelector("[data-fill]");
         if (fill) fillFrom(form, JSON.parse(fill.dataset.fill), fill.dataset.source);
+        const also = out.querySelector("[data-also]");  // proposals for other sections
+        if (also && fill) for (const other of JSON.parse(also.dataset.also)) {
+          const target = document.querySelector(`form.section-form[data-section="${other.section}"]`);
+          if (!target) continue;
+          fillFrom(target, other.values, other.source_label);
+          target.querySelectorAll("details.collapsed-section").forEach((d) => { d.open = true; });
+        }
         out.querySelectorAll("button.candidate").forEach((c) => c.addEventListener("click", () => {
           fillFrom(form, JSON.parse(c.dataset.values), c.dataset.source);
         }));

@@ -50,6 +50,20 @@ def _from_provider(provider: Provider, address: str, source: str, label: Any) ->
     return [_found(s, address, source, label) for s in provider.smtp]
 
 
+def _imap(provider: Provider, address: str, label: Any) -> Found | None:
+    """The provider's IMAP server, for the copy in Sent (implicit TLS preferred)."""
+    servers = sorted(provider.imap, key=lambda s: {"ssl": 0, "tls": 1}.get(s.security, 2))
+    if not servers or servers[0].security == "normal":
+        return None
+    server = servers[0]
+    smtp_user = provider.smtp[0].username if provider.smtp else "%EMAILADDRESS%"
+    values = {"host": server.host, "port": server.port, "security": server.security,
+              # empty: the same username as for sending
+              "username": "" if server.username == smtp_user else server.username_for(address)}
+    return Found(f"{server.host}, {server.port}, {SECURITY_LABEL[server.security]}", values,
+                 "ispdb", label, None, "sent_copy")
+
+
 def discoverer(host: Host) -> Discoverer:
     """The host's discoverer (one cache per host)."""
     return host.service("discovery", Discoverer)
@@ -90,6 +104,9 @@ class Discoverer:
         if not result.found:
             self._run(result, "ispdb", lambda: self._ispdb(address, domain))
         if result.found:
+            provider = ispdb.lookup(domain) if result.found[0].source == "ispdb" else None
+            imap = _imap(provider, address, result.found[0].source_label) if provider else None
+            result.also = [imap] if imap is not None else []
             return result
         # 3, 4, 5 at once
         network: list[tuple[str, Callable[[], list[Found]]]] = [
@@ -150,8 +167,8 @@ class Discoverer:
         provider = ispdb.lookup(domain)
         if provider is None:
             return []
-        return _from_provider(provider, address, "ispdb", _(
-            "Thunderbird ISP database ({name})", name=provider.name))
+        label = _("Thunderbird ISP database ({name})", name=provider.name)
+        return _from_provider(provider, address, "ispdb", label)
 
     def _reachable(self, found: list[Found]) -> list[Found]:
         """What a domain says about itself may point anywhere: a candidate whose server the

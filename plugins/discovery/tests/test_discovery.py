@@ -97,6 +97,9 @@ def test_the_isp_database_answers_without_any_network(falcana_host: Host,
     assert [(f.values["port"], f.values["security"]) for f in result.found] == [
         (465, "ssl"), (587, "tls")]
     assert "1&1" in str(result.proposal.source_label)
+    [imap] = result.also  # and the IMAP server for the copy in Sent, from the same entry
+    assert (imap.section, dict(imap.values)) == ("sent_copy", {
+        "host": "imap.1und1.de", "port": 993, "security": "ssl", "username": ""})
     assert len(dns_server.queries) == before  # no DNS, no connection
     imap = [t.source for t in result.tried]
     assert imap == ["plugin", "ispdb"]

@@ -33,11 +33,11 @@ def imap(imap_server: Callable[..., DovecotTestServer]) -> DovecotTestServer:
     return imap_server({ADDRESS: PASSWORD})
 
 
-def mailbox(host: Host, smtp: SmtpTestServer, imap: DovecotTestServer | None,
+def mailbox(app: Host, smtp: SmtpTestServer, imap: DovecotTestServer | None,
             address: str = ADDRESS, mode: str = "on", **copy: Any) -> Mailbox:
-    user = host.users.add(address.split("@")[0], email=address)
-    box = host.mailboxes.personal(user)
-    saved = host.save_section(box, "smtp", {
+    user = app.users.add(address.split("@")[0], email=address)
+    box = app.mailboxes.personal(user)
+    saved = app.save_section(box, "smtp", {
         "email": address, "username": address, "password": PASSWORD, "host": "127.0.0.1",
         "port": str(smtp.port), "security": "normal"}, actor="admin")
     assert saved.saved, saved.validation.errors
@@ -45,7 +45,7 @@ def mailbox(host: Host, smtp: SmtpTestServer, imap: DovecotTestServer | None,
               "port": str(imap.ssl_port if imap else 993), "security": "ssl",
               "username": "", "password": "", "folder": ""}
     values.update(copy)
-    result = host.save_section(box, "sent_copy", values, actor="admin")
+    result = app.save_section(box, "sent_copy", values, actor="admin")
     assert result.saved, [(m.field, str(m.text)) for m in result.validation.errors]
     return box
 
@@ -173,3 +173,57 @@ def test_modified_utf7_folder_names_both_ways() -> None:
                        ("日本語", "&ZeVnLIqe-")):
         assert utf7.encode(name) == wire
         assert utf7.decode(wire) == name
+
+
+def test_a_worker_killed_while_filing_files_exactly_one_copy_after_restart(
+        tmp_path: Any, test_ca_bundle: Any, dns_server: Any, smtp: SmtpTestServer,
+        imap: DovecotTestServer) -> None:
+    """SIGKILL while the copy is being filed (the IMAP server stalls): the mail went out
+    once; after the restart the copy is filed once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from falcana_core.testing import make_config
+    from falcana_core.testing.smtpd import ScriptedServer
+
+    imap.create(ADDRESS, "Sent")
+    config = make_config(tmp_path / "data", ca_bundle=test_ca_bundle)
+    host = Host.start(config)
+    stalling = ScriptedServer(trickle=b"*", interval=1.0)  # an IMAP greeting that never ends
+    box = mailbox(host, smtp, None, mode="on", host="127.0.0.1", port=str(stalling.port),
+                  security="normal")
+    oid = host.outbox.enqueue(box, message())
+    env = {**os.environ, "FALCANA_DATA_DIR": str(config.data_dir),
+           "FALCANA_CA_BUNDLE": str(test_ca_bundle), "FALCANA_ALLOW_NETWORKS": "loopback",
+           "FALCANA_USER_PORTS": "1-65535", "FALCANA_OUTBOX_LEASE": "2",
+           "FALCANA_DNS_SERVERS": dns_server.address, "FALCANA_LANG": "en"}
+    worker = subprocess.Popen([sys.executable, "-m", "falcana_core", "worker", "--quiet",
+                               "--poll", "0.1"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(150):
+            if stalling.connections:
+                break
+            time.sleep(0.1)
+        assert stalling.connections, "the worker should be filing by now"
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+        stalling.close()
+    assert len(smtp.messages) == 1
+    row = host.outbox.list(limit=5)[0]
+    assert (row.id, row.status, row.copy_status) == (oid, "sent", "pending")
+    assert host.save_section(box, "sent_copy", {
+        "mode": "on", "host": "127.0.0.1", "port": str(imap.ssl_port), "security": "ssl",
+        "username": "", "password": "", "folder": ""}, actor="admin").saved
+    time.sleep(2.5)  # the dead worker's claim on the copy runs out
+    again = subprocess.run([sys.executable, "-m", "falcana_core", "worker", "--once",
+                            "--quiet"], env=env, capture_output=True, timeout=120)
+    assert again.returncode == 0, again.stderr.decode()
+    assert host.outbox.list(limit=5)[0].copy_status == "filed"
+    assert len(imap.messages(ADDRESS, "Sent")) == 1
+    assert len(smtp.messages) == 1  # never sent again
+    host.close()
