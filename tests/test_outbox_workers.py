@@ -80,9 +80,14 @@ def test_workers_killed_at_random_moments_lose_nothing(
     env = worker_env(config, test_ca_bundle, dns_server.address)
     rng = random.Random(4711)
     kills = 0
-    while kills < 4 and len(server.messages) < 900:
+    while kills < 4 and len(server.messages) < 700:
         proc = start_worker(env)
-        time.sleep(rng.uniform(0.8, 2.0))
+        # kill after the worker made some progress, at a random message: by count, not by
+        # time, so a fast machine cannot finish the whole queue before the kill
+        target = len(server.messages) + rng.randint(20, 60)
+        deadline = time.monotonic() + 60
+        while len(server.messages) < target and time.monotonic() < deadline:
+            time.sleep(0.005)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1
