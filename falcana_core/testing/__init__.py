@@ -182,8 +182,8 @@ def imap_server(test_ca: trustme.CA) -> Iterator[Callable[..., DovecotTestServer
         require_service("Dovecot", "install dovecot-imapd")
     started: list[DovecotTestServer] = []
 
-    def start(users: dict[str, str]) -> DovecotTestServer:
-        server = DovecotTestServer(test_ca, users).start()
+    def start(users: dict[str, str], **kwargs: Any) -> DovecotTestServer:
+        server = DovecotTestServer(test_ca, users, **kwargs).start()
         started.append(server)
         return server
 

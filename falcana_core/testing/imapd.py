@@ -62,7 +62,11 @@ def encode_utf7(name: str) -> str:
 
 
 class DovecotTestServer:
-    def __init__(self, ca: Any, users: dict[str, str], *, host: str = "127.0.0.1") -> None:
+    def __init__(self, ca: Any, users: dict[str, str], *, host: str = "127.0.0.1",
+                 introspection_url: str | None = None) -> None:
+        """``introspection_url``: XOAUTH2 tokens are checked there (RFC 7662), as Gmail's
+        and Microsoft's IMAP servers check theirs."""
+        self.introspection_url = introspection_url
         import tempfile
 
         # not under pytest's tmp_path: its parents are closed to other users
@@ -89,6 +93,16 @@ class DovecotTestServer:
             for user, password in self.users.items()), encoding="utf-8")
         special = "".join(
             f'  mailbox "{name}" {{\n    special_use = \\Sent\n  }}\n' for name in SPECIAL_SENT)
+        oauth = ""
+        mechanisms = "plain login"
+        if self.introspection_url:
+            (f / "oauth2.conf").write_text(
+                f"introspection_mode = post\nintrospection_url = {self.introspection_url}\n"
+                "username_attribute = email\nactive_attribute = active\n"
+                "active_value = true\n", encoding="utf-8")
+            oauth = (f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+                     f"  args = {f / 'oauth2.conf'}\n}}\n")
+            mechanisms += " xoauth2 oauthbearer"
         conf = f"""
 base_dir = {f / 'run'}
 state_dir = {f / 'state'}
@@ -99,8 +113,8 @@ ssl = yes
 ssl_cert = <{f / 'server.pem'}
 ssl_key = <{f / 'server.pem'}
 disable_plaintext_auth = yes
-auth_mechanisms = plain login
-# tests log in wrongly on purpose: no growing delay for the next attempt
+auth_mechanisms = {mechanisms}
+{oauth}# tests log in wrongly on purpose: no growing delay for the next attempt
 auth_failure_delay = 0
 login_trusted_networks = 127.0.0.0/8
 default_login_user = dovenull

@@ -295,6 +295,13 @@ class OAuthTestServer:
                 return server.create_token_response()
             if last == "revoke":
                 return server.create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME)
+            if last == "introspect":  # RFC 7662, for IMAP servers checking XOAUTH2
+                with outer.lock:
+                    token = outer.tokens.get(request.form.get("token", ""))
+                if token is None or token.revoked or token.is_expired():
+                    return {"active": False}
+                return {"active": True, "email": token.account or "", "scope": token.scope,
+                        "client_id": token.client_id}
             return "not found", 404
 
         return app

@@ -13,7 +13,7 @@ from falcana_oauth.service import APP, DELEGATED, DELEGATION, AccessToken, OAuth
 if TYPE_CHECKING:
     from falcana_smtp_settings.api import SmtpSession, SmtpSettings
 
-    from falcana_core.api import Host
+    from falcana_core.api import Host, Mailbox
 
 
 def auth_methods(ctx: SectionContext, values: dict[str, Any]) -> list[Choice]:
@@ -47,18 +47,42 @@ def login(host: Host, session: SmtpSession, settings: SmtpSettings) -> str | Non
     return session.xoauth2(token.account, token.token)
 
 
+def imap_login(host: Host, mailbox: Mailbox, session: Any) -> str | None:
+    """XOAUTH2 over IMAP for the copy in Sent, under the same rule as SMTP: the token goes
+    only to a server the client lists, over verified TLS."""
+    from falcana_smtp_settings.api import load_settings
+
+    smtp = load_settings(host, mailbox, with_password=False)
+    if smtp.auth_method not in METHODS:
+        return None
+    imap = session.settings
+
+    def token_for_this_server() -> AccessToken:
+        _check(host, smtp.address, imap.host, imap.security, None)
+        return oauth(host).access_token(mailbox)
+
+    token = session.step("imap.token", token_for_this_server, detail=lambda t: {
+        "source": t.source, "account": t.account})
+    used: str = session.xoauth2(token.account, token.token)
+    return used
+
+
 def check_destination(host: Host, address: str, settings: SmtpSettings) -> None:
+    _check(host, address, settings.host, settings.security, settings.pin)
+
+
+def _check(host: Host, address: str, server: str, security: str, pin: str | None) -> None:
     """A token goes only to an SMTP server its provider names, over TLS verified against
     the CA bundle (a pinned certificate skips that check, so it does not count)."""
-    provider = oauth(host).provider_for(address, settings.host)
+    provider = oauth(host).provider_for(address, server)
     allowed = provider.smtp_host_names if provider else frozenset()
-    if settings.host.lower().rstrip(".") not in allowed:
+    if server.lower().rstrip(".") not in allowed:
         raise OAuthError("oauth.server_not_allowed", _(
             "The OAuth2 token is sent only to {servers}, not to {server}.",
-            servers=", ".join(sorted(allowed)) or "-", server=settings.host), _(
+            servers=", ".join(sorted(allowed)) or "-", server=server), _(
             "Enter the provider's SMTP server, or add this server to the OAuth2 client's "
             "\"SMTP servers\" in the system settings."))
-    if settings.security not in ("tls", "ssl") or settings.pin:
+    if security not in ("tls", "ssl") or pin:
         raise OAuthError("oauth.tls_required", _(
             "The OAuth2 token is sent only over a TLS connection whose certificate is "
             "verified (connection type TLS or SSL, no pinned certificate)."), _(

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         Explanation,
         HelpText,
         Host,
+        Mailbox,
         Route,
         SectionContext,
     )
@@ -52,6 +53,13 @@ def smtp_login(host: Host, session: SmtpSession, settings: SmtpSettings) -> str 
     from falcana_oauth.login import login
 
     return login(host, session, settings)
+
+
+@hookimpl(optionalhook=True)  # published by sent_copy, which may be absent
+def imap_login(host: Host, mailbox: Mailbox, session: Any) -> str | None:
+    from falcana_oauth.login import imap_login as login
+
+    return login(host, mailbox, session)
 
 
 @hookimpl

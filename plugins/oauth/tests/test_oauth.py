@@ -453,3 +453,30 @@ def test_a_consent_link_works_once_even_in_two_browsers(
     done = [b.get(f"{a.path}?{a.query}").status_code for b, a in zip((first, second),
                                                                       approved, strict=True)]
     assert done == [200, 400]
+
+
+def test_the_copy_in_sent_signs_in_with_xoauth2_too(
+        host: Host, smtp: SmtpTestServer, oauth: OAuthTestServer,
+        imap_server: Callable[..., Any]) -> None:
+    """Delegation signs in to the IMAP server as well (Dovecot checks the token at the
+    authorization server, RFC 7662), and the copy lands in Sent."""
+    imap = imap_server({MAX: "only-for-the-test-kit"}, introspection_url=f"{oauth.url}/introspect")
+    imap.create(MAX, "Sent")
+    box = mailbox(host, smtp, "max", MAX, "oauth2_delegation")
+    assert host.save_section(box, "sent_copy", {
+        "mode": "on", "host": "127.0.0.1", "port": str(imap.ssl_port), "security": "ssl",
+        "username": "", "password": "", "folder": ""}, actor="admin").saved
+    result = host.run_action(box, "smtp.test", {}, actor="admin")
+    assert result.ok, result.explanation
+    [part] = result.parts
+    assert part.ok, part.explanation
+    steps = {s.id: s for s in part.steps}
+    assert "imap.token" in steps and steps["imap.login"].detail["mechanism"] == "XOAUTH2"
+    assert len(imap.messages(MAX, "Sent")) == 1
+    # an IMAP server the client does not list gets no token ("localhost" is not named)
+    assert host.save_section(box, "sent_copy", {
+        "mode": "on", "host": "localhost", "port": str(imap.ssl_port), "security": "ssl",
+        "username": "", "password": "", "folder": ""}, actor="admin").saved
+    refused = host.run_action(box, "smtp.test", {}, actor="admin")
+    [part] = refused.parts
+    assert not part.ok and part.failed_step == "imap.token"

@@ -25,9 +25,10 @@ SECTION = OAuthClientSection(PLUGIN, "oauth_google", _("Google: OAuth2 sign-in")
     ClientField("token_uri", _("Token endpoint"), default="https://oauth2.googleapis.com/token"),
     ClientField("revoke_uri", _("Revocation endpoint"),
                 default="https://oauth2.googleapis.com/revoke"),
-    ClientField("smtp_servers", _("SMTP servers for OAuth2"),
-                _("A token is sent only to these servers (separated by spaces), and only "
-                  "over a verified TLS connection."), default="smtp.gmail.com"),
+    ClientField("smtp_servers", _("Servers for OAuth2"),
+                _("A token is sent only to these servers (SMTP, and IMAP for the copy in "
+                  "Sent; separated by spaces), and only over a verified TLS connection."),
+                default="smtp.gmail.com imap.gmail.com"),
 ])
 
 

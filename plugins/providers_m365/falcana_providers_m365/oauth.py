@@ -27,9 +27,10 @@ SECTION = OAuthClientSection(PLUGIN, "oauth_microsoft",
     ClientField("authority", _("Authority"),
                 _("Leave as it is unless you use a national cloud."),
                 default="https://login.microsoftonline.com"),
-    ClientField("smtp_servers", _("SMTP servers for OAuth2"),
-                _("A token is sent only to these servers (separated by spaces), and only "
-                  "over a verified TLS connection."), default=f"{M365_HOST} {OUTLOOK_HOST}"),
+    ClientField("smtp_servers", _("Servers for OAuth2"),
+                _("A token is sent only to these servers (SMTP, and IMAP for the copy in "
+                  "Sent; separated by spaces), and only over a verified TLS connection."),
+                default=f"{M365_HOST} {OUTLOOK_HOST}"),
 ])
 
 

@@ -16,9 +16,15 @@ if TYPE_CHECKING:
 
 
 def session_for(host: Host, settings: ImapSettings, deadline: float) -> ImapSession:
+    def login(session: ImapSession) -> str | None:
+        box = host.mailboxes.get(settings.mailbox_id)
+        used: str | None = host.hook.call("imap_login", host=host, mailbox=box,
+                                          session=session)
+        return used
+
     return ImapSession(settings, policy=host.config.net_policy,
                        ca_bundle=host.config.ca_bundle, timeout=host.config.net_timeout,
-                       deadline=deadline)
+                       deadline=deadline, login_hook=login)
 
 
 def file_copy(host: Host, mailbox: Mailbox, session: ImapSession, content: bytes,

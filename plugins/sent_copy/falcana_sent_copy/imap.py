@@ -23,6 +23,7 @@ from falcana_core.api import (
     NetPolicy,
     SecretValue,
     Step,
+    StepProblem,
     StepStatus,
     connect,
     printable,
@@ -48,6 +49,7 @@ class ImapSettings:
     password: SecretValue | None
     folder: str = ""  # remembered or chosen; empty: find it
     address: str = ""
+    auth_method: str = "password"  # the mailbox's e-mail sign-in (OAuth2: see imap_login)
 
 
 class StepFailed(Exception):
@@ -75,8 +77,10 @@ class _PolicyIMAP(imaplib.IMAP4):
 
 class ImapSession:
     def __init__(self, settings: ImapSettings, *, policy: NetPolicy, ca_bundle: Path | None,
-                 timeout: float, deadline: float | None = None) -> None:
+                 timeout: float, deadline: float | None = None,
+                 login_hook: Callable[[ImapSession], str | None] | None = None) -> None:
         self.settings = settings
+        self.login_hook = login_hook
         self.policy = policy
         self.ca_bundle = ca_bundle
         self.timeout = timeout
@@ -131,6 +135,9 @@ class ImapSession:
             kind = FailureKind.REFUSED
         elif isinstance(exc, TimeoutError | socket.timeout):
             kind = FailureKind.TIMEOUT
+        elif isinstance(exc, StepProblem):  # a sign-in plugin's problem (OAuth2 token)
+            kind = exc.kind
+            data.update(exc.data)
         elif isinstance(exc, NoSentFolder):
             kind = FailureKind.NOT_OFFERED
             data["what"] = "sent_folder"
@@ -160,6 +167,11 @@ class ImapSession:
         if s.security == "tls":
             self.step("imap.starttls", lambda: self.imap.starttls(ssl_context=ctx),  # type: ignore[union-attr]
                       detail=lambda _r: {})
+        if s.auth_method != "password":
+            if self.login_hook is None or self.login_hook(self) is None:
+                self.step("imap.login", lambda: _refuse(
+                    f"no enabled plugin signs in with {s.auth_method} over IMAP"))
+            return
         self.step("imap.login", self._login)
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -178,11 +190,15 @@ class ImapSession:
         typ, _data = self.imap.login(s.username, s.password.reveal())
         return str(typ)
 
-    def xoauth2(self, account: str, token: SecretValue) -> None:
-        """SASL XOAUTH2 instead of LOGIN (Microsoft 365 and Gmail, when signed in)."""
-        assert self.imap is not None
-        raw = f"user={account}\x01auth=Bearer {token.reveal()}\x01\x01".encode()
-        self.imap.authenticate("XOAUTH2", lambda _challenge: raw)
+    def xoauth2(self, account: str, token: SecretValue) -> str:
+        """SASL XOAUTH2 instead of LOGIN, as the ``imap.login`` step."""
+        def login() -> str:
+            assert self.imap is not None
+            raw = f"user={account}\x01auth=Bearer {token.reveal()}\x01\x01".encode()
+            typ, _data = self.imap.authenticate("XOAUTH2", lambda _challenge: raw)
+            return "XOAUTH2" if typ == "OK" else str(typ)
+
+        return self.step("imap.login", login, detail=lambda m: {"mechanism": m})
 
     def find_folder(self) -> str:
         """The Sent folder: the remembered or chosen one, else the one marked \\Sent
@@ -252,6 +268,10 @@ class ImapSession:
             with contextlib.suppress(Exception):
                 self.imap.logout()
             self.imap = None
+
+
+def _refuse(why: str) -> str:
+    raise imaplib.IMAP4.error(why)
 
 
 def _quote(text: str) -> str:

@@ -87,7 +87,7 @@ def imap_settings(host: Host, mailbox: Mailbox) -> ImapSettings | None:
         password = secret if bound == binding(settings.username, settings.host, settings.port,
                                               settings.security) else None
     return ImapSettings(mailbox.id, settings.host, settings.port, settings.security, username,
-                        password, settings.folder, smtp.address)
+                        password, settings.folder, smtp.address, smtp.auth_method)
 
 
 def remember_folder(host: Host, mailbox_id: int, folder: str) -> None:
