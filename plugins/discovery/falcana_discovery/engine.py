@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from falcana_core.api import Host
 
 SECTION = "smtp"
+COPY_SECTION = "sent_copy"  # the IMAP server for the copy in Sent
 CACHE_SECONDS = 3600.0
 DEFAULT_BUDGET = 10.0
 PROBE_PORTS: tuple[tuple[int, str], ...] = ((465, "ssl"), (587, "tls"))
@@ -47,10 +48,13 @@ def _found(server: Server, address: str, source: str, source_label: Any,
 
 
 def _from_provider(provider: Provider, address: str, source: str, label: Any) -> list[Found]:
-    return [_found(s, address, source, label) for s in provider.smtp]
+    """The provider's SMTP servers, and its IMAP server for the copy in Sent."""
+    imap = _imap(provider, address, label, source)
+    return [*(_found(s, address, source, label) for s in provider.smtp),
+            *([imap] if imap is not None else [])]
 
 
-def _imap(provider: Provider, address: str, label: Any) -> Found | None:
+def _imap(provider: Provider, address: str, label: Any, source: str) -> Found | None:
     """The provider's IMAP server, for the copy in Sent (implicit TLS preferred)."""
     servers = sorted(provider.imap, key=lambda s: {"ssl": 0, "tls": 1}.get(s.security, 2))
     if not servers or servers[0].security == "normal":
@@ -61,7 +65,7 @@ def _imap(provider: Provider, address: str, label: Any) -> Found | None:
               # empty: the same username as for sending
               "username": "" if server.username == smtp_user else server.username_for(address)}
     return Found(f"{server.host}, {server.port}, {SECURITY_LABEL[server.security]}", values,
-                 "ispdb", label, None, "sent_copy")
+                 source, label, None, COPY_SECTION)
 
 
 def discoverer(host: Host) -> Discoverer:
@@ -104,9 +108,6 @@ class Discoverer:
         if not result.found:
             self._run(result, "ispdb", lambda: self._ispdb(address, domain))
         if result.found:
-            provider = ispdb.lookup(domain) if result.found[0].source == "ispdb" else None
-            imap = _imap(provider, address, result.found[0].source_label) if provider else None
-            result.also = [imap] if imap is not None else []
             return result
         # 3, 4, 5 at once
         network: list[tuple[str, Callable[[], list[Found]]]] = [
@@ -218,6 +219,14 @@ class Discoverer:
                 server = Server("smtp", target, port, security, "%EMAILADDRESS%")
                 found.append(_found(server, address, "srv",
                                     _("DNS SRV record of {domain}", domain=domain)))
+        for name, security in ((f"_imaps._tcp.{domain}", "ssl"), (f"_imap._tcp.{domain}", "tls")):
+            for target, port in self.host.mx.srv(name)[:1]:
+                if target not in ("", "."):
+                    found.append(Found(f"{target}, {port}, {SECURITY_LABEL[security]}", {
+                        "host": target, "port": port, "security": security, "username": ""},
+                        "srv", _("DNS SRV record of {domain}", domain=domain), None,
+                        COPY_SECTION))
+                    break
         return found
 
     def _mx(self, address: str, domain: str) -> list[Found]:
@@ -285,8 +294,14 @@ def _reason(exc: BaseException) -> str:
 
 
 def _add(result: Discovery, found: list[Found]) -> None:
+    """SMTP candidates in order, without repeats; for another section (the copy's IMAP
+    server) the first proposal only."""
     seen = {(f.values.get("host"), f.values.get("port")) for f in result.found}
     for item in found:
+        if item.section != SECTION:
+            if all(a.section != item.section for a in result.also):
+                result.also.append(item)
+            continue
         key = (item.values.get("host"), item.values.get("port"))
         if key not in seen:
             result.found.append(item)
@@ -332,4 +347,4 @@ def _for_address(cached: Discovery, address: str) -> Discovery:
             values["username"] = new_local
         found.append(Found(item.label, values, item.source, item.source_label, item.warning,
                            item.section))
-    return Discovery(address, found, cached.tried, cached=True)
+    return Discovery(address, found, cached.tried, cached=True, also=cached.also)

@@ -123,7 +123,10 @@ def test_srv_records_name_the_submission_server(falcana_host: Host, dns_server: 
     dns_server.set_srv("_submissions._tcp.srv-firma.example", [("mail.srv-firma.example", 465)])
     dns_server.set_srv("_submission._tcp.srv-firma.example", [("mail.srv-firma.example", 587)])
     dns_server.set_address("mail.srv-firma.example", ["127.0.0.1"])
+    dns_server.set_srv("_imaps._tcp.srv-firma.example", [("mail.srv-firma.example", 993)])
     result = discover(falcana_host, "info@srv-firma.example")
+    assert [(a.section, a.values["port"], a.values["security"]) for a in result.also] == [
+        ("sent_copy", 993, "ssl")]
     assert [(f.values["host"], f.values["port"], f.values["security"], f.source)
             for f in result.found] == [("mail.srv-firma.example", 465, "ssl", "srv"),
                                        ("mail.srv-firma.example", 587, "tls", "srv")]
@@ -133,10 +136,14 @@ def test_the_domains_own_autoconfig_over_verified_https(
         falcana_host: Host, dns_server: Any, autoconfig: Callable[..., AutoconfigServer]) -> None:
     dns_server.set_address("autoconfig.ac-firma.example", ["127.0.0.1"])
     dns_server.set_address("smtp.ac-firma.example", ["127.0.0.1"])
+    dns_server.set_address("imap.ac-firma.example", ["127.0.0.1"])
     server = autoconfig(CONFIG.format(domain="ac-firma.example", host="smtp.ac-firma.example",
                                       port=465), "autoconfig.ac-firma.example")
     result = discover(falcana_host, "lena.berg@ac-firma.example", https_port=server.port)
     assert first(result) == ("smtp.ac-firma.example", 465, "ssl", "lena.berg", "autoconfig")
+    [imap] = result.also  # the same file's IMAP server, for the copy in Sent
+    assert dict(imap.values) == {"host": "imap.ac-firma.example", "port": 993,
+                                 "security": "ssl", "username": "lena.berg@ac-firma.example"}
     assert server.paths[0].startswith("/mail/config-v1.1.xml?emailaddress=lena.berg")
 
 
