@@ -63,10 +63,11 @@ def encode_utf7(name: str) -> str:
 
 class DovecotTestServer:
     def __init__(self, ca: Any, users: dict[str, str], *, host: str = "127.0.0.1",
-                 introspection_url: str | None = None) -> None:
+                 introspection_url: str | None = None, names: tuple[str, ...] = ()) -> None:
         """``introspection_url``: XOAUTH2 tokens are checked there (RFC 7662), as Gmail's
         and Microsoft's IMAP servers check theirs."""
         self.introspection_url = introspection_url
+        self.names = names  # more host names for the certificate
         import tempfile
 
         # not under pytest's tmp_path: its parents are closed to other users
@@ -86,7 +87,7 @@ class DovecotTestServer:
         # mail is stored as "nobody" (Dovecot refuses root): it must reach its folder
         f.chmod(0o711)
         os.chown(f / "mail", NOBODY, NOBODY)
-        cert = self._ca.issue_cert(self.host, "localhost")
+        cert = self._ca.issue_cert(self.host, "localhost", *self.names)
         cert.private_key_and_cert_chain_pem.write_to_path(str(f / "server.pem"))
         (f / "users").write_text("".join(
             f"{user}:{{PLAIN}}{password}:{NOBODY}:{NOBODY}::{f / 'mail' / user}\n"

@@ -24,7 +24,7 @@ from falcana_discovery import ispdb
 from falcana_discovery.clientconfig import ConfigError, Provider, Server, parse
 from falcana_discovery.fetch import FetchError, get
 from falcana_discovery.i18n import _
-from falcana_discovery.probe import offers_auth
+from falcana_discovery.probe import offers_auth, speaks_imap
 
 if TYPE_CHECKING:
     from falcana_core.api import Host
@@ -82,7 +82,8 @@ class Discoverer:
 
     def discover(self, address: str, *, budget: float | None = None,
                  probe_ports: Sequence[tuple[int, str]] = PROBE_PORTS,
-                 https_port: int = 443, use_cache: bool = True) -> Discovery:
+                 https_port: int = 443, imap_port: int = 993,
+                 use_cache: bool = True) -> Discovery:
         """``probe_ports`` and ``https_port`` are what a real deployment uses; tests run
         their servers on free ports."""
         _local, domain = split_address(address.strip())
@@ -91,14 +92,16 @@ class Discoverer:
         hit = self._cache.get(key)
         if use_cache and hit and hit[0] > time.monotonic():
             return _for_address(hit[1], address)
-        result = self._discover(address, domain, budget or _budget(), probe_ports, https_port)
+        result = self._discover(address, domain, budget or _budget(), probe_ports, https_port,
+                                imap_port)
         self._cache[key] = (time.monotonic() + CACHE_SECONDS, result)
         return result
 
     # -- the sources ---------------------------------------------------------------------
 
     def _discover(self, address: str, domain: str, budget: float,
-                  probe_ports: Sequence[tuple[int, str]], https_port: int) -> Discovery:
+                  probe_ports: Sequence[tuple[int, str]], https_port: int,
+                  imap_port: int = 993) -> Discovery:
         deadline = time.monotonic() + budget
         result = Discovery(address, [], [])
         if not domain:
@@ -119,7 +122,7 @@ class Discoverer:
         self._concurrently(result, network, deadline)
         if not result.found and time.monotonic() < deadline:
             self._run(result, "probe",
-                      lambda: self._probe(address, domain, deadline, probe_ports))
+                      lambda: self._probe(address, domain, deadline, probe_ports, imap_port))
         return result
 
     def _run(self, result: Discovery, source: str, fn: Callable[[], list[Found]]) -> None:
@@ -246,7 +249,7 @@ class Discoverer:
         raise _Nothing(f"MX {hosts[0]}: no known provider")
 
     def _probe(self, address: str, domain: str, deadline: float,
-               ports: Sequence[tuple[int, str]]) -> list[Found]:
+               ports: Sequence[tuple[int, str]], imap_port: int = 993) -> list[Found]:
         names = [f"smtp.{domain}", f"mail.{domain}", *self.host.mx(domain)[:1]]
         jobs = [(name, port, security) for port, security in ports for name in names]
         policy, ca = self.host.config.net_policy, self.host.config.ca_bundle
@@ -258,6 +261,13 @@ class Discoverer:
         found = [_found(Server("smtp", name, port, security, "%EMAILADDRESS%"), address,
                         "probe", _("tried: {server}", server=name + ":" + str(port)))
                  for (name, port, security), ok in zip(jobs, answers, strict=True) if ok]
+        imap_host = f"imap.{domain}"
+        if found and speaks_imap(imap_host, imap_port, policy=policy, deadline=deadline,
+                                 ca_bundle=ca):  # and the copy in Sent's server
+            found.append(Found(f"{imap_host}, {imap_port}, SSL", {
+                "host": imap_host, "port": imap_port, "security": "ssl", "username": ""},
+                "probe", _("tried: {server}", server=imap_host + ":" + str(imap_port)), None,
+                COPY_SECTION))
         if not found:
             raise _Nothing("no server answered with TLS and AUTH: " + ", ".join(
                 f"{n}:{p}" for n, p, _s in jobs))

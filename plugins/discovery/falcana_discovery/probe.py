@@ -13,6 +13,30 @@ from falcana_core.api import NetPolicy, connect
 from falcana_discovery.fetch import tls_context
 
 
+def speaks_imap(host: str, port: int, *, policy: NetPolicy, deadline: float,
+                ca_bundle: Path | None) -> bool:
+    """True when ``host:port`` greets as an IMAP server over verified implicit TLS."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return False
+    try:
+        sock = connect(policy.resolve(host, port), left)
+    except OSError:
+        return False
+    try:
+        sock.settimeout(max(0.1, deadline - time.monotonic()))
+        with tls_context(ca_bundle).wrap_socket(sock, server_hostname=host) as tls:
+            greeting = tls.recv(512)
+            with contextlib.suppress(OSError):
+                tls.sendall(b"a LOGOUT\r\n")
+            return greeting.startswith(b"* OK") or greeting.startswith(b"* PREAUTH")
+    except (OSError, ssl.SSLError):
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            sock.close()
+
+
 def offers_auth(host: str, port: int, security: str, *, policy: NetPolicy, deadline: float,
                 ca_bundle: Path | None) -> bool:
     """True when ``host:port`` speaks SMTP over verified TLS and offers AUTH after it."""

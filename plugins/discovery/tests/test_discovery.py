@@ -186,7 +186,26 @@ def test_probing_finds_a_server_with_verified_tls_and_auth(
     assert first(result) == ("mail.probe-firma.example", server.port, "ssl",
                              "x@probe-firma.example", "probe")
     assert len(result.found) == 1  # smtp.<domain> presented another name: not proposed
+    assert result.also == []  # no IMAP server answered
     assert server.messages == []  # nothing but EHLO and QUIT
+
+
+def test_probing_finds_the_imap_server_for_the_copy_too(
+        falcana_host: Host, dns_server: Any, test_ca: trustme.CA,
+        smtp_server: Callable[..., SmtpTestServer],
+        imap_server: Callable[..., Any]) -> None:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    test_ca.issue_cert("mail.imap-firma.example").configure_cert(ctx)
+    smtp = smtp_server("ssl", users={"x@imap-firma.example": "pw"}, ssl_context=ctx)
+    imap = imap_server({"x@imap-firma.example": "pw"}, names=("imap.imap-firma.example",))
+    for name in ("mail.imap-firma.example", "imap.imap-firma.example"):
+        dns_server.set_address(name, ["127.0.0.1"])
+    result = discover(falcana_host, "x@imap-firma.example", probe_ports=((smtp.port, "ssl"),),
+                      imap_port=imap.ssl_port)
+    assert first(result)[0] == "mail.imap-firma.example"
+    [copy] = result.also
+    assert dict(copy.values) == {"host": "imap.imap-firma.example", "port": imap.ssl_port,
+                                 "security": "ssl", "username": ""}
 
 
 def test_nothing_found_says_what_was_tried_within_the_budget(falcana_host: Host) -> None:
