@@ -10,7 +10,6 @@ import ipaddress
 import re
 
 import idna
-from email_validator import EmailNotValidError, validate_email
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
@@ -32,6 +31,11 @@ def has_control_chars(value: str) -> bool:
 
 def normalise_address(value: str) -> str:
     """A syntactically valid address (no DNS), domain in its Unicode form, lowercased."""
+    from email_validator import (  # loaded on first use: every start pays less
+        EmailNotValidError,
+        validate_email,
+    )
+
     if has_control_chars(value):
         raise AddressError("control_chars")
     try:

@@ -35,8 +35,6 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from falcana_core.addresses import ascii_address
@@ -257,8 +255,16 @@ def lock_queue(s: Session, mailbox_id: int) -> MailboxQueue:
     state = s.scalar(query)
     if state is None:
         # another worker may create it at the same moment: insert or leave it
-        insert = (postgresql_insert if postgres else sqlite_insert)(MailboxQueue)
-        s.execute(insert.values(mailbox_id=mailbox_id, pauses=0, updated_at=utcnow())
+        # the dialect's module is loaded only where it is used (start-up time)
+        if postgres:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement: Any = pg_insert(MailboxQueue)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            statement = sqlite_insert(MailboxQueue)
+        s.execute(statement.values(mailbox_id=mailbox_id, pauses=0, updated_at=utcnow())
                   .on_conflict_do_nothing(index_elements=["mailbox_id"]))
         state = s.scalar(query)
     assert state is not None
