@@ -15,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -242,6 +243,30 @@ class SecretStore:
         if self.key_file is not None and self.key_file.exists():
             self.ring = KeyRing.parse(self.key_file.read_text(encoding="ascii"),
                                       f"key file {self.key_file}")
+
+    def put_bound(self, owner: str, purpose: str, ref: str, value: SecretValue | str,
+                  bound_to: Mapping[str, object], session: Session | None = None) -> None:
+        """A secret encrypted together with where it may be used (server, port, user ...):
+        whoever can change those settings but cannot read the secret cannot move it."""
+        plain = value.reveal() if isinstance(value, SecretValue) else value
+        self.put(owner, purpose, ref, json.dumps({"password": plain, "for": dict(bound_to)},
+                                                 ensure_ascii=False), session=session)
+
+    def get_bound(self, owner: str, purpose: str, ref: str, session: Session | None = None
+                  ) -> tuple[SecretValue, dict[str, object] | None] | None:
+        """The secret and where it may be used; the place is None for a secret stored
+        plainly (before it was bound)."""
+        raw = self.get(owner, purpose, ref, session=session)
+        if raw is None:
+            return None
+        try:
+            doc = json.loads(raw.reveal())
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict) or "password" not in doc:
+            return raw, None
+        bound = doc.get("for")
+        return SecretValue(str(doc["password"])), bound if isinstance(bound, dict) else {}
 
     def get(self, owner: str, purpose: str, ref: str,
             session: Session | None = None) -> SecretValue | None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from falcana_smtp_settings.api import binding
+
 from falcana_core.api import (
     AddressError,
     Choice,
@@ -25,7 +27,6 @@ from falcana_sent_copy.settings import (
     OWNER,
     PASSWORD,
     SECURITY,
-    binding,
     own_password,
     ref,
     store_password,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
+
+from falcana_smtp_settings.api import binding
 
 from falcana_core.api import Mailbox, SecretValue
 from falcana_sent_copy.imap import ImapSettings
@@ -25,23 +26,15 @@ def ref(mailbox_id: int) -> str:
     return f"mailbox:{mailbox_id}"
 
 
-def binding(username: str, host: str, port: int, security: str) -> dict[str, object]:
-    return {"username": username, "host": host, "port": int(port), "security": security}
-
-
 def store_password(host: Host, s: Session, mailbox_id: int, password: str,
                    bound_to: dict[str, object]) -> None:
     """An IMAP password of its own, encrypted together with where it may go."""
-    host.secrets.put(OWNER, PASSWORD, ref(mailbox_id),
-                     json.dumps({"password": password, "for": bound_to}), session=s)
+    host.secrets.put_bound(OWNER, PASSWORD, ref(mailbox_id), password, bound_to, session=s)
 
 
-def own_password(host: Host, mailbox_id: int) -> tuple[SecretValue, dict[str, object]] | None:
-    raw = host.secrets.get(OWNER, PASSWORD, ref(mailbox_id))
-    if raw is None:
-        return None
-    doc = json.loads(raw.reveal())
-    return SecretValue(str(doc["password"])), dict(doc.get("for") or {})
+def own_password(host: Host, mailbox_id: int
+                 ) -> tuple[SecretValue, dict[str, object] | None] | None:
+    return host.secrets.get_bound(OWNER, PASSWORD, ref(mailbox_id))
 
 
 def row(host: Host, mailbox_id: int) -> SentCopySettings | None:

@@ -5,11 +5,11 @@ from typing import Any
 
 from falcana_smtp_settings.exchange import SmtpSession
 from falcana_smtp_settings.section import SECTION_ID
-from falcana_smtp_settings.settings import Preset, SmtpSettings, load_settings
+from falcana_smtp_settings.settings import Preset, SmtpSettings, binding, load_settings
 from falcana_smtp_settings.testmail import TestPart
 
-__all__ = ["SECTION_ID", "Preset", "SmtpSession", "SmtpSettings", "TestPart", "load_settings",
-           "mail_commands"]
+__all__ = ["SECTION_ID", "Preset", "SmtpSession", "SmtpSettings", "TestPart", "binding",
+           "load_settings", "mail_commands"]
 
 
 def mail_commands() -> Any:

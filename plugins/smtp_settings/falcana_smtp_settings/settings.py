@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -74,25 +73,15 @@ def binding(username: str, host: str, port: int, security: str) -> dict[str, obj
 
 def store_password(host: Host, s: Session, mailbox_id: int, password: str,
                    bound_to: dict[str, object]) -> None:
-    value = json.dumps({"password": password, "for": bound_to}, ensure_ascii=False)
-    host.secrets.put(OWNER, PASSWORD, secret_ref(mailbox_id), value, session=s)
+    host.secrets.put_bound(OWNER, PASSWORD, secret_ref(mailbox_id), password, bound_to,
+                           session=s)
 
 
 def stored_password(host: Host, mailbox_id: int, session: Session | None = None
                     ) -> tuple[SecretValue, dict[str, object] | None] | None:
     """The stored password and where it may go (None: saved before passwords were bound,
     bound to the settings it is first used with)."""
-    raw = host.secrets.get(OWNER, PASSWORD, secret_ref(mailbox_id), session=session)
-    if raw is None:
-        return None
-    try:
-        doc = json.loads(raw.reveal())
-    except ValueError:
-        doc = None
-    if not isinstance(doc, dict) or "password" not in doc:
-        return raw, None
-    bound = doc.get("for")
-    return SecretValue(str(doc["password"])), bound if isinstance(bound, dict) else {}
+    return host.secrets.get_bound(OWNER, PASSWORD, secret_ref(mailbox_id), session=session)
 
 
 def load_settings(host: Host, mailbox: Mailbox, *, with_password: bool = True) -> SmtpSettings:
