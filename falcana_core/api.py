@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from falcana_core.messages import stamp
     from falcana_core.migrate import run_env
     from falcana_core.models import Base, Mailbox, User, utcnow
-    from falcana_core.netpolicy import DestinationRefused, NetPolicy, connect
+    from falcana_core.netpolicy import DestinationRefused, NetPolicy, connect, tls_context
     from falcana_core.providers import Detection, FieldPreset, Limits, MxLookup, MxResolver
     from falcana_core.rendering import render_section
     from falcana_core.routes import Route
@@ -104,7 +104,7 @@ _WHERE: dict[str, str] = {
     **{n: f"falcana_core.providers:{n}" for n in (
         "Detection", "FieldPreset", "Limits", "MxLookup", "MxResolver")},
     **{n: f"falcana_core.netpolicy:{n}" for n in ("DestinationRefused", "NetPolicy",
-                                                   "connect")},
+                                                   "connect", "tls_context")},
     "render_section": "falcana_core.rendering:render_section",
     "Route": "falcana_core.routes:Route",
     "SecretValue": "falcana_core.secretbox:SecretValue",
@@ -133,7 +133,7 @@ __all__ = [  # every name above (a test checks)
     "explain_by_rules", "fail", "has_control_chars", "hookimpl", "hookspec", "login_required",
     "mailbox_or_404", "normalise_address", "normalise_host", "print_json", "printable",
     "provider_explanation", "read_secret", "render_section", "run_env", "serve", "split_address",
-    "stamp", "text_in", "utcnow", "web_host", "web_user",
+    "stamp", "text_in", "tls_context", "utcnow", "web_host", "web_user",
 ]
 
 

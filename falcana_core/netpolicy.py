@@ -22,7 +22,9 @@ import dataclasses
 import functools
 import ipaddress
 import socket
+import ssl
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 DEFAULT_USER_PORTS: tuple[tuple[int, int], ...] = ((25, 25), (465, 465), (587, 587),
@@ -199,6 +201,16 @@ def _port_ranges(text: str) -> tuple[tuple[int, int], ...]:
 
 def _ip(text: str) -> IPAddress:
     return ipaddress.ip_address(text.split("%", 1)[0])  # an IPv6 scope id is not ours
+
+
+def tls_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
+    """Verified TLS for an outgoing connection: the system store plus ``FALCANA_CA_BUNDLE``
+    (a corporate CA), host names checked, TLS 1.2 at least."""
+    ctx = ssl.create_default_context()
+    if ca_bundle is not None:
+        ctx.load_verify_locations(cafile=str(ca_bundle))
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
 
 
 def connect(infos: Iterable[Sequence[Any]], timeout: float) -> socket.socket:

@@ -11,7 +11,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from falcana_core.api import NetPolicy, connect
+from falcana_core.api import NetPolicy, connect, tls_context
 
 MAX_REDIRECTS = 2
 MAX_BYTES = 256 * 1024
@@ -19,14 +19,6 @@ MAX_BYTES = 256 * 1024
 
 class FetchError(Exception):
     """The file could not be fetched; the message says why (no secret: there is none)."""
-
-
-def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
-    if ca_bundle is not None:
-        ctx.load_verify_locations(cafile=str(ca_bundle))
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    return ctx
 
 
 def get(url: str, *, policy: NetPolicy, deadline: float, ca_bundle: Path | None) -> bytes:

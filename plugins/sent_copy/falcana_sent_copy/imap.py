@@ -27,6 +27,7 @@ from falcana_core.api import (
     StepStatus,
     connect,
     printable,
+    tls_context,
 )
 from falcana_sent_copy import utf7
 
@@ -158,7 +159,7 @@ class ImapSession:
         infos = self.step("imap.resolve", lambda: self.policy.resolve(s.host, s.port),
                           detail=lambda r: {"addresses": sorted({str(i[4][0]) for i in r})})
         sock = self.step("imap.connect", lambda: connect(infos, self._timeout()))
-        ctx = self._tls_context()
+        ctx = tls_context(self.ca_bundle)
         if s.security == "ssl":
             sock = self.step("imap.tls", lambda: ctx.wrap_socket(sock, server_hostname=s.host),
                              detail=lambda t: {"tls_version": t.version()})
@@ -173,13 +174,6 @@ class ImapSession:
                     f"no enabled plugin signs in with {s.auth_method} over IMAP"))
             return
         self.step("imap.login", self._login)
-
-    def _tls_context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context()
-        if self.ca_bundle is not None:
-            ctx.load_verify_locations(cafile=str(self.ca_bundle))
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        return ctx
 
     def _login(self) -> str:
         assert self.imap is not None

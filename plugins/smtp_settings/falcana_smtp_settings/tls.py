@@ -13,6 +13,8 @@ import ssl
 from pathlib import Path
 from typing import Any
 
+from falcana_core.api import tls_context
+
 _FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -39,12 +41,9 @@ def client_context(ca_bundle: Path | None, pin: str | None) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE  # the pin is checked right after the handshake
-    else:
-        ctx = ssl.create_default_context()
-        if ca_bundle is not None:
-            ctx.load_verify_locations(cafile=str(ca_bundle))
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    return ctx
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        return ctx
+    return tls_context(ca_bundle)
 
 
 def unverified_context() -> ssl.SSLContext:
