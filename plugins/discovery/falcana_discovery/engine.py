@@ -15,6 +15,7 @@ connection under the deployment's destination policy, results cached per domain.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -321,9 +322,7 @@ def _add(result: Discovery, found: list[Found]) -> None:
 def _parents(host: str) -> list[str]:
     """``mx00.ionos.de`` -> ``["ionos.de", "mx00.ionos.de"]``: the registrable domain (from
     the public suffix list) first, then the names between it and the host."""
-    from publicsuffixlist import PublicSuffixList
-
-    registrable = _psl(PublicSuffixList).privatesuffix(host.lower().rstrip("."))
+    registrable = _suffixes().privatesuffix(host.lower().rstrip("."))
     if not registrable:
         return []
     labels = host.lower().rstrip(".").split(".")
@@ -332,13 +331,12 @@ def _parents(host: str) -> list[str]:
     return [registrable, *reversed(between)]
 
 
-_PSL: list[Any] = []
+@functools.cache
+def _suffixes() -> Any:
+    """The public suffix list, read once (on first use: only MX look-ups need it)."""
+    from publicsuffixlist import PublicSuffixList
 
-
-def _psl(factory: Any) -> Any:
-    if not _PSL:
-        _PSL.append(factory())
-    return _PSL[0]
+    return PublicSuffixList()
 
 
 def _for_address(cached: Discovery, address: str) -> Discovery:
