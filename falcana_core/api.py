@@ -71,6 +71,7 @@ if TYPE_CHECKING:
         TransportFactory,
         cancellation,
     )
+    from falcana_core.watchdog import watchdog
     from falcana_core.web import create_app
     from falcana_core.web.auth import current_user as web_user
     from falcana_core.web.auth import host as web_host
@@ -114,6 +115,7 @@ _WHERE: dict[str, str] = {
     **{n: f"falcana_core.transports:{n}" for n in (
         "Connection", "DeliveryError", "Envelope", "SendResult", "Transport",
         "TransportFactory", "SentCopier", "cancellation")},
+    "watchdog": "falcana_core.watchdog:watchdog",
     "web_user": "falcana_core.web.auth:current_user",
     "web_host": "falcana_core.web.auth:host",
     "login_required": "falcana_core.web.auth:login_required",
@@ -133,7 +135,7 @@ __all__ = [  # every name above (a test checks)
     "explain_by_rules", "fail", "has_control_chars", "hookimpl", "hookspec", "login_required",
     "mailbox_or_404", "normalise_address", "normalise_host", "print_json", "printable",
     "provider_explanation", "read_secret", "render_section", "run_env", "serve", "split_address",
-    "stamp", "text_in", "tls_context", "utcnow", "web_host", "web_user",
+    "stamp", "text_in", "tls_context", "utcnow", "watchdog", "web_host", "web_user",
 ]
 
 

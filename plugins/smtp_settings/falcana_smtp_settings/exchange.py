@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import functools
 import smtplib
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +31,7 @@ from falcana_core.api import (
     StepStatus,
     cancellation,
     connect,
+    watchdog,
 )
 from falcana_smtp_settings.settings import SmtpSettings
 from falcana_smtp_settings.tls import PinMismatch, check_pin, client_context, session_info
@@ -130,6 +131,13 @@ class StepFailed(Exception):
         self.outcome_unknown = outcome_unknown
 
 
+@functools.cache
+def ehlo_name() -> str:
+    """This machine's name for EHLO, looked up once per process: smtplib asks the resolver
+    (``socket.getfqdn()``) on every connection otherwise, which can stall on a slow DNS."""
+    return socket.getfqdn()
+
+
 class SmtpSession:
     def __init__(self, settings: SmtpSettings, *, ca_bundle: Path | None, timeout: float,
                  deadline: float | None = None, login_hook: LoginHook | None = None,
@@ -144,7 +152,7 @@ class SmtpSession:
         self.deadline = deadline  # time.monotonic() value, for a whole test mail
         self.login_hook = login_hook
         self.password_hook = password_hook
-        self.local_hostname = local_hostname
+        self.local_hostname = local_hostname or ehlo_name()
         self.steps: list[Step] = []
         self.smtp: smtplib.SMTP | None = None
         self.tls: dict[str, Any] = {}
@@ -170,7 +178,7 @@ class SmtpSession:
              detail: Callable[[T], dict[str, Any]] | None = None,
              reply: Callable[[T], Reply | None] | None = None) -> T:
         started = time.perf_counter()
-        watchdog = None
+        alarm = None
         try:
             timeout = self._timeout()
             if self.smtp is not None and self.smtp.sock is not None:
@@ -178,10 +186,7 @@ class SmtpSession:
             if self.deadline is not None:
                 # a server that trickles a byte at a time never trips a read time-out:
                 # at the deadline the socket is shut, whatever is being read
-                watchdog = threading.Timer(max(0.0, self.deadline - time.monotonic()),
-                                           self._expire)
-                watchdog.daemon = True
-                watchdog.start()
+                alarm = watchdog.arm(self.deadline, self._expire)
             result = fn()
             if self._expired:
                 raise DeadlineExceeded("the overall time ran out")
@@ -203,8 +208,8 @@ class SmtpSession:
                 self.abort()
             raise StepFailed(failure, outcome_unknown=unknown) from None
         finally:
-            if watchdog is not None:
-                watchdog.cancel()
+            if alarm is not None:
+                watchdog.disarm(alarm)
         self.steps.append(Step(step_id, StepStatus.OK, (time.perf_counter() - started) * 1000,
                                reply(result) if reply else None,
                                detail(result) if detail else {}))

@@ -26,7 +26,7 @@ from falcana_core.api import (
     normalise_address,
     text_in,
 )
-from falcana_smtp_settings.exchange import StepFailed
+from falcana_smtp_settings.exchange import StepFailed, ehlo_name
 from falcana_smtp_settings.i18n import _
 from falcana_smtp_settings.message import prepare
 from falcana_smtp_settings.settings import SmtpSettings, load_settings, remember_offer
@@ -261,7 +261,7 @@ def fetch_certificate(host: Host, settings: SmtpSettings,
             with ctx.wrap_socket(raw, server_hostname=settings.host) as tls:
                 der = tls.getpeercert(binary_form=True)
         else:
-            smtp = smtplib.SMTP(timeout=timeout)
+            smtp = smtplib.SMTP(timeout=timeout, local_hostname=ehlo_name())
             smtp.sock = raw
             smtp._host = settings.host  # type: ignore[attr-defined]
             try:
