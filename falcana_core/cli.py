@@ -375,14 +375,18 @@ def keys_retire(key_id: str) -> None:
 @click.option("--poll", default=2.0, show_default=True, type=click.FloatRange(0.05, 3600),
               help="Seconds between looks at an empty queue.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
-def worker_cmd(once: bool, poll: float, quiet: bool) -> None:
-    """Deliver queued mail; several workers may share a PostgreSQL queue."""
+@click.option("--concurrency", type=click.IntRange(1, 1000), default=None,
+              help="Mailbox connections open at once (default: FALCANA_WORKER_CONCURRENCY, "
+                   "else 16 per processor core, at most 64).")
+def worker_cmd(once: bool, poll: float, quiet: bool, concurrency: int | None) -> None:
+    """Deliver queued mail, many mailboxes at once; several workers may share a
+    PostgreSQL queue."""
     import signal
     import threading
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from falcana_core.outbox import Worker
+    from falcana_core.worker import Worker
 
     h = host()
     stop = threading.Event()
@@ -399,7 +403,8 @@ def worker_cmd(once: bool, poll: float, quiet: bool) -> None:
     with Progress(TextColumn("Outbox"), BarColumn(), MofNCompleteColumn(),
                   disable=not show, transient=True) as progress:
         task = progress.add_task("deliver", total=backlog)
-        worker = Worker(h, progress=lambda n: progress.advance(task, n))
+        worker = Worker(h, progress=lambda n: progress.advance(task, n),
+                        concurrency=concurrency)
         try:
             handled = worker.run(once=once, poll=poll, stop=stop)
         except KeyboardInterrupt:

@@ -41,6 +41,15 @@ def _count(env: Mapping[str, str], name: str) -> int:
     return int(raw)
 
 
+def _connections(env: Mapping[str, str], name: str) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default_concurrency()
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise ConfigError(f"{name} must be a number of connections from 1 to 1000, not {raw!r}")
+    return int(raw)
+
+
 def _policy(env: Mapping[str, str]) -> NetPolicy:
     try:
         return NetPolicy.from_env(env)
@@ -50,6 +59,12 @@ def _policy(env: Mapping[str, str]) -> NetPolicy:
 
 class ConfigError(Exception):
     """A setting is malformed; the message names the variable (never a secret's value)."""
+
+
+def default_concurrency() -> int:
+    """Connections per worker process: sending waits on the network, not the processor, so
+    many per core; capped so one process does not hog the database's connections."""
+    return max(4, min(64, 16 * (os.cpu_count() or 1)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +83,9 @@ class Config:
     strict_plugins: bool = False
     trusted_proxies: int = 0  # reverse proxies in front of the web UI (X-Forwarded-For)
     net_policy: NetPolicy = dataclasses.field(default_factory=NetPolicy)  # where to connect
-    outbox_lease: float | None = None  # seconds a worker's claim lasts (default: from timeout)
+    outbox_lease: float = 15.0  # seconds a worker's claim lasts unless its heartbeat renews it
+    #: mailbox connections one worker process keeps open at once
+    worker_concurrency: int = dataclasses.field(default_factory=lambda: default_concurrency())
     outbox_max_age: float = 3 * 24 * 3600.0  # seconds before a deferred message fails
 
     @classmethod
@@ -101,7 +118,8 @@ class Config:
             "strict_plugins": _bool(env.get("FALCANA_STRICT_PLUGINS")),
             "trusted_proxies": _count(env, "FALCANA_TRUSTED_PROXIES"),
             "net_policy": _policy(env),
-            "outbox_lease": _float(env, "FALCANA_OUTBOX_LEASE", 0.0) or None,
+            "outbox_lease": _float(env, "FALCANA_OUTBOX_LEASE", cls.outbox_lease),
+            "worker_concurrency": _connections(env, "FALCANA_WORKER_CONCURRENCY"),
             "outbox_max_age": _float(env, "FALCANA_OUTBOX_MAX_AGE", cls.outbox_max_age),
         }
         values.update(overrides)
@@ -135,6 +153,7 @@ class Config:
             "FALCANA_TRUSTED_PROXIES": self.trusted_proxies,
             "FALCANA_ALLOW_NETWORKS": self.net_policy.describe(),
             "FALCANA_USER_PORTS": self.net_policy.describe_ports(),
-            "FALCANA_OUTBOX_LEASE": self.outbox_lease or "(10 x FALCANA_NET_TIMEOUT)",
+            "FALCANA_OUTBOX_LEASE": self.outbox_lease,
+            "FALCANA_WORKER_CONCURRENCY": self.worker_concurrency,
             "FALCANA_OUTBOX_MAX_AGE": self.outbox_max_age,
         }

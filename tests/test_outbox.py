@@ -11,8 +11,9 @@ import pytest
 
 from falcana_core.host import Host
 from falcana_core.models import Mailbox, utcnow
-from falcana_core.outbox import OutboxPolicy, Worker
+from falcana_core.outbox import OutboxPolicy
 from falcana_core.testing.smtpd import SmtpTestServer
+from falcana_core.worker import Worker
 
 ADDRESS = "juergen@example.com"
 PASSWORD = "Postfach-Pw-1"

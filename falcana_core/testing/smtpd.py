@@ -109,14 +109,17 @@ class SmtpTestServer:
     """aiosmtpd on 127.0.0.1 in ``normal``, ``starttls`` or ``ssl`` mode.
 
     ``users`` maps login to password for AUTH PLAIN/LOGIN; ``auth_reply`` is the reply
-    to a failed login (a provider's exact 535 line, say).
+    to a failed login (a provider's exact 535 line, say). ``reply_delay`` holds back
+    every reply (the last line of a multi-line one) that many seconds: a real provider's
+    round trip, for throughput measurements.
     """
 
     def __init__(self, mode: Mode = "normal", *, users: dict[str, str] | None = None,
                  ssl_context: ssl.SSLContext | None = None, auth: bool = True,
                  auth_reply: str | None = None, host: str = "127.0.0.1",
                  port: int = 0, smtputf8: bool = True,
-                 extra_auth: dict[str, Callable[..., Any]] | None = None) -> None:
+                 extra_auth: dict[str, Callable[..., Any]] | None = None,
+                 reply_delay: float = 0.0) -> None:
         if mode != "normal" and ssl_context is None:
             raise ValueError(f"mode {mode} needs an ssl_context (see the test CA fixture)")
         self.mode = mode
@@ -136,6 +139,9 @@ class SmtpTestServer:
         self._controller: Controller | None = None
         #: more AUTH mechanisms, e.g. {"XOAUTH2": oauth_server.xoauth2_authenticator(...)}
         self.extra_auth: dict[str, Callable[..., Any]] = dict(extra_auth or {})
+        self.reply_delay = reply_delay
+        self.open_connections = 0
+        self.peak_connections = 0  # the most connections open at once
 
     @property
     def port(self) -> int:
@@ -190,8 +196,8 @@ class SmtpTestServer:
         handler = _Handler(self)
         for name, fn in self.extra_auth.items():
             setattr(handler, f"auth_{name}", fn)
-        controller = Controller(
-            handler, hostname=self.host, port=self._port,
+        controller = _Controller(
+            self, handler, hostname=self.host, port=self._port,
             ssl_context=self._ssl_context if self.mode == "ssl" else None,
             ready_timeout=10, **kwargs)
         controller.start()
@@ -208,6 +214,43 @@ class SmtpTestServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class _SlowSMTP(SMTP):
+    """Waits before each complete reply, as a server across a real network does; counts
+    the connections open at once."""
+
+    def __init__(self, server: SmtpTestServer, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._server = server
+        self._delay = server.reply_delay
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        with self._server.lock:
+            self._server.open_connections += 1
+            self._server.peak_connections = max(self._server.peak_connections,
+                                                self._server.open_connections)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        with self._server.lock:
+            self._server.open_connections -= 1
+        super().connection_lost(error)
+
+    async def push(self, status: Any) -> None:
+        line = status if isinstance(status, str) else status.decode("ascii", "replace")
+        if line[3:4] != "-":  # the last line of a reply
+            await asyncio.sleep(self._delay)
+        await super().push(status)
+
+
+class _Controller(Controller):
+    def __init__(self, server: SmtpTestServer, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._server = server
+
+    def factory(self) -> SMTP:
+        return _SlowSMTP(self._server, self.handler, **self.SMTP_kwargs)
 
 
 class SilentServer:

@@ -211,7 +211,7 @@ def test_a_revoked_refresh_token_asks_to_renew_the_sign_in_and_pauses_the_queue(
     msg["To"] = "kunde@example.org"
     msg.set_content("x")
     host.outbox.enqueue(box, msg)
-    from falcana_core.outbox import Worker
+    from falcana_core.worker import Worker
 
     assert Worker(host).run_once() == 0  # the queue waits for a new sign-in
     with language("de"):

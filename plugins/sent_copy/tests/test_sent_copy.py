@@ -15,9 +15,9 @@ from sqlalchemy import update
 from falcana_core.host import Host
 from falcana_core.i18n import text_in
 from falcana_core.models import Mailbox, OutboxMessage
-from falcana_core.outbox import Worker
 from falcana_core.testing.imapd import DovecotTestServer
 from falcana_core.testing.smtpd import SmtpTestServer
+from falcana_core.worker import Worker
 
 ADDRESS = "anna@firma.example"
 PASSWORD = "Postfach-Pw-1"

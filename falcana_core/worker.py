@@ -1,0 +1,817 @@
+"""The outbox worker: delivers many mailboxes at once, each on its own connection.
+
+Sending waits on the network (20-100 ms per SMTP command at real providers), so one
+process keeps up to ``concurrency`` mailbox connections busy in threads. Threads, not
+asyncio: the test e-mail, ``host.send`` and the outbox share one synchronous SMTP exchange
+(its step log, deadlines, destination policy and explanations); a second, asynchronous
+exchange would be a second code path to keep right. The processor work per message is
+small, so the interpreter lock is not what limits a worker (benchmarks/outbox.py).
+
+The guarantees of docs/outbox.md hold per connection:
+
+* a claim (up to a batch of one mailbox's due messages) is taken under a row lock of the
+  mailbox's queue, with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, and held under a short
+  lease that a heartbeat renews; a worker that dies releases its claims within one lease;
+* a claim whose lease could not be renewed is given up before it runs out: its connection
+  is aborted and its messages not sent, so no two workers ever send for one claim;
+* each result is committed while the claim holds, before the next message of that
+  connection is sent; results of different connections share a commit (group commit), so
+  a crash can duplicate at most one message per open connection, with the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import email
+import email.policy
+import logging
+import random
+import secrets
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Integer, Table, bindparam, func, select, union_all, update
+from sqlalchemy.exc import DBAPIError
+
+from falcana_core.addresses import ascii_address
+from falcana_core.delivery import Retry, Scope
+from falcana_core.models import Mailbox, MailboxQueue, OutboxMessage, OutboxStatus, utcnow
+from falcana_core.outbox import (
+    DEFAULT_LIMITS,
+    WAITING,
+    OutboxPolicy,
+    Outcome,
+    as_utc,
+    error_record,
+    lock_queue,
+    outcome_of,
+)
+from falcana_core.providers import Limits
+from falcana_core.transports import (
+    Connection,
+    DeliveryError,
+    Envelope,
+    SendResult,
+    SentCopier,
+    cancellation,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection as SAConnection
+    from sqlalchemy import Engine
+
+    from falcana_core.host import Host
+
+log = logging.getLogger(__name__)
+
+SENDING = OutboxStatus.SENDING.value
+_TABLE: Table = OutboxMessage.__table__  # type: ignore[assignment]
+#: Built once: statement construction costs more than SQLite's commit on the hot path.
+_SENT = update(_TABLE).where(
+    _TABLE.c.id == bindparam("oid"), _TABLE.c.claim_token == bindparam("token"),
+    _TABLE.c.status == SENDING,
+).values(status=OutboxStatus.SENT.value, sent_at=bindparam("now"),
+         attempts=bindparam("attempts"), recipients=bindparam("recipients"),
+         claim_token=None, lease_until=None, copy_status=bindparam("copy"),
+         copy_next_at=bindparam("now"))
+#: a copy in Sent is given up after this many failed attempts (the mail itself went out)
+MAX_COPY_ATTEMPTS = 8
+
+
+def _due_statements() -> tuple[Any, Any, Any]:
+    """The claim's and the pass's queries, built once with parameters (building and
+    compiling a union costs more than running it)."""
+    t = _TABLE
+    mailbox: Any = bindparam("mailbox")
+    now: Any = bindparam("now")  # typed by the column it is compared with
+    n = bindparam("n", type_=Integer)
+    branches = [
+        select(t.c.id).where(t.c.mailbox_id == mailbox, t.c.status == status,
+                             t.c.next_attempt_at <= now)
+        .order_by(t.c.next_attempt_at).limit(n).subquery()
+        for status in WAITING
+    ]
+    branches.append(select(t.c.id).where(
+        t.c.mailbox_id == mailbox, t.c.status == SENDING, t.c.lease_until < now)
+        .limit(n).subquery())
+    due = union_all(*(select(b.c.id) for b in branches)).subquery()
+    oldest = select(due.c.id).order_by(due.c.id).limit(n)
+    # PostgreSQL: skip rows another transaction holds (a result being committed, an
+    # admin's cancel); the conditions are checked again on the rows locked
+    locked = (select(t.c.id).where(t.c.id.in_(oldest.scalar_subquery()))
+              .where((t.c.status.in_(WAITING) & (t.c.next_attempt_at <= now))
+                     | ((t.c.status == SENDING) & (t.c.lease_until < now)))
+              .order_by(t.c.id).with_for_update(skip_locked=True))
+    everywhere = union_all(
+        select(t.c.mailbox_id).where(t.c.status.in_(WAITING), t.c.next_attempt_at <= now),
+        select(t.c.mailbox_id).where(t.c.status == SENDING, t.c.lease_until < now),
+    ).subquery()
+    per_mailbox = select(everywhere.c.mailbox_id, func.count()).group_by(
+        everywhere.c.mailbox_id)
+    return oldest, locked, per_mailbox
+
+
+_DUE, _DUE_LOCKED, _DUE_PER_MAILBOX = _due_statements()
+_PAUSED = select(MailboxQueue.mailbox_id).where(MailboxQueue.paused_until > bindparam("now"))
+#: claims of a mailbox whose lease still holds: its open connections, in all workers
+_CONNECTIONS = select(func.count(func.distinct(_TABLE.c.claim_token))).where(
+    _TABLE.c.mailbox_id == bindparam("mailbox"), _TABLE.c.status == SENDING,
+    _TABLE.c.lease_until >= bindparam("now"))
+_RECENT = select(func.count()).where(_TABLE.c.mailbox_id == bindparam("mailbox"),
+                                     _TABLE.c.sent_at > bindparam("since"))
+_QUEUE = select(MailboxQueue.paused_until).where(
+    MailboxQueue.mailbox_id == bindparam("mailbox"))
+_QUEUE_LOCKED = _QUEUE.with_for_update()
+_TAKE = update(_TABLE).where(_TABLE.c.id.in_(bindparam("ids", expanding=True))).values(
+    status=SENDING, claim_token=bindparam("token"), lease_until=bindparam("until"))
+
+
+@dataclasses.dataclass
+class Claim:
+    """Messages of one mailbox claimed by one connection of this worker."""
+
+    token: str
+    mailbox_id: int
+    ids: list[int]
+    lease: float
+    renewed_at: float = dataclasses.field(default_factory=time.monotonic)
+    thread: int = dataclasses.field(default_factory=threading.get_ident)
+    copy: bool = False  # a copy in Sent being filed (``ids`` holds its one message)
+    lost: bool = False  # its messages were found in another's hands: send no more of them
+    #: the messages not yet done with (the heartbeat checks each is still ours)
+    open_ids: set[int] = dataclasses.field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.open_ids = set(self.ids)
+
+    def left(self) -> float:
+        """Seconds until the lease runs out, as far as this worker knows."""
+        return self.renewed_at + self.lease - time.monotonic()
+
+
+class GroupCommit:
+    """Results of concurrent deliveries share a transaction.
+
+    A thread that hands in a result waits until it is committed; the first to arrive while
+    no commit runs commits everything handed in meanwhile (leader and followers). One
+    connection alone pays a commit per message as before; twenty connections pay about
+    one commit per round of twenty messages. Each row keeps its own claim check."""
+
+    def __init__(self, engine: Engine,
+                 turn: AbstractContextManager[Any] | None = None) -> None:
+        self.engine = engine
+        self._turn = turn or nullcontext()
+        self._lock = threading.Condition()
+        self._pending: list[_Result] = []
+        self._leading = False
+        self._conn: SAConnection | None = None
+        self.commits = 0  # for the benchmark: results / commits is the sharing
+
+    def sent(self, params: dict[str, Any]) -> bool:
+        """Commit one ``_SENT`` update; True when the claim still held."""
+        item = _Result(params)
+        with self._lock:
+            self._pending.append(item)
+            while not item.done:
+                if self._leading:
+                    self._lock.wait()
+                    continue
+                self._leading = True
+                batch, self._pending = self._pending, []
+                self._lock.release()
+                try:
+                    self._write(batch)
+                finally:
+                    self._lock.acquire()
+                    self._leading = False
+                    for done in batch:
+                        done.done = True
+                    self._lock.notify_all()
+        if item.error is not None:
+            raise item.error
+        return item.held
+
+    def _write(self, batch: list[_Result]) -> None:
+        for attempt in (1, 2):
+            try:
+                with self._turn:
+                    conn = self._connection()
+                    with conn.begin():
+                        for item in batch:
+                            item.held = bool(conn.execute(_SENT, item.params).rowcount)
+                self.commits += 1
+                return
+            except DBAPIError as exc:
+                self.close()
+                # the connection was lost (a database restart): the claim check makes
+                # the update safe to repeat once on a new one
+                if attempt == 1 and exc.connection_invalidated:
+                    continue
+                error: BaseException = exc
+            except Exception as exc:
+                self.close()
+                error = exc
+            for item in batch:  # every result of the batch is unrecorded
+                item.held, item.error = False, error
+            return
+
+    def _connection(self) -> SAConnection:
+        """One connection kept for the results: no pool check-out (and on PostgreSQL no
+        ping) per message; the lock held by the leader makes it one user at a time."""
+        if self._conn is None:
+            self._conn = self.engine.connect()
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+
+@dataclasses.dataclass
+class _Result:
+    params: dict[str, Any]
+    done: bool = False
+    held: bool = False
+    error: BaseException | None = None
+
+
+class Worker:
+    """Delivers due messages, ``concurrency`` mailbox connections at a time. Several
+    workers may share a PostgreSQL queue."""
+
+    def __init__(self, host: Host, *, policy: OutboxPolicy | None = None,
+                 clock: Callable[[], dt.datetime] = utcnow,
+                 progress: Callable[[int], None] | None = None,
+                 concurrency: int | None = None) -> None:
+        self.host = host
+        self.policy = policy or OutboxPolicy.for_host(host)
+        self.now = clock
+        self.progress = progress
+        self.concurrency = max(1, concurrency or host.config.worker_concurrency)
+        self.sent = 0
+        self._postgres = host.engine.dialect.name == "postgresql"
+        self._providers: dict[int, tuple[float, str | None]] = {}
+        self._stop: threading.Event | None = None
+        self._claiming = threading.RLock()  # this process's claims, one at a time
+        # SQLite has one writer at a time, and a writer that finds the database locked
+        # sleeps in steps of up to 100 ms: this process's threads take turns instead
+        self._turn: AbstractContextManager[Any] = (
+            nullcontext() if self._postgres else self._claiming)
+        self.commits = GroupCommit(host.engine, self._turn)
+        self._queue_insert = self._insert_or_leave(MailboxQueue.__table__)
+        self._held: dict[str, Claim] = {}  # the heartbeat renews these
+        self._held_lock = threading.Lock()
+        self._counting = threading.Lock()
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    def stop(self) -> None:
+        """Stop within seconds (SIGTERM): every open connection is shut at once; what was
+        not yet handed over goes back to the queue, a message whose DATA had begun is
+        recorded with its outcome unknown."""
+        if self._stop is None:
+            self._stop = threading.Event()
+        self._stop.set()
+        cancellation.abort_all()
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def run(self, *, once: bool = False, poll: float = 2.0,
+            stop: threading.Event | None = None) -> int:
+        """Deliver until stopped (``once``: until nothing is due). Returns messages handled."""
+        if stop is not None:
+            self._stop = stop
+        handled = 0
+        with self._running() as pool:
+            while not self._stopping():
+                done = self._drain(pool, poll=None if once else poll)
+                handled += done
+                if once and done == 0:
+                    break
+                if done == 0 and self._stop is not None:
+                    self._stop.wait(poll)
+                elif done == 0:
+                    time.sleep(poll)
+        return handled
+
+    def run_once(self) -> int:
+        """Everything due now (messages, then copies in Sent that are still due after a
+        crash or a failed attempt), concurrently; returns when nothing more can be claimed."""
+        with self._running() as pool:
+            return self._drain(pool, poll=None)
+
+    @contextmanager
+    def _running(self) -> Iterator[ThreadPoolExecutor]:
+        beat = threading.Event()
+        heart = threading.Thread(target=self._heartbeat, args=(beat,), daemon=True,
+                                 name="falcana-heartbeat")
+        heart.start()
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="falcana-deliver")
+        try:
+            yield pool
+        finally:
+            pool.shutdown(wait=True)
+            beat.set()
+            heart.join()
+            self.commits.close()
+
+    def _drain(self, pool: ThreadPoolExecutor, *, poll: float | None) -> int:
+        """Keep up to ``concurrency`` connections busy until nothing is left to claim.
+
+        A mailbox that had nothing more to claim (drained, at its limit, paused) is not
+        offered again in this pass; with ``poll`` (a running worker) it is offered again
+        after that many seconds, and the pass ends when nothing is in hand."""
+        running: dict[Future[int], int] = {}
+        active: Counter[int] = Counter()
+        rested: dict[int, float] = {}  # mailbox -> when it may be offered again
+        offered: deque[int] = deque()  # looked up once, handed out as slots free up
+        handled = 0
+        while True:
+            if not self._stopping():
+                now = time.monotonic()
+                rested = {m: t for m, t in rested.items() if t > now}
+                if not offered:
+                    offered.extend(self._wanted(active, rested))
+                while offered and len(running) < self.concurrency:
+                    mailbox_id = offered.popleft()
+                    if mailbox_id in rested:
+                        continue
+                    active[mailbox_id] += 1
+                    running[pool.submit(self._serve, mailbox_id)] = mailbox_id
+            if not running:
+                return handled
+            done, _pending = wait(list(running), timeout=poll, return_when=FIRST_COMPLETED)
+            for future in done:
+                mailbox_id = running.pop(future)
+                active[mailbox_id] -= 1
+                rested[mailbox_id] = time.monotonic() + (poll or float("inf"))
+                try:
+                    handled += future.result()
+                except Exception:  # one mailbox's fault must not stop the others
+                    log.exception("mailbox %s: delivery stopped by an unexpected error; "
+                                  "its messages return to the queue", mailbox_id)
+
+    def _wanted(self, active: Counter[int], rested: dict[int, float]) -> list[int]:
+        """Mailboxes to open a connection for: every due mailbox once, then a second and
+        third connection where the backlog and the provider's limit allow it."""
+        due = self._mailboxes_due()
+        rounds: list[list[int]] = [[m for m in self._copies_due()
+                                    if m not in due and m not in rested and not active[m]]]
+        for mailbox_id, backlog in due.items():
+            if mailbox_id in rested:
+                continue
+            cap = self.limits(mailbox_id).max_connections or 1
+            wanted = min(cap, -(-backlog // self.policy.batch)) - active[mailbox_id]
+            for i in range(max(0, wanted)):
+                while len(rounds) <= i:
+                    rounds.append([])
+                rounds[i].append(mailbox_id)
+        out: list[int] = []
+        for round_ in rounds:
+            random.shuffle(round_)  # several workers: start at different mailboxes
+            out.extend(round_)
+        return out
+
+    def _mailboxes_due(self) -> dict[int, int]:
+        """Mailboxes with due messages and how many, paused ones left out."""
+        now = self.now()
+        with self.host.engine.connect() as conn:
+            counts: dict[int, int] = {m: n for m, n in conn.execute(
+                _DUE_PER_MAILBOX, {"now": now})}
+            if counts:
+                paused = set(conn.scalars(_PAUSED, {"now": now}))
+                counts = {m: n for m, n in counts.items() if m not in paused}
+        return counts
+
+    # -- one connection's work -----------------------------------------------------------
+
+    def _serve(self, mailbox_id: int) -> int:
+        """One connection of one mailbox: claim a batch, send it, claim the next, until
+        nothing more is due; then file the copies in Sent (after the connection closed)."""
+        box = self.host.mailboxes.get(mailbox_id)
+        if box is None:
+            return 0
+        copier = self.host.hook.sent_copier(self.host, box)
+        copy = "pending" if copier is not None else None
+        handled = 0
+        connection: Connection | None = None
+        try:
+            while not self._stopping():
+                claim = self._claim(mailbox_id)
+                if claim is None:
+                    break
+                try:
+                    done, connection, go_on = self._deliver(claim, box, connection, copy)
+                finally:
+                    with self._held_lock:
+                        self._held.pop(claim.token, None)
+                handled += done
+                if not go_on or len(claim.ids) < self.policy.batch:
+                    break  # a short batch: nothing more was due (a later pass looks again)
+        finally:
+            if connection is not None:
+                connection.close()
+        if not self._stopping():
+            filed = self._file_copies(box, copier)
+            if not handled:
+                handled = filed  # a pass that only filed copies still did something
+        return handled
+
+    # -- claiming ----------------------------------------------------------------------
+
+    def limits(self, mailbox_id: int) -> Limits:
+        """The provider's declared limits (hook ``provider_limits``), else the defaults."""
+        provider = self._provider(mailbox_id)
+        declared = self.host.hook.provider_limits(provider) if provider else None
+        if declared is None:
+            return DEFAULT_LIMITS
+        return dataclasses.replace(
+            declared,
+            max_connections=declared.max_connections or DEFAULT_LIMITS.max_connections)
+
+    def _provider(self, mailbox_id: int) -> str | None:
+        cached = self._providers.get(mailbox_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        box = self.host.mailboxes.get(mailbox_id)
+        provider = None
+        if box is not None:
+            transport = self.host.transport(box)
+            provider = transport.provider() if hasattr(transport, "provider") else None
+        self._providers[mailbox_id] = (time.monotonic() + 300, provider)
+        return provider
+
+    def _claim(self, mailbox_id: int) -> Claim | None:
+        """Claim up to a batch of due messages of one mailbox, within its limits."""
+        limits = self.limits(mailbox_id)
+        token = secrets.token_hex(16)
+        with self._claiming, self.host.engine.begin() as s:
+            now = self.now()
+            paused_until = self._lock_queue(s, mailbox_id)
+            if paused_until is not None and as_utc(paused_until) > now:
+                return None
+            sending = s.scalar(_CONNECTIONS, {"mailbox": mailbox_id, "now": now}) or 0
+            if limits.max_connections and sending >= limits.max_connections:
+                return None
+            allowed = self.policy.batch
+            for window, cap in ((dt.timedelta(minutes=1), limits.messages_per_minute),
+                                (dt.timedelta(days=1), limits.messages_per_day)):
+                if cap:
+                    recent = s.scalar(_RECENT, {"mailbox": mailbox_id,
+                                                "since": now - window}) or 0
+                    allowed = min(allowed, cap - recent)
+            if allowed <= 0:
+                return None
+            ids = self._due_ids(s, mailbox_id, now, allowed)
+            if not ids:
+                return None
+            s.execute(_TAKE, {"ids": ids, "token": token,
+                              "until": now + dt.timedelta(seconds=self.policy.lease)})
+        claim = Claim(token, mailbox_id, ids, self.policy.lease)
+        with self._held_lock:
+            self._held[token] = claim
+        return claim
+
+    def _lock_queue(self, conn: SAConnection, mailbox_id: int) -> dt.datetime | None:
+        """Lock the mailbox's queue row (claims of one mailbox one at a time, in every
+        worker) and say until when it is paused. On SQLite the transaction's first write
+        takes the database's write lock; this process's claims take turns anyway."""
+        row = conn.execute(_QUEUE_LOCKED if self._postgres else _QUEUE,
+                           {"mailbox": mailbox_id}).first()
+        if row is None:  # first claim of this mailbox: create its row (or find another's)
+            conn.execute(self._queue_insert, {"mailbox_id": mailbox_id, "pauses": 0,
+                                              "updated_at": utcnow()})
+            row = conn.execute(_QUEUE_LOCKED if self._postgres else _QUEUE,
+                               {"mailbox": mailbox_id}).first()
+        return row.paused_until if row is not None else None
+
+    def _insert_or_leave(self, table: Any) -> Any:
+        """INSERT ... ON CONFLICT DO NOTHING: another worker may create the row at the
+        same moment (the dialect's module is imported only where it is used)."""
+        if self._postgres:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table).on_conflict_do_nothing(index_elements=["mailbox_id"])
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=["mailbox_id"])
+
+    def _due_ids(self, s: SAConnection, mailbox_id: int, now: dt.datetime,
+                 allowed: int) -> list[int]:
+        """The oldest due messages of a mailbox: each status is one range of the index
+        (mailbox, status, next attempt), read only as far as the batch needs, so the cost
+        does not grow with the mailbox's delivered history or its backlog."""
+        query = _DUE_LOCKED if self._postgres else _DUE
+        return list(s.scalars(query, {"mailbox": mailbox_id, "now": now, "n": allowed}))
+
+    # -- the lease and its heartbeat -------------------------------------------------------
+
+    def _heartbeat(self, beat: threading.Event) -> None:
+        """Renew the leases of every claim in hand, a third of a lease apart; a claim that
+        could not be renewed in time has its connection aborted before the lease runs out
+        (another worker may take it then)."""
+        interval = self.policy.lease / 3
+        while not beat.wait(interval):
+            with self._held_lock:
+                claims = list(self._held.values())
+            if not claims:
+                continue
+            try:
+                self._renew(claims)
+            except Exception as exc:
+                log.warning("the outbox leases could not be renewed: %s",
+                            exc.__class__.__name__)
+            for claim in claims:
+                if claim.left() < interval:
+                    log.warning("mailbox %s: the claim could not be renewed; its "
+                                "connection is stopped", claim.mailbox_id)
+                    cancellation.abort_thread(claim.thread)
+
+    def _renew(self, claims: Sequence[Claim]) -> None:
+        started = time.monotonic()
+        t = _TABLE
+        until = self.now() + dt.timedelta(seconds=self.policy.lease)
+        sending = [c.token for c in claims if not c.copy]
+        renewed: set[int] = set()
+        filing = [c.ids[0] for c in claims if c.copy]
+        with self._turn, self.host.engine.begin() as conn:
+            if sending:
+                renewed = set(conn.scalars(update(t).where(
+                    t.c.claim_token.in_(sending), t.c.status == SENDING,
+                ).values(lease_until=until).returning(t.c.id)))
+            if filing:
+                conn.execute(update(t).where(
+                    t.c.id.in_(filing), t.c.copy_status == "pending",
+                ).values(copy_next_at=until))
+        for claim in claims:
+            claim.renewed_at = started
+            if not claim.copy and set(claim.open_ids) - renewed and self._holds(claim):
+                claim.lost = True
+                log.warning("mailbox %s: messages claimed by this worker are in another's "
+                            "hands; it sends no more of them", claim.mailbox_id)
+
+    def _holds(self, claim: Claim) -> bool:
+        """Still in hand: a claim whose messages were all sent just now is not lost."""
+        with self._held_lock:
+            return claim.token in self._held
+
+    # -- delivering --------------------------------------------------------------------
+
+    def _deliver(self, claim: Claim, box: Mailbox, connection: Connection | None,
+                 copy: str | None) -> tuple[int, Connection | None, bool]:
+        """Send one claim's messages; returns (handled, the connection, go on?)."""
+        handled = 0
+        rows = self._load(claim)
+        remaining = [r.id for r in rows]
+        claim.open_ids = set(remaining)
+        if connection is None and rows:
+            try:
+                connection = self.host.transport(box).open()
+            except DeliveryError as error:
+                if self._stopping():
+                    self._release(claim.token, remaining)
+                else:
+                    self._connection_failed(claim, rows, error)
+                return 0, None, False
+        go_on = True
+        try:
+            for row in rows:
+                if self._stopping() or claim.lost or claim.left() < self.policy.lease / 3:
+                    go_on = False  # SIGTERM, or the lease not renewed: give the rest back
+                    break
+                remaining.pop(0)
+                assert connection is not None
+                try:
+                    result = self._send(connection, row)
+                except DeliveryError as error:
+                    if (self._stopping() or claim.left() <= 0) and not error.outcome_unknown:
+                        # closed by us before DATA: give it back, as if it had not been
+                        # taken (no attempt counted)
+                        remaining.insert(0, row.id)
+                        go_on = False
+                        break
+                    claim.open_ids.discard(row.id)
+                    outcome = outcome_of(error)
+                    if outcome is Outcome.PAUSE:
+                        self._pause(claim.mailbox_id, error)
+                        remaining.insert(0, row.id)
+                        go_on = False
+                        break
+                    self._failed(row, claim.token, error, outcome)
+                    handled += 1
+                    continue
+                claim.open_ids.discard(row.id)  # before its commit: the heartbeat looks
+                self._sent(row, claim.token, result, copy)
+                handled += 1
+        finally:
+            if remaining:
+                self._release(claim.token, remaining)
+        return handled, connection, go_on
+
+    @staticmethod
+    def _send(connection: Connection, row: Any) -> SendResult:
+        send_envelope = getattr(connection, "send_envelope", None)
+        if send_envelope is not None:
+            result: SendResult = send_envelope(Envelope(
+                row.sender, list(row.recipients), row.content, row.message_id, row.smtputf8))
+            return result
+        return connection.send(email.message_from_bytes(row.content,
+                                                        policy=email.policy.default))
+
+    def _load(self, claim: Claim) -> list[Any]:
+        """The claimed messages, read once (Core rows: cheaper than ORM objects)."""
+        table = _TABLE
+        columns = [table.c[name] for name in (
+            "id", "sender", "recipients", "content", "message_id", "smtputf8", "attempts",
+            "created_at")]
+        with self.host.engine.connect() as conn:
+            return list(conn.execute(select(*columns).where(
+                table.c.id.in_(claim.ids), table.c.claim_token == claim.token,
+                table.c.status == SENDING).order_by(table.c.id)))
+
+    def _commit(self, outbox_id: int, token: str, **values: Any) -> bool:
+        """Commit a result only while our claim holds (the claim check)."""
+        table = _TABLE
+        with self._turn, self.host.engine.begin() as conn:
+            result = conn.execute(update(table).where(
+                table.c.id == outbox_id, table.c.claim_token == token,
+                table.c.status == SENDING).values(
+                claim_token=None, lease_until=None, **values))
+            held = bool(result.rowcount)
+        if not held:
+            log.warning("outbox message %s: the claim was lost before its result was "
+                        "committed", outbox_id)
+        return held
+
+    def _sent(self, row: Any, token: str, result: SendResult, copy: str | None) -> None:
+        """The hot path: one prepared UPDATE per message, committed before the connection
+        sends its next message (shared with the results of other connections)."""
+        recipients = {a: {"status": "accepted"} for a in row.recipients}
+        if result.refused:
+            wire = {(ascii_address(a) or a): a for a in row.recipients}
+            for address, reply in result.refused.items():
+                recipients[wire.get(address, address)] = {"status": "refused", "reply": reply}
+        held = self.commits.sent({"oid": row.id, "token": token, "now": self.now(),
+                                  "attempts": row.attempts + 1, "recipients": recipients,
+                                  "copy": copy})
+        if not held:
+            log.warning("outbox message %s: the claim was lost before its result was "
+                        "committed", row.id)
+        with self._counting:
+            self.sent += 1
+        if self.progress:
+            self.progress(1)
+
+    # -- the copy in Sent ----------------------------------------------------------------
+
+    def _copies_due(self) -> list[int]:
+        with self.host.sessions() as s:
+            return list(s.scalars(select(OutboxMessage.mailbox_id).distinct().where(
+                OutboxMessage.copy_status == "pending",
+                OutboxMessage.copy_next_at <= self.now())).all())
+
+    def _file_copies(self, box: Mailbox, copier: SentCopier | None, limit: int = 100) -> int:
+        """File the due copies of one mailbox, one claim at a time (several workers never
+        file the same copy at once; a crash in between is caught by the copier's look)."""
+        mailbox_id = box.id
+        if copier is None:  # switched off meanwhile: nothing is due any more
+            t = _TABLE
+            pending = (t.c.mailbox_id == mailbox_id) & (t.c.copy_status == "pending")
+            with self.host.engine.connect() as conn:
+                if conn.scalar(select(t.c.id).where(pending).limit(1)) is None:
+                    return 0
+            with self._turn, self.host.transaction() as s:
+                s.execute(update(t).where(pending).values(copy_status=None))
+            return 0
+        done = 0
+        try:
+            while done < limit and not self._stopping():
+                row = self._claim_copy(mailbox_id)
+                if row is None:
+                    break
+                done += 1
+                held = Claim(f"copy:{row.id}", mailbox_id, [row.id], self.policy.lease,
+                             copy=True)
+                with self._held_lock:
+                    self._held[held.token] = held
+                try:  # attempts are counted at the claim: a crash shows as one
+                    copier.file(row.content, row.message_id,
+                                as_utc(row.sent_at) or self.now(),
+                                look_first=row.copy_attempts > 1)
+                except DeliveryError as error:
+                    if self._copy_failed(row, error):
+                        break  # a mailbox-wide problem (login): filing waits, sending not
+                    continue
+                finally:
+                    with self._held_lock:
+                        self._held.pop(held.token, None)
+                with self._turn, self.host.transaction() as s:
+                    s.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
+                        copy_status="filed", copy_error=None))
+        finally:
+            copier.close()
+        return done
+
+    def _claim_copy(self, mailbox_id: int) -> Any:
+        now = self.now()
+        with self._turn, self.host.transaction() as s:
+            oid = s.scalar(select(OutboxMessage.id).where(
+                OutboxMessage.mailbox_id == mailbox_id, OutboxMessage.copy_status == "pending",
+                OutboxMessage.copy_next_at <= now).order_by(OutboxMessage.id).limit(1))
+            if oid is None:
+                return None
+            result = s.execute(update(OutboxMessage).where(
+                OutboxMessage.id == oid, OutboxMessage.copy_next_at <= now).values(
+                copy_next_at=now + dt.timedelta(seconds=self.policy.lease),
+                copy_attempts=OutboxMessage.copy_attempts + 1))
+            if not getattr(result, "rowcount", 0):
+                return None
+            return s.execute(select(_TABLE.c.id, _TABLE.c.content, _TABLE.c.message_id,
+                                    _TABLE.c.sent_at, _TABLE.c.copy_attempts)
+                             .where(_TABLE.c.id == oid)).one()
+
+    def _copy_failed(self, row: Any, error: DeliveryError) -> bool:
+        now = self.now()
+        attempts = row.copy_attempts  # counted at the claim
+        record = error_record(error)
+        later = now + dt.timedelta(seconds=self.policy.backoff(attempts))
+        mailbox_wide = error.explanation is not None and \
+            error.explanation.scope is Scope.MAILBOX
+        with self._turn, self.host.transaction() as s:
+            s.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
+                copy_error=record, copy_next_at=later,
+                copy_status="failed" if attempts >= MAX_COPY_ATTEMPTS else "pending"))
+            if mailbox_wide:
+                s.execute(update(OutboxMessage).where(
+                    OutboxMessage.mailbox_id == (select(OutboxMessage.mailbox_id).where(
+                        OutboxMessage.id == row.id).scalar_subquery()),
+                    OutboxMessage.copy_status == "pending").values(copy_next_at=later))
+        return mailbox_wide
+
+    # -- failures ------------------------------------------------------------------------
+
+    def _failed(self, row: Any, token: str, error: DeliveryError,
+                outcome: Outcome) -> None:
+        now = self.now()
+        attempts = row.attempts + 1
+        record = error_record(error)
+        too_old = now - as_utc(row.created_at) > self.policy.max_age
+        if outcome is Outcome.DEFER and not too_old:
+            self._commit(row.id, token, status=OutboxStatus.DEFERRED.value, attempts=attempts,
+                         last_error=record, next_attempt_at=now + dt.timedelta(
+                             seconds=self.policy.backoff(attempts)))
+            return
+        recipients = dict(row.recipients)
+        if error.explanation is not None and error.explanation.scope is Scope.RECIPIENT:
+            recipients = {a: {"status": "refused", "reply": record["reply"]}
+                          for a in row.recipients}
+        if too_old:
+            record["expired"] = True
+        self._commit(row.id, token, status=OutboxStatus.FAILED.value, attempts=attempts,
+                     last_error=record, recipients=recipients)
+
+    def _connection_failed(self, claim: Claim, rows: list[Any], error: DeliveryError) -> None:
+        """The connection could not be opened: pause the mailbox, or defer the messages."""
+        if outcome_of(error) is Outcome.PAUSE:
+            self._pause(claim.mailbox_id, error)
+            self._release(claim.token, [r.id for r in rows])
+            return
+        for row in rows:
+            self._failed(row, claim.token, error, Outcome.DEFER)
+
+    def _pause(self, mailbox_id: int, error: DeliveryError) -> None:
+        explanation = error.explanation
+        now = self.now()
+        with self._turn, self.host.transaction() as s:
+            state = lock_queue(s, mailbox_id)
+            state.pauses += 1
+            if explanation is not None and explanation.retry_after_seconds:
+                seconds = float(explanation.retry_after_seconds)
+            elif explanation is not None and explanation.retry is Retry.LATER:
+                seconds = self.policy.backoff(state.pauses)
+            else:
+                seconds = self.policy.pause_after_fix
+            state.paused_until = now + dt.timedelta(seconds=seconds)
+            state.reason = error_record(error)
+        log.warning("mailbox %s paused for %.0f s: %s", mailbox_id, seconds,
+                    explanation.id if explanation else error.failure.kind.value)
+
+    def _release(self, token: str, ids: Sequence[int]) -> None:
+        """Give claimed, unsent messages back to the queue as they were."""
+        if not ids:
+            return
+        with self._turn, self.host.transaction() as s:
+            s.execute(update(OutboxMessage).where(
+                OutboxMessage.id.in_(list(ids)), OutboxMessage.claim_token == token,
+                OutboxMessage.status == SENDING).values(
+                status=OutboxStatus.QUEUED.value, claim_token=None, lease_until=None))
