@@ -1,23 +1,45 @@
-"""A local SMTP sink in its own process for benchmarks: prints its port, runs until killed."""
+"""A local SMTP sink in its own process for benchmarks: prints its port, runs until killed.
+
+    python benchmarks/_sink.py [--delay 0.03]
+
+Every login with the password ``bench-pw`` is accepted (one per benchmark mailbox);
+``--delay`` holds back each reply, as a provider's server across a real network does.
+"""
 
 from __future__ import annotations
 
+import argparse
 import logging
-import sys
 import time
 
 from falcana_core.testing.smtpd import SmtpTestServer
 
+PASSWORD = "bench-pw"
 
-class CountingServer(SmtpTestServer):
+
+class _AnyLogin(dict):  # type: ignore[type-arg]
+    def get(self, _login: object, default: object = None) -> str:
+        return PASSWORD
+
+
+class _Discard(list):  # type: ignore[type-arg]
     """Keeps no message: a benchmark measures the client, not the sink's memory."""
+
+    def append(self, _item: object) -> None:
+        return None
 
 
 def main() -> None:
-    users = {"bench@example.com": "bench-pw"}
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--delay", type=float, default=0.0)
+    args = parser.parse_args()
     logging.getLogger("mail.log").setLevel(logging.ERROR)
-    server = CountingServer("normal", users=users).start()
-    server.messages = _Discard()  # type: ignore[assignment]
+    server = SmtpTestServer("normal", reply_delay=args.delay)
+    server.users = _AnyLogin()
+    server.start()
+    server.messages = _Discard()
+    server.credentials_heard = _Discard()
+    server.logins = _Discard()
     print(server.port, flush=True)
     try:
         while True:
@@ -26,10 +48,5 @@ def main() -> None:
         server.stop()
 
 
-class _Discard(list):  # type: ignore[type-arg]
-    def append(self, _item: object) -> None:
-        return None
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

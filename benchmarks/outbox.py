@@ -1,28 +1,49 @@
-"""Outbox delivery rate: the worker (SQLite, PostgreSQL) against Django's SMTP backend and a
-plain smtplib loop, all delivering N messages to the same local sink in one run.
+"""Outbox delivery: the worker against reference senders, all in one run on one machine.
 
-Prints messages per second and the ratios to the plain loop (aim: the worker on SQLite at
-least 0.7 of the plain loop, and ahead of Django's backend). The worker's figure is for
-delivery (claim, send, commit each result); handing the messages over is shown apart.
+1. Instant sink (a local aiosmtpd that answers at once): the worker on SQLite and on
+   PostgreSQL against a plain smtplib loop on one connection (the baseline) and Django's
+   SMTP backend. Aim: both at least 0.8 of the loop, ahead of Django's backend.
+2. Latency sink (every reply held back ``--delay``, 30 ms: a provider across a real
+   network), many mailboxes: the worker at several concurrencies against an asyncio
+   sender (aiosmtplib) doing the same work (one connection per mailbox, its messages
+   one after the other) with the same number of connections. Aim: at least 0.8 of it at
+   20 connections; throughput grows with connections; 4 processes on PostgreSQL add up.
+3. Claim time of one mailbox with 0 and ``--history`` delivered messages in the table:
+   flat is the goal. Counting per status (``falcana outbox list``) beside it.
+4. Peak memory of a worker process over ``--rss-messages`` messages against a fifth of
+   them: flat (no growth with messages sent).
+5. The copy in Sent (IMAP APPEND to a local Dovecot), when Dovecot is installed.
 
-    uv run python benchmarks/outbox.py [--messages 2000]
+    uv run python benchmarks/outbox.py [--messages 2000] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import datetime as dt
 import os
+import resource
 import smtplib
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).parent
-USER, PASSWORD = "bench@example.com", "bench-pw"
+PASSWORD = "bench-pw"
+USER = "bench@example.com"
+
+
+def address(i: int) -> str:
+    return USER if i == 0 else f"bench{i}@example.com"
 
 
 def messages(n: int) -> list[EmailMessage]:
@@ -35,6 +56,21 @@ def messages(n: int) -> list[EmailMessage]:
         out.append(msg)
     return out
 
+
+@contextmanager
+def sink(delay: float = 0.0) -> Iterator[int]:
+    """The sink in its own process (its work does not share our interpreter lock)."""
+    proc = subprocess.Popen([sys.executable, str(HERE / "_sink.py"), "--delay", str(delay)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    try:
+        yield int(proc.stdout.readline())
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# -- reference senders ----------------------------------------------------------------------
 
 def plain_loop(port: int, n: int) -> float:
     batch = messages(n)
@@ -72,108 +108,215 @@ def django_backend(port: int, n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
-def worker(port: int, n: int, database_url: str | None,
-           imap: Any = None) -> tuple[float, float]:
-    """The worker's rate; with ``imap`` (a Dovecot test server) every message is also
-    filed in the mailbox's Sent folder (the sent_copy plugin)."""
+def asyncio_reference(port: int, mailboxes: int, n: int, connections: int) -> float:
+    """aiosmtplib: one connection per mailbox (log in, its messages, QUIT), at most
+    ``connections`` at once: the work the worker does, without its database."""
+    import aiosmtplib
+
+    per_box: dict[int, list[EmailMessage]] = {}
+    for i, msg in enumerate(messages(n)):
+        msg["From"] = f"Vertrieb <{address(i % mailboxes)}>"
+        per_box.setdefault(i % mailboxes, []).append(msg)
+
+    async def mailbox(box: int, gate: asyncio.Semaphore) -> None:
+        async with gate:
+            smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30,
+                                   start_tls=False)
+            await smtp.connect()
+            await smtp.login(address(box), PASSWORD)
+            for msg in per_box[box]:
+                await smtp.send_message(msg)
+            await smtp.quit()
+
+    async def all_boxes() -> None:
+        gate = asyncio.Semaphore(connections)
+        await asyncio.gather(*(mailbox(box, gate) for box in per_box))
+
+    started = time.perf_counter()
+    asyncio.run(all_boxes())
+    return n / (time.perf_counter() - started)
+
+
+# -- the worker -----------------------------------------------------------------------------
+
+def start_host(data: Path, database_url: str | None, **overrides: Any) -> Any:
     from falcana_core.host import Host
-    from falcana_core.outbox import Worker
     from falcana_core.testing import make_config
 
-    with tempfile.TemporaryDirectory() as data:
-        overrides: dict[str, Any] = {"database_url": database_url} if database_url else {}
-        if imap is not None:
-            overrides["ca_bundle"] = imap.ca_file
-        host = Host.start(make_config(Path(data), dns_servers=("127.0.0.1:9",), **overrides))
-        user = host.users.add("bench", first_name="Jürgen", last_name="Müßig", email=USER)
+    if database_url:
+        overrides["database_url"] = database_url
+    return Host.start(make_config(data, dns_servers=("127.0.0.1:9",), **overrides))
+
+
+def setup_boxes(host: Any, port: int, count: int) -> list[Any]:
+    boxes = []
+    for i in range(count):
+        user = host.users.add(f"bench{i}", first_name="Jürgen", last_name=f"Müßig {i}",
+                              email=address(i))
         box = host.mailboxes.personal(user)
         assert host.save_section(box, "smtp", {
-            "email": USER, "password": PASSWORD, "host": "127.0.0.1", "port": port,
+            "email": address(i), "password": PASSWORD, "host": "127.0.0.1", "port": port,
             "security": "normal"}, actor="operator").saved
+        boxes.append(box)
+    return boxes
+
+
+def worker(port: int, n: int, database_url: str | None, *, mailboxes: int = 1,
+           concurrency: int | None = None, imap: Any = None) -> dict[str, float]:
+    """The worker's delivery rate (and hand-over rate, commits shared); with ``imap`` (a
+    Dovecot test server) every message is also filed in the mailbox's Sent folder."""
+    from falcana_core.worker import Worker
+
+    with tempfile.TemporaryDirectory() as data:
+        host = start_host(Path(data), database_url,
+                          **({"ca_bundle": imap.ca_file} if imap is not None else {}))
+        boxes = setup_boxes(host, port, mailboxes)
         if imap is not None:
-            saved = host.save_section(box, "sent_copy", {
+            saved = host.save_section(boxes[0], "sent_copy", {
                 "mode": "on", "host": "127.0.0.1", "port": imap.ssl_port, "security": "ssl",
                 "username": "", "password": "", "folder": ""}, actor="operator")
             assert saved.saved, [(m.field, str(m.text)) for m in saved.validation.errors]
-        batch = messages(n)
+        batch = [(boxes[i % mailboxes], m) for i, m in enumerate(messages(n))]
         started = time.perf_counter()
-        host.outbox.enqueue_many([(box, m) for m in batch])
+        host.outbox.enqueue_many(batch)
         handover = n / (time.perf_counter() - started)
+        run = Worker(host, concurrency=concurrency)
         started = time.perf_counter()
-        Worker(host).run(once=True)
+        run.run(once=True)
         rate = n / (time.perf_counter() - started)
         assert host.outbox.counts()["sent"] == n, host.outbox.counts()
         if imap is not None:
             filed = [m for m in host.outbox.list(limit=n + 1) if m.copy_status == "filed"]
             assert len(filed) == n, f"{len(filed)} of {n} filed"
         host.close()
-    return rate, handover
+    return {"rate": rate, "handover": handover, "per_commit": n / max(1, run.commits.commits)}
 
 
-def postgres_database() -> tuple[str, object] | None:
+def worker_processes(port: int, n: int, database_url: str, *, mailboxes: int,
+                     processes: int, concurrency: int) -> float:
+    """``processes`` worker processes (``falcana worker --once``) on one PostgreSQL queue."""
+    with tempfile.TemporaryDirectory() as data:
+        host = start_host(Path(data), database_url)
+        boxes = setup_boxes(host, port, mailboxes)
+        host.outbox.enqueue_many([(boxes[i % mailboxes], m) for i, m in enumerate(messages(n))])
+        env = {**os.environ, "FALCANA_DATA_DIR": data, "FALCANA_DATABASE_URL": database_url,
+               "FALCANA_DNS_SERVERS": "127.0.0.1:9", "FALCANA_ALLOW_NETWORKS": "loopback",
+               "FALCANA_USER_PORTS": "1024-65535"}
+        started = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, "-m", "falcana_core", "worker", "--once",
+                                   "--quiet", "--concurrency", str(concurrency)], env=env,
+                                  stderr=subprocess.DEVNULL) for _ in range(processes)]
+        for proc in procs:
+            proc.wait()
+        rate = n / (time.perf_counter() - started)
+        assert host.outbox.counts()["sent"] == n, host.outbox.counts()
+        host.close()
+    return rate
+
+
+# -- cost with history ----------------------------------------------------------------------
+
+def claim_times(database_url: str | None, history: int, rounds: int = 20) -> dict[str, float]:
+    """Median claim time of one mailbox (50 due messages) with ``history`` delivered
+    messages of the same mailbox in the table; and of counting per status."""
+    from sqlalchemy import insert
+
+    from falcana_core.models import OutboxMessage
+    from falcana_core.worker import Worker
+
+    with tempfile.TemporaryDirectory() as data:
+        host = start_host(Path(data), database_url)
+        box = setup_boxes(host, 9, 1)[0]
+        now = dt.datetime.now(dt.UTC)
+        rows = [{"mailbox_id": box.id, "message_id": f"<{i}@bench>", "status": "sent",
+                 "content": b"x", "recipients": {"k@example.org": {"status": "accepted"}},
+                 "sent_at": now - dt.timedelta(seconds=history - i), "attempts": 1,
+                 "created_at": now, "next_attempt_at": now} for i in range(history)]
+        with host.engine.begin() as conn:
+            for start in range(0, len(rows), 10_000):
+                conn.execute(insert(OutboxMessage), rows[start:start + 10_000])
+        if host.engine.dialect.name == "postgresql":
+            with host.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.exec_driver_sql("ANALYZE outbox_messages")
+        host.outbox.enqueue_many([(box, m) for m in messages(50)])
+        run = Worker(host, concurrency=1)
+        claims, counts = [], []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            claim = run._claim(box.id)
+            claims.append(time.perf_counter() - started)
+            assert claim is not None and len(claim.ids) == 50
+            run._release(claim.token, claim.ids)
+            started = time.perf_counter()
+            host.outbox.counts()
+            counts.append(time.perf_counter() - started)
+        host.close()
+    return {"claim": statistics.median(claims) * 1000, "counts": statistics.median(counts) * 1000}
+
+
+# -- memory -----------------------------------------------------------------------------------
+
+def peak_rss(port: int, n: int) -> float:
+    """Peak resident memory (MiB) of a worker process delivering ``n`` messages."""
+    out = subprocess.run([sys.executable, __file__, "--rss-child", str(n), "--port", str(port)],
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout.split()[-1])
+
+
+def rss_child(port: int, n: int) -> None:
+    from falcana_core.worker import Worker
+
+    with tempfile.TemporaryDirectory() as data:
+        host = start_host(Path(data), None)
+        box = setup_boxes(host, port, 1)[0]
+        for start in range(0, n, 1000):  # hand over in parts: measure the worker
+            host.outbox.enqueue_many([(box, m) for m in messages(min(1000, n - start))])
+        Worker(host).run(once=True)
+        assert host.outbox.counts()["sent"] == n
+        host.close()
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+# -- PostgreSQL and Dovecot, when there -------------------------------------------------------
+
+@contextmanager
+def postgres_database() -> Iterator[str | None]:
+    """A database of this run's own (a unique name: runs at once do not clobber each
+    other), dropped afterwards; None when no PostgreSQL server answers."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     url = os.environ.get("FALCANA_TEST_POSTGRES_URL",
                          "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    name = f"falcana_bench_{uuid.uuid4().hex[:12]}"
     try:
         admin = create_engine(url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS falcana_bench WITH (FORCE)"))
-            conn.execute(text("CREATE DATABASE falcana_bench"))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:
-        print(f"(PostgreSQL not available: {exc.__class__.__name__}; its row is skipped)")
-        return None
-    return make_url(url).set(database="falcana_bench").render_as_string(
-        hide_password=False), admin
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=2000)
-    args = parser.parse_args()
-    n = args.messages
-    sink = subprocess.Popen([sys.executable, str(HERE / "_sink.py")], stdout=subprocess.PIPE,
-                            text=True)
-    assert sink.stdout is not None
-    port = int(sink.stdout.readline())
+        print(f"(PostgreSQL not available: {exc.__class__.__name__}; its rows are skipped)")
+        yield None
+        return
     try:
-        plain = plain_loop(port, n)
-        django_rate = django_backend(port, n)
-        sqlite_rate, sqlite_handover = worker(port, n, None)
-        pg = postgres_database()
-        pg_rate = pg_handover = None
-        if pg is not None:
-            pg_rate, pg_handover = worker(port, n, pg[0])
-        copy_rate = copy_off = None
-        imap = dovecot()
-        if imap is not None:
-            try:
-                copy_off, _h = worker(port, n, None)
-                copy_rate, _h = worker(port, n, None, imap)
-            finally:
-                imap.stop()
-        plain2 = plain_loop(port, n)  # the baseline again: how noisy was this run?
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
     finally:
-        sink.kill()
-    base = (plain + plain2) / 2
-    print(f"{n} messages to a local aiosmtpd sink, one connection each way")
-    print(f"{'':34} {'msg/s':>8} {'/ plain':>8}")
-    rows = [("plain smtplib loop (baseline)", base), ("Django SMTP backend", django_rate),
-            ("falcana worker, SQLite", sqlite_rate)]
-    if pg_rate is not None:
-        rows.append(("falcana worker, PostgreSQL", pg_rate))
-    for name, rate in rows:
-        print(f"{name:34} {rate:8.0f} {rate / base:8.2f}")
-    print(f"(baseline first/last: {plain:.0f}/{plain2:.0f} msg/s; hand-over into the outbox: "
-          f"SQLite {sqlite_handover:.0f} msg/s"
-          + (f", PostgreSQL {pg_handover:.0f} msg/s)" if pg_handover else ")"))
-    print(f"worker on SQLite / Django backend: {sqlite_rate / django_rate:.2f}")
-    if copy_rate is not None and copy_off is not None:
-        print(f"copy in Sent (IMAP APPEND to a local Dovecot) on / off, SQLite: "
-              f"{copy_rate:.0f} / {copy_off:.0f} msg/s = {copy_rate / copy_off:.2f}")
-    else:
-        print("(Dovecot not installed: the cost of the copy in Sent is not measured)")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def fresh(database_url: str | None) -> str | None:
+    """Empty the bench database between measurements (each starts from no tables)."""
+    if database_url is None:
+        return None
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return database_url
 
 
 def dovecot() -> Any:
@@ -191,6 +334,131 @@ def dovecot() -> Any:
     ca.cert_pem.write_to_path(str(ca_file))
     server.ca_file = ca_file
     return server
+
+
+# -- the report -------------------------------------------------------------------------------
+
+def table(title: str, rows: list[tuple[str, float, float]]) -> None:
+    print(f"\n{title}")
+    print(f"{'':44} {'msg/s':>8} {'ratio':>7}")
+    for name, rate, ratio in rows:
+        print(f"{name:44} {rate:8.1f} {ratio:7.2f}")
+
+
+def instant(n: int, pg: str | None) -> None:
+    with sink() as port:
+        plain = plain_loop(port, n)
+        django_rate = django_backend(port, n)
+        sqlite = worker(port, n, None)
+        postgres = worker(port, n, fresh(pg)) if pg else None
+        plain2 = plain_loop(port, n)  # the baseline again: how noisy was this run?
+    base = (plain + plain2) / 2
+    rows = [("plain smtplib loop, 1 connection (baseline)", base, 1.0),
+            ("Django SMTP backend", django_rate, django_rate / base),
+            ("falcana worker, SQLite", sqlite["rate"], sqlite["rate"] / base)]
+    if postgres:
+        rows.append(("falcana worker, PostgreSQL", postgres["rate"], postgres["rate"] / base))
+    table(f"1. {n} messages, 1 mailbox, instant sink (ratio to the plain loop)", rows)
+    print(f"(baseline first/last: {plain:.0f}/{plain2:.0f} msg/s; hand-over into the outbox: "
+          f"SQLite {sqlite['handover']:.0f} msg/s"
+          + (f", PostgreSQL {postgres['handover']:.0f} msg/s)" if postgres else ")"))
+
+
+def latency(n: int, mailboxes: int, delay: float, connections: int, pg: str | None,
+            quick: bool) -> None:
+    with sink(delay) as port:
+        reference = asyncio_reference(port, mailboxes, n, connections)
+        rows = [(f"aiosmtplib, {connections} connections (reference)", reference, 1.0)]
+        for concurrency in ([1, connections] if quick else
+                            [1, 5, 10, connections, 2 * connections]):
+            got = worker(port, n, None, mailboxes=mailboxes, concurrency=concurrency)
+            rows.append((f"falcana worker, SQLite, {concurrency} connections", got["rate"],
+                         got["rate"] / reference))
+        if pg:
+            one = worker(port, n, fresh(pg), mailboxes=mailboxes, concurrency=10)
+            rows.append(("falcana worker, PostgreSQL, 1 process x 10", one["rate"],
+                         one["rate"] / reference))
+            four = worker_processes(port, 2 * n, fresh(pg), mailboxes=mailboxes,
+                                    processes=4, concurrency=10)
+            rows.append(("falcana worker, PostgreSQL, 4 processes x 10", four,
+                         four / reference))
+            print_shared = one["per_commit"]
+        reference2 = asyncio_reference(port, mailboxes, n, connections)
+    table(f"2. {n} messages, {mailboxes} mailboxes, every reply {delay * 1000:.0f} ms late "
+          f"(ratio to aiosmtplib at {connections} connections)", rows)
+    print(f"(reference first/last: {reference:.1f}/{reference2:.1f} msg/s"
+          + (f"; PostgreSQL, 10 connections: {print_shared:.1f} results per commit)"
+             if pg else ")"))
+
+
+def history(size: int, pg: str | None) -> None:
+    print(f"\n3. One mailbox's claim (50 due messages) and the counts per status, "
+          f"with 0 and {size:,} delivered messages in the table (median, ms)")
+    print(f"{'':24} {'claim 0':>9} {'claim N':>9} {'counts 0':>9} {'counts N':>9}")
+    for name, url in (("SQLite", None), ("PostgreSQL", pg)):
+        if name == "PostgreSQL" and not url:
+            continue
+        empty = claim_times(fresh(url), 0)
+        full = claim_times(fresh(url), size)
+        print(f"{name:24} {empty['claim']:9.2f} {full['claim']:9.2f} "
+              f"{empty['counts']:9.2f} {full['counts']:9.2f}")
+
+
+def memory(n: int) -> None:
+    with sink() as port:
+        small, large = peak_rss(port, n // 5), peak_rss(port, n)
+    print(f"\n4. Peak memory of a worker process: {n // 5:,} messages {small:.0f} MiB, "
+          f"{n:,} messages {large:.0f} MiB ({large / small:.2f})")
+
+
+def copies(n: int) -> None:
+    imap = dovecot()
+    if imap is None:
+        print("\n5. (Dovecot not installed: the cost of the copy in Sent is not measured)")
+        return
+    try:
+        with sink() as port:
+            off = worker(port, n, None)["rate"]
+            on = worker(port, n, None, imap=imap)["rate"]
+    finally:
+        imap.stop()
+    print(f"\n5. Copy in Sent (IMAP APPEND to a local Dovecot) on / off, SQLite, {n} "
+          f"messages: {on:.0f} / {off:.0f} msg/s = {on / off:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--latency-messages", type=int, default=600)
+    parser.add_argument("--mailboxes", type=int, default=100)
+    parser.add_argument("--delay", type=float, default=0.03)
+    parser.add_argument("--connections", type=int, default=20)
+    parser.add_argument("--history", type=int, default=100_000)
+    parser.add_argument("--rss-messages", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true", help="fewer rows, smaller sizes")
+    parser.add_argument("--only", choices=["instant", "latency", "history", "memory",
+                                           "copies"], action="append")
+    parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.rss_child:
+        rss_child(args.port, args.rss_child)
+        return
+    if args.quick:
+        args.messages, args.history, args.rss_messages = 500, 20_000, 2_500
+    parts = set(args.only or ["instant", "latency", "history", "memory", "copies"])
+    with postgres_database() as pg:
+        if "instant" in parts:
+            instant(args.messages, pg)
+        if "latency" in parts:
+            latency(args.latency_messages, args.mailboxes, args.delay, args.connections, pg,
+                    args.quick)
+        if "history" in parts:
+            history(args.history, pg)
+    if "memory" in parts:
+        memory(args.rss_messages)
+    if "copies" in parts:
+        copies(min(args.messages, 300))
 
 
 if __name__ == "__main__":
