@@ -251,8 +251,13 @@ class Host:
 
     # -- providers and explanations ----------------------------------------------------
 
-    def detect_provider(self, address: str, host: str) -> Detection | None:
-        return self.hook.detect_provider(address.strip(), host.strip().lower(), self.mx)
+    def detect_provider(self, address: str, host: str, *, dns: bool = True
+                        ) -> Detection | None:
+        """The provider of a mailbox, from its address and server; with ``dns`` also from
+        its domain's MX records (settings and tests do that; sending does not: a
+        resolver that is down must not hold mail back)."""
+        return self.hook.detect_provider(address.strip(), host.strip().lower(),
+                                         self.mx if dns else _no_mx)
 
     def discover(self, address: str) -> Discovery | None:
         """Server settings for ``address`` from whichever plugin finds them (the discovery
@@ -286,6 +291,10 @@ class Host:
             return connection.send(message)
         finally:
             connection.close()
+
+
+def _no_mx(_domain: str) -> tuple[str, ...]:
+    return ()
 
 
 def load_enabled_plugins(config: Config, engine: Engine | None = None,

@@ -37,7 +37,7 @@ def test_each_plugin_has_its_own_version_table(host: Host) -> None:
     with host.engine.connect() as conn:
         assert conn.scalar(text("select version_num from alembic_version_core")) == "core_0007"
         assert conn.scalar(text("select version_num from alembic_version_smtp_settings")
-                           ) == "smtp_0003"
+                           ) == "smtp_0004"
 
 
 def test_migrations_create_exactly_what_the_models_describe(host: Host) -> None:

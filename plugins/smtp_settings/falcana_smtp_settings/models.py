@@ -34,3 +34,6 @@ class SmtpAccount(Base):
     offered_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     offered_for: Mapped[str | None] = mapped_column(String(262), default=None)
     offered_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    #: the provider recognised when the settings were saved (MX look-up included): the
+    #: send path reads it and asks no DNS (a resolver that is down must not hold mail)
+    provider: Mapped[str | None] = mapped_column(String(50), default=None)

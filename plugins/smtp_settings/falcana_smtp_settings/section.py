@@ -271,6 +271,14 @@ class SmtpSection:
             for fid in ("username", "host", "port", "security", "auth_method"):
                 _set(changes, account, fid, fid, values.get(fid))
             _save_password(ctx, s, account, values, changes)
+            address, server = mailbox.address, account.host
+        # after the transaction: an MX look-up must not hold the database
+        detection = host.detect_provider(address, server)
+        with host.transaction() as s:
+            account = s.get(SmtpAccount, box.id)
+            provider = detection.provider if detection else None
+            if account is not None and account.provider != provider:
+                account.provider = provider
         if changes:
             ctx.host.hook.call("smtp_settings_saved", ctx=ctx, values=dict(values),
                                changes=changes)

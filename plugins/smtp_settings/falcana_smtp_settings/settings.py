@@ -121,6 +121,7 @@ def load_settings(host: Host, mailbox: Mailbox, *, with_password: bool = True) -
         security=account.security if account else "tls",
         pin=pin,
         auth_method=account.auth_method if account else "password",
+        provider=account.provider if account else None,
     )
 
 

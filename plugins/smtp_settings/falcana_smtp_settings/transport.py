@@ -39,10 +39,14 @@ def make_session(host: Host, settings: SmtpSettings, *, deadline: float | None =
                        password_hook=password, policy=host.config.net_policy, admin=admin)
 
 
-def with_provider(host: Host, settings: SmtpSettings) -> SmtpSettings:
+def with_provider(host: Host, settings: SmtpSettings, *, dns: bool = True) -> SmtpSettings:
+    """The settings with their provider: recognised now (``dns``: MX records too, for a
+    test), or as remembered when they were saved (sending: no DNS on the way)."""
     import dataclasses
 
-    detection = host.detect_provider(settings.address, settings.host)
+    if not dns and settings.provider:
+        return settings
+    detection = host.detect_provider(settings.address, settings.host, dns=dns)
     return dataclasses.replace(settings, provider=detection.provider if detection else None)
 
 
@@ -137,14 +141,14 @@ class SmtpTransport:
         self.mailbox = mailbox
 
     def open(self) -> SmtpConnection:
-        settings = with_provider(self.host, load_settings(self.host, self.mailbox))
+        settings = with_provider(self.host, load_settings(self.host, self.mailbox), dns=False)
         return SmtpConnection(self.host, settings).open()
 
     def provider(self) -> str | None:
-        """The recognised provider (for its sending limits), from address and server."""
+        """The recognised provider (for its sending limits): as remembered when the
+        settings were saved, else from address and server (no DNS on the send path)."""
         settings = load_settings(self.host, self.mailbox, with_password=False)
-        found = self.host.detect_provider(settings.address, settings.host)
-        return found.provider if found else None
+        return with_provider(self.host, settings, dns=False).provider
 
 
 def deadline_in(seconds: float) -> float:
