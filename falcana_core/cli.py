@@ -455,6 +455,36 @@ def outbox_list(status: str | None, mailbox_ref: str | None, limit: int, as_json
                    f"{error.get('id', '')}")
 
 
+class Age(click.ParamType):  # type: ignore[type-arg]
+    """An age such as 90d, 12h or 30m (days, hours, minutes)."""
+
+    name = "age"
+    _UNITS = {"d": 86400, "h": 3600, "m": 60}
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        import datetime as dt
+
+        if isinstance(value, dt.timedelta):
+            return value
+        raw = str(value).strip().lower()
+        unit = raw[-1:] if raw[-1:] in self._UNITS else "d"
+        number = raw[:-1] if raw[-1:] in self._UNITS else raw
+        if not number.isdigit() or int(number) == 0:
+            self.fail(f"{value!r} is not an age such as 90d, 12h or 30m", param, ctx)
+        return dt.timedelta(seconds=int(number) * self._UNITS[unit])
+
+
+@outbox_group.command("purge")
+@click.option("--older-than", "older_than", type=Age(), required=True,
+              help="Age of the messages to delete: 90d, 12h, 30m.")
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+def outbox_purge(older_than: Any, dry_run: bool) -> None:
+    """Delete sent, failed and cancelled messages older than an age (retention)."""
+    count = host().outbox.purge(older_than, actor="cli", dry_run=dry_run)
+    click.echo(f"{count} messages {'would be' if dry_run else ''} deleted.".replace("  ", " "))
+
+
 @outbox_group.command("show")
 @click.argument("outbox_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from falcana_core.addresses import ascii_address
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WAITING = (OutboxStatus.QUEUED.value, OutboxStatus.DEFERRED.value)
+FINISHED = (OutboxStatus.SENT.value, OutboxStatus.FAILED.value, OutboxStatus.CANCELLED.value)
 DEFAULT_LIMITS = Limits(max_connections=2)  # providers declare their own through a hook
 
 
@@ -234,6 +235,33 @@ class Outbox:
         if changed:
             self.host.audit.record(actor, action, "outbox", str(outbox_id))
         return changed
+
+    def purge(self, older_than: dt.timedelta, *, actor: str, dry_run: bool = False,
+              chunk: int = 5000) -> int:
+        """Delete finished messages (sent, failed, cancelled) older than ``older_than``:
+        their content, recipients and errors. A message whose copy in Sent is still to be
+        filed stays. Deletes in chunks, so the web UI and the worker are never held for
+        long; returns how many (would) go."""
+        cutoff = utcnow() - older_than
+        t = OutboxMessage
+        finished = (t.status.in_(FINISHED)
+                    & (func.coalesce(t.sent_at, t.created_at) < cutoff)
+                    & ((t.copy_status.is_(None)) | (t.copy_status != "pending")))
+        if dry_run:
+            with self.host.sessions() as s:
+                return s.scalar(select(func.count()).where(finished)) or 0
+        removed = 0
+        while True:
+            with self.host.transaction() as s:
+                ids = list(s.scalars(select(t.id).where(finished).order_by(t.id).limit(chunk)))
+                if not ids:
+                    break
+                s.execute(delete(t).where(t.id.in_(ids)))
+                removed += len(ids)
+        self.host.audit.record(actor, "outbox.purge", "outbox", "", {
+            "older_than_days": round(older_than.total_seconds() / 86400, 2),
+            "removed": removed})
+        return removed
 
     def pause(self, mailbox_id: int, reason: dict[str, Any], *,
               for_: dt.timedelta = dt.timedelta(days=30), session: Session | None = None) -> None:

@@ -285,3 +285,34 @@ def test_a_stopped_worker_gives_unsent_messages_back(falcana_host: Host, box: Ma
     counts = falcana_host.outbox.counts()
     assert counts["sent"] == 3 and counts["queued"] == 7 and counts["sending"] == 0
     assert len(server.messages) == 3
+
+
+def test_purge_deletes_old_finished_messages_only(falcana_host: Host, box: Mailbox,
+                                                  falcana_cli: Callable[..., Any]) -> None:
+    from sqlalchemy import update
+
+    from falcana_core.models import OutboxMessage
+
+    old_sent, old_cancelled, old_copy, old_waiting, recent = (
+        falcana_host.outbox.enqueue(box, message(subject=s))
+        for s in ("alt gesendet", "alt storniert", "Kopie offen", "wartet", "neu"))
+    falcana_host.outbox.cancel(old_cancelled, actor="admin")
+    long_ago = utcnow() - dt.timedelta(days=120)
+    with falcana_host.engine.begin() as conn:
+        t = OutboxMessage.__table__
+        conn.execute(update(t).where(t.c.id.in_([old_sent, old_copy, recent])).values(
+            status="sent", sent_at=utcnow()))
+        conn.execute(update(t).where(t.c.id.in_([old_sent, old_cancelled, old_copy,
+                                                  old_waiting])).values(created_at=long_ago))
+        conn.execute(update(t).where(t.c.id.in_([old_sent, old_copy])).values(
+            sent_at=long_ago))
+        conn.execute(update(t).where(t.c.id == old_copy).values(copy_status="pending"))
+    dry = falcana_cli("outbox", "purge", "--older-than", "90d", "--dry-run")
+    assert dry.exit_code == 0 and "2 messages would be deleted" in dry.stdout
+    assert falcana_cli("outbox", "purge", "--older-than", "90d").exit_code == 0
+    left = {m.id for m in falcana_host.outbox.list(limit=10)}
+    assert left == {old_copy, old_waiting, recent}  # a pending copy and a queued one stay
+    bad = falcana_cli("outbox", "purge", "--older-than", "neunzig")
+    assert bad.exit_code == 2 and "90d" in bad.stderr
+    [entry] = falcana_host.audit.entries("outbox", limit=1)
+    assert (entry.action, entry.details["removed"]) == ("outbox.purge", 2)
