@@ -44,6 +44,8 @@ class User(Base):
     """A person of the host application (or of falcana's own login)."""
 
     __tablename__ = "users"
+    #: the user list's order: every page read from the index (keyset paging), no sort
+    __table_args__ = (Index("ix_users_sort", "last_name", "first_name", "login"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     login: Mapped[str] = mapped_column(String(150), unique=True)

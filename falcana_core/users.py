@@ -6,9 +6,9 @@ import contextlib
 import dataclasses
 import functools
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, tuple_
 
 from falcana_core.addresses import AddressError, has_control_chars, normalise_address
 from falcana_core.i18n import Domain, LazyText
@@ -107,18 +107,40 @@ class Users:
         with self._host.sessions() as s:
             return s.scalar(select(User).where(User.external_id == external_id))
 
-    def list(self, search: str = "", *, offset: int = 0, limit: int = 50) -> tuple[list[User], int]:
-        """A page of users (by last name, first name, login) and the total that match."""
+    def list(self, search: str = "", *, offset: int = 0, limit: int = 50,
+             after: int | None = None, before: int | None = None) -> tuple[list[User], int]:
+        """A page of users (by last name, first name, login) and the total that match.
+
+        ``after`` or ``before`` (a user's id) asks for the page after or before that user:
+        read from the sort index, so the hundredth page costs what the first does (keyset
+        paging). ``offset`` counts rows from the start; its cost grows with it."""
         query = select(User)
         if search.strip():
             escaped = search.strip().casefold().replace("\\", "\\\\")
             escaped = escaped.replace("%", "\\%").replace("_", "\\_")
             query = query.where(User.search_text.like(f"%{escaped}%", escape="\\"))
+        key = (User.last_name, User.first_name, User.login)
+        order: tuple[Any, ...] = key
+        if search.strip():
+            # a search reads the search column and sorts the matches: walking the sort
+            # index instead would look at every user before the first "Müller"
+            # (``|| ''`` keeps the order and keeps the planner off that index)
+            order = tuple(column.op("||")("") for column in key)
         with self._host.sessions() as s:
             total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
-            rows = s.scalars(query.order_by(User.last_name, User.first_name, User.login)
-                             .offset(offset).limit(limit)).all()
-            return list(rows), total
+            anchor = None
+            if after is not None or before is not None:
+                anchor = s.execute(select(*key).where(User.id == (after or before))).first()
+            if anchor is None:  # no anchor, or that user is gone: count from the start
+                rows = list(s.scalars(query.order_by(*order).offset(offset).limit(limit)))
+            elif after is not None:
+                rows = list(s.scalars(query.where(tuple_(*key) > tuple_(*anchor))
+                                      .order_by(*order).limit(limit)))
+            else:
+                rows = list(s.scalars(query.where(tuple_(*key) < tuple_(*anchor))
+                                      .order_by(*(k.desc() for k in order)).limit(limit)))
+                rows.reverse()
+            return rows, total
 
     def set_role(self, login: str, role: str, *, actor: str) -> User:
         if role not in {r.value for r in Role}:

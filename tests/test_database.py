@@ -35,7 +35,7 @@ def test_each_plugin_has_its_own_version_table(host: Host) -> None:
     tables = set(inspect(host.engine).get_table_names())
     assert {"alembic_version_core", "alembic_version_smtp_settings"} <= tables
     with host.engine.connect() as conn:
-        assert conn.scalar(text("select version_num from alembic_version_core")) == "core_0007"
+        assert conn.scalar(text("select version_num from alembic_version_core")) == "core_0008"
         assert conn.scalar(text("select version_num from alembic_version_smtp_settings")
                            ) == "smtp_0004"
 
@@ -93,6 +93,26 @@ def test_user_list_search_and_paging(host: Host) -> None:
     assert total == 31 and len(page) == 10
     found, count = host.users.list("äpf")
     assert count == 1 and found[0].login == "zoe"
+
+
+def test_paging_by_key_walks_the_same_pages_as_counting(host: Host) -> None:
+    """Next and Previous by the neighbouring user give exactly the pages that counting
+    from the start gives, also where names repeat (the login breaks ties)."""
+    for i in range(23):
+        host.users.add(f"u{i:02d}", first_name=["Max", "Anna"][i % 2],
+                       last_name=["Schulz", "Meyer", "Özdemir"][i % 3])
+    by_offset = [[u.login for u in host.users.list(offset=o, limit=5)[0]]
+                 for o in range(0, 23, 5)]
+    forward, page = [], host.users.list(limit=5)[0]
+    while page:
+        forward.append([u.login for u in page])
+        page = host.users.list(limit=5, after=page[-1].id)[0]
+    assert forward == by_offset
+    backward, page = [], host.users.list(offset=20, limit=5)[0]
+    while page:
+        backward.insert(0, [u.login for u in page])
+        page = host.users.list(limit=5, before=page[0].id)[0]
+    assert backward == by_offset
 
 
 def test_shared_mailboxes(host: Host) -> None:

@@ -192,6 +192,19 @@ def test_user_list_search_and_paging(client: FlaskClient, falcana_host: Host) ->
     assert "Näher00" in first and "Näher25" not in first
     third = client.get("/admin/users?q=näher&page=3").get_data(as_text=True)
     assert "Näher59" in third and "data-page=\"2\"" in third
+    # "Next" names the last user of the page, "Previous" the first (keyset paging)
+    import re
+
+    after = re.search(r'data-page="2" data-after="(\d+)"', first)
+    assert after is not None
+    second = client.get(f"/admin/users?q=näher&page=2&after={after[1]}").get_data(
+        as_text=True)
+    assert "Näher25" in second and "Näher24" not in second and "Näher50" not in second
+    before = re.search(r'data-page="1" data-before="(\d+)"', second)
+    assert before is not None
+    back = client.get(f"/admin/users?q=näher&page=1&before={before[1]}").get_data(
+        as_text=True)
+    assert "Näher00" in back and "Näher24" in back and "Näher25" not in back
 
 
 def test_host_supplies_the_current_user(falcana_host: Host,

@@ -136,7 +136,11 @@ def user_rows() -> str:
     session["seen_panel"] = True
     query = request.args.get("q", "")[:100]
     page = max(1, request.args.get("page", 1, type=int) or 1)
-    users, total = host().users.list(query, offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
+    # "Next" and "Previous" carry the neighbouring user (keyset paging); a page number
+    # alone (a bookmark) counts from the start
+    users, total = host().users.list(
+        query, offset=(page - 1) * PER_PAGE, limit=PER_PAGE,
+        after=request.args.get("after", type=int), before=request.args.get("before", type=int))
     pages = max(1, math.ceil(total / PER_PAGE))
     return render_template("user_rows.html", users=users, total=total, page=page,
                            pages=pages, q=query)

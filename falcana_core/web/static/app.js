@@ -10,12 +10,13 @@
 
   // -- the user list in the slide panel -------------------------------------------------
   const panel = document.getElementById("user-panel");
-  let page = 1, timer = null;
+  let page = 1, cursor = {}, timer = null;  // cursor: the neighbouring user of a page
   async function loadRows() {
     const q = document.getElementById("user-search").value;
     const url = new URL(panel.dataset.rowsUrl, location.href);
     url.searchParams.set("q", q);
     url.searchParams.set("page", page);
+    for (const [name, id] of Object.entries(cursor)) url.searchParams.set(name, id);
     const res = await fetch(url, { credentials: "same-origin" });
     document.getElementById("user-rows").innerHTML = await res.text();
   }
@@ -34,11 +35,16 @@
     });
     document.getElementById("user-search").addEventListener("input", () => {
       clearTimeout(timer);
-      timer = setTimeout(() => { page = 1; loadRows(); }, 200);
+      timer = setTimeout(() => { page = 1; cursor = {}; loadRows(); }, 200);
     });
     panel.addEventListener("click", (e) => {
       const b = e.target.closest("button[data-page]");
-      if (b) { page = Number(b.dataset.page); loadRows(); }
+      if (b) {
+        page = Number(b.dataset.page);
+        cursor = b.dataset.after ? { after: b.dataset.after }
+          : b.dataset.before ? { before: b.dataset.before } : {};
+        loadRows();
+      }
     });
   }
 
