@@ -205,10 +205,11 @@ def worker_processes(port: int, n: int, database_url: str, *, mailboxes: int,
         started = time.perf_counter()
         procs = [subprocess.Popen([sys.executable, "-m", "falcana_core", "worker", "--once",
                                    "--quiet", "--concurrency", str(concurrency)], env=env,
-                                  stderr=subprocess.DEVNULL) for _ in range(processes)]
-        for proc in procs:
-            proc.wait()
+                                  stderr=subprocess.PIPE, text=True) for _ in range(processes)]
+        errors = [proc.communicate()[1] for proc in procs]
         rate = n / (time.perf_counter() - started)
+        for error in filter(None, errors):
+            print(error[-3000:], file=sys.stderr)
         assert host.outbox.counts()["sent"] == n, host.outbox.counts()
         host.close()
     return rate

@@ -35,7 +35,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Integer, Table, bindparam, func, select, union_all, update
 from sqlalchemy.exc import DBAPIError
@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from falcana_core.host import Host
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SENDING = OutboxStatus.SENDING.value
 _TABLE: Table = OutboxMessage.__table__  # type: ignore[assignment]
@@ -131,6 +132,11 @@ _QUEUE = select(MailboxQueue.paused_until).where(
 _QUEUE_LOCKED = _QUEUE.with_for_update()
 _TAKE = update(_TABLE).where(_TABLE.c.id.in_(bindparam("ids", expanding=True))).values(
     status=SENDING, claim_token=bindparam("token"), lease_until=bindparam("until"))
+#: SQLite: the rows read as due are taken only if they still are (an admin's cancel)
+_TAKE_DUE = _TAKE.where(
+    (_TABLE.c.status.in_(WAITING) & (_TABLE.c.next_attempt_at <= bindparam("now")))
+    | ((_TABLE.c.status == SENDING) & (_TABLE.c.lease_until < bindparam("now")))
+).returning(_TABLE.c.id)
 
 
 @dataclasses.dataclass
@@ -199,7 +205,11 @@ class GroupCommit:
         return item.held
 
     def _write(self, batch: list[_Result]) -> None:
-        for attempt in (1, 2):
+        # rows in id order: transactions that lock several rows (the heartbeat's renewal)
+        # take them in the same order, so they wait for each other instead of deadlocking
+        batch = sorted(batch, key=lambda item: int(item.params["oid"]))
+        error: BaseException | None = None
+        for _attempt in range(3):
             try:
                 with self._turn:
                     conn = self._connection()
@@ -210,17 +220,17 @@ class GroupCommit:
                 return
             except DBAPIError as exc:
                 self.close()
-                # the connection was lost (a database restart): the claim check makes
-                # the update safe to repeat once on a new one
-                if attempt == 1 and exc.connection_invalidated:
-                    continue
-                error: BaseException = exc
+                error = exc
+                # the connection was lost (a database restart), or PostgreSQL broke a
+                # deadlock: the claim check makes the updates safe to repeat
+                if not (exc.connection_invalidated or may_retry(exc)):
+                    break
             except Exception as exc:
                 self.close()
                 error = exc
-            for item in batch:  # every result of the batch is unrecorded
-                item.held, item.error = False, error
-            return
+                break
+        for item in batch:  # every result of the batch is unrecorded
+            item.held, item.error = False, error
 
     def _connection(self) -> SAConnection:
         """One connection kept for the results: no pool check-out (and on PostgreSQL no
@@ -234,6 +244,25 @@ class GroupCommit:
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
+
+
+def may_retry(exc: DBAPIError) -> bool:
+    """A deadlock or serialization failure (PostgreSQL 40P01, 40001): the transaction was
+    rolled back as a whole and may be run again."""
+    return getattr(exc.orig, "sqlstate", None) in {"40P01", "40001"}
+
+
+def retrying(write: Callable[[], T]) -> T:
+    """Run a short write transaction, again (up to three times) if PostgreSQL rolled it
+    back to break a deadlock: every write of the worker carries its claim check, so
+    repeating one is safe."""
+    for attempt in range(3):
+        try:
+            return write()
+        except DBAPIError as exc:
+            if attempt == 2 or not may_retry(exc):
+                raise
+    raise AssertionError("unreachable")
 
 
 @dataclasses.dataclass
@@ -265,7 +294,7 @@ class Worker:
         # SQLite has one writer at a time, and a writer that finds the database locked
         # sleeps in steps of up to 100 ms: this process's threads take turns instead
         self._turn: AbstractContextManager[Any] = (
-            nullcontext() if self._postgres else self._claiming)
+            nullcontext() if self._postgres else threading.RLock())
         self.commits = GroupCommit(host.engine, self._turn)
         self._queue_insert = self._insert_or_leave(MailboxQueue.__table__)
         self._held: dict[str, Claim] = {}  # the heartbeat renews these
@@ -455,32 +484,63 @@ class Worker:
         """Claim up to a batch of due messages of one mailbox, within its limits."""
         limits = self.limits(mailbox_id)
         token = secrets.token_hex(16)
-        with self._claiming, self.host.engine.begin() as s:
-            now = self.now()
-            paused_until = self._lock_queue(s, mailbox_id)
-            if paused_until is not None and as_utc(paused_until) > now:
-                return None
-            sending = s.scalar(_CONNECTIONS, {"mailbox": mailbox_id, "now": now}) or 0
-            if limits.max_connections and sending >= limits.max_connections:
-                return None
-            allowed = self.policy.batch
-            for window, cap in ((dt.timedelta(minutes=1), limits.messages_per_minute),
-                                (dt.timedelta(days=1), limits.messages_per_day)):
-                if cap:
-                    recent = s.scalar(_RECENT, {"mailbox": mailbox_id,
-                                                "since": now - window}) or 0
-                    allowed = min(allowed, cap - recent)
-            if allowed <= 0:
-                return None
-            ids = self._due_ids(s, mailbox_id, now, allowed)
-            if not ids:
-                return None
-            s.execute(_TAKE, {"ids": ids, "token": token,
-                              "until": now + dt.timedelta(seconds=self.policy.lease)})
+        ids = retrying(lambda: self._take(mailbox_id, limits, token))
+        if not ids:
+            return None
         claim = Claim(token, mailbox_id, ids, self.policy.lease)
         with self._held_lock:
             self._held[token] = claim
         return claim
+
+    def _take(self, mailbox_id: int, limits: Limits, token: str) -> list[int]:
+        """The claim's transaction: the ids taken (none: paused, at a limit, nothing due).
+
+        PostgreSQL: one transaction under the mailbox's queue row lock, so claims of one
+        mailbox in all workers take turns. SQLite (one worker process): this process's
+        claims take turns on a lock; the reads run outside the write transaction, which
+        then holds the database only for the UPDATE, checking again that each row is due."""
+        if self._postgres:
+            with self._claiming, self.host.engine.begin() as conn:
+                now = self.now()
+                paused_until = self._lock_queue(conn, mailbox_id)
+                allowed = self._allowance(conn, mailbox_id, limits, now, paused_until)
+                ids = self._due_ids(conn, mailbox_id, now, allowed) if allowed else []
+                if ids:
+                    conn.execute(_TAKE, {"ids": ids, "token": token,
+                                         "until": now + dt.timedelta(
+                                             seconds=self.policy.lease)})
+                return ids
+        with self._claiming:
+            with self.host.engine.connect() as conn:
+                now = self.now()
+                paused_until = conn.scalar(_QUEUE, {"mailbox": mailbox_id})
+                allowed = self._allowance(conn, mailbox_id, limits, now, paused_until)
+                ids = self._due_ids(conn, mailbox_id, now, allowed) if allowed else []
+                conn.rollback()
+            if not ids:
+                return []
+            with self._turn, self.host.engine.begin() as conn:
+                return sorted(conn.scalars(_TAKE_DUE, {
+                    "ids": ids, "token": token, "now": now,
+                    "until": now + dt.timedelta(seconds=self.policy.lease)}))
+
+    def _allowance(self, conn: SAConnection, mailbox_id: int, limits: Limits,
+                   now: dt.datetime, paused_until: dt.datetime | None) -> int:
+        """How many messages this claim may take: none while paused or at the provider's
+        connection limit; else a batch, less what its rate limits leave."""
+        if paused_until is not None and as_utc(paused_until) > now:
+            return 0
+        sending = conn.scalar(_CONNECTIONS, {"mailbox": mailbox_id, "now": now}) or 0
+        if limits.max_connections and sending >= limits.max_connections:
+            return 0
+        allowed = self.policy.batch
+        for window, cap in ((dt.timedelta(minutes=1), limits.messages_per_minute),
+                            (dt.timedelta(days=1), limits.messages_per_day)):
+            if cap:
+                recent = conn.scalar(_RECENT, {"mailbox": mailbox_id,
+                                               "since": now - window}) or 0
+                allowed = min(allowed, cap - recent)
+        return max(0, allowed)
 
     def _lock_queue(self, conn: SAConnection, mailbox_id: int) -> dt.datetime | None:
         """Lock the mailbox's queue row (claims of one mailbox one at a time, in every
@@ -542,17 +602,26 @@ class Worker:
         t = _TABLE
         until = self.now() + dt.timedelta(seconds=self.policy.lease)
         sending = [c.token for c in claims if not c.copy]
-        renewed: set[int] = set()
         filing = [c.ids[0] for c in claims if c.copy]
-        with self._turn, self.host.engine.begin() as conn:
-            if sending:
-                renewed = set(conn.scalars(update(t).where(
-                    t.c.claim_token.in_(sending), t.c.status == SENDING,
-                ).values(lease_until=until).returning(t.c.id)))
-            if filing:
-                conn.execute(update(t).where(
-                    t.c.id.in_(filing), t.c.copy_status == "pending",
-                ).values(copy_next_at=until))
+
+        def renew() -> set[int]:
+            with self._turn, self.host.engine.begin() as conn:
+                done: set[int] = set()
+                if sending:
+                    # locked in id order, as the results are committed (no deadlock)
+                    ids = list(conn.scalars(select(t.c.id).where(
+                        t.c.claim_token.in_(sending), t.c.status == SENDING,
+                    ).order_by(t.c.id).with_for_update()))
+                    done = set(conn.scalars(update(t).where(
+                        t.c.id.in_(ids), t.c.claim_token.in_(sending), t.c.status == SENDING,
+                    ).values(lease_until=until).returning(t.c.id))) if ids else set()
+                if filing:
+                    conn.execute(update(t).where(
+                        t.c.id.in_(filing), t.c.copy_status == "pending",
+                    ).values(copy_next_at=until))
+                return done
+
+        renewed = retrying(renew)
         for claim in claims:
             claim.renewed_at = started
             if not claim.copy and set(claim.open_ids) - renewed and self._holds(claim):
@@ -642,12 +711,15 @@ class Worker:
     def _commit(self, outbox_id: int, token: str, **values: Any) -> bool:
         """Commit a result only while our claim holds (the claim check)."""
         table = _TABLE
-        with self._turn, self.host.engine.begin() as conn:
-            result = conn.execute(update(table).where(
-                table.c.id == outbox_id, table.c.claim_token == token,
-                table.c.status == SENDING).values(
-                claim_token=None, lease_until=None, **values))
-            held = bool(result.rowcount)
+
+        def commit() -> bool:
+            with self._turn, self.host.engine.begin() as conn:
+                return bool(conn.execute(update(table).where(
+                    table.c.id == outbox_id, table.c.claim_token == token,
+                    table.c.status == SENDING).values(
+                    claim_token=None, lease_until=None, **values)).rowcount)
+
+        held = retrying(commit)
         if not held:
             log.warning("outbox message %s: the claim was lost before its result was "
                         "committed", outbox_id)
@@ -810,8 +882,12 @@ class Worker:
         """Give claimed, unsent messages back to the queue as they were."""
         if not ids:
             return
-        with self._turn, self.host.transaction() as s:
-            s.execute(update(OutboxMessage).where(
-                OutboxMessage.id.in_(list(ids)), OutboxMessage.claim_token == token,
-                OutboxMessage.status == SENDING).values(
-                status=OutboxStatus.QUEUED.value, claim_token=None, lease_until=None))
+
+        def release() -> None:
+            with self._turn, self.host.transaction() as s:
+                s.execute(update(OutboxMessage).where(
+                    OutboxMessage.id.in_(sorted(ids)), OutboxMessage.claim_token == token,
+                    OutboxMessage.status == SENDING).values(
+                    status=OutboxStatus.QUEUED.value, claim_token=None, lease_until=None))
+
+        retrying(release)
