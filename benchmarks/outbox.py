@@ -208,8 +208,10 @@ def worker_processes(port: int, n: int, database_url: str, *, mailboxes: int,
                                   stderr=subprocess.PIPE, text=True) for _ in range(processes)]
         errors = [proc.communicate()[1] for proc in procs]
         rate = n / (time.perf_counter() - started)
-        for error in filter(None, errors):
-            print(error[-3000:], file=sys.stderr)
+        for error in errors:  # anything but the closing "N handled; ..." line
+            lines = [line for line in error.splitlines() if " handled; " not in line]
+            if lines:
+                print("\n".join(lines)[-3000:], file=sys.stderr)
         assert host.outbox.counts()["sent"] == n, host.outbox.counts()
         host.close()
     return rate
@@ -270,8 +272,8 @@ def rss_child(port: int, n: int) -> None:
     with tempfile.TemporaryDirectory() as data:
         host = start_host(Path(data), None)
         box = setup_boxes(host, port, 1)[0]
-        for start in range(0, n, 1000):  # hand over in parts: measure the worker
-            host.outbox.enqueue_many([(box, m) for m in messages(min(1000, n - start))])
+        for start in range(0, n, 100):  # hand over in small parts: measure the worker
+            host.outbox.enqueue_many([(box, m) for m in messages(min(100, n - start))])
         Worker(host).run(once=True)
         assert host.outbox.counts()["sent"] == n
         host.close()

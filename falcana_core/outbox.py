@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from falcana_core.addresses import ascii_address
@@ -140,17 +140,19 @@ class Outbox:
         names = self._user_names({box.user_id for box, _msg in pairs
                                   if box.user_id and not box.display_name})
         rows = [self._row(box, msg, names) for box, msg in pairs]
+        if not rows:
+            return []
+        # Core rows, not ORM objects: the hand-over of a mailing costs a fraction of the
+        # time and memory, and the ids come back in the order the messages were given
+        table: Any = OutboxMessage.__table__
+        insert_rows = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         if session is not None:
-            session.add_all(rows)
-            session.flush()
-            return [r.id for r in rows]
+            return list(session.scalars(insert_rows, rows))
         with self.host.transaction() as s:
-            s.add_all(rows)
-            s.flush()
-            return [r.id for r in rows]
+            return list(s.scalars(insert_rows, rows))
 
     def _row(self, mailbox: Mailbox, message: EmailMessage,
-             names: dict[int, str]) -> OutboxMessage:
+             names: dict[int, str]) -> dict[str, Any]:
         name = mailbox.display_name or (names.get(mailbox.user_id, "")
                                         if mailbox.user_id else "")
         message_id = stamp(message, mailbox.address, name)
@@ -162,10 +164,12 @@ class Outbox:
         utf8 = any(a is None for a in wire)
         del message["Bcc"]  # the envelope keeps them; the content must not show them
         content = message.as_bytes(policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
-        return OutboxMessage(
-            mailbox_id=mailbox.id, message_id=message_id, sender=mailbox.address,
-            smtputf8=utf8, subject=str(message.get("Subject", ""))[:255],
-            recipients={r: {"status": "pending"} for r in recipients}, content=content)
+        now = utcnow()
+        return {"mailbox_id": mailbox.id, "message_id": message_id, "sender": mailbox.address,
+                "smtputf8": utf8, "subject": str(message.get("Subject", ""))[:255],
+                "recipients": {r: {"status": "pending"} for r in recipients},
+                "content": content, "status": OutboxStatus.QUEUED.value, "attempts": 0,
+                "created_at": now, "next_attempt_at": now, "copy_attempts": 0}
 
     def _user_names(self, user_ids: set[int]) -> dict[int, str]:
         """The current names of the senders: the From of a personal mailbox without a
