@@ -1,8 +1,9 @@
 """Outbox delivery: the worker against reference senders, all in one run on one machine.
 
 1. Instant sink (a local aiosmtpd that answers at once): the worker on SQLite and on
-   PostgreSQL against a plain smtplib loop on one connection (the baseline) and Django's
-   SMTP backend. Aim: both at least 0.8 of the loop, ahead of Django's backend.
+   PostgreSQL against a plain smtplib loop on one connection (the baseline), Django's
+   SMTP backend and django-post-office. Aim: both at least 0.8 of the loop, ahead of
+   Django's backend and django-post-office.
 2. Latency sink (every reply held back ``--delay``, 30 ms: a provider across a real
    network), many mailboxes: the worker at several concurrencies against an asyncio
    sender (aiosmtplib) doing the same work (one connection per mailbox, its messages
@@ -85,14 +86,28 @@ def plain_loop(port: int, n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
-def django_backend(port: int, n: int) -> float:
+def django_setup(port: int, data: Path) -> None:
+    """Django configured once for its SMTP backend and django-post-office (its queue in a
+    SQLite file of this run)."""
     import django
     from django.conf import settings
+    from django.core.management import call_command
 
-    if not settings.configured:
-        settings.configure(EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-                           DEFAULT_CHARSET="utf-8")
-        django.setup()
+    settings.configure(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", DEFAULT_CHARSET="utf-8",
+        EMAIL_HOST="127.0.0.1", EMAIL_PORT=port, EMAIL_HOST_USER=USER,
+        EMAIL_HOST_PASSWORD=PASSWORD, EMAIL_USE_TLS=False, USE_TZ=True,
+        INSTALLED_APPS=["django.contrib.contenttypes", "post_office"],
+        TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates"}],
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3",
+                               "NAME": str(data / "post_office.sqlite3")}},
+        POST_OFFICE={"BACKENDS": {"default": "django.core.mail.backends.smtp.EmailBackend"},
+                     "BATCH_SIZE": 1000, "LOG_LEVEL": 0})
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def django_backend(port: int, n: int) -> float:
     from django.core.mail import EmailMessage as DjangoMessage
     from django.core.mail.backends.smtp import EmailBackend
 
@@ -106,6 +121,27 @@ def django_backend(port: int, n: int) -> float:
     backend.close()
     assert sent == n
     return n / (time.perf_counter() - started)
+
+
+def post_office(n: int) -> dict[str, float]:
+    """django-post-office: hand-over with ``send_many`` (a bulk insert), then its
+    ``send_queued`` (one process, its default threads) until the queue is empty."""
+    from post_office import mail
+    from post_office.models import Email
+
+    started = time.perf_counter()
+    mail.send_many([{"recipients": [f"kunde{i}@example.org"],
+                     "sender": f"Jürgen Müßig <{USER}>", "subject": f"Angebot Nr. {i}",
+                     "message": "Guten Tag,\n\nanbei unser Angebot.\n" * 5}
+                    for i in range(n)])
+    handover = n / (time.perf_counter() - started)
+    started = time.perf_counter()
+    while sum(mail.send_queued(processes=1, log_level=0)):
+        pass
+    rate = n / (time.perf_counter() - started)
+    assert Email.objects.filter(status=0).count() == n  # 0: sent
+    Email.objects.all().delete()
+    return {"rate": rate, "handover": handover}
 
 
 def asyncio_reference(port: int, mailboxes: int, n: int, connections: int) -> float:
@@ -349,22 +385,26 @@ def table(title: str, rows: list[tuple[str, float, float]]) -> None:
 
 
 def instant(n: int, pg: str | None) -> None:
-    with sink() as port:
+    with sink() as port, tempfile.TemporaryDirectory() as data:
+        django_setup(port, Path(data))
         plain = plain_loop(port, n)
         django_rate = django_backend(port, n)
+        office = post_office(n)
         sqlite = worker(port, n, None)
         postgres = worker(port, n, fresh(pg)) if pg else None
         plain2 = plain_loop(port, n)  # the baseline again: how noisy was this run?
     base = (plain + plain2) / 2
     rows = [("plain smtplib loop, 1 connection (baseline)", base, 1.0),
             ("Django SMTP backend", django_rate, django_rate / base),
+            ("django-post-office (SQLite)", office["rate"], office["rate"] / base),
             ("falcana worker, SQLite", sqlite["rate"], sqlite["rate"] / base)]
     if postgres:
         rows.append(("falcana worker, PostgreSQL", postgres["rate"], postgres["rate"] / base))
     table(f"1. {n} messages, 1 mailbox, instant sink (ratio to the plain loop)", rows)
     print(f"(baseline first/last: {plain:.0f}/{plain2:.0f} msg/s; hand-over into the outbox: "
           f"SQLite {sqlite['handover']:.0f} msg/s"
-          + (f", PostgreSQL {postgres['handover']:.0f} msg/s)" if postgres else ")"))
+          + (f", PostgreSQL {postgres['handover']:.0f} msg/s" if postgres else "")
+          + f"; django-post-office's send_many {office['handover']:.0f} msg/s)")
 
 
 def latency(n: int, mailboxes: int, delay: float, connections: int, pg: str | None,
