@@ -11,28 +11,14 @@ from email.message import EmailMessage
 from sqlalchemy import select, update
 
 from falcana_core.host import Host
-from falcana_core.models import Mailbox, OutboxMessage
+from falcana_core.models import OutboxMessage
 from falcana_core.outbox import OutboxPolicy
+from falcana_core.testing import smtp_mailboxes
 from falcana_core.testing.dnsd import DnsTestServer
 from falcana_core.testing.smtpd import SmtpTestServer
 from falcana_core.worker import GroupCommit, Worker
 
 PASSWORD = "Worker-Pw-1"
-
-
-def mailboxes(host: Host, server: SmtpTestServer, count: int) -> list[Mailbox]:
-    boxes = []
-    for i in range(count):
-        address = f"vertrieb{i}@example.com"
-        server.users[address] = PASSWORD
-        user = host.users.add(f"vertrieb{i}", first_name="Vera", last_name=f"Trieb {i}",
-                              email=address)
-        box = host.mailboxes.personal(user)
-        assert host.save_section(box, "smtp", {
-            "email": address, "password": PASSWORD, "host": "127.0.0.1",
-            "port": server.port, "security": "normal"}, actor="admin").saved
-        boxes.append(box)
-    return boxes
 
 
 def message(i: int) -> EmailMessage:
@@ -50,7 +36,7 @@ def received(server: SmtpTestServer) -> Counter[str]:
 def test_one_worker_sends_for_many_mailboxes_at_once_within_its_cap(
         falcana_host: Host, smtp_server: Callable[..., SmtpTestServer]) -> None:
     server = smtp_server("normal", reply_delay=0.02)
-    boxes = mailboxes(falcana_host, server, 12)
+    boxes = smtp_mailboxes(falcana_host, server, 12)
     falcana_host.outbox.enqueue_many([(boxes[i % 12], message(i)) for i in range(36)])
     started = time.monotonic()
     assert Worker(falcana_host, concurrency=6).run_once() == 36
@@ -66,7 +52,7 @@ def test_one_worker_sends_for_many_mailboxes_at_once_within_its_cap(
 def test_a_mailbox_with_a_backlog_gets_its_providers_connections_and_no_more(
         falcana_host: Host, smtp_server: Callable[..., SmtpTestServer]) -> None:
     server = smtp_server("normal", reply_delay=0.01)
-    [box] = mailboxes(falcana_host, server, 1)
+    [box] = smtp_mailboxes(falcana_host, server, 1)
     falcana_host.outbox.enqueue_many([(box, message(i)) for i in range(200)])
     worker = Worker(falcana_host, concurrency=8)
     assert worker.limits(box.id).max_connections == 2  # no provider recognised: default
@@ -80,7 +66,7 @@ def test_the_heartbeat_keeps_a_slow_message_claimed(
     """The lease is short (1 s) but the server takes 3 s for DATA: the claim is renewed,
     so a second worker never takes the message meanwhile."""
     server = smtp_server("normal")
-    [box] = mailboxes(falcana_host, server, 1)
+    [box] = smtp_mailboxes(falcana_host, server, 1)
     server.stall_during_data(3.0)
     oid = falcana_host.outbox.enqueue(box, message(1))
     policy = OutboxPolicy(lease=1.0)
@@ -100,7 +86,7 @@ def test_a_claim_found_in_other_hands_is_not_sent_further(
     """While the first message of a claim is in DATA, its other messages pass to another
     worker (as after a lease that ran out): the heartbeat notices, the rest is not sent."""
     server = smtp_server("normal")
-    [box] = mailboxes(falcana_host, server, 1)
+    [box] = smtp_mailboxes(falcana_host, server, 1)
     server.stall_during_data(2.0)
     falcana_host.outbox.enqueue_many([(box, message(i)) for i in range(5)])
     worker = Worker(falcana_host, policy=OutboxPolicy(lease=0.9), concurrency=1)

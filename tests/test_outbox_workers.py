@@ -19,25 +19,8 @@ import pytest
 from falcana_core.config import Config
 from falcana_core.host import Host
 from falcana_core.models import Mailbox
-from falcana_core.testing import make_config
+from falcana_core.testing import make_config, smtp_mailboxes
 from falcana_core.testing.smtpd import SmtpTestServer
-
-PASSWORD = "Worker-Pw-1"
-
-
-def setup_mailboxes(host: Host, server: SmtpTestServer, count: int) -> list[Mailbox]:
-    boxes = []
-    for i in range(count):
-        address = f"vertrieb{i}@example.com"
-        server.users[address] = PASSWORD
-        user = host.users.add(f"vertrieb{i}", first_name="Vera", last_name=f"Trieb{i}",
-                              email=address)
-        box = host.mailboxes.personal(user)
-        assert host.save_section(box, "smtp", {
-            "email": address, "password": PASSWORD, "host": "127.0.0.1",
-            "port": server.port, "security": "normal"}, actor="admin").saved
-        boxes.append(box)
-    return boxes
 
 
 def enqueue(host: Host, boxes: list[Mailbox], total: int) -> set[str]:
@@ -76,7 +59,7 @@ def test_workers_killed_at_random_moments_lose_nothing(
     config = make_config(tmp_path / "data", ca_bundle=test_ca_bundle)
     host = Host.start(config)
     server = smtp_server("normal")
-    boxes = setup_mailboxes(host, server, 3)
+    boxes = smtp_mailboxes(host, server, 3)
     expected = enqueue(host, boxes, 1000)
     env = worker_env(config, test_ca_bundle, dns_server.address)
     rng = random.Random(4711)
@@ -119,7 +102,7 @@ def test_several_workers_on_postgresql_deliver_exactly_once(
                          database_url=postgres_url)
     host = Host.start(config)
     server = smtp_server("normal")
-    boxes = setup_mailboxes(host, server, 8)
+    boxes = smtp_mailboxes(host, server, 8)
     expected = enqueue(host, boxes, 2000)
     env = worker_env(config, test_ca_bundle, dns_server.address)
     env["FALCANA_OUTBOX_LEASE"] = "120"

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import trustme
 
     from falcana_core.host import Host
+    from falcana_core.models import Mailbox
     from falcana_core.testing.dnsd import DnsTestServer
     from falcana_core.testing.imapd import DovecotTestServer
     from falcana_core.testing.oauth_server import OAuthTestServer
@@ -53,6 +54,25 @@ def make_config(data_dir: Path, **overrides: Any) -> Config:
                               "test_deadline": 15.0}
     values.update(overrides)
     return Config.from_env(env, **values)
+
+
+def smtp_mailboxes(host: Host, server: SmtpTestServer, count: int, *,
+                   password: str = "Worker-Pw-1") -> list[Mailbox]:  # noqa: S107 (test kit)
+    """``count`` users (vertrieb0, vertrieb1, ...) whose personal mailboxes send through
+    ``server`` (a ``normal`` test SMTP server), each signing in with its own address."""
+    boxes = []
+    for i in range(count):
+        address = f"vertrieb{i}@example.com"
+        server.users[address] = password
+        user = host.users.add(f"vertrieb{i}", first_name="Vera", last_name=f"Trieb {i}",
+                              email=address)
+        box = host.mailboxes.personal(user)
+        saved = host.save_section(box, "smtp", {
+            "email": address, "password": password, "host": "127.0.0.1",
+            "port": server.port, "security": "normal"}, actor="admin")
+        assert saved.saved, [(m.field, str(m.text)) for m in saved.validation.errors]
+        boxes.append(box)
+    return boxes
 
 
 @pytest.fixture(scope="session")
