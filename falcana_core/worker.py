@@ -399,8 +399,10 @@ class Worker:
         for mailbox_id, backlog in due.items():
             if mailbox_id in rested:
                 continue
-            cap = self.limits(mailbox_id).max_connections or 1
-            wanted = min(cap, -(-backlog // self.policy.batch)) - active[mailbox_id]
+            wanted = -(-backlog // self.policy.batch)  # batches waiting
+            if wanted > 1:  # more than one connection: as far as the provider allows
+                wanted = min(wanted, self.limits(mailbox_id).max_connections or 1)
+            wanted -= active[mailbox_id]
             for i in range(max(0, wanted)):
                 while len(rounds) <= i:
                     rounds.append([])
