@@ -147,8 +147,17 @@ class SmtpTransport:
     def provider(self) -> str | None:
         """The recognised provider (for its sending limits): as remembered when the
         settings were saved, else from address and server (no DNS on the send path)."""
-        settings = load_settings(self.host, self.mailbox, with_password=False)
-        return with_provider(self.host, settings, dns=False).provider
+        from falcana_smtp_settings.models import SmtpAccount
+
+        with self.host.sessions() as s:  # one row: the worker asks this per mailbox
+            account = s.get(SmtpAccount, self.mailbox.id)
+            if account is None:
+                return None
+            if account.provider:
+                return account.provider
+            server = account.host
+        found = self.host.detect_provider(self.mailbox.address, server, dns=False)
+        return found.provider if found else None
 
 
 def deadline_in(seconds: float) -> float:
