@@ -85,7 +85,7 @@ class Config:
     net_policy: NetPolicy = dataclasses.field(default_factory=NetPolicy)  # where to connect
     outbox_lease: float = 15.0  # seconds a worker's claim lasts unless its heartbeat renews it
     #: mailbox connections one worker process keeps open at once
-    worker_concurrency: int = dataclasses.field(default_factory=lambda: default_concurrency())
+    worker_concurrency: int = dataclasses.field(default_factory=default_concurrency)
     outbox_max_age: float = 3 * 24 * 3600.0  # seconds before a deferred message fails
 
     @classmethod

@@ -304,18 +304,21 @@ def lock_queue(s: Session, mailbox_id: int) -> MailboxQueue:
         query = query.with_for_update()
     state = s.scalar(query)
     if state is None:
-        # another worker may create it at the same moment: insert or leave it
-        # the dialect's module is loaded only where it is used (start-up time)
-        if postgres:
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            statement: Any = pg_insert(MailboxQueue)
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            statement = sqlite_insert(MailboxQueue)
-        s.execute(statement.values(mailbox_id=mailbox_id, pauses=0, updated_at=utcnow())
-                  .on_conflict_do_nothing(index_elements=["mailbox_id"]))
+        s.execute(insert_queue_row(s.get_bind().dialect.name),
+                  {"mailbox_id": mailbox_id, "pauses": 0, "updated_at": utcnow()})
         state = s.scalar(query)
     assert state is not None
     return state
+
+
+def insert_queue_row(dialect: str) -> Any:
+    """INSERT of a mailbox's queue row that leaves it alone when another worker created it
+    at the same moment (ON CONFLICT DO NOTHING; the dialect's module is imported only
+    where it is used: start-up time)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(MailboxQueue).on_conflict_do_nothing(index_elements=["mailbox_id"])
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(MailboxQueue).on_conflict_do_nothing(index_elements=["mailbox_id"])

@@ -50,6 +50,7 @@ from falcana_core.outbox import (
     Outcome,
     as_utc,
     error_record,
+    insert_queue_row,
     lock_queue,
     outcome_of,
 )
@@ -296,7 +297,6 @@ class Worker:
         self._turn: AbstractContextManager[Any] = (
             nullcontext() if self._postgres else threading.RLock())
         self.commits = GroupCommit(host.engine, self._turn)
-        self._queue_insert = self._insert_or_leave(MailboxQueue.__table__)
         self._held: dict[str, Claim] = {}  # the heartbeat renews these
         self._held_lock = threading.Lock()
         self._counting = threading.Lock()
@@ -545,28 +545,14 @@ class Worker:
         return max(0, allowed)
 
     def _lock_queue(self, conn: SAConnection, mailbox_id: int) -> dt.datetime | None:
-        """Lock the mailbox's queue row (claims of one mailbox one at a time, in every
-        worker) and say until when it is paused. On SQLite the transaction's first write
-        takes the database's write lock; this process's claims take turns anyway."""
-        row = conn.execute(_QUEUE_LOCKED if self._postgres else _QUEUE,
-                           {"mailbox": mailbox_id}).first()
+        """PostgreSQL: lock the mailbox's queue row (claims of one mailbox one at a time,
+        in every worker) and say until when it is paused."""
+        row = conn.execute(_QUEUE_LOCKED, {"mailbox": mailbox_id}).first()
         if row is None:  # first claim of this mailbox: create its row (or find another's)
-            conn.execute(self._queue_insert, {"mailbox_id": mailbox_id, "pauses": 0,
-                                              "updated_at": utcnow()})
-            row = conn.execute(_QUEUE_LOCKED if self._postgres else _QUEUE,
-                               {"mailbox": mailbox_id}).first()
+            conn.execute(insert_queue_row("postgresql"), {
+                "mailbox_id": mailbox_id, "pauses": 0, "updated_at": utcnow()})
+            row = conn.execute(_QUEUE_LOCKED, {"mailbox": mailbox_id}).first()
         return row.paused_until if row is not None else None
-
-    def _insert_or_leave(self, table: Any) -> Any:
-        """INSERT ... ON CONFLICT DO NOTHING: another worker may create the row at the
-        same moment (the dialect's module is imported only where it is used)."""
-        if self._postgres:
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            return pg_insert(table).on_conflict_do_nothing(index_elements=["mailbox_id"])
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(table).on_conflict_do_nothing(index_elements=["mailbox_id"])
 
     def _due_ids(self, s: SAConnection, mailbox_id: int, now: dt.datetime,
                  allowed: int) -> list[int]:
