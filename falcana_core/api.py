@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from falcana_core.discovery import Discovery, Found, Tried
     from falcana_core.explaining import ReplyRule, explain_by_rules, provider_explanation
     from falcana_core.host import Host
+    from falcana_core.http import HttpAnswer, HttpFailure, PolicyHttp
     from falcana_core.i18n import Domain, LazyText, Text, current_language, text_in
     from falcana_core.messages import stamp
     from falcana_core.migrate import run_env
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
         Connection,
         DeliveryError,
         Envelope,
+        RegisterTransport,
         SendResult,
         SentCopier,
         Transport,
@@ -97,6 +99,7 @@ _WHERE: dict[str, str] = {
     **{n: f"falcana_core.explaining:{n}" for n in (
         "ReplyRule", "explain_by_rules", "provider_explanation")},
     "Host": "falcana_core.host:Host",
+    **{n: f"falcana_core.http:{n}" for n in ("HttpAnswer", "HttpFailure", "PolicyHttp")},
     **{n: f"falcana_core.i18n:{n}" for n in ("Domain", "LazyText", "Text", "current_language",
                                                 "text_in")},
     "stamp": "falcana_core.messages:stamp",
@@ -113,7 +116,7 @@ _WHERE: dict[str, str] = {
         "Action", "Choice", "Field", "FieldType", "HelpText", "SaveResult", "Section",
         "SectionContext", "Validation")},
     **{n: f"falcana_core.transports:{n}" for n in (
-        "Connection", "DeliveryError", "Envelope", "SendResult", "Transport",
+        "Connection", "DeliveryError", "Envelope", "RegisterTransport", "SendResult", "Transport",
         "TransportFactory", "SentCopier", "cancellation")},
     "watchdog": "falcana_core.watchdog:watchdog",
     "web_user": "falcana_core.web.auth:current_user",
@@ -127,7 +130,8 @@ __all__ = [  # every name above (a test checks)
     "Action", "AddressError", "Base", "Choice", "Config", "Connection", "DeliveryError",
     "DeliveryFailure", "DestinationRefused", "Detection", "Discovery", "Domain", "Envelope",
     "Explanation", "FailureKind", "Field", "FieldPreset", "FieldType", "Found", "HelpText", "Host",
-    "LazyText", "Limits", "Mailbox", "MxLookup", "MxResolver", "NetPolicy", "Reply", "ReplyRule",
+    "HttpAnswer", "HttpFailure", "LazyText", "Limits", "Mailbox", "MxLookup", "MxResolver",
+    "NetPolicy", "PolicyHttp", "RegisterTransport", "Reply", "ReplyRule",
     "Retry", "Route", "SaveResult", "Scope", "SecretValue", "Section", "SectionContext",
     "SendResult", "SentCopier", "Step", "StepProblem", "StepStatus", "Text", "Transport",
     "TransportFactory", "Tried", "User", "Validation", "ascii_address", "cancellation",

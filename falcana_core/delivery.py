@@ -42,6 +42,8 @@ STEP_LABELS: dict[str, Text] = {
     "data": _("Message (DATA)"), "quit": _("End (QUIT)"),
     "login": _("Login"), "folder": _("Folder"), "search": _("Already filed?"),
     "append": _("Filing (APPEND)"),
+    # a mail API (Microsoft Graph, the Gmail API): token, then one HTTPS request
+    "request": _("Request (HTTPS)"), "response": _("Response"),
 }
 
 

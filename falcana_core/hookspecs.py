@@ -22,7 +22,7 @@ docs/hooks.md is the reference; a test keeps the two in step. ``migrations/`` an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from falcana_core import hookspec
@@ -41,11 +41,11 @@ if TYPE_CHECKING:
         Limits,
         Mailbox,
         MxLookup,
+        RegisterTransport,
         Route,
         Section,
         SectionContext,
         SentCopier,
-        TransportFactory,
         User,
         Validation,
     )
@@ -102,11 +102,14 @@ def user_actions(host: Host) -> Iterable[Action] | None:
 
 
 @hookspec
-def register_transports(register: Callable[[str, TransportFactory], None]) -> None:
-    """Register mail transports by name: ``register("smtp", factory)``.
+def register_transports(register: RegisterTransport) -> None:
+    """Register mail transports by name: ``register("smtp", factory, default=True)``.
 
-    Called once at start-up. A mailbox names its transport; ``Host.send`` looks it up.
-    Registering a name twice is an error reported against the second plugin.
+    Called once at start-up. A mailbox names its transport; ``Host.send`` looks it up. A
+    mailbox that names none uses the default: the first transport registered with
+    ``default=True`` (the SMTP plugin's), else the first registered. Transports a mailbox
+    must choose (a mail API such as ``graph``) register without it. Registering a name
+    twice is an error reported against the second plugin.
     """
 
 

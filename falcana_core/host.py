@@ -273,9 +273,13 @@ class Host:
 
     # -- sending -----------------------------------------------------------------------
 
+    def transports(self) -> list[str]:
+        """The names of the registered transports, the default first."""
+        return list(self._transports)
+
     def transport(self, mailbox: Mailbox) -> Transport:
-        """The mailbox's transport; a mailbox that names none uses the default, the first
-        transport registered in plugin-name order (the SMTP plugin's, which is essential)."""
+        """The mailbox's transport; a mailbox that names none uses the default (see the
+        hook ``register_transports``: the SMTP plugin's)."""
         name = mailbox.transport or next(iter(self._transports), "")
         factory = self._transports.get(name)
         if factory is None:

@@ -454,17 +454,25 @@ class Hooks:
         return self.ordered("user_actions", host=host)
 
     def register_transports(self) -> dict[str, api.TransportFactory]:
-        """Transport factories by name; a name registered twice keeps the first."""
+        """Transport factories by name, the default first (the first registered with
+        ``default=True``, else the first registered); a name registered twice keeps the
+        first."""
         found: dict[str, api.TransportFactory] = {}
+        defaults: list[str] = []
         for impl in self._impls("register_transports"):
-            def register(name: str, factory: api.TransportFactory,
+            def register(name: str, factory: api.TransportFactory, *, default: bool = False,
                          _plugin: str = impl.plugin_name) -> None:
                 if name in found:
                     log.error("plugin %s registers transport %r a second time; ignored",
                               _plugin, name)
                     return
                 found[name] = factory
+                if default:
+                    defaults.append(name)
             self._run("register_transports", impl, {"register": register})
+        if defaults:
+            found = {defaults[0]: found[defaults[0]],
+                     **{k: v for k, v in found.items() if k != defaults[0]}}
         return found
 
     def explain_delivery_error(self, failure: api.DeliveryFailure

@@ -80,6 +80,8 @@ def render_section(host: Host, mailbox: Mailbox | None, section: Section, *,
                         and (not locked or c.value == value)],
             "is_set": section.is_set(ctx, field.id) if field.write_only else False,
             "messages": validation.for_field(field.id) if validation else [],
+            "hidden": field.shown_when is not None and str(
+                shown.get(field.shown_when[0]) or "") not in field.shown_when[1],
         })
     detect = getattr(section, "detect_provider", None)  # optional: see sections.Section
     detection = detect(ctx, shown) if detect is not None else None

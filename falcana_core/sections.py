@@ -52,6 +52,10 @@ class Field:
     # form fills this field from the other one (the port that goes with a connection type)
     follows: tuple[str, Mapping[str, str]] | None = None
     admin_only: bool = False  # only an admin may change it (falcana_core.permissions)
+    # (other field id, its values): the field is shown only while the other one has one
+    # of these values (the SMTP fields while the transport is SMTP); hidden, it keeps its
+    # stored value
+    shown_when: tuple[str, Sequence[str]] | None = None
 
     @property
     def write_only(self) -> bool:

@@ -82,6 +82,13 @@ class Transport(Protocol):
 TransportFactory = Callable[["Host", "Mailbox"], Transport]
 
 
+class RegisterTransport(Protocol):
+    """The ``register`` a ``register_transports`` hook receives."""
+
+    def __call__(self, name: str, factory: TransportFactory, *,
+                 default: bool = False) -> None: ...
+
+
 class Cancellation:
     """How to abort open connections at once: a stopping worker (SIGTERM) must not wait
     for a server that trickles, and a worker whose claim could not be renewed must not go

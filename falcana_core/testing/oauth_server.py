@@ -172,6 +172,22 @@ class OAuthTestServer:
             return user.lower() in self.clients[token.client_id].app_accounts
         return token.account.lower() == user.lower()
 
+    def token(self, access_token: str) -> Token | None:
+        """The token behind a bearer value, if it is valid now (not expired, not revoked):
+        what a resource server (a mail API) looks up."""
+        with self.lock:
+            token = self.tokens.get(access_token)
+        if token is None or token.revoked or token.is_expired():
+            return None
+        return token
+
+    def may_act_for(self, token: Token, mailbox: str) -> bool:
+        """An app-only token acts for the mailboxes its app was given (Exchange's
+        application RBAC); a user's token for the user only."""
+        if token.account is None:
+            return mailbox.lower() in self.clients[token.client_id].app_accounts
+        return token.account.lower() == mailbox.lower()
+
     def expire_all(self) -> None:
         with self.lock:
             for token in self.tokens.values():

@@ -97,6 +97,15 @@
           if (!field.dataset.typed && values[leader.value] !== undefined) field.value = values[leader.value];
         });
       });
+      form.querySelectorAll("[data-shown-when]").forEach((box) => {
+        // a field that belongs to one choice (the SMTP fields to "Versand über: SMTP")
+        const leader = form.querySelector(`[name="${box.dataset.shownWhen}"]`);
+        const values = JSON.parse(box.dataset.shownValues);
+        if (!leader) return;
+        const apply = () => { box.hidden = !values.includes(leader.value); };
+        leader.addEventListener("change", apply);
+        apply();
+      });
       form.querySelectorAll("button[data-auto-when-empty]").forEach((b) => {
         const source = form.querySelector(`[name="${b.dataset.beside}"]`);
         const empty = form.querySelector(`[name="${b.dataset.autoWhenEmpty}"]`);
