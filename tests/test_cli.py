@@ -24,7 +24,7 @@ def test_plugins_list_shows_the_first_party_plugins(falcana_cli: Callable[..., A
     assert rows["oauth"]["distribution"] == "falcana-oauth"
     only = json.loads(falcana_cli("plugins", "list", "--json", "--hook",
                                   "register_transports").stdout)
-    assert [r["name"] for r in only] == ["smtp_settings"]
+    assert [r["name"] for r in only] == ["providers_gmail", "providers_m365", "smtp_settings"]
     table = falcana_cli("plugins", "list")
     assert "providers_gmail" in table.stdout and "enabled" in table.stdout
 

@@ -7,9 +7,10 @@ from falcana_smtp_settings.exchange import SmtpSession
 from falcana_smtp_settings.section import SECTION_ID
 from falcana_smtp_settings.settings import Preset, SmtpSettings, binding, load_settings
 from falcana_smtp_settings.testmail import TestPart
+from falcana_smtp_settings.transport import stored_provider
 
 __all__ = ["SECTION_ID", "Preset", "SmtpSession", "SmtpSettings", "TestPart", "binding",
-           "load_settings", "mail_commands"]
+           "load_settings", "mail_commands", "stored_provider"]
 
 
 def mail_commands() -> Any:

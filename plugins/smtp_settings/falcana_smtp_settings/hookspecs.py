@@ -60,6 +60,19 @@ def smtp_auth_methods(ctx: SectionContext, values: dict[str, Any]) -> Iterable[C
     """
 
 
+@hookspec
+def transport_choices(ctx: SectionContext, values: dict[str, Any]) -> Iterable[Choice] | None:
+    """Ways of sending beside SMTP for these settings ("Versand über": Microsoft Graph,
+    the Gmail API).
+
+    Collected; each ``Choice.value`` names a transport registered through
+    ``register_transports``. The section shows the choice only when some plugin offers
+    one, and hides the SMTP fields (server, port, connection type, username, password)
+    while another transport is chosen; their stored values stay. Offer a transport only
+    when it can work for ``values`` (the recognised provider, a configured client).
+    """
+
+
 @hookspec(firstresult=True, isolate=False)
 def smtp_login(host: Host, session: SmtpSession, settings: SmtpSettings) -> str | None:
     """Log in on an open, encrypted SMTP session for a sign-in method you offered.

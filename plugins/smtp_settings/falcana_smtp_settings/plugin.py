@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from falcana_core.api import hookimpl
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
 
     import click
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         Explanation,
         HelpText,
         Host,
+        RegisterTransport,
         Route,
         Section,
         SectionContext,
@@ -64,10 +65,10 @@ def section_help(ctx: SectionContext, section_id: str,
 
 
 @hookimpl
-def register_transports(register: Callable[[str, Any], None]) -> None:
+def register_transports(register: RegisterTransport) -> None:
     from falcana_smtp_settings.transport import SmtpTransport
 
-    register("smtp", SmtpTransport)
+    register("smtp", SmtpTransport, default=True)
 
 
 @hookimpl

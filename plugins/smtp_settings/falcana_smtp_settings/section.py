@@ -36,6 +36,10 @@ from falcana_smtp_settings.settings import (
 
 SECTION_ID = "smtp"
 FIELD_IDS = ("email", "display_name", "username", "password", "port", "security", "host")
+SMTP = "smtp"
+#: the fields only SMTP uses: hidden (and kept as stored) while a mail API sends
+SMTP_ONLY = ("username", "password", "port", "security", "host")
+SMTP_SHOWN = ("transport", (SMTP,))
 MAX_LEN = {"email": 320, "display_name": 255, "username": 320, "password": 1024,
            "host": 255}
 
@@ -58,7 +62,21 @@ class SmtpSection:
         current["email"] = current.get("email") or ctx.mailbox.address
         offered = [c for _plugin, c in ctx.host.hook.collect(
             "smtp_auth_methods", ctx=ctx, values=current)]
+        if current.get("transport", SMTP) != SMTP:  # a mail API signs in with OAuth2 only
+            return offered
         return [Choice("password", _("Password")), *offered] if offered else []
+
+    def transport_choices(self, ctx: SectionContext, values: Mapping[str, Any] | None = None
+                          ) -> list[Choice]:
+        """SMTP, plus the mail APIs plugins offer for these settings (hook
+        ``transport_choices``); empty when none is offered (the field is then not shown)."""
+        if ctx.mailbox is None:
+            return []
+        current = dict(values) if values is not None else self._stored(ctx)
+        current["email"] = current.get("email") or ctx.mailbox.address
+        offered = [c for _plugin, c in ctx.host.hook.collect(
+            "transport_choices", ctx=ctx, values=current)]
+        return [Choice(SMTP, _("SMTP")), *offered] if offered else []
 
     def detect_provider(self, ctx: SectionContext, values: Mapping[str, Any]
                         ) -> Detection | None:
@@ -71,7 +89,8 @@ class SmtpSection:
         with ctx.host.sessions() as s:
             account = s.get(SmtpAccount, ctx.mailbox.id) if ctx.mailbox else None
         return {"email": ctx.mailbox.address if ctx.mailbox else "",
-                "host": account.host if account else ""}
+                "host": account.host if account else "",
+                "transport": (ctx.mailbox.transport if ctx.mailbox else "") or SMTP}
 
     def fields(self, ctx: SectionContext) -> Sequence[Field]:
         user = ctx.user
@@ -80,6 +99,14 @@ class SmtpSection:
         auth_field = (Field("auth_method", _("Sign-in"), FieldType.CHOICE, choices=auth,
                             help=_("Password (or app password), or OAuth2 where the provider "
                                    "needs or prefers it.")),) if auth else ()
+        transports = self.transport_choices(ctx)
+        transport_field = (Field(
+            "transport", _("Send through"), FieldType.CHOICE, choices=transports,
+            help=_("SMTP, or the provider's mail API where SMTP is closed (SMTP AUTH "
+                   "switched off, Security Defaults) or needs a restricted permission. A "
+                   "mail API signs in with OAuth2 and needs no SMTP settings.")),
+        ) if transports else ()
+        shown = SMTP_SHOWN if transports else None
         return (
             Field("email", _("E-mail"), FieldType.EMAIL, required=True, admin_only=True,
                   help=_("The user's e-mail address: mail goes out from this address.")),
@@ -87,27 +114,29 @@ class SmtpSection:
                   help=_("The name recipients see. Left empty, falcana uses the user's first "
                          "and last name."),
                   placeholder=default_name or None),
-            Field("username", _("E-mail username"),
+            *transport_field,
+            Field("username", _("E-mail username"), shown_when=shown,
                   help=_("The login name of the mailbox. Very often the e-mail address, but "
                          "the provider may give another.")),
             *auth_field,
-            Field("password", _("E-mail password"), FieldType.PASSWORD,
+            Field("password", _("E-mail password"), FieldType.PASSWORD, shown_when=shown,
                   help=_("The mailbox password (or app password). Stored encrypted, never "
                          "shown again; leave empty to keep the stored one. It goes only to "
                          "the server, port, username and connection type it was saved with: "
                          "changing one of them needs the password again.")),
-            Field("port", _("E-mail port"), FieldType.INTEGER, required=True,
+            Field("port", _("E-mail port"), FieldType.INTEGER, required=True, shown_when=shown,
                   suggestions=("587", "465", "25"),
                   follows=("security", {k: str(v) for k, v in DEFAULT_PORTS.items()}),
                   help=_("The port the provider gives; common are 587 (TLS), 465 (SSL) "
                          "and 25.")),
             Field("security", _("E-mail connection type"), FieldType.CHOICE, required=True,
+                  shown_when=shown,
                   choices=(Choice("normal", _("normal (unencrypted)")),
                            Choice("tls", _("TLS (STARTTLS)")),
                            Choice("ssl", _("SSL (encrypted from the start)"))),
                   help=_("As given by the provider. TLS requires STARTTLS: falcana never "
                          "falls back to an unencrypted connection.")),
-            Field("host", _("Outgoing mail server (SMTP)"), required=True,
+            Field("host", _("Outgoing mail server (SMTP)"), required=True, shown_when=shown,
                   help=_("The SMTP server of the e-mail provider, a host name or an IP "
                          "address.")),
         )
@@ -128,6 +157,7 @@ class SmtpSection:
                 "security": account.security if account else "tls",
                 "host": account.host if account else "",
                 "auth_method": account.auth_method if account else "password",
+                "transport": mailbox.transport or SMTP,
             }
 
     def is_set(self, ctx: SectionContext, field_id: str) -> bool:
@@ -141,6 +171,16 @@ class SmtpSection:
         """Field errors in the admin's language; never raises on odd input."""
         v = Validation()
         clean: dict[str, Any] = {}
+        transport = values.get("transport") or SMTP
+        if not isinstance(transport, str):
+            transport = ""
+        api = transport != SMTP
+        if api and ctx.mailbox is not None:
+            # the SMTP fields are hidden: what is not sent stays as stored
+            stored = self.load(ctx)
+            values = {**values, **{k: stored[k] for k in ("username", "port", "security",
+                                                            "host")
+                                   if values.get(k) in (None, "")}}
         for fid in ("email", "display_name", "username", "host", "password"):
             raw = values.get(fid)
             if raw is None:
@@ -167,7 +207,9 @@ class SmtpSection:
                 except AddressError:
                     v.error("email", _("This is not a valid e-mail address."), "invalid")
         if "host" in clean:
-            if not clean["host"]:
+            if not clean["host"] and api:
+                pass  # a mail API needs no SMTP server
+            elif not clean["host"]:
                 v.error("host", _("Enter the outgoing mail server."), "required")
             else:
                 try:
@@ -208,16 +250,28 @@ class SmtpSection:
                 v.warning("port", _("Port 587 usually expects TLS, not SSL."), "587_ssl")
         will_have_password = bool(clean.get("password")) or (
             not clear and ctx.mailbox is not None and self.is_set(ctx, "password"))
-        if security == "normal" and will_have_password:
+        if security == "normal" and will_have_password and not api:
             v.warning("security", _("With connection type normal the password travels "
                                     "unencrypted. Use TLS or SSL if the server offers it."),
                       "plaintext_password")
 
-        if v.ok and ctx.mailbox is not None and not clean.get("password") and not clear:
+        if v.ok and ctx.mailbox is not None and not clean.get("password") and not clear \
+                and not api:
             self._check_binding(ctx, clean, values.get("auth_method") or "password", v)
 
+        offered = {c.value: c.label
+                   for c in self.transport_choices(ctx, {**values, **clean})}
+        if api and transport not in offered:
+            v.error("transport", _("This way of sending is not available: it needs the "
+                                   "provider's OAuth2 client, configured in the system "
+                                   "settings."), "invalid")
+        clean["transport"] = transport
         method = values.get("auth_method") or "password"
-        if method != "password":
+        if method == "password" and api and transport in offered:
+            v.error("auth_method", _("{transport} signs in with OAuth2: choose an OAuth2 "
+                                     "sign-in.", transport=offered[transport]),
+                    "oauth_required")
+        elif method != "password":
             allowed = {c.value for c in self.auth_choices(ctx, {**values, **clean})}
             if method not in allowed:
                 v.error("auth_method", _("This sign-in is not available: no OAuth2 client "
@@ -226,7 +280,7 @@ class SmtpSection:
         if v.ok and not clean.get("username") and clean.get("email"):
             clean["username"] = clean["email"]  # suggested as the address
         v.normalised = {k: val for k, val in clean.items()
-                        if k in FIELD_IDS or k in ("clear_password", "auth_method")}
+                        if k in FIELD_IDS or k in ("clear_password", "auth_method", "transport")}
         return v
 
     def _check_binding(self, ctx: SectionContext, clean: Mapping[str, Any], method: str,
@@ -268,10 +322,17 @@ class SmtpSection:
                 s.add(account)
             _set(changes, mailbox, "address", "email", values.get("email"))
             _set(changes, mailbox, "display_name", "display_name", values.get("display_name"))
+            transport = values.get("transport")
+            if transport is not None and (mailbox.transport or SMTP) != transport:
+                changes["transport"] = [mailbox.transport or SMTP, transport]
+                mailbox.transport = "" if transport == SMTP else str(transport)
             for fid in ("username", "host", "port", "security", "auth_method"):
                 _set(changes, account, fid, fid, values.get(fid))
             _save_password(ctx, s, account, values, changes)
             address, server = mailbox.address, account.host
+            saved = (mailbox.address, mailbox.display_name, mailbox.transport)
+        if box is not mailbox:  # the caller's object shows what was saved
+            box.address, box.display_name, box.transport = saved
         # after the transaction: an MX look-up must not hold the database
         detection = host.detect_provider(address, server)
         with host.transaction() as s:

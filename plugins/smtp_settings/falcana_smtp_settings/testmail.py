@@ -29,13 +29,14 @@ from falcana_core.api import (
 from falcana_smtp_settings.exchange import StepFailed, ehlo_name
 from falcana_smtp_settings.i18n import _
 from falcana_smtp_settings.message import prepare
+from falcana_smtp_settings.section import SMTP, SmtpSection
 from falcana_smtp_settings.settings import SmtpSettings, load_settings, remember_offer
 from falcana_smtp_settings.transport import make_session, with_provider
 
 if TYPE_CHECKING:
     import jinja2
 
-    from falcana_core.api import Host, SectionContext
+    from falcana_core.api import Host, Mailbox, SectionContext
 
 JSON_VERSION = 1
 
@@ -117,8 +118,10 @@ def _templates() -> jinja2.Environment:
 SECURITY_LABELS = {"normal": "normal", "tls": "TLS (STARTTLS)", "ssl": "SSL"}
 
 
-def build_test_message(settings: SmtpSettings, recipient: str) -> EmailMessage:
-    """Text and HTML bodies saying which settings were used (never the password) and when."""
+def build_test_message(settings: SmtpSettings, recipient: str, *,
+                       via: Text | None = None) -> EmailMessage:
+    """Text and HTML bodies saying which settings were used (never the password) and when;
+    ``via``: the mail API it went through instead of SMTP."""
     now = dt.datetime.now(dt.UTC).astimezone()
     subject = str(_("falcana test e-mail"))
     context = {
@@ -137,6 +140,10 @@ def build_test_message(settings: SmtpSettings, recipient: str) -> EmailMessage:
             (str(_("E-mail connection type")), SECURITY_LABELS.get(settings.security,
                                                                     settings.security)),
             (str(_("Outgoing mail server (SMTP)")), settings.host),
+        ] if via is None else [
+            (str(_("E-mail")), settings.address),
+            (str(_("Display name")), settings.sender_name),
+            (str(_("Send through")), str(via)),
         ],
     }
     env = _templates()
@@ -282,6 +289,36 @@ def fetch_certificate(host: Host, settings: SmtpSettings,
     return info
 
 
+def run_transport_test(host: Host, mailbox: Mailbox, settings: SmtpSettings, via: Text, *,
+                       to: str | None = None, verify_only: bool = False) -> TestResult:
+    """The test through the mailbox's other transport (a mail API): its own step log
+    (``token``, ``request``, ``response``), its failures explained the same way."""
+    from falcana_core.api import DeliveryError
+
+    recipient = to or settings.address
+    result = TestResult(ok=False, steps=[], recipient=recipient, verify_only=verify_only)
+    connection = None
+    try:
+        connection = host.transport(mailbox).open()
+        result.steps = getattr(connection, "steps", [])
+        if verify_only:
+            result.note = _("{via} cannot check recipients without sending: only the "
+                            "sign-in was tested.", via=via)
+        else:
+            sent = connection.send(build_test_message(settings, recipient, via=via))
+            result.message_id = sent.message_id
+            result.note = _("Accepted by {via}, which files the message in Sent itself. "
+                            "A bounce may still come later, as with SMTP.", via=via)
+        result.ok = True
+    except DeliveryError as error:
+        result.steps, result.failure = error.steps, error.failure
+        result.explanation = error.explanation
+    finally:
+        if connection is not None:
+            connection.close()
+    return result
+
+
 def test_action(ctx: SectionContext, params: Mapping[str, Any]) -> TestResult:
     """The handler behind "Test-e-mail senden" (``params``: ``to``, ``verify_only``)."""
     assert ctx.mailbox is not None
@@ -293,10 +330,18 @@ def test_action(ctx: SectionContext, params: Mapping[str, Any]) -> TestResult:
             raise ValueError(str(_("The test recipient is not a valid e-mail address."))
                              ) from None
     settings = load_settings(ctx.host, ctx.mailbox)
-    result = run_test(ctx.host, settings, to=to, verify_only=bool(params.get("verify_only")),
-                      admin=ctx.admin)
+    transport = ctx.mailbox.transport or SMTP
+    if transport != SMTP:
+        labels = {c.value: c.label for c in SmtpSection().transport_choices(ctx)}
+        result = run_transport_test(ctx.host, ctx.mailbox, settings,
+                                    labels.get(transport, transport), to=to,
+                                    verify_only=bool(params.get("verify_only")))
+    else:
+        result = run_test(ctx.host, settings, to=to,
+                          verify_only=bool(params.get("verify_only")), admin=ctx.admin)
     ctx.host.audit.record(ctx.actor, "smtp.test", "mailbox", str(ctx.mailbox.id),
-                          {"ok": result.ok, "failed_step": result.failed_step,
+                          {"ok": result.ok, "transport": transport,
+                           "failed_step": result.failed_step,
                            "explanation": result.explanation.id if result.explanation
                            else None, "verify_only": result.verify_only})
     return result

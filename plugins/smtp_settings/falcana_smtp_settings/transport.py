@@ -145,19 +145,23 @@ class SmtpTransport:
         return SmtpConnection(self.host, settings).open()
 
     def provider(self) -> str | None:
-        """The recognised provider (for its sending limits): as remembered when the
-        settings were saved, else from address and server (no DNS on the send path)."""
-        from falcana_smtp_settings.models import SmtpAccount
+        return stored_provider(self.host, self.mailbox)
 
-        with self.host.sessions() as s:  # one row: the worker asks this per mailbox
-            account = s.get(SmtpAccount, self.mailbox.id)
-            if account is None:
-                return None
-            if account.provider:
-                return account.provider
-            server = account.host
-        found = self.host.detect_provider(self.mailbox.address, server, dns=False)
-        return found.provider if found else None
+
+def stored_provider(host: Host, mailbox: Mailbox) -> str | None:
+    """The recognised provider (for its sending limits): as remembered when the settings
+    were saved, else from address and server (no DNS on the send path)."""
+    from falcana_smtp_settings.models import SmtpAccount
+
+    with host.sessions() as s:  # one row: the worker asks this per mailbox
+        account = s.get(SmtpAccount, mailbox.id)
+        if account is None:
+            return None
+        if account.provider:
+            return account.provider
+        server = account.host
+    found = host.detect_provider(mailbox.address, server, dns=False)
+    return found.provider if found else None
 
 
 def deadline_in(seconds: float) -> float:

@@ -57,7 +57,8 @@ def test_save_and_load_round_trip_password_write_only(falcana_host: Host,
     values = falcana_host.section_values(mailbox, "smtp")
     assert values == {"email": ADDRESS, "display_name": "", "username": ADDRESS,
                       "password": None, "port": 587, "security": "tls",
-                      "host": "mail.example.com", "auth_method": "password"}
+                      "host": "mail.example.com", "auth_method": "password",
+                      "transport": "smtp"}
     section = falcana_host.section("smtp")
     ctx = falcana_host.context(mailbox, "t")
     assert section.is_set(ctx, "password")
