@@ -18,12 +18,13 @@ if TYPE_CHECKING:
         DELEGATION,
         AccessToken,
         OAuth,
+        OAuthApi,
         OAuthError,
         OAuthProvider,
         oauth,
     )
 
-__all__ = ["APP", "DELEGATED", "DELEGATION", "AccessToken", "ClientField", "OAuth",
+__all__ = ["APP", "DELEGATED", "DELEGATION", "AccessToken", "ClientField", "OAuth", "OAuthApi",
            "OAuthClientSection", "OAuthError", "OAuthProvider", "oauth"]
 
 

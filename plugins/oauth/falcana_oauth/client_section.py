@@ -24,6 +24,7 @@ class ClientField:
     secret: bool = False
     default: str = ""
     multiline: bool = False  # a JSON key may hold line breaks
+    https_url: bool = False  # an address a token is sent to: https only
 
 
 class OAuthClientSection:
@@ -68,6 +69,9 @@ class OAuthClientSection:
             elif has_control_chars(raw) and not spec.multiline:
                 v.error(spec.id, _("Control characters (such as line breaks) are not "
                                    "allowed."), "control_chars")
+            elif spec.https_url and not _https_url(raw.strip()):
+                v.error(spec.id, _("Enter an address starting with https:// (a token is sent "
+                                   "there)."), "https_required")
             else:
                 v.normalised[spec.id] = raw if spec.secret else raw.strip()
         return v
@@ -87,3 +91,11 @@ class OAuthClientSection:
                 changes[spec.id] = [ctx.host.setting(self.owner, spec.id, ""), value]
                 ctx.host.set_setting(self.owner, spec.id, value, actor=ctx.actor)
         return changes
+
+
+def _https_url(value: str) -> bool:
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(value)
+    return parts.scheme == "https" and bool(parts.hostname) and not parts.query \
+        and not parts.fragment and not parts.username

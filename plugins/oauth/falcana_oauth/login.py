@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any
 from falcana_core.api import Choice, SectionContext
 from falcana_oauth.actions import METHODS
 from falcana_oauth.i18n import _
-from falcana_oauth.service import APP, DELEGATED, DELEGATION, AccessToken, OAuthError, oauth
+from falcana_oauth.service import (
+    APP,
+    DELEGATED,
+    DELEGATION,
+    SMTP,
+    AccessToken,
+    OAuthError,
+    oauth,
+)
 
 if TYPE_CHECKING:
     from falcana_smtp_settings.api import SmtpSession, SmtpSettings
@@ -17,18 +25,33 @@ if TYPE_CHECKING:
 
 
 def auth_methods(ctx: SectionContext, values: dict[str, Any]) -> list[Choice]:
-    """The OAuth2 modes the client of the recognised provider offers."""
+    """The OAuth2 modes the client of the recognised provider offers (for the transport
+    shown, when it is a mail API)."""
     provider = oauth(ctx.host).provider_for(str(values.get("email") or ""),
                                             str(values.get("host") or ""))
     if provider is None:
         return []
+    transport = str(values.get("transport") or SMTP)
+    modes = provider.modes_for(transport) or provider.modes
     labels = {DELEGATED: _("OAuth2: the mailbox's user signs in with {name}",
                            name=provider.name),
               APP: _("OAuth2: app-only access (Microsoft)"),
               DELEGATION: _("OAuth2: domain-wide delegation (Google Workspace)")}
     method_of = {mode: method for method, mode in METHODS.items()}
     # app-only and delegation act for any address of the tenant: only an admin chooses them
-    return [Choice(method_of[m], labels[m], admin_only=m != DELEGATED) for m in provider.modes]
+    return [Choice(method_of[m], labels[m], admin_only=m != DELEGATED) for m in modes]
+
+
+def transport_choices(ctx: SectionContext, values: dict[str, Any]) -> list[Choice]:
+    """The mail APIs the configured client of the recognised provider opens, for which a
+    plugin registered a transport ("Versand über: Microsoft Graph")."""
+    provider = oauth(ctx.host).provider_for(str(values.get("email") or ""),
+                                            str(values.get("host") or ""))
+    if provider is None:
+        return []
+    registered = set(ctx.host.transports())
+    return [Choice(api.transport, api.label) for api in provider.apis
+            if api.transport in registered and provider.modes_for(api.transport)]
 
 
 def login(host: Host, session: SmtpSession, settings: SmtpSettings) -> str | None:
@@ -40,7 +63,7 @@ def login(host: Host, session: SmtpSession, settings: SmtpSettings) -> str | Non
 
     def token_for_this_server() -> AccessToken:
         check_destination(host, box.address, settings)
-        return oauth(host).access_token(box)
+        return oauth(host).access_token(box, transport=SMTP)
 
     token = session.step("token", token_for_this_server, detail=lambda t: {
         "source": t.source, "account": t.account, "expires_at": t.expires_at.isoformat()})
@@ -59,7 +82,7 @@ def imap_login(host: Host, mailbox: Mailbox, session: Any) -> str | None:
 
     def token_for_this_server() -> AccessToken:
         _check(host, smtp.address, imap.host, imap.security, None)
-        return oauth(host).access_token(mailbox)
+        return oauth(host).access_token(mailbox, transport=SMTP)
 
     token = session.step("imap.token", token_for_this_server, detail=lambda t: {
         "source": t.source, "account": t.account})
@@ -91,8 +114,14 @@ def _check(host: Host, address: str, server: str, security: str, pin: str | None
 
 def connect_admin_mode(ctx: SectionContext, values: dict[str, Any],
                        changes: dict[str, Any]) -> None:
-    """App-only and delegation need no user's consent: choosing them connects."""
+    """App-only and delegation need no user's consent: choosing them connects. A new
+    transport whose scopes the user's consent does not cover asks for a new sign-in."""
     mode = METHODS.get(str(values.get("auth_method")))
+    if ctx.mailbox is not None and "transport" in changes and mode == DELEGATED \
+            and "auth_method" not in changes:
+        transport = str(values.get("transport") or SMTP)
+        if oauth(ctx.host).covers(ctx.mailbox, transport) is False:
+            oauth(ctx.host).ask_again(ctx.mailbox, transport, actor=ctx.actor)
     if ctx.mailbox is None or "auth_method" not in changes or mode not in (APP, DELEGATION):
         return
     service = oauth(ctx.host)

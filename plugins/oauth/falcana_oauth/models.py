@@ -29,6 +29,9 @@ class OAuthConnection(Base):
     refreshed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     refreshes: Mapped[int] = mapped_column(Integer, default=0)
+    #: the scopes the tokens were granted for (None: the client's SMTP scope, as before
+    #: mail APIs); compared when the mailbox changes its transport
+    scope: Mapped[str | None] = mapped_column(String(1000), default=None)
 
 
 class OAuthConsentLink(Base):

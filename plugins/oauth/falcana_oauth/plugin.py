@@ -49,6 +49,13 @@ def smtp_auth_methods(ctx: SectionContext, values: dict[str, Any]) -> list[Choic
 
 
 @hookimpl
+def transport_choices(ctx: SectionContext, values: dict[str, Any]) -> list[Choice]:
+    from falcana_oauth.login import transport_choices as choices
+
+    return choices(ctx, values)
+
+
+@hookimpl
 def smtp_login(host: Host, session: SmtpSession, settings: SmtpSettings) -> str | None:
     from falcana_oauth.login import login
 

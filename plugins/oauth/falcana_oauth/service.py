@@ -49,6 +49,9 @@ EARLY = dt.timedelta(seconds=120)  # refresh this long before the token expires
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 DELEGATED, APP, DELEGATION = "delegated", "app", "delegation"
+SMTP = "smtp"  # the transport a mailbox uses when it names none
+#: scopes a sign-in asks for beside the one that opens the mail service
+EXTRA_SCOPES = frozenset({"offline_access", "openid", "email", "profile"})
 
 
 class OAuthError(StepProblem):
@@ -66,6 +69,41 @@ class OAuthError(StepProblem):
         lang = lang or current_language()
         return {"code": self.code, "cause": text_in(self.cause, lang),
                 "fix": text_in(self.fix, lang), "detail": self.detail}
+
+
+@dataclasses.dataclass(frozen=True)
+class OAuthApi:
+    """What a client's token opens for one transport: SMTP (XOAUTH2), or a mail API that
+    sends beside it (Microsoft Graph, the Gmail API), with the scopes each sign-in mode
+    asks for."""
+
+    transport: str  # "smtp", "graph", "gmail_api"
+    label: Text
+    scope: str  # the user's sign-in, incl. offline_access / openid
+    app_scope: str | None = None  # client credentials (Microsoft app-only)
+    delegation_scope: str | None = None  # the JWT bearer grant (Google delegation)
+    #: the only place its token goes (https; deployment settings, default the provider's)
+    base_url: str = ""
+    #: granted scopes that include this one (Google's https://mail.google.com/ covers
+    #: gmail.send): such a sign-in needs no new consent
+    covered_by: Sequence[str] = ()
+
+    def requested(self, mode: str) -> str:
+        return {DELEGATED: self.scope, APP: self.app_scope,
+                DELEGATION: self.delegation_scope}.get(mode) or ""
+
+    def needed(self, mode: str) -> str:
+        """The scope that opens the mail service (not offline_access or openid)."""
+        return next((s for s in self.requested(mode).split() if s not in EXTRA_SCOPES), "")
+
+    def covered(self, mode: str, granted: str) -> bool:
+        """True when tokens granted for ``granted`` serve this transport."""
+        need = self.needed(mode).lower()
+        have = {s.lower() for s in granted.split()}
+        if need in have or any(c.lower() in have for c in self.covered_by):
+            return True
+        # Microsoft's token endpoint names Graph scopes short: "Mail.Send"
+        return any(need.endswith("/" + h) for h in have if "/" not in h and ":" not in h)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +127,21 @@ class OAuthProvider:
     #: the only SMTP servers a token of this client is sent to, over verified TLS (names,
     #: or one string of names separated by spaces or commas, as an admin types them)
     smtp_hosts: Sequence[str] | str = ()
+    #: mail APIs the client's tokens also open (transports beside SMTP)
+    apis: Sequence[OAuthApi] = ()
+
+    def api(self, transport: str) -> OAuthApi | None:
+        """The scopes for a transport ("" or "smtp": XOAUTH2); None: not offered."""
+        if transport in ("", SMTP):
+            return OAuthApi(SMTP, "SMTP", self.scope, self.app_scope, self.delegation_scope)
+        return next((a for a in self.apis if a.transport == transport), None)
+
+    def modes_for(self, transport: str) -> list[str]:
+        """The sign-in modes this client offers for a transport."""
+        api = self.api(transport)
+        if api is None:
+            return []
+        return [m for m in self.modes if api.requested(m)]
 
     @property
     def smtp_host_names(self) -> frozenset[str]:
@@ -190,13 +243,14 @@ class OAuth:
         self._store(mailbox.id, provider.id, mode, mailbox.address, None, actor=actor)
 
     def _store(self, mailbox_id: int, provider: str, mode: str, account: str,
-               token: dict[str, Any] | None, *, actor: str) -> None:
+               token: dict[str, Any] | None, *, actor: str, scope: str | None = None) -> None:
         ref = self.ref(mailbox_id)
         with self.host.transaction() as s:
             row = s.get(OAuthConnection, mailbox_id) or OAuthConnection(mailbox_id=mailbox_id)
             row.provider, row.mode, row.account = provider, mode, account
             row.status, row.reason, row.connected_at = "connected", None, utcnow()
             row.expires_at = row.refreshed_at = None
+            row.scope = scope
             s.add(row)
             self.host.secrets.delete(OWNER, ACCESS_TOKEN, ref, session=s)
             self.host.secrets.delete(OWNER, REFRESH_TOKEN, ref, session=s)
@@ -221,7 +275,8 @@ class OAuth:
                           redirect_uri: str) -> tuple[str, str, str]:
         """(url, state, code_verifier): keep state and verifier in the signing-in session."""
         verifier = secrets.token_urlsafe(64)
-        session = self._session(provider, redirect_uri=redirect_uri)
+        session = self._session(provider, redirect_uri=redirect_uri,
+                                scope=self.sign_in_api(provider, mailbox).scope)
         url, state = session.create_authorization_url(
             provider.authorize_url, code_verifier=verifier, login_hint=mailbox.address,
             **provider.authorize_params)
@@ -249,8 +304,16 @@ class OAuth:
                   account=account or "?", address=mailbox.address),
                 _("Sign in with the mailbox's own account ({address}).",
                   address=mailbox.address))
-        self._store(mailbox.id, provider.id, DELEGATED, account, token, actor=actor)
+        self._store(mailbox.id, provider.id, DELEGATED, account, token, actor=actor,
+                    scope=str(token.get("scope") or self.sign_in_api(provider, mailbox).scope))
         return account
+
+    @staticmethod
+    def sign_in_api(provider: OAuthProvider, mailbox: Mailbox) -> OAuthApi:
+        """What the user consents to: the scopes of the mailbox's transport."""
+        found = provider.api(mailbox.transport or SMTP) or provider.api(SMTP)
+        assert found is not None
+        return found
 
     def _username(self, mailbox: Mailbox) -> str:
         from falcana_smtp_settings.api import load_settings
@@ -297,31 +360,93 @@ class OAuth:
 
     # -- access tokens ---------------------------------------------------------------
 
-    def access_token(self, mailbox: Mailbox) -> AccessToken:
-        """A valid access token; refreshed (once for all workers) when about to expire."""
+    def access_token(self, mailbox: Mailbox, *, transport: str | None = None,
+                     rejected: SecretValue | None = None) -> AccessToken:
+        """A valid access token for the mailbox's transport (or ``transport``); refreshed
+        (once for all workers) when about to expire, or when the server ``rejected`` the
+        one we hold (a 401: revoked or expired early)."""
+        transport = transport if transport is not None else (mailbox.transport or SMTP)
         row = self.connection(mailbox.id)
         if row is None:
             raise OAuthError("oauth.not_connected", _("This mailbox is not signed in."),
                              _("Sign in with the provider (or choose password sign-in)."))
-        cached = self._cached(row)
+        cached = self._cached(row, transport, rejected)
         if cached is not None:
             return cached
-        return self._refresh(mailbox)
+        return self._refresh(mailbox, transport, rejected)
 
-    def _cached(self, row: OAuthConnection) -> AccessToken | None:
+    def _api(self, row: OAuthConnection, transport: str) -> OAuthApi | None:
+        """The scopes for the transport, or None when the client is gone (refreshing
+        reports that); raises when the client offers no such transport."""
+        provider = self.providers().get(row.provider)
+        if provider is None:
+            return None
+        api = provider.api(transport)
+        if api is None or not api.requested(row.mode):
+            raise OAuthError("oauth.no_api", _(
+                "The OAuth2 client {name} does not offer sending through \"{transport}\" "
+                "with this sign-in.", name=provider.name, transport=transport), _(
+                "Choose another way of sending (\"Send through\") or another sign-in."))
+        return api
+
+    def _cached(self, row: OAuthConnection, transport: str,
+                rejected: SecretValue | None = None) -> AccessToken | None:
+        api = self._api(row, transport)
         if row.status != "connected":
+            if api is not None and (row.reason or {}).get("code") == "oauth.scope_missing":
+                raise scope_missing(api)  # said again in the reader's language
             raise OAuthError("oauth.reauth", _("The sign-in must be renewed."),
                              _("Sign in again (renew the sign-in)."),
                              str((row.reason or {}).get("detail", "")))
+        if api is not None and not api.covered(row.mode, self._granted(row)):
+            if row.mode == DELEGATED:  # a consent is not widened by refreshing
+                raise scope_missing(api)
+            return None  # app-only, delegation: a token for this scope is fetched
         expires = _as_utc(row.expires_at)
         if expires is None or expires - EARLY <= utcnow():
             return None
         token = self.host.secrets.get(OWNER, ACCESS_TOKEN, self.ref(row.mailbox_id))
-        if token is None:
+        if token is None or (rejected is not None and token == rejected):
             return None
         return AccessToken(token, row.account, "cached", expires)
 
-    def _refresh(self, mailbox: Mailbox) -> AccessToken:
+    def _granted(self, row: OAuthConnection) -> str:
+        """What the stored tokens cover (before mail APIs: the client's SMTP scope)."""
+        if row.scope is not None:
+            return row.scope
+        provider = self.providers().get(row.provider)
+        smtp = provider.api(SMTP) if provider else None
+        return smtp.requested(row.mode) if smtp else ""
+
+    def covers(self, mailbox: Mailbox, transport: str) -> bool | None:
+        """Whether the mailbox's sign-in serves ``transport`` (None: not signed in)."""
+        row = self.connection(mailbox.id)
+        provider = self.providers().get(row.provider) if row else None
+        api = provider.api(transport) if provider else None
+        if row is None or api is None:
+            return None
+        return row.mode != DELEGATED or api.covered(row.mode, self._granted(row))
+
+    def ask_again(self, mailbox: Mailbox, transport: str, *, actor: str) -> None:
+        """The mailbox now sends another way, which its consent does not cover: show
+        "Anmeldung erneuern" (the outbox waits for the new sign-in)."""
+        provider = None
+        row = self.connection(mailbox.id)
+        if row is not None:
+            provider = self.providers().get(row.provider)
+        api = provider.api(transport) if provider else None
+        if row is None or api is None:
+            return
+        error = scope_missing(api)
+        with self.host.transaction() as s:
+            found = s.get(OAuthConnection, mailbox.id)
+            if found is not None:
+                found.status, found.reason = "reauth", error.as_dict("en")
+        self.host.audit.record(actor, "oauth.reauth", "mailbox", str(mailbox.id),
+                               {"code": error.code, "transport": transport})
+
+    def _refresh(self, mailbox: Mailbox, transport: str = SMTP,
+                 rejected: SecretValue | None = None) -> AccessToken:
         postgres = self.host.engine.dialect.name == "postgresql"
         with self.host.transaction() as s:
             # the lock: one refresh for all workers; the others wait and use its result
@@ -334,16 +459,17 @@ class OAuth:
                     refreshes=OAuthConnection.refreshes))  # SQLite: takes the write lock
                 row = s.get(OAuthConnection, mailbox.id)
             assert row is not None
-            cached = self._cached(row)
+            cached = self._cached(row, transport, rejected)
             if cached is not None:
                 return cached  # another worker refreshed while we waited
             provider = self.providers().get(row.provider)
+            api = provider.api(transport) if provider else None
             try:
-                if provider is None:
+                if provider is None or api is None:
                     raise OAuthError("oauth.no_client",
                                      _("The OAuth client for this mailbox is not configured."),
                                      _("Enter it in the deployment settings."))
-                token, source = self._new_token(provider, row)
+                token, source = self._new_token(provider, row, api)
             except OAuthError as error:
                 row.status, row.reason = "reauth", error.as_dict("en")
                 self._pause(s, mailbox.id, error)
@@ -351,6 +477,10 @@ class OAuth:
             else:
                 self._keep(s, row, token)
                 row.refreshed_at, row.refreshes = utcnow(), row.refreshes + 1
+                # a refresh keeps what the consent covered; a fetched token has its scope
+                row.scope = str(token.get("scope") or (
+                    row.scope if row.mode == DELEGATED and row.scope else
+                    api.requested(row.mode)))
                 expires = _as_utc(row.expires_at)
                 assert expires is not None
                 return AccessToken(SecretValue(token["access_token"]), row.account, source,
@@ -359,22 +489,23 @@ class OAuth:
                                {"code": failure.code, "detail": failure.detail})
         raise failure
 
-    def _new_token(self, provider: OAuthProvider, row: OAuthConnection
+    def _new_token(self, provider: OAuthProvider, row: OAuthConnection, api: OAuthApi
                    ) -> tuple[dict[str, Any], str]:
         from authlib.integrations.base_client.errors import OAuthError as LibError
 
         try:
             if row.mode == APP:
-                session = self._session(provider, scope=provider.app_scope)
+                session = self._session(provider, scope=api.app_scope)
                 return dict(session.fetch_token(provider.token_url,
                                                 grant_type="client_credentials")), "issued"
             if row.mode == DELEGATION:
-                return self._jwt_bearer(provider, row.account), "issued"
+                return self._jwt_bearer(provider, row.account,
+                                        api.delegation_scope or ""), "issued"
             refresh = self.host.secrets.get(OWNER, REFRESH_TOKEN, self.ref(row.mailbox_id))
             if refresh is None:
                 raise OAuthError("oauth.no_refresh_token", _("No refresh token is stored."),
                                  _("Sign in again (renew the sign-in)."))
-            session = self._session(provider)
+            session = self._session(provider, scope=api.scope)
             token = session.refresh_token(provider.token_url, refresh_token=refresh.reveal())
             return dict(token), "refreshed"
         except LibError as exc:
@@ -391,19 +522,20 @@ class OAuth:
                              _("The provider's token service cannot be reached."),
                              _("Try again later."), exc.__class__.__name__) from None
 
-    def _jwt_bearer(self, provider: OAuthProvider, account: str) -> dict[str, Any]:
+    def _jwt_bearer(self, provider: OAuthProvider, account: str, scope: str
+                    ) -> dict[str, Any]:
         from joserfc import jwt
         from joserfc.jwk import RSAKey
 
         assert provider.service_account is not None
         key = json.loads(provider.service_account.reveal())
         now = int(time.time())
-        claims = {"iss": key["client_email"], "sub": account, "scope": provider.delegation_scope,
+        claims = {"iss": key["client_email"], "sub": account, "scope": scope,
                   "aud": key.get("token_uri") or provider.token_url, "iat": now,
                   "exp": now + 3600}
         assertion = jwt.encode({"alg": "RS256", "kid": key.get("private_key_id", "")}, claims,
                                RSAKey.import_key(key["private_key"]))
-        session = self._session(provider, scope=provider.delegation_scope)
+        session = self._session(provider, scope=scope)
         return dict(session.fetch_token(provider.token_url, grant_type=JWT_BEARER,
                                         assertion=assertion))
 
@@ -437,6 +569,15 @@ class OAuth:
             if found is not None:
                 s.delete(found)
         self.host.audit.record(actor, "oauth.disconnect", "mailbox", str(mailbox.id))
+
+
+def scope_missing(api: OAuthApi) -> OAuthError:
+    return OAuthError(
+        "oauth.scope_missing",
+        _("The mailbox's sign-in does not cover sending through {label}: it was given for "
+          "another way of sending.", label=api.label),
+        _("Have the mailbox's user sign in again: the sign-in then asks for the permission "
+          "{scope}.", scope=api.needed(DELEGATED)))
 
 
 def _describe(exc: Exception) -> str:

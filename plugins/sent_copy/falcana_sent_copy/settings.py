@@ -56,6 +56,8 @@ def provider_files_itself(host: Host, mailbox: Mailbox) -> bool:
 
 
 def wanted(host: Host, mailbox: Mailbox) -> bool:
+    if mailbox.transport not in ("", "smtp"):
+        return False  # a mail API (Graph's sendMail, the Gmail API) files in Sent itself
     settings = row(host, mailbox.id)
     if settings is None or settings.mode == "off" or not settings.host:
         return False
