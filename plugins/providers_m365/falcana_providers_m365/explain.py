@@ -141,4 +141,8 @@ def _is_microsoft(f: DeliveryFailure) -> bool:
 
 
 def explain(failure: DeliveryFailure) -> Explanation | None:
+    if failure.data.get("api") == "graph":
+        from falcana_providers_m365.explain_graph import explain as explain_graph
+
+        return explain_graph(failure)
     return explain_by_rules(failure, RULES, _is_microsoft)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from falcana_oauth import ClientField, OAuthClientSection, OAuthProvider
+from falcana_oauth import ClientField, OAuthApi, OAuthClientSection, OAuthProvider
 
+from falcana_providers_m365 import graph
 from falcana_providers_m365.detect import M365, M365_HOST, OUTLOOK_COM, OUTLOOK_HOST
 from falcana_providers_m365.i18n import _
 
@@ -31,6 +32,10 @@ SECTION = OAuthClientSection(PLUGIN, "oauth_microsoft",
                 _("A token is sent only to these servers (SMTP, and IMAP for the copy in "
                   "Sent; separated by spaces), and only over a verified TLS connection."),
                 default=f"{M365_HOST} {OUTLOOK_HOST}"),
+    ClientField("graph_url", _("Microsoft Graph endpoint"),
+                _("Where \"Send through: Microsoft Graph\" sends (and its token goes). Leave "
+                  "as it is unless you use a national cloud or a proxy."),
+                default="https://graph.microsoft.com", https_url=True),
 ])
 
 
@@ -46,4 +51,8 @@ def provider(host: Any) -> OAuthProvider | None:
         client_secret=SECTION.value(host, "client_secret"), app_scope=APP_SCOPE,
         authorize_params={"prompt": "select_account"},
         sign_in_label=_("Sign in with Microsoft"),
-        smtp_hosts=str(SECTION.value(host, "smtp_servers")))
+        smtp_hosts=str(SECTION.value(host, "smtp_servers")),
+        apis=(OAuthApi(graph.TRANSPORT, graph.API.label,
+                       f"{graph.SCOPE} offline_access openid email",
+                       app_scope=graph.APP_SCOPE,
+                       base_url=str(SECTION.value(host, "graph_url"))),))

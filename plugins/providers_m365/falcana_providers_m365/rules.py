@@ -21,6 +21,8 @@ SETUP_DOCS = (_("Microsoft: Set up a multifunction device or application to send
               "https://learn.microsoft.com/exchange/mail-flow-best-practices/"
               "how-to-set-up-a-multifunction-device-or-application-to-send-email-using-"
               "microsoft-365-or-office-365")
+GRAPH_DOCS = (_("Microsoft Graph: user: sendMail"),
+              "https://learn.microsoft.com/graph/api/user-sendmail")
 OUTLOOK_DOCS = (_("Microsoft: POP, IMAP and SMTP settings for Outlook.com"),
                 "https://support.microsoft.com/office/"
                 "pop-imap-and-smtp-settings-for-outlook-com-d088b986-291d-42b8-9564-9c414e2aa040")
@@ -88,6 +90,19 @@ M365_HELP = _(
     "<p>Settings: server smtp.office365.com, port 587, connection type TLS; username = the "
     "mailbox address.</p>")
 
+GRAPH_HELP = _(
+    "<p><strong>When SMTP is closed, choose \"Send through: Microsoft Graph\".</strong> "
+    "Graph works whatever the SMTP AUTH setting is: switched off for the mailbox or the "
+    "tenant, blocked by Security Defaults, or without basic authentication after December "
+    "2026. It signs in with OAuth2 (the permission Mail.Send) and saves the message to Sent "
+    "Items itself.</p>"
+    "<p>The admin adds Mail.Send to the app registration: delegated for the user's sign-in, "
+    "application (with admin consent) for app-only, limited to the mailboxes it may send "
+    "as. A mailbox signed in for SMTP signs in once more for Graph: the SMTP permission "
+    "does not cover it.</p>"
+    "<p>Limits: about 3 MB per message (4 MB once encoded); Exchange's 30 messages a "
+    "minute and 10,000 recipients a day apply as with SMTP.</p>")
+
 OUTLOOK_HELP = _(
     "<p>Personal Microsoft accounts (outlook.com, hotmail, live) accept only OAuth2 sign-in "
     "for SMTP since 2024-09-16; a password, even an app password, is refused.</p>"
@@ -103,4 +118,6 @@ def help_texts(ctx: SectionContext, provider: Detection,
         return [HelpText("outlook_com.oauth_only", _("Outlook.com: special cases"),
                          OUTLOOK_HELP, LAST_CHECKED, (OUTLOOK_DOCS,), order=50)]
     return [HelpText("m365.special_cases", _("Microsoft 365: special cases"), M365_HELP,
-                     LAST_CHECKED, (SMTP_AUTH_DOCS, SETUP_DOCS, DEPRECATION), order=50)]
+                     LAST_CHECKED, (SMTP_AUTH_DOCS, SETUP_DOCS, DEPRECATION), order=50),
+            HelpText("m365.graph", _("Microsoft 365: sending through Microsoft Graph"),
+                     GRAPH_HELP, LAST_CHECKED, (GRAPH_DOCS,), order=55)]

@@ -120,7 +120,7 @@ def test_help_only_for_microsoft_dated_with_sources(falcana_host: Host,
     falcana_host.save_section(mailbox, "smtp", BASE, actor="a")
     with language("de"):
         helps = falcana_host.section_help(mailbox, "smtp")
-        assert [h.id for h in helps] == ["m365.special_cases"]
+        assert [h.id for h in helps] == ["m365.special_cases", "m365.graph"]
         body = str(helps[0].body)
         assert "Authentifiziertes SMTP" in body and "10 Minuten" in body
         assert "Sicherheitsstandards" in body and "Ende Dezember 2026" in body
