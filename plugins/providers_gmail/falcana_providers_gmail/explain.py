@@ -80,4 +80,8 @@ def _is_google(f: DeliveryFailure) -> bool:
 
 
 def explain(failure: DeliveryFailure) -> Explanation | None:
+    if failure.data.get("api") == "gmail_api":
+        from falcana_providers_gmail.explain_gmail_api import explain as explain_api
+
+        return explain_api(failure)
     return explain_by_rules(failure, RULES, _is_google)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from falcana_oauth import ClientField, OAuthClientSection, OAuthProvider
+from falcana_oauth import ClientField, OAuthApi, OAuthClientSection, OAuthProvider
 
+from falcana_providers_gmail import gmail_api
 from falcana_providers_gmail.detect import PROVIDERS
 from falcana_providers_gmail.i18n import _
 
@@ -29,6 +30,10 @@ SECTION = OAuthClientSection(PLUGIN, "oauth_google", _("Google: OAuth2 sign-in")
                 _("A token is sent only to these servers (SMTP, and IMAP for the copy in "
                   "Sent; separated by spaces), and only over a verified TLS connection."),
                 default="smtp.gmail.com imap.gmail.com"),
+    ClientField("gmail_url", _("Gmail API endpoint"),
+                _("Where \"Send through: Gmail API\" sends (and its token goes). Leave as it "
+                  "is unless you use a proxy."),
+                default="https://gmail.googleapis.com", https_url=True),
 ])
 
 
@@ -47,4 +52,8 @@ def provider(host: Any) -> OAuthProvider | None:
         delegation_scope=SMTP_SCOPE,
         authorize_params={"access_type": "offline", "prompt": "consent"},
         sign_in_label=_("Sign in with Google"),
-        smtp_hosts=str(SECTION.value(host, "smtp_servers")))
+        smtp_hosts=str(SECTION.value(host, "smtp_servers")),
+        apis=(OAuthApi(gmail_api.TRANSPORT, gmail_api.API.label,
+                       f"{gmail_api.SCOPE} openid email",
+                       delegation_scope=gmail_api.SCOPE, covered_by=(SMTP_SCOPE,),
+                       base_url=str(SECTION.value(host, "gmail_url"))),))

@@ -63,6 +63,15 @@ def provider_limits(provider: str) -> api.Limits | None:
 
 
 @hookimpl
+def register_transports(register: api.RegisterTransport) -> None:
+    from falcana_oauth.mail_api import MailApiTransport
+
+    from falcana_providers_gmail.gmail_api import API, TRANSPORT
+
+    register(TRANSPORT, MailApiTransport.factory(API))
+
+
+@hookimpl
 def deployment_settings_sections(host: api.Host) -> list[api.Section]:
     from falcana_providers_gmail.oauth import SECTION
 

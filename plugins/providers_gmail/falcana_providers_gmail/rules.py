@@ -70,9 +70,24 @@ HELP = _(
     "full address.</p>")
 
 
+API_HELP = _(
+    "<p><strong>The Gmail API needs no app password and no restricted permission.</strong> "
+    "It signs in with OAuth2 and the scope gmail.send, which Google classes as "
+    "<em>sensitive</em>, not <em>restricted</em>: no yearly security assessment. (SMTP with "
+    "OAuth2 needs https://mail.google.com/, a restricted scope.) Gmail files the message in "
+    "Sent itself.</p>"
+    "<p>Choose \"Send through: Gmail API\" once the admin has enabled the Gmail API for "
+    "the Google Cloud project and added gmail.send to the consent screen (and to the "
+    "domain-wide delegation). A mailbox signed in for SMTP keeps its sign-in: its "
+    "permission includes sending.</p>")
+API_DOCS = (_("Gmail API: Sending email"), "https://developers.google.com/gmail/api/guides/sending")
+
+
 def help_texts(ctx: SectionContext, provider: Detection,
                values: dict[str, Any]) -> list[HelpText]:
     if provider.provider not in PROVIDERS:
         return []
     return [HelpText("gmail.app_password", _("Gmail: special cases"), HELP, LAST_CHECKED,
-                     (APP_PASSWORDS, WORKSPACE_PASSWORDS), order=50)]
+                     (APP_PASSWORDS, WORKSPACE_PASSWORDS), order=50),
+            HelpText("gmail.api", _("Gmail: sending through the Gmail API"), API_HELP,
+                     LAST_CHECKED, (API_DOCS,), order=55)]
