@@ -67,7 +67,6 @@ class PolicyHttp:
         self._lock = threading.Lock()
         self.session = requests.Session()
         self.session.trust_env = False  # no proxy or .netrc from the environment
-        self.session.max_redirects = 0
         self.session.mount("https://", _adapter(self, tls_context(ca_bundle)))
         self.session.mount("http://", _Refused())
 
@@ -79,7 +78,13 @@ class PolicyHttp:
         left = deadline - time.monotonic()
         if left <= 0:
             raise HttpFailure(FailureKind.TIMEOUT, "deadline passed before the request")
-        alarm = watchdog.arm(deadline, self.abort)
+        expired = threading.Event()
+
+        def expire() -> None:  # the answer may look complete once its socket is shut
+            expired.set()
+            self.abort()
+
+        alarm = watchdog.arm(deadline, expire)
         sent = False
         try:
             response = self.session.post(url, data=data, headers=dict(headers),
@@ -88,6 +93,8 @@ class PolicyHttp:
             sent = True
             with response:
                 body = response.raw.read(self.max_answer + 1, decode_content=True) or b""
+            if expired.is_set():
+                raise HttpFailure(FailureKind.TIMEOUT, "deadline reached", sent=True)
             if len(body) > self.max_answer:
                 raise HttpFailure(FailureKind.OTHER, f"answer larger than {self.max_answer} "
                                   "bytes", sent=True)
@@ -95,8 +102,7 @@ class PolicyHttp:
         except HttpFailure:
             raise
         except (requests.RequestException, OSError, ValueError) as exc:
-            expired = time.monotonic() >= deadline
-            kind, detail = (FailureKind.TIMEOUT, "deadline reached") if expired \
+            kind, detail = (FailureKind.TIMEOUT, "deadline reached") if expired.is_set() \
                 else classify(exc)
             # a request whose body went out may have been acted on (as after SMTP DATA)
             raise HttpFailure(kind, detail, sent=sent or _body_sent(exc)) from None
@@ -172,7 +178,9 @@ def _chain(exc: BaseException) -> list[BaseException]:
         if item is None or any(item is s for s in seen) or len(seen) > 20:
             continue
         seen.append(item)
-        todo.extend([item.__cause__, item.__context__, getattr(item, "reason", None)])
+        reason = getattr(item, "reason", None)
+        todo.extend([item.__cause__, item.__context__,
+                     reason if isinstance(reason, BaseException) else None])
         todo.extend(a for a in getattr(item, "args", ()) if isinstance(a, BaseException))
     return seen
 
@@ -200,8 +208,6 @@ def classify(exc: BaseException) -> tuple[FailureKind, str]:
         return FailureKind.CLOSED, "the server closed the connection"
     if names & {"ReadTimeoutError", "ConnectTimeoutError", "ConnectTimeout", "ReadTimeout"}:
         return FailureKind.TIMEOUT, "no answer in time"
-    if "TooManyRedirects" in names:
-        return FailureKind.OTHER, "redirect refused"
     return FailureKind.UNREACHABLE, type(exc).__name__
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
+import logging
 import urllib.parse
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
@@ -362,3 +364,23 @@ def test_the_mime_body_is_base64_as_graph_requires(host: Host, anna: Mailbox,
     raw = graph.received[0].raw
     assert base64.b64encode(raw)  # decoded by the server: it was valid base64
     assert raw.startswith(b"To: ") or b"\r\nTo: " in raw or b"\nTo: " in raw
+
+
+def test_the_token_shows_in_no_step_log_error_or_log(host: Host, anna: Mailbox,
+                                                    graph: GraphTestServer,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    graph.fail_next(403, "ErrorAccessDenied")
+    result = host.run_action(anna, "smtp.test", {}, actor="admin")
+    assert not result.ok
+    graph.fail_next(401, "InvalidAuthenticationToken", times=2)
+    with pytest.raises(DeliveryError) as caught:
+        host.send(anna, message())
+    token = oauth_of(host).access_token(anna).token.reveal()
+    shown = json.dumps([result.as_dict("de"), result.as_dict("en")], default=str)
+    # the local authorization server's grants log what they issue; falcana's side does not
+    ours = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records
+                     if not r.name.startswith("authlib.oauth2.rfc6749.grants"))
+    for text in (shown, ours, str(caught.value), repr(caught.value.failure),
+                 json.dumps([e.details for e in host.audit.entries()], default=str)):
+        assert token not in text
