@@ -13,6 +13,7 @@ its errors read) and registers ``MailApiTransport.factory(api)`` as a transport.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import email.parser
 import email.policy
 import email.utils
@@ -40,6 +41,7 @@ from falcana_core.api import (
     cancellation,
     printable,
     stamp,
+    utcnow,
 )
 from falcana_oauth.i18n import _
 from falcana_oauth.service import AccessToken, OAuthError, oauth
@@ -137,6 +139,7 @@ class MailApiConnection:
         self.api = api
         self.steps: list[Step] = []
         self.token: AccessToken | None = None
+        self.mode = ""  # the sign-in's mode ("delegated", "app", "delegation")
         self.http = PolicyHttp(host.config.net_policy, ca_bundle=host.config.ca_bundle,
                                timeout=host.config.net_timeout, admin=admin)
         self._abort = cancellation.register(self.http.abort)
@@ -192,6 +195,15 @@ class MailApiConnection:
         token = self._step("token", fetch, detail=lambda t: {
             "source": t.source, "account": t.account, "expires_at": t.expires_at.isoformat()})
         self.token = token
+        row = oauth(self.host).connection(self.mailbox.id)
+        self.mode = row.mode if row is not None else ""
+        return token
+
+    def _usable(self) -> AccessToken:
+        """The token in hand while it is good for a while; a connection may outlive it."""
+        token = self.token
+        if token is None or token.expires_at - dt.timedelta(seconds=60) <= utcnow():
+            return self._token()
         return token
 
     def _check_destination(self) -> None:
@@ -244,7 +256,7 @@ class MailApiConnection:
                 data={"api": self.api.transport, "error": "too_large",
                       "size": len(content), "limit": self.api.max_bytes},
                 **self._where())), self.steps)
-        token = self.token or self._token()
+        token = self._usable()
         answer = self._post(token, content)
         if answer.status == 401:
             self._response(answer, final=False)
@@ -254,16 +266,11 @@ class MailApiConnection:
 
     def _post(self, token: AccessToken, content: bytes) -> HttpAnswer:
         base = self.api.base_url(self.host).rstrip("/")
-        mode = self._mode()
-        request = self.api.request(base, token.account, mode, content)
+        request = self.api.request(base, token.account, self.mode, content)
         headers = {**request.headers, "Authorization": f"Bearer {token.token.reveal()}"}
         return self._step("request", lambda: self.http.post(
             request.url, data=request.body, headers=headers, deadline=self.deadline),
             detail=lambda _a: {"url": request.url, "bytes": len(request.body)})
-
-    def _mode(self) -> str:
-        row = oauth(self.host).connection(self.mailbox.id)
-        return row.mode if row is not None else ""
 
     def _response(self, answer: HttpAnswer, *, final: bool) -> None:
         """The ``response`` step: accepted, or a failure with the API's error code."""

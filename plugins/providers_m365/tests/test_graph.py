@@ -6,6 +6,7 @@ Graph."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -19,6 +20,7 @@ import requests
 from falcana_oauth import oauth as oauth_of
 from falcana_oauth.models import OAuthConnection
 from falcana_providers_m365.testing import GraphTestServer
+from sqlalchemy import update
 
 from falcana_core.host import Host
 from falcana_core.i18n import language
@@ -384,3 +386,44 @@ def test_the_token_shows_in_no_step_log_error_or_log(host: Host, anna: Mailbox,
     for text in (shown, ours, str(caught.value), repr(caught.value.failure),
                  json.dumps([e.details for e in host.audit.entries()], default=str)):
         assert token not in text
+
+
+def test_a_connection_that_outlives_its_token_renews_it_before_sending(
+        host: Host, anna: Mailbox, graph: GraphTestServer,
+        oauth_server: OAuthTestServer) -> None:
+    connection: Any = host.transport(anna).open()
+    try:
+        connection.send(message())
+        # an hour later, on the same connection: the token in hand runs out
+        connection.token = dataclasses.replace(connection.token, expires_at=utcnow())
+        with host.transaction() as s:
+            s.execute(update(OAuthConnection).where(
+                OAuthConnection.mailbox_id == anna.id).values(expires_at=utcnow()))
+        refreshes = oauth_server.grants["refresh_token"]
+        connection.send(message())
+    finally:
+        connection.close()
+    assert oauth_server.grants["refresh_token"] == refreshes + 1
+    assert [s.id for s in connection.steps] == ["token", "request", "response"]
+    assert connection.steps[0].detail["source"] == "refreshed"
+    assert graph.requests == 2  # no 401 on the way
+
+
+def test_the_cli_switches_a_shared_mailbox_to_graph_and_tests_it(
+        host: Host, graph: GraphTestServer, falcana_cli: Callable[..., Any]) -> None:
+    box = host.mailboxes.create_shared(SHARED, "Vertrieb", actor="admin")
+    save(host, box, username=SHARED, host="smtp.office365.com", port=587, security="tls",
+         password="Vertrieb-Pw-1")
+    done = falcana_cli("mail", "set", SHARED, "--transport", "graph",
+                       "--auth-method", "oauth2_app")
+    assert done.exit_code == 0, done.output
+    shown = falcana_cli("mail", "show", SHARED, lang="de")
+    assert "Versand über: graph" in shown.stdout
+    assert "Postausgangsserver (SMTP): smtp.office365.com" in shown.stdout  # kept
+    tested = falcana_cli("mail", "test", SHARED, "--json")
+    document = json.loads(tested.stdout)
+    assert tested.exit_code == 0 and document["ok"]
+    assert [s["id"] for s in document["steps"]] == ["token", "request", "response"]
+    assert graph.received[0].path == f"/v1.0/users/{SHARED}/sendMail"
+    refused = falcana_cli("mail", "set", SHARED, "--auth-method", "password")
+    assert refused.exit_code == 2 and "auth_method" in refused.stderr

@@ -57,8 +57,10 @@ def show(login: str, as_json: bool) -> None:
         print_json({"mailbox": box.id, "section": SECTION_ID, **values})
         return
     labels = {f.id: str(f.label) for f in section.fields(ctx)}
-    for key in ("email", "display_name", "username", "port", "security", "host"):
-        click.echo(f"{labels[key]}: {values[key]}")
+    for key in ("email", "display_name", "transport", "username", "port", "security",
+                "host"):
+        if key in labels:  # "Versand über" only where a mail API is offered
+            click.echo(f"{labels[key]}: {values[key]}")
     click.echo(f"{labels['password']}: " + str(_("set") if values["password_set"]
                                               else _("not set")))
     if settings.pin:
@@ -85,6 +87,9 @@ def show(login: str, as_json: bool) -> None:
 @click.option("--auth-method", default=None,
               help="password, or a sign-in method a plugin offers: oauth2, oauth2_app, "
                    "oauth2_delegation with the OAuth plugin (see docs/oauth.md).")
+@click.option("--transport", default=None,
+              help="smtp, or a mail API a plugin offers for the provider: graph "
+                   "(Microsoft Graph), gmail_api (the Gmail API); needs an OAuth2 sign-in.")
 @click.option("--detect", is_flag=True,
               help="Fill host, port, connection type and username from what "
                    "`falcana mail detect` finds for the address.")
@@ -94,7 +99,7 @@ def show(login: str, as_json: bool) -> None:
 def set_(login: str, email: str | None, display_name: str | None, username: str | None,
          port: str | None, security: str | None, server: str | None, password_stdin: bool,
          clear_password: bool, pin: str | None, unpin: bool, auth_method: str | None,
-         detect: bool, preset: bool) -> None:
+         transport: str | None, detect: bool, preset: bool) -> None:
     """Change only the given fields; same validation as the web UI; nothing saved on error."""
     from falcana_smtp_settings.section import SECTION_ID
     from falcana_smtp_settings.settings import PinRefused, pin_offered
@@ -111,7 +116,8 @@ def set_(login: str, email: str | None, display_name: str | None, username: str 
                        "not together with --unpin.")))
     values: dict[str, Any] = h.section_values(box, SECTION_ID)
     given = {"email": email, "display_name": display_name, "username": username,
-             "port": port, "security": security, "host": server, "auth_method": auth_method}
+             "port": port, "security": security, "host": server, "auth_method": auth_method,
+             "transport": transport}
     values.update({k: v for k, v in given.items() if v is not None})
     if preset:
         detection = h.detect_provider(str(values.get("email") or ""),
