@@ -61,7 +61,10 @@ class MailApiTestServer:
 
     def __init__(self, oauth: OAuthTestServer, ssl_context: ssl.SSLContext,
                  host: str = "127.0.0.1") -> None:
-        from werkzeug.serving import make_server
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class KeepAlive(WSGIRequestHandler):
+            protocol_version = "HTTP/1.1"  # as the real APIs: one connection, many requests
 
         self.oauth = oauth
         self.received: list[Received] = []
@@ -69,7 +72,8 @@ class MailApiTestServer:
         self.failures: list[Failure] = []
         self.lock = threading.Lock()
         self.app = self.build_app()
-        self._server = make_server(host, 0, self.app, threaded=True, ssl_context=ssl_context)
+        self._server = make_server(host, 0, self.app, threaded=True, ssl_context=ssl_context,
+                                   request_handler=KeepAlive)
         self.port = self._server.server_port
         self.url = f"https://{host}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
