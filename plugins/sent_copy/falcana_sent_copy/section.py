@@ -50,7 +50,9 @@ class SentCopySection:
                                  "themselves)")),
                 Choice("on", _("on")), Choice("off", _("off"))),
                 help=_("A copy of every mail falcana sends goes into the mailbox's Sent "
-                       "folder, so the user's mail program shows it.")),
+                       "folder, so the user's mail program shows it. Not when the mailbox "
+                       "sends through Microsoft Graph or the Gmail API: they file it "
+                       "themselves.")),
             Field("host", _("IMAP server"), admin_only=True,
                   help=_("The incoming mail server (IMAP) of the same mailbox.")),
             Field("port", _("IMAP port"), FieldType.INTEGER, admin_only=True,
