@@ -139,7 +139,7 @@ def main() -> None:
     base = statistics.median(loop)
     print(f"{args.messages} messages, median of {args.rounds} rounds, local HTTPS Graph")
     print(f"requests loop, 1 connection          {base:8.1f} msg/s   1.00")
-    for label, runs in ((f"worker, 1 mailbox, 1 connection", one),
+    for label, runs in (("worker, 1 mailbox, 1 connection", one),
                         (f"worker, {args.mailboxes} mailboxes, {args.mailboxes} conns", many)):
         value = statistics.median(runs)
         print(f"{label:<36} {value:8.1f} msg/s   {value / base:4.2f}")

@@ -113,18 +113,28 @@ def page(chromium: Any, web: Web) -> Iterator[Any]:
     context.close()
 
 
+def _log_in(page: Any, url: str, user: str, password: str) -> None:
+    page.goto(url + "/login")
+    page.fill("#login", user)
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+
+
 @pytest.fixture
 def login(page: Any, web: Web) -> Any:
     """``login()`` as the admin, ``login("juergen", USER_PW)`` as a plain user."""
 
     def do(user: str = "admin", password: str = ADMIN_PW) -> None:
-        page.goto(web.url + "/login")
-        page.fill("#login", user)
-        page.fill("#password", password)
-        with page.expect_navigation():
-            page.click("button[type=submit]")
+        _log_in(page, web.url, user, password)
 
     return do
+
+
+@pytest.fixture
+def log_in() -> Any:
+    """``log_in(page, url, "anna", "Anna-Pw-1")`` on a server the test started itself."""
+    return _log_in
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ SCREENSHOTS = Path(__file__).parent.parent.parent / "docs" / "screenshots"
 
 def test_choose_graph_sign_in_and_send_the_test_mail(
         chromium: Any, tmp_path: Path, oauth_server: OAuthTestServer, dns_server: Any,
-        server_ssl_context: Any, test_ca_bundle: Path, request: Any) -> None:
+        server_ssl_context: Any, test_ca_bundle: Path, request: Any, log_in: Any) -> None:
     serve = request.getfixturevalue("serve_falcana")
     graph = GraphTestServer(oauth_server, server_ssl_context).start()
     request.addfinalizer(graph.stop)
@@ -49,11 +49,7 @@ def test_choose_graph_sign_in_and_send_the_test_mail(
                        "FALCANA_DNS_SERVERS": dns_server.address}, port)
 
     page = chromium.new_context(locale="de-DE").new_page()
-    page.goto(url + "/login")
-    page.fill("#login", "anna")
-    page.fill("#password", "Anna-Pw-1")
-    with page.expect_navigation():
-        page.click("button[type=submit]")
+    log_in(page, url, "anna", "Anna-Pw-1")
     form = page.locator("form.section-form[data-section='smtp']")
     assert form.locator("[data-field='host']").is_visible()
     form.locator("select[name='transport']").select_option(label="Microsoft Graph")

@@ -24,7 +24,7 @@ def oauth(oauth_server: OAuthTestServer) -> OAuthTestServer:
 
 def test_consent_round_trip_then_test_mail(chromium: Any, tmp_path: Path, oauth: OAuthTestServer,
                                            dns_server: Any, smtp_server: Any,
-                                           test_ca_bundle: Path, request: Any) -> None:
+                                           test_ca_bundle: Path, request: Any, log_in: Any) -> None:
     serve = request.getfixturevalue("serve_falcana")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -52,11 +52,7 @@ def test_consent_round_trip_then_test_mail(chromium: Any, tmp_path: Path, oauth:
     url = serve(data, {"FALCANA_CA_BUNDLE": str(test_ca_bundle),
                        "FALCANA_DNS_SERVERS": dns_server.address}, port)
     page = chromium.new_context(locale="de-DE").new_page()
-    page.goto(url + "/login")
-    page.fill("#login", "anna")
-    page.fill("#password", "Anna-Pw-1")
-    with page.expect_navigation():
-        page.click("button[type=submit]")
+    log_in(page, url, "anna", "Anna-Pw-1")
     assert page.locator("h1").inner_text() == "Meine Einstellungen"
     assert "Noch nicht angemeldet" in page.locator(".context-help").first.inner_text()
     page.click("button.action[data-action='oauth.microsoft.sign_in']")

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from flask import Flask
 
+    from falcana_core.api import Host, Mailbox
     from falcana_core.testing.oauth_server import OAuthTestServer, Token
 
 
@@ -126,3 +127,27 @@ class MailApiTestServer:
     @staticmethod
     def request_id() -> str:
         return secrets.token_hex(16)
+
+
+def sign_in(host: Host, mailbox: Mailbox, provider_id: str, redirect_uri: str, *,
+            account: str | None = None) -> str:
+    """The mailbox's user signs in at ``OAuthTestServer`` as ``account`` (default: the
+    mailbox's address), for the scopes of the mailbox's transport, without a browser:
+    start, approve, complete. Returns the scope the sign-in asked for."""
+    import urllib.parse
+
+    import requests
+
+    from falcana_oauth.service import oauth
+
+    service = oauth(host)
+    provider = service.providers()[provider_id]
+    url, _state, verifier = service.authorization_url(provider, mailbox, redirect_uri)
+    asked = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)["scope"][0]
+    approved = requests.post(url, data={"account": account or mailbox.address},
+                             allow_redirects=False, timeout=10)
+    assert approved.status_code == 302, approved.text
+    code = urllib.parse.parse_qs(urllib.parse.urlparse(approved.headers["Location"]).query)
+    service.complete(provider, mailbox, code=code["code"][0], verifier=verifier,
+                     redirect_uri=redirect_uri, actor=mailbox.address)
+    return asked

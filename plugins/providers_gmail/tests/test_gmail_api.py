@@ -5,16 +5,14 @@ already covers sending, and every documented error with its retry decision."""
 from __future__ import annotations
 
 import json
-import urllib.parse
 from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
-import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from falcana_oauth import oauth as oauth_of
+from falcana_oauth.testing import sign_in
 from falcana_providers_gmail.testing import GmailApiTestServer
 
 from falcana_core.host import Host
@@ -84,16 +82,7 @@ def save(host: Host, box: Mailbox, /, **values: Any) -> Any:
 
 def consent(host: Host, box: Mailbox) -> str:
     """The user signs in; returns the scope the sign-in asked for."""
-    service = oauth_of(host)
-    provider = service.providers()["google"]
-    url, _state, verifier = service.authorization_url(provider, box, CALLBACK)
-    asked = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)["scope"][0]
-    approved = requests.post(url, data={"account": box.address}, allow_redirects=False,
-                             timeout=10)
-    code = urllib.parse.parse_qs(urllib.parse.urlparse(approved.headers["Location"]).query)
-    service.complete(provider, box, code=code["code"][0], verifier=verifier,
-                     redirect_uri=CALLBACK, actor=box.address)
-    return asked
+    return sign_in(host, box, "google", CALLBACK)
 
 
 def message(**headers: str) -> EmailMessage:

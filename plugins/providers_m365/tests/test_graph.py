@@ -10,15 +10,14 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import urllib.parse
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
-import requests
 from falcana_oauth import oauth as oauth_of
 from falcana_oauth.models import OAuthConnection
+from falcana_oauth.testing import sign_in
 from falcana_providers_m365.testing import GraphTestServer
 from sqlalchemy import update
 
@@ -77,18 +76,9 @@ def save(host: Host, box: Mailbox, /, **values: Any) -> Any:
     return result
 
 
-def consent(host: Host, box: Mailbox, account: str | None = None) -> None:
-    """The mailbox's user signs in at the authorization server (for the scopes of the
-    mailbox's transport)."""
-    service = oauth_of(host)
-    provider = service.providers()["microsoft"]
-    url, _state, verifier = service.authorization_url(provider, box, CALLBACK)
-    approved = requests.post(url, data={"account": account or box.address},
-                             allow_redirects=False, timeout=10)
-    assert approved.status_code == 302, approved.text
-    code = urllib.parse.parse_qs(urllib.parse.urlparse(approved.headers["Location"]).query)
-    service.complete(provider, box, code=code["code"][0], verifier=verifier,
-                     redirect_uri=CALLBACK, actor=box.address)
+def consent(host: Host, box: Mailbox) -> None:
+    """The mailbox's user signs in (for the scopes of the mailbox's transport)."""
+    sign_in(host, box, "microsoft", CALLBACK)
 
 
 def message(to: str = "kunde@example.org", **headers: str) -> EmailMessage:

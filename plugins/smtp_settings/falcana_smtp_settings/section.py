@@ -56,12 +56,7 @@ class SmtpSection:
                      ) -> list[Choice]:
         """Password, plus the sign-in methods plugins offer for these settings (OAuth2);
         empty when no plugin offers one (the field is then not shown)."""
-        if ctx.mailbox is None:
-            return []
-        current = dict(values) if values is not None else self._stored(ctx)
-        current["email"] = current.get("email") or ctx.mailbox.address
-        offered = [c for _plugin, c in ctx.host.hook.collect(
-            "smtp_auth_methods", ctx=ctx, values=current)]
+        current, offered = self._offered(ctx, values, "smtp_auth_methods")
         if current.get("transport", SMTP) != SMTP:  # a mail API signs in with OAuth2 only
             return offered
         return [Choice("password", _("Password")), *offered] if offered else []
@@ -70,13 +65,18 @@ class SmtpSection:
                           ) -> list[Choice]:
         """SMTP, plus the mail APIs plugins offer for these settings (hook
         ``transport_choices``); empty when none is offered (the field is then not shown)."""
+        _current, offered = self._offered(ctx, values, "transport_choices")
+        return [Choice(SMTP, _("SMTP")), *offered] if offered else []
+
+    def _offered(self, ctx: SectionContext, values: Mapping[str, Any] | None,
+                 hook: str) -> tuple[dict[str, Any], list[Choice]]:
+        """What plugins offer through ``hook`` for the values shown (else the stored)."""
         if ctx.mailbox is None:
-            return []
+            return {}, []
         current = dict(values) if values is not None else self._stored(ctx)
         current["email"] = current.get("email") or ctx.mailbox.address
-        offered = [c for _plugin, c in ctx.host.hook.collect(
-            "transport_choices", ctx=ctx, values=current)]
-        return [Choice(SMTP, _("SMTP")), *offered] if offered else []
+        return current, [c for _plugin, c in ctx.host.hook.collect(hook, ctx=ctx,
+                                                                   values=current)]
 
     def detect_provider(self, ctx: SectionContext, values: Mapping[str, Any]
                         ) -> Detection | None:
