@@ -76,8 +76,11 @@ class MailApi:
     shown_headers: tuple[str, ...] = ()
 
     def base_url(self, host: Host) -> str:
-        """Where the token goes (https, from the deployment settings)."""
-        raise NotImplementedError
+        """Where the token goes: the client's ``OAuthApi.base_url`` for this transport
+        (https, from the deployment settings); empty without a client."""
+        provider = oauth(host).providers().get(self.client)
+        api = provider.api(self.transport) if provider is not None else None
+        return api.base_url if api is not None else ""
 
     def request(self, base_url: str, account: str, mode: str, content: bytes) -> ApiRequest:
         raise NotImplementedError

@@ -18,7 +18,7 @@ from falcana_oauth.mail_api import ApiRequest, MailApi, error_json
 from falcana_providers_gmail.i18n import _
 
 if TYPE_CHECKING:
-    from falcana_core.api import Host, HttpAnswer
+    from falcana_core.api import HttpAnswer
 
 TRANSPORT = "gmail_api"
 GMAIL_URL = "https://gmail.googleapis.com"
@@ -34,11 +34,6 @@ class GmailApi(MailApi):
     max_bytes = MAX_MIME
     accepted_status = frozenset({200})
     shown_headers = ("x-guploader-uploadid", "Retry-After")
-
-    def base_url(self, host: Host) -> str:
-        from falcana_providers_gmail.oauth import SECTION
-
-        return str(SECTION.value(host, "gmail_url"))
 
     def request(self, base_url: str, account: str, mode: str, content: bytes) -> ApiRequest:
         return ApiRequest(f"{base_url}/upload/gmail/v1/users/me/messages/send"

@@ -33,7 +33,7 @@ SECTION = OAuthClientSection(PLUGIN, "oauth_google", _("Google: OAuth2 sign-in")
     ClientField("gmail_url", _("Gmail API endpoint"),
                 _("Where \"Send through: Gmail API\" sends (and its token goes). Leave as it "
                   "is unless you use a proxy."),
-                default="https://gmail.googleapis.com", https_url=True),
+                default=gmail_api.GMAIL_URL, https_url=True),
 ])
 
 

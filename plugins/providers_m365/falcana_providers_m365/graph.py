@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import base64
 import urllib.parse
-from typing import TYPE_CHECKING
 
 from falcana_oauth.mail_api import ApiRequest, MailApi
 
 from falcana_providers_m365.i18n import _
-
-if TYPE_CHECKING:
-    from falcana_core.api import Host
 
 TRANSPORT = "graph"
 GRAPH_URL = "https://graph.microsoft.com"
@@ -36,11 +32,6 @@ class GraphApi(MailApi):
     accepted_status = frozenset({202})  # "If successful, this method returns 202 Accepted"
     shown_headers = ("request-id", "client-request-id", "x-ms-ags-diagnostic",
                      "Retry-After")
-
-    def base_url(self, host: Host) -> str:
-        from falcana_providers_m365.oauth import SECTION
-
-        return str(SECTION.value(host, "graph_url"))
 
     def request(self, base_url: str, account: str, mode: str, content: bytes) -> ApiRequest:
         # delegated: the signed-in user's own mailbox; app-only has no "me"

@@ -35,7 +35,7 @@ SECTION = OAuthClientSection(PLUGIN, "oauth_microsoft",
     ClientField("graph_url", _("Microsoft Graph endpoint"),
                 _("Where \"Send through: Microsoft Graph\" sends (and its token goes). Leave "
                   "as it is unless you use a national cloud or a proxy."),
-                default="https://graph.microsoft.com", https_url=True),
+                default=graph.GRAPH_URL, https_url=True),
 ])
 
 
