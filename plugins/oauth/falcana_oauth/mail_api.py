@@ -149,6 +149,9 @@ class MailApiConnection:
         self.deadline = 0.0
         self.provider: str | None = None
         self._opened = False  # the step log keeps the token step of open() once
+        #: read once per connection: it comes from the client's settings (several reads
+        #: and a decrypted secret), which cost more than the request on a fast server
+        self.base_url = api.base_url(host)
 
     # -- the step log ------------------------------------------------------------------
 
@@ -178,7 +181,7 @@ class MailApiConnection:
                                {"error": printable(detail)}))
 
     def _where(self) -> dict[str, Any]:
-        parts = urllib.parse.urlsplit(self.api.base_url(self.host))
+        parts = urllib.parse.urlsplit(self.base_url)
         return {"host": parts.hostname or "", "port": parts.port or 443,
                 "security": parts.scheme, "address": self.mailbox.address,
                 "provider": self.provider}
@@ -211,7 +214,7 @@ class MailApiConnection:
 
     def _check_destination(self) -> None:
         """The token goes only to the API's configured base URL, over verified TLS."""
-        base = self.api.base_url(self.host)
+        base = self.base_url
         if urllib.parse.urlsplit(base).scheme != "https":
             raise OAuthError("oauth.tls_required", _(
                 "The OAuth2 token is sent only over HTTPS, not to {url}.", url=base), _(
@@ -268,7 +271,7 @@ class MailApiConnection:
         return SendResult(envelope.message_id, list(envelope.recipients))
 
     def _post(self, token: AccessToken, content: bytes) -> HttpAnswer:
-        base = self.api.base_url(self.host).rstrip("/")
+        base = self.base_url.rstrip("/")
         request = self.api.request(base, token.account, self.mode, content)
         headers = {**request.headers, "Authorization": f"Bearer {token.token.reveal()}"}
         return self._step("request", lambda: self.http.post(

@@ -16,6 +16,7 @@ import email.policy
 import email.utils
 import secrets
 import threading
+import time
 from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
@@ -61,13 +62,14 @@ class MailApiTestServer:
     name = "mail API"
 
     def __init__(self, oauth: OAuthTestServer, ssl_context: ssl.SSLContext,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", *, reply_delay: float = 0.0) -> None:
         from werkzeug.serving import WSGIRequestHandler, make_server
 
         class KeepAlive(WSGIRequestHandler):
             protocol_version = "HTTP/1.1"  # as the real APIs: one connection, many requests
 
         self.oauth = oauth
+        self.reply_delay = reply_delay  # seconds before each answer, as across a network
         self.received: list[Received] = []
         self.requests = 0
         self.failures: list[Failure] = []
@@ -94,6 +96,8 @@ class MailApiTestServer:
                                          times))
 
     def _take_failure(self) -> Failure | None:
+        if self.reply_delay:
+            time.sleep(self.reply_delay)
         with self.lock:
             self.requests += 1
             if not self.failures:
