@@ -8,7 +8,7 @@ fields are never rendered with a value: only whether one is stored.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,8 +80,9 @@ def render_section(host: Host, mailbox: Mailbox | None, section: Section, *,
                         and (not locked or c.value == value)],
             "is_set": section.is_set(ctx, field.id) if field.write_only else False,
             "messages": validation.for_field(field.id) if validation else [],
-            "hidden": field.shown_when is not None and str(
-                shown.get(field.shown_when[0]) or "") not in field.shown_when[1],
+            "hidden": _hidden(field.shown_when, shown),
+            "hidden_choices": {c.value for c in field.choices
+                               if _hidden(c.shown_when, shown)},
         })
     detect = getattr(section, "detect_provider", None)  # optional: see sections.Section
     detection = detect(ctx, shown) if detect is not None else None
@@ -93,3 +94,8 @@ def render_section(host: Host, mailbox: Mailbox | None, section: Section, *,
         detection=detection, show_actions=show_actions,
         general=[m for m in (validation.messages if validation else []) if m.field is None])
     return Markup(html)  # noqa: S704 - rendered by Jinja2 with autoescape on
+
+
+def _hidden(shown_when: tuple[str, Sequence[str]] | None, shown: Mapping[str, Any]) -> bool:
+    """A field or choice of another choice than the one shown (``shown_when``)."""
+    return shown_when is not None and str(shown.get(shown_when[0]) or "") not in shown_when[1]

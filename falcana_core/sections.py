@@ -34,6 +34,9 @@ class Choice:
     value: str
     label: Text
     admin_only: bool = False  # only an admin may choose it (e.g. domain-wide delegation)
+    # (other field id, its values): offered only while the other field has one of these
+    # (the password sign-in while the transport is SMTP); see Field.shown_when
+    shown_when: tuple[str, Sequence[str]] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

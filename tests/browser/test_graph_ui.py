@@ -57,7 +57,10 @@ def test_choose_graph_sign_in_and_send_the_test_mail(
     assert not form.locator("[data-field='password']").is_visible()
     assert form.locator("[data-field='email']").is_visible()
     assert form.locator("[data-field='display_name']").is_visible()
-    form.locator("select[name='auth_method']").select_option(value="oauth2")
+    # the password is an SMTP sign-in: it goes, and OAuth2 is chosen in its place
+    auth = form.locator("select[name='auth_method']")
+    assert auth.input_value() == "oauth2"
+    assert auth.locator("option[value='password']").is_disabled()
     form.locator("button[type=submit]").click()
     page.locator(".message.saved").wait_for()
     form = page.locator("form.section-form[data-section='smtp']")

@@ -102,7 +102,18 @@
         const leader = form.querySelector(`[name="${box.dataset.shownWhen}"]`);
         const values = JSON.parse(box.dataset.shownValues);
         if (!leader) return;
-        const apply = () => { box.hidden = !values.includes(leader.value); };
+        const apply = () => {
+          const shown = values.includes(leader.value);
+          box.hidden = !shown;
+          if (box.tagName === "OPTION") {  // a choice of one transport only: not chosen elsewhere
+            box.disabled = !shown;
+            const select = box.parentElement;
+            if (!shown && select.value === box.value) {
+              const first = [...select.options].find((o) => !o.disabled);
+              if (first) select.value = first.value;
+            }
+          }
+        };
         leader.addEventListener("change", apply);
         apply();
       });

@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from typing import Any
@@ -417,3 +418,17 @@ def test_the_cli_switches_a_shared_mailbox_to_graph_and_tests_it(
     assert graph.received[0].path == f"/v1.0/users/{SHARED}/sendMail"
     refused = falcana_cli("mail", "set", SHARED, "--auth-method", "password")
     assert refused.exit_code == 2 and "auth_method" in refused.stderr
+
+
+def test_the_popup_hides_the_smtp_fields_and_the_password_for_graph(host: Host,
+                                                                    anna: Mailbox) -> None:
+    from falcana_core.api import render_section
+
+    with language("de"):
+        html = str(render_section(host, anna, host.section("smtp"), actor="admin"))
+    for field in ("host", "port", "security", "username", "password"):
+        assert f'data-field="{field}" data-shown-when="transport"' in html
+        assert re.search(rf'data-field="{field}"[^>]*hidden>', html), field
+    assert re.search(r'<option value="password"[^>]*hidden disabled>', html)
+    assert re.search(r'<option value="graph" selected>Microsoft Graph</option>', html)
+    assert 'data-field="email"' in html and 'data-field="email" hidden' not in html

@@ -56,10 +56,10 @@ class SmtpSection:
                      ) -> list[Choice]:
         """Password, plus the sign-in methods plugins offer for these settings (OAuth2);
         empty when no plugin offers one (the field is then not shown)."""
-        current, offered = self._offered(ctx, values, "smtp_auth_methods")
-        if current.get("transport", SMTP) != SMTP:  # a mail API signs in with OAuth2 only
-            return offered
-        return [Choice("password", _("Password")), *offered] if offered else []
+        _current, offered = self._offered(ctx, values, "smtp_auth_methods")
+        # a mail API signs in with OAuth2 only: the password is an SMTP choice
+        password = Choice("password", _("Password"), shown_when=SMTP_SHOWN)
+        return [password, *offered] if offered else []
 
     def transport_choices(self, ctx: SectionContext, values: Mapping[str, Any] | None = None
                           ) -> list[Choice]:
