@@ -13,7 +13,7 @@ from falcana_smtp_settings.api import SECTION_ID, load_settings
 
 from falcana_core.api import Action, HelpText, SectionContext, Text
 from falcana_oauth.i18n import _
-from falcana_oauth.service import OAuthProvider, oauth
+from falcana_oauth.service import OAuthProvider, oauth, scope_missing
 
 if TYPE_CHECKING:
     from falcana_core.api import Host
@@ -116,6 +116,9 @@ def state_help(ctx: SectionContext, values: Mapping[str, Any]) -> list[HelpText]
                        "below (or through a consent link an admin sends).</p>")
     elif row.status != "connected":
         reason = row.reason or {}
+        api = provider.api(ctx.mailbox.transport or "smtp")
+        if reason.get("code") == "oauth.scope_missing" and api is not None:
+            reason = scope_missing(api).as_dict()  # in the reader's language
         body = _("<p><strong>Renew the sign-in:</strong> {cause} {fix}</p>",
                  cause=_esc(reason.get("cause", "")), fix=_esc(reason.get("fix", "")))
     else:

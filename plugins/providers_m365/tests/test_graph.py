@@ -299,6 +299,11 @@ def test_switching_smtp_to_graph_and_back_keeps_address_and_audit(
     assert not result.ok and result.failed_step == "token"
     assert result.explanation is not None
     assert result.explanation.id == "smtp.oauth.scope_missing"
+    with language("de"):
+        shown = {h.id: str(h.body) for h in host.section_help(box, "smtp")}
+    state = shown["oauth.microsoft.state"]  # "Anmeldung erneuern", why, in German
+    assert "Anmeldung erneuern" in state and "Versand über Microsoft Graph" in state
+    assert "https://graph.microsoft.com/Mail.Send" in state
     consent(host, box)  # signs in for Mail.Send now
     assert host.run_action(box, "smtp.test", {}, actor="admin").ok
     assert len(graph.received) == 1
