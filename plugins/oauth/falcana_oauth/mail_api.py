@@ -38,6 +38,7 @@ from falcana_core.api import (
     StepProblem,
     StepStatus,
     Text,
+    ascii_address,
     cancellation,
     printable,
     stamp,
@@ -241,13 +242,16 @@ class MailApiConnection:
         bcc = message.get_all("Bcc")
         if bcc:
             del message["Bcc"]
+        # RFC 2047 for non-ASCII names; raw UTF-8 (RFC 6532) only where an address needs it
+        utf8 = any(ascii_address(a) is None for a in [self.mailbox.address, *recipients])
         try:
-            content = message.as_bytes(policy=email.policy.SMTPUTF8)
+            content = message.as_bytes(
+                policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
         finally:
             for value in bcc or ():
                 message["Bcc"] = value
         return self.send_envelope(Envelope(self.mailbox.address, recipients, content,
-                                           str(message["Message-ID"])))
+                                           str(message["Message-ID"]), utf8))
 
     def send_envelope(self, envelope: Envelope) -> SendResult:
         """One request; a 401 renews the token and tries once more."""

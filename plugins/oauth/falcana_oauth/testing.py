@@ -124,7 +124,9 @@ class MailApiTestServer:
 
     @staticmethod
     def parse(raw: bytes) -> EmailMessage:
-        message = email.message_from_bytes(raw, policy=email.policy.default)
+        """The MIME message; headers may be UTF-8 (RFC 6532), as both APIs accept."""
+        message = email.message_from_string(raw.decode("utf-8", "replace"),
+                                            policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         return message
 

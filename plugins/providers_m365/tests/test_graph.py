@@ -437,3 +437,14 @@ def test_the_popup_hides_the_smtp_fields_and_the_password_for_graph(host: Host,
     assert re.search(r'<option value="password"[^>]*hidden disabled>', html)
     assert re.search(r'<option value="graph" selected>Microsoft Graph</option>', html)
     assert 'data-field="email"' in html and 'data-field="email" hidden' not in html
+
+
+def test_umlauts_and_an_international_address_reach_graph_intact(
+        host: Host, anna: Mailbox, graph: GraphTestServer) -> None:
+    host.send(anna, message(to="Jürgen Müßig <juergen@example.org>"))
+    received = graph.received[0]
+    assert b"=?utf-8?" in received.raw  # RFC 2047: an ASCII message for an ASCII address
+    assert str(received.message["To"]) == "Jürgen Müßig <juergen@example.org>"
+    assert str(received.message["From"]) == "Anna Kühn <anna@contoso-gmbh.de>"
+    host.send(anna, message(to="jürgen@müller.example"))
+    assert graph.received[1].message["To"].addresses[0].addr_spec == "jürgen@müller.example"
