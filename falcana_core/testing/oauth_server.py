@@ -152,6 +152,24 @@ class OAuthTestServer:
         self.clients[client_id] = client
         return client
 
+    def add_service_account(self, client_email: str, *, scopes: set[str],
+                            accounts: set[str]) -> dict[str, str]:
+        """A Google-style service account allowed to act for ``accounts`` (domain-wide
+        delegation): returns its JSON key, as the admin pastes it into falcana."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(serialization.Encoding.PEM,
+                                serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+        public = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.add_client(client_email, None, scopes=scopes, public_key_pem=public,
+                        app_accounts=accounts)
+        return {"type": "service_account", "client_email": client_email,
+                "private_key_id": "k1", "private_key": pem, "token_uri": f"{self.url}/token"}
+
     def start(self) -> OAuthTestServer:
         self._thread.start()
         return self

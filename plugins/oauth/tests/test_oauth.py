@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from falcana_oauth import oauth as oauth_of
 from falcana_oauth.models import OAuthConnection
 from flask.testing import FlaskClient
@@ -44,15 +42,8 @@ def oauth(oauth_server: OAuthTestServer) -> OAuthTestServer:
 
 @pytest.fixture
 def service_key(oauth: OAuthTestServer) -> dict[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo)
-    oauth.add_client("falcana-sa@project.iam.example", None, scopes={GOOGLE},
-                     public_key_pem=public, app_accounts={MAX})
-    return {"type": "service_account", "client_email": "falcana-sa@project.iam.example",
-            "private_key_id": "k1", "private_key": pem, "token_uri": f"{oauth.url}/token"}
+    return oauth.add_service_account("falcana-sa@project.iam.example", scopes={GOOGLE},
+                                     accounts={MAX})
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from falcana_oauth.testing import sign_in
 from falcana_providers_gmail.testing import GmailApiTestServer
 
@@ -39,16 +37,8 @@ def gmail(oauth_server: OAuthTestServer, server_ssl_context: Any
 
 @pytest.fixture
 def service_key(oauth_server: OAuthTestServer) -> dict[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo)
-    oauth_server.add_client("falcana-sa@project.iam.example", None, scopes={GMAIL_SEND},
-                            public_key_pem=public, app_accounts={LISA})
-    return {"type": "service_account", "client_email": "falcana-sa@project.iam.example",
-            "private_key_id": "k1", "private_key": pem,
-            "token_uri": f"{oauth_server.url}/token"}
+    return oauth_server.add_service_account("falcana-sa@project.iam.example",
+                                            scopes={GMAIL_SEND}, accounts={LISA})
 
 
 @pytest.fixture
