@@ -180,15 +180,10 @@ class OAuthTestServer:
     # -- what the SMTP server asks ---------------------------------------------------
 
     def token_valid(self, access_token: str, user: str, scope: str) -> bool:
-        with self.lock:
-            token = self.tokens.get(access_token)
-        if token is None or token.revoked or token.is_expired():
-            return False
-        if scope not in token.scope.split():
-            return False
-        if token.account is None:  # app-only: the app must have rights on that mailbox
-            return user.lower() in self.clients[token.client_id].app_accounts
-        return token.account.lower() == user.lower()
+        """A valid token with ``scope`` that may act for ``user`` (an XOAUTH2 login)."""
+        token = self.token(access_token)
+        return token is not None and scope in token.scope.split() and \
+            self.may_act_for(token, user)
 
     def token(self, access_token: str) -> Token | None:
         """The token behind a bearer value, if it is valid now (not expired, not revoked):

@@ -116,7 +116,7 @@ def state_help(ctx: SectionContext, values: Mapping[str, Any]) -> list[HelpText]
                        "below (or through a consent link an admin sends).</p>")
     elif row.status != "connected":
         reason = row.reason or {}
-        api = provider.api(ctx.mailbox.transport or "smtp")
+        api = provider.api(ctx.mailbox.transport)
         if reason.get("code") == "oauth.scope_missing" and api is not None:
             reason = scope_missing(api).as_dict()  # in the reader's language
         body = _("<p><strong>Renew the sign-in:</strong> {cause} {fix}</p>",

@@ -119,9 +119,8 @@ def connect_admin_mode(ctx: SectionContext, values: dict[str, Any],
     mode = METHODS.get(str(values.get("auth_method")))
     if ctx.mailbox is not None and "transport" in changes and mode == DELEGATED \
             and "auth_method" not in changes:
-        transport = str(values.get("transport") or SMTP)
-        if oauth(ctx.host).covers(ctx.mailbox, transport) is False:
-            oauth(ctx.host).ask_again(ctx.mailbox, transport, actor=ctx.actor)
+        oauth(ctx.host).transport_changed(ctx.mailbox, str(values.get("transport") or SMTP),
+                                          actor=ctx.actor)
     if ctx.mailbox is None or "auth_method" not in changes or mode not in (APP, DELEGATION):
         return
     service = oauth(ctx.host)

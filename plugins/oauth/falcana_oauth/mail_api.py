@@ -136,8 +136,7 @@ def with_bcc(envelope: Envelope) -> bytes:
 class MailApiConnection:
     """One mailbox's requests to a mail API; reuses its HTTPS connection."""
 
-    def __init__(self, host: Host, mailbox: Mailbox, api: MailApi, *,
-                 admin: bool = True) -> None:
+    def __init__(self, host: Host, mailbox: Mailbox, api: MailApi) -> None:
         self.host = host
         self.mailbox = mailbox
         self.api = api
@@ -145,7 +144,7 @@ class MailApiConnection:
         self.token: AccessToken | None = None
         self.mode = ""  # the sign-in's mode ("delegated", "app", "delegation")
         self.http = PolicyHttp(host.config.net_policy, ca_bundle=host.config.ca_bundle,
-                               timeout=host.config.net_timeout, admin=admin)
+                               timeout=host.config.net_timeout)  # an admin's endpoint
         self._abort = cancellation.register(self.http.abort)
         self.deadline = 0.0
         self.provider: str | None = None
@@ -328,8 +327,8 @@ class MailApiTransport:
 
         return make
 
-    def open(self, *, admin: bool = True) -> MailApiConnection:
-        connection = MailApiConnection(self.host, self.mailbox, self.api, admin=admin)
+    def open(self) -> MailApiConnection:
+        connection = MailApiConnection(self.host, self.mailbox, self.api)
         connection.provider = self.provider()
         try:
             return connection.open()

@@ -418,24 +418,15 @@ class OAuth:
         smtp = provider.api(SMTP) if provider else None
         return smtp.requested(row.mode) if smtp else ""
 
-    def covers(self, mailbox: Mailbox, transport: str) -> bool | None:
-        """Whether the mailbox's sign-in serves ``transport`` (None: not signed in)."""
+    def transport_changed(self, mailbox: Mailbox, transport: str, *, actor: str) -> None:
+        """The mailbox now sends another way. A user's consent that does not cover it
+        shows "Anmeldung erneuern" (the outbox waits for the new sign-in); app-only and
+        delegation fetch a token for the new scope when it is needed."""
         row = self.connection(mailbox.id)
         provider = self.providers().get(row.provider) if row else None
         api = provider.api(transport) if provider else None
-        if row is None or api is None:
-            return None
-        return row.mode != DELEGATED or api.covered(row.mode, self._granted(row))
-
-    def ask_again(self, mailbox: Mailbox, transport: str, *, actor: str) -> None:
-        """The mailbox now sends another way, which its consent does not cover: show
-        "Anmeldung erneuern" (the outbox waits for the new sign-in)."""
-        provider = None
-        row = self.connection(mailbox.id)
-        if row is not None:
-            provider = self.providers().get(row.provider)
-        api = provider.api(transport) if provider else None
-        if row is None or api is None:
+        if row is None or api is None or row.mode != DELEGATED or \
+                api.covered(row.mode, self._granted(row)):
             return
         error = scope_missing(api)
         with self.host.transaction() as s:

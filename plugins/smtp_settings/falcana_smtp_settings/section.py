@@ -178,8 +178,7 @@ class SmtpSection:
         if api and ctx.mailbox is not None:
             # the SMTP fields are hidden: what is not sent stays as stored
             stored = self.load(ctx)
-            values = {**values, **{k: stored[k] for k in ("username", "port", "security",
-                                                            "host")
+            values = {**values, **{k: stored[k] for k in SMTP_ONLY
                                    if values.get(k) in (None, "")}}
         for fid in ("email", "display_name", "username", "host", "password"):
             raw = values.get(fid)
