@@ -35,9 +35,8 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
     import trustme
+    from falcana_oauth.testing.authorization import OAuthTestServer
     from falcana_providers_m365.testing import GraphTestServer
-
-    from falcana_core.testing.oauth_server import OAuthTestServer
 
     ca = trustme.CA()
     ca.cert_pem.write_to_path(args.ca_file)

@@ -12,7 +12,7 @@ import argparse
 import logging
 import time
 
-from falcana_core.testing.smtpd import SmtpTestServer
+from falcana_smtp_settings.testing.smtpd import SmtpTestServer
 
 PASSWORD = "bench-pw"
 

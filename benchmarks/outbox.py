@@ -372,8 +372,7 @@ def fresh(database_url: str | None) -> str | None:
 def dovecot() -> Any:
     """A local Dovecot with the bench user and a Sent folder, or None when not installed."""
     import trustme
-
-    from falcana_core.testing.imapd import DovecotTestServer, available
+    from falcana_sent_copy.testing.imapd import DovecotTestServer, available
 
     if not available():
         return None

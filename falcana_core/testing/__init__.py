@@ -6,14 +6,18 @@ Enable it with ``pytest -p falcana_core.testing`` or ``pytest_plugins =
 * ``falcana_host``: a host on a temporary SQLite database, plugins loaded strictly
   (a hookimpl that matches no hookspec is a hard error);
 * ``register_plugin``: ``with register_plugin(obj, "name"): ...`` adds a plugin for a block;
-* ``smtp_server``: ``smtp_server("starttls", users={"anna": "pw"})`` starts a real aiosmtpd
-  server on loopback (normal, starttls or ssl), with certificates from ``test_ca``;
-* ``silent_server``: a port that accepts and never answers;
-* ``oauth_server``: a local OAuth2 authorization server; with
-  ``xoauth2_authenticator(oauth_server, scope)`` as ``smtp_server(..., extra_auth=...)``
-  the SMTP server checks XOAUTH2 tokens like a provider;
+* ``test_ca``, ``test_ca_bundle``, ``server_ssl_context``: a certificate authority for test
+  servers, trusted by the host through ``FALCANA_CA_BUNDLE``;
+* ``dns_server``: a local DNS server the host asks (``FALCANA_DNS_SERVERS``);
+* ``silent_server``: a port that accepts and never answers (``testing.net`` has more
+  hostile peers);
+* ``falcana_cli``: the command line against the test host's data directory;
 * ``postgres_url``: a fresh PostgreSQL database (skipped loudly without a server, a
   failure under ``CI=true``).
+
+Each protocol's servers come with the plugin that speaks it, as a pytest plugin of its
+own: ``-p falcana_smtp_settings.testing`` (``smtp_server``), ``-p falcana_oauth.testing``
+(``oauth_server``), ``-p falcana_sent_copy.testing`` (``imap_server``).
 """
 
 from __future__ import annotations
@@ -35,11 +39,8 @@ if TYPE_CHECKING:
     import trustme
 
     from falcana_core.host import Host
-    from falcana_core.models import Mailbox
     from falcana_core.testing.dnsd import DnsTestServer
-    from falcana_core.testing.imapd import DovecotTestServer
-    from falcana_core.testing.oauth_server import OAuthTestServer
-    from falcana_core.testing.smtpd import SilentServer, SmtpTestServer
+    from falcana_core.testing.net import SilentServer
 
 POSTGRES_ENV = "FALCANA_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -54,25 +55,6 @@ def make_config(data_dir: Path, **overrides: Any) -> Config:
                               "test_deadline": 15.0}
     values.update(overrides)
     return Config.from_env(env, **values)
-
-
-def smtp_mailboxes(host: Host, server: SmtpTestServer, count: int, *,
-                   password: str = "Worker-Pw-1") -> list[Mailbox]:  # noqa: S107 (test kit)
-    """``count`` users (vertrieb0, vertrieb1, ...) whose personal mailboxes send through
-    ``server`` (a ``normal`` test SMTP server), each signing in with its own address."""
-    boxes = []
-    for i in range(count):
-        address = f"vertrieb{i}@example.com"
-        server.users[address] = password
-        user = host.users.add(f"vertrieb{i}", first_name="Vera", last_name=f"Trieb {i}",
-                              email=address)
-        box = host.mailboxes.personal(user)
-        saved = host.save_section(box, "smtp", {
-            "email": address, "password": password, "host": "127.0.0.1",
-            "port": server.port, "security": "normal"}, actor="admin")
-        assert saved.saved, [(m.field, str(m.text)) for m in saved.validation.errors]
-        boxes.append(box)
-    return boxes
 
 
 @pytest.fixture(scope="session")
@@ -154,62 +136,11 @@ def server_ssl_context(test_ca: trustme.CA) -> Any:
 
 
 @pytest.fixture
-def smtp_server(server_ssl_context: Any) -> Iterator[Callable[..., SmtpTestServer]]:
-    """Start real SMTP servers: ``smtp_server("ssl", users={"anna": "pw"})``."""
-    from falcana_core.testing.smtpd import SmtpTestServer
-
-    started: list[SmtpTestServer] = []
-
-    def start(mode: str = "normal", **kwargs: Any) -> SmtpTestServer:
-        if mode != "normal":
-            kwargs.setdefault("ssl_context", server_ssl_context)
-        server = SmtpTestServer(mode, **kwargs)  # type: ignore[arg-type]
-        server.start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
-@pytest.fixture
-def oauth_server() -> Iterator[OAuthTestServer]:
-    """A local OAuth2 authorization server (authlib); see ``testing.oauth_server``."""
-    from falcana_core.testing.oauth_server import OAuthTestServer
-
-    server = OAuthTestServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def silent_server() -> Iterator[SilentServer]:
-    from falcana_core.testing.smtpd import SilentServer
+    from falcana_core.testing.net import SilentServer
 
     with SilentServer() as server:
         yield server
-
-
-@pytest.fixture
-def imap_server(test_ca: trustme.CA) -> Iterator[Callable[..., DovecotTestServer]]:
-    """``server = imap_server({"anna@firma.example": "pw"})``: a real Dovecot on loopback
-    (STARTTLS on ``server.port``, implicit TLS on ``server.ssl_port``), stopped after the
-    test. Dovecot must be installed (Debian's dovecot-imapd)."""
-    from falcana_core.testing.imapd import DovecotTestServer, available
-
-    if not available():
-        require_service("Dovecot", "install dovecot-imapd")
-    started: list[DovecotTestServer] = []
-
-    def start(users: dict[str, str], **kwargs: Any) -> DovecotTestServer:
-        server = DovecotTestServer(test_ca, users, **kwargs).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def require_service(what: str, reason: str) -> None:

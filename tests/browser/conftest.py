@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from falcana_smtp_settings.testing.smtpd import SmtpTestServer
 
 from falcana_core.host import Host
 from falcana_core.testing import make_config, require_service
-from falcana_core.testing.smtpd import SmtpTestServer, free_port
+from falcana_core.testing.net import free_port
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run",

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from falcana_core.testing.smtpd import free_port
+from falcana_core.testing.net import free_port
 
 
 @pytest.fixture

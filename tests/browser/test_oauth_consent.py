@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from falcana_oauth.testing.authorization import OAuthTestServer, xoauth2_authenticator
 
 from falcana_core.host import Host
 from falcana_core.testing import make_config
-from falcana_core.testing.oauth_server import OAuthTestServer, xoauth2_authenticator
-from falcana_core.testing.smtpd import free_port
+from falcana_core.testing.net import free_port
 
 MS_SMTP = "https://outlook.office.com/SMTP.Send"
 ANNA = "anna@contoso-gmbh.de"

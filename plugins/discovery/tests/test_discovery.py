@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import trustme
 from falcana_discovery.engine import discoverer
+from falcana_smtp_settings.testing.smtpd import SmtpTestServer
 
 from falcana_core.host import Host
-from falcana_core.testing.smtpd import SmtpTestServer
 
 CONFIG = """<?xml version="1.0"?>
 <clientConfig version="1.1"><emailProvider id="{domain}">

@@ -15,13 +15,13 @@ import pytest
 import requests
 from falcana_oauth import oauth as oauth_of
 from falcana_oauth.models import OAuthConnection
+from falcana_oauth.testing.authorization import OAuthTestServer, xoauth2_authenticator
+from falcana_smtp_settings.testing.smtpd import SmtpTestServer
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from falcana_core.host import Host
 from falcana_core.models import Mailbox
-from falcana_core.testing.oauth_server import OAuthTestServer, xoauth2_authenticator
-from falcana_core.testing.smtpd import SmtpTestServer
 from falcana_core.web import create_app
 
 MS_SMTP = "https://outlook.office.com/SMTP.Send"

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from falcana_oauth.testing import sign_in
+from falcana_oauth.testing.authorization import OAuthTestServer
 from falcana_providers_gmail.testing import GmailApiTestServer
 
 from falcana_core.host import Host
 from falcana_core.i18n import language
 from falcana_core.models import Mailbox
-from falcana_core.testing.oauth_server import OAuthTestServer
 from falcana_core.transports import DeliveryError
 
 MAX = "max@agentur-nord.de"

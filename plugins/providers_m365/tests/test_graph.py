@@ -19,14 +19,14 @@ import pytest
 from falcana_oauth import oauth as oauth_of
 from falcana_oauth.models import OAuthConnection
 from falcana_oauth.testing import sign_in
+from falcana_oauth.testing.authorization import OAuthTestServer, xoauth2_authenticator
 from falcana_providers_m365.testing import GraphTestServer
+from falcana_smtp_settings.testing.smtpd import SmtpTestServer
 from sqlalchemy import update
 
 from falcana_core.host import Host
 from falcana_core.i18n import language
 from falcana_core.models import Mailbox, MailboxQueue, utcnow
-from falcana_core.testing.oauth_server import OAuthTestServer, xoauth2_authenticator
-from falcana_core.testing.smtpd import SmtpTestServer
 from falcana_core.transports import DeliveryError
 from falcana_core.worker import Worker
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 from falcana_sent_copy import utf7
+from falcana_sent_copy.testing.imapd import DovecotTestServer
+from falcana_smtp_settings.testing.smtpd import SmtpTestServer
 from sqlalchemy import update
 
 from falcana_core.host import Host
 from falcana_core.i18n import text_in
 from falcana_core.models import Mailbox, OutboxMessage
-from falcana_core.testing.imapd import DovecotTestServer
-from falcana_core.testing.smtpd import SmtpTestServer
 from falcana_core.worker import Worker
 
 ADDRESS = "anna@firma.example"
@@ -187,7 +187,7 @@ def test_a_worker_killed_while_filing_files_exactly_one_copy_after_restart(
     import time
 
     from falcana_core.testing import make_config
-    from falcana_core.testing.smtpd import ScriptedServer
+    from falcana_core.testing.net import ScriptedServer
 
     imap.create(ADDRESS, "Sent")
     config = make_config(tmp_path / "data", ca_bundle=test_ca_bundle)

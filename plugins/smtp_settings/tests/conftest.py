@@ -4,10 +4,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from falcana_smtp_settings.testing.smtpd import SmtpTestServer
 
 from falcana_core.host import Host
 from falcana_core.models import Mailbox
-from falcana_core.testing.smtpd import SmtpTestServer
 
 PASSWORD = "Geheim-Passwort-2026!"
 ADDRESS = "juergen@example.com"

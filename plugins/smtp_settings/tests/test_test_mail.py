@@ -13,7 +13,7 @@ import trustme
 
 from falcana_core.host import Host
 from falcana_core.models import Mailbox
-from falcana_core.testing.smtpd import SilentServer, closed_port
+from falcana_core.testing.net import SilentServer, closed_port
 
 # the mailbox the conftest's ``configure`` fixture sets up
 ADDRESS = "juergen@example.com"

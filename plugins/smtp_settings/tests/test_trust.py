@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 import trustme
+from falcana_smtp_settings.testing.smtpd import SmtpTestServer
 from flask.testing import FlaskClient
 
 from falcana_core.host import Host
 from falcana_core.models import Mailbox
-from falcana_core.testing.smtpd import SmtpTestServer
 from falcana_core.web import create_app
 from falcana_core.web.auth import throttle
 

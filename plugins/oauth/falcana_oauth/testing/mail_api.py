@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from falcana_core.api import Host, Mailbox
-    from falcana_core.testing.oauth_server import OAuthTestServer, Token
+    from falcana_oauth.testing.authorization import OAuthTestServer, Token
 
 
 @dataclasses.dataclass

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from falcana_core.testing.net import free_port
+
 DOVECOT = "/usr/sbin/dovecot"
 NOBODY = 65534
 #: folders Dovecot marks SPECIAL-USE \Sent when a user has them
@@ -29,13 +31,6 @@ SPECIAL_SENT = ("Sent", "Gesendete Objekte – Büro")
 
 def available() -> bool:
     return shutil.which("dovecot") is not None or Path(DOVECOT).exists()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def encode_utf7(name: str) -> str:
@@ -74,8 +69,8 @@ class DovecotTestServer:
         self.folder = Path(tempfile.mkdtemp(prefix="falcana-dovecot-"))
         self.users = dict(users)
         self.host = host
-        self.port = _free_port()
-        self.ssl_port = _free_port()
+        self.port = free_port()
+        self.ssl_port = free_port()
         self._ca = ca
         self.ca_file: Path | None = None  # a PEM of the CA, for clients that need a file
         self._proc: subprocess.Popen[bytes] | None = None

@@ -1,7 +1,8 @@
 """A real SMTP server for tests: aiosmtpd on loopback, in the three modes, with AUTH.
 
 Faults are injected through the real server (a reply per command, a dropped connection
-during DATA); a server that never answers is a plain listening socket (``SilentServer``).
+during DATA); a server that never answers is a plain listening socket
+(``falcana_core.testing.net.SilentServer``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import asyncio
 import dataclasses
 import email
 import email.policy
-import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from falcana_core.testing.net import free_port
 
 Mode = Literal["normal", "starttls", "ssl"]
 
@@ -135,7 +137,7 @@ class SmtpTestServer:
         self._ssl_context = ssl_context
         self._auth = auth
         self._smtputf8 = smtputf8
-        self._port = port or _free_port(host)
+        self._port = port or free_port(host)
         self._controller: Controller | None = None
         #: more AUTH mechanisms, e.g. {"XOAUTH2": oauth_server.xoauth2_authenticator(...)}
         self.extra_auth: dict[str, Callable[..., Any]] = dict(extra_auth or {})
@@ -251,91 +253,3 @@ class _Controller(Controller):
 
     def factory(self) -> SMTP:
         return _SlowSMTP(self._server, self.handler, **self.SMTP_kwargs)
-
-
-class SilentServer:
-    """Accepts TCP connections and never says a word: for time-out tests."""
-
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, 0))
-        self._sock.listen(16)
-        self.port = self._sock.getsockname()[1]
-
-    def close(self) -> None:
-        self._sock.close()
-
-    def __enter__(self) -> SilentServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class ScriptedServer:
-    """A hostile TCP server on loopback: to each connection it sends ``banner`` (another
-    service's greeting, or megabytes of one), then ``trickle`` one byte every
-    ``interval`` seconds until the client goes away. ``connections`` counts who came."""
-
-    def __init__(self, banner: bytes = b"", *, trickle: bytes = b"",
-                 interval: float = 1.0, host: str = "127.0.0.1") -> None:
-        self.banner, self.trickle, self.interval = banner, trickle, interval
-        self.host = host
-        self.connections = 0
-        self.received = bytearray()
-        self._closed = threading.Event()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, 0))
-        self._sock.listen(16)
-        self.port = self._sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self._closed.is_set():
-            try:
-                conn, _addr = self._sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._play, args=(conn,), daemon=True).start()
-
-    def _play(self, conn: socket.socket) -> None:
-        with conn:
-            try:
-                conn.sendall(self.banner)
-                for byte in self.trickle * 10_000:
-                    if self._closed.wait(self.interval):
-                        return
-                    conn.sendall(bytes([byte]))
-            except OSError:
-                return
-
-    def close(self) -> None:
-        self._closed.set()
-        self._sock.close()
-
-    def __enter__(self) -> ScriptedServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free right now (for servers a test starts)."""
-    return _free_port(host)
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def closed_port(host: str = "127.0.0.1") -> int:
-    """A port on which nothing listens (connection refused)."""
-    return _free_port(host)
