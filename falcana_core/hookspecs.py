@@ -30,25 +30,12 @@ from falcana_core import hookspec
 if TYPE_CHECKING:
     import click
 
-    from falcana_core.api import (
-        Action,
-        DeliveryFailure,
-        Detection,
-        Discovery,
-        Explanation,
-        HelpText,
-        Host,
-        Limits,
-        Mailbox,
-        MxLookup,
-        RegisterTransport,
-        Route,
-        Section,
-        SectionContext,
-        SentCopier,
-        User,
-        Validation,
-    )
+    from falcana_core.delivery import DeliveryFailure, Explanation
+    from falcana_core.host import Host
+    from falcana_core.models import Mailbox, User
+    from falcana_core.routes import Route
+    from falcana_core.sections import Action, HelpText, Section, SectionContext, Validation
+    from falcana_core.transports import RegisterTransport, SentCopier
 
 
 @hookspec
@@ -123,27 +110,6 @@ def explain_delivery_error(failure: DeliveryFailure) -> Explanation | None:
     """
 
 
-@hookspec
-def detect_provider(address: str, host: str, mx: MxLookup) -> Detection | None:
-    """Recognise a mail provider from an address, an SMTP host or the domain's MX records.
-
-    Collected; the detection with the highest ``confidence`` wins, ties by plugin name.
-    ``mx(domain)`` looks MX records up lazily (cached, bounded time-out, empty when DNS is
-    unavailable): call it only when the address and host did not decide.
-    """
-
-
-@hookspec(firstresult=True)
-def discover_settings(host: Host, address: str) -> Discovery | None:
-    """Find a mailbox's server settings from its address ("Einstellungen ermitteln").
-
-    First result. The answer lists candidates (``Found``: values by field id of the
-    section they fill, where they came from) and what was tried; ``host.discover`` and the
-    popup's button use it. The discovery plugin answers it from provider plugins, the
-    bundled ISP database, autoconfig, DNS SRV, MX and probing.
-    """
-
-
 @hookspec(firstresult=True)
 def sent_copier(host: Host, mailbox: Mailbox) -> SentCopier | None:
     """Who files a copy of this mailbox's sent mail in its Sent folder, if anyone.
@@ -154,14 +120,6 @@ def sent_copier(host: Host, mailbox: Mailbox) -> SentCopier | None:
     durable step that never re-sends the mail. ``file`` raises ``DeliveryError`` (with an
     explanation) to be retried later; with ``look_first`` (every attempt after the first,
     and after a crash) it must look before it files, so no copy is filed twice.
-    """
-
-
-@hookspec(firstresult=True)
-def provider_limits(provider: str) -> Limits | None:
-    """Sending limits a provider declares (connections, messages per minute, per day).
-
-    First result; the outbox keeps within them and falls back to defaults.
     """
 
 

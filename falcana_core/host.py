@@ -25,12 +25,10 @@ from falcana_core.audit import AuditLog
 from falcana_core.config import Config
 from falcana_core.db import make_engine, make_session_factory, private_dir
 from falcana_core.delivery import DeliveryFailure, Explanation
-from falcana_core.discovery import Discovery
 from falcana_core.models import DeploymentSetting, Mailbox, PluginState
 from falcana_core.outbox import Outbox
 from falcana_core.permissions import Actor
 from falcana_core.plugins import Candidate, Plugins
-from falcana_core.providers import Detection, MxResolver
 from falcana_core.secretbox import SecretStore
 from falcana_core.sections import (
     Action,
@@ -69,7 +67,6 @@ class Host:
         self.audit = AuditLog(self.sessions)
         self.users = Users(self)
         self.mailboxes = Mailboxes(self)
-        self.mx = MxResolver(config.dns_servers)
         self.outbox = Outbox(self)
         self._services: dict[str, Any] = {}
 
@@ -101,6 +98,10 @@ class Host:
             self._services[name] = factory(self)
         found: T = self._services[name]
         return found
+
+    def provide(self, name: str, service: object) -> None:
+        """Put a per-host object in place before first use (a test's own resolver)."""
+        self._services[name] = service
 
     def close(self) -> None:
         self.engine.dispose()
@@ -249,21 +250,7 @@ class Host:
                 return action.handler(ctx, params or {})
         raise UnknownAction(action_id)
 
-    # -- providers and explanations ----------------------------------------------------
-
-    def detect_provider(self, address: str, host: str, *, dns: bool = True
-                        ) -> Detection | None:
-        """The provider of a mailbox, from its address and server; with ``dns`` also from
-        its domain's MX records (settings and tests do that; sending does not: a
-        resolver that is down must not hold mail back)."""
-        return self.hook.detect_provider(address.strip(), host.strip().lower(),
-                                         self.mx if dns else _no_mx)
-
-    def discover(self, address: str) -> Discovery | None:
-        """Server settings for ``address`` from whichever plugin finds them (the discovery
-        plugin: provider plugins, the ISP database, autoconfig, SRV, MX, probing); None
-        when no enabled plugin looks."""
-        return self.hook.discover_settings(self, address.strip())
+    # -- explanations ------------------------------------------------------------------
 
     def explain(self, failure: DeliveryFailure) -> Explanation | None:
         """The most specific explanation any plugin has for a failed step."""
@@ -295,10 +282,6 @@ class Host:
             return connection.send(message)
         finally:
             connection.close()
-
-
-def _no_mx(_domain: str) -> tuple[str, ...]:
-    return ()
 
 
 def load_enabled_plugins(config: Config, engine: Engine | None = None,

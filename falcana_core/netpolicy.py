@@ -104,8 +104,6 @@ class NetPolicy:
 
     @functools.cached_property
     def _resolver(self) -> Any:
-        from falcana_core.providers import make_resolver
-
         return make_resolver(self.dns_servers, timeout=5.0)
 
     def _lookup(self, host: str, port: int, family: int) -> list[tuple[Any, ...]]:
@@ -226,3 +224,28 @@ def connect(infos: Iterable[Sequence[Any]], timeout: float) -> socket.socket:
             sock.close()
             error = exc
     raise error or OSError("no address to connect to")
+
+
+def make_resolver(servers: Sequence[str], timeout: float = 2.0) -> Any:
+    """A dnspython resolver asking ``servers`` ("10.0.0.53", "127.0.0.1:5353"), or the
+    system's when there are none."""
+    import dns.resolver
+
+    if servers:
+        resolver = dns.resolver.Resolver(configure=False)
+        nameservers = []
+        ports = set()
+        for server in servers:
+            host, _, port = server.rpartition(":") if server.count(":") == 1 else (
+                server, "", "")
+            nameservers.append(host or server)
+            if port:
+                ports.add(int(port))
+        resolver.nameservers = nameservers
+        if ports:
+            resolver.port = ports.pop()
+    else:
+        resolver = dns.resolver.Resolver()
+    resolver.lifetime = timeout
+    resolver.timeout = timeout
+    return resolver

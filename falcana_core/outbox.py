@@ -46,8 +46,7 @@ from falcana_core.models import (
     User,
     utcnow,
 )
-from falcana_core.providers import Limits
-from falcana_core.transports import DeliveryError
+from falcana_core.transports import DeliveryError, Limits
 
 if TYPE_CHECKING:
     from falcana_core.host import Host
@@ -56,7 +55,7 @@ log = logging.getLogger(__name__)
 
 WAITING = (OutboxStatus.QUEUED.value, OutboxStatus.DEFERRED.value)
 FINISHED = (OutboxStatus.SENT.value, OutboxStatus.FAILED.value, OutboxStatus.CANCELLED.value)
-DEFAULT_LIMITS = Limits(max_connections=2)  # providers declare their own through a hook
+DEFAULT_LIMITS = Limits(max_connections=2)  # a transport declares its own (Transport.limits)
 
 
 def as_utc(value: dt.datetime) -> dt.datetime:

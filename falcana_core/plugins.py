@@ -29,7 +29,12 @@ if TYPE_CHECKING:
 
     import click
 
-    from falcana_core import api
+    from falcana_core.delivery import DeliveryFailure, Explanation
+    from falcana_core.host import Host
+    from falcana_core.models import Mailbox, User
+    from falcana_core.routes import Route
+    from falcana_core.sections import Action, HelpText, Section, SectionContext, Validation
+    from falcana_core.transports import SentCopier, TransportFactory
 
 log = logging.getLogger(__name__)
 
@@ -261,6 +266,7 @@ class Plugins:
         except Exception as exc:  # pluggy's own validation (bad argument names, wrappers)
             self._fail(info, f"hookimpl rejected: {exc}")
             return info
+        self.hook.forget()
         info.module = plugin
         info.status = Status.ENABLED
         info.hooks = sorted({hc.name for hc in self.pm.get_hookcallers(plugin) or []})
@@ -272,6 +278,7 @@ class Plugins:
         if plugin is not None:
             self.pm.unregister(plugin, name=name)
         self.infos.pop(name, None)
+        self.hook.forget()
 
     def _check_unknown_hooks(self) -> None:
         """Our check_pending: a hookimpl without a hookspec disables its plugin, by name."""
@@ -287,6 +294,7 @@ class Plugins:
             if bad:
                 found = self.infos.get(name)
                 self.pm.unregister(plugin, name=name)
+                self.hook.forget()
                 message = f"hookimpl matches no hookspec: {', '.join(sorted(bad))}"
                 if found is not None:
                     self._fail(found, message)
@@ -300,6 +308,7 @@ class Plugins:
                 plugin = self.pm.get_plugin(info.name)
                 if plugin is not None:
                     self.pm.unregister(plugin, name=info.name)
+                    self.hook.forget()
                 info.status = Status.DISABLED
                 info.reason = f"depends on {name}, which is failed"
                 self._disable_dependents(info.name)
@@ -337,21 +346,26 @@ class Plugins:
 
 
 class Hooks:
-    """The one way the host and plugins call hooks, and a typed facade over it.
+    """The one way the host and plugins call hooks, with a typed facade over it.
 
     Every hook, the core's and those plugins publish, goes through ``call``: its
     implementations run one by one in **plugin-name order**; one that raises is logged and
     skipped, the others still run. The hookspec says how results combine (collecting,
-    first result, or a chain; see ``falcana_core.hookspec``). Each implementation is
-    executed through pluggy's own hook executor, so ``pm.add_hookcall_monitoring`` and
-    ``pm.enable_tracing`` see every call (``FALCANA_TRACE_PLUGINS=1`` switches a trace on).
+    first result, or a chain; see ``falcana_core.hookspec``). Each implementation runs
+    through pluggy's public ``subset_hook_caller``, so ``pm.add_hookcall_monitoring`` sees
+    every call (``FALCANA_TRACE_PLUGINS=1`` switches a trace on).
 
     The typed methods below are the core's hooks, named as in ``hookspecs.py`` (a test
-    holds the two together); plugin-published hooks are called as ``call("name", ...)``.
+    holds the two together), each one line over ``call``.
     """
 
     def __init__(self, plugins: Plugins) -> None:
         self._plugins = plugins
+        self._callers: dict[tuple[str, str], Any] = {}
+
+    def forget(self) -> None:
+        """Drop the per-plugin callers after a plugin was registered or removed."""
+        self._callers.clear()
 
     # -- the dispatcher ----------------------------------------------------------------
 
@@ -362,16 +376,25 @@ class Hooks:
         return sorted((i for i in caller.get_hookimpls() if not i.hookwrapper
                        and not i.wrapper), key=lambda i: i.plugin_name)
 
+    def _caller(self, hook_name: str, plugin_name: str) -> Any:
+        """pluggy's hook caller for one plugin's implementation (public API, cached)."""
+        key = (hook_name, plugin_name)
+        if key not in self._callers:
+            pm = self._plugins.pm
+            others = [p for name, p in pm.list_name_plugin() if name != plugin_name]
+            self._callers[key] = pm.subset_hook_caller(hook_name, remove_plugins=others)
+        return self._callers[key]
+
     def _run(self, hook_name: str, impl: Any, kwargs: dict[str, Any]) -> tuple[bool, Any]:
         try:
-            # pluggy's executor (not impl.function), so its monitoring sees the call
-            out: list[Any] = self._plugins.pm._hookexec(  # type: ignore[assignment]
-                hook_name, [impl], kwargs, False)
+            out = self._caller(hook_name, impl.plugin_name)(**kwargs)
         except Exception:
             if not self._isolated(hook_name):
                 raise
             log.exception("plugin %s failed in hook %s; skipped", impl.plugin_name, hook_name)
             return False, None
+        if self.mode(hook_name) == "first":
+            return True, out
         return True, (out[0] if out else None)
 
     def _spec(self, hook_name: str) -> Any:
@@ -392,9 +415,14 @@ class Hooks:
         return "chain" if getattr(spec.function, "falcana_chain", None) else "collect"
 
     def call(self, hook_name: str, **kwargs: Any) -> Any:
-        """Call a hook as its spec declares: ``collect`` returns ``[(plugin, result)]``
-        without the ``None`` results, ``first`` the first result that is not ``None``,
-        ``chain`` the last value of the chained argument."""
+        """Call a hook as its spec declares.
+
+        * ``collect``: ``[(plugin, item)]``, without ``None`` results; a returned list (or
+          other iterable) gives its items; ordered by the items' ``order`` attribute where
+          they have one (else 100), then by plugin name;
+        * ``first``: the first result that is not ``None``;
+        * ``chain``: the last value of the chained argument.
+        """
         mode = self.mode(hook_name)
         if mode == "first":
             for impl in self._impls(hook_name):
@@ -413,54 +441,43 @@ class Hooks:
         results: list[tuple[str, Any]] = []
         for impl in self._impls(hook_name):
             ok, value = self._run(hook_name, impl, kwargs)
-            if ok and value is not None:
-                results.append((impl.plugin_name, value))
-        return results
-
-    def collect(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """(plugin, result) of a collecting hook; iterables are flattened into items."""
-        out: list[tuple[str, Any]] = []
-        for plugin, value in self.call(hook_name, **kwargs):
+            if not ok or value is None:
+                continue
             if isinstance(value, list | tuple | set | frozenset) or _is_iterator(value):
-                out.extend((plugin, v) for v in value)
+                results.extend((impl.plugin_name, v) for v in value)
             else:
-                out.append((plugin, value))
-        return out
-
-    def ordered(self, hook_name: str, **kwargs: Any) -> list[Any]:
-        """Collected results ordered by their ``order`` attribute, then plugin name."""
-        items = self.collect(hook_name, **kwargs)
-        return [v for _, v in sorted(items, key=lambda pv: (getattr(pv[1], "order", 100),
-                                                            pv[0]))]
+                results.append((impl.plugin_name, value))
+        return sorted(results, key=lambda pv: (getattr(pv[1], "order", 100), pv[0]))
 
     # -- the core's hooks, typed -------------------------------------------------------
 
-    def user_settings_sections(self, host: api.Host) -> list[api.Section]:
-        return self.ordered("user_settings_sections", host=host)
+    def user_settings_sections(self, host: Host) -> list[Section]:
+        return _values(self.call("user_settings_sections", host=host))
 
-    def deployment_settings_sections(self, host: api.Host) -> list[api.Section]:
-        return self.ordered("deployment_settings_sections", host=host)
+    def deployment_settings_sections(self, host: Host) -> list[Section]:
+        return _values(self.call("deployment_settings_sections", host=host))
 
-    def validate_section(self, ctx: api.SectionContext, section_id: str,
-                         values: dict[str, Any]) -> list[api.Validation]:
-        return [v for _, v in self.collect("validate_section", ctx=ctx,
-                                           section_id=section_id, values=values)]
+    def validate_section(self, ctx: SectionContext, section_id: str,
+                         values: dict[str, Any]) -> list[Validation]:
+        return _values(self.call("validate_section", ctx=ctx, section_id=section_id,
+                                 values=values))
 
-    def section_help(self, ctx: api.SectionContext, section_id: str,
-                     values: dict[str, Any]) -> list[api.HelpText]:
-        return self.ordered("section_help", ctx=ctx, section_id=section_id, values=values)
+    def section_help(self, ctx: SectionContext, section_id: str,
+                     values: dict[str, Any]) -> list[HelpText]:
+        return _values(self.call("section_help", ctx=ctx, section_id=section_id,
+                                 values=values))
 
-    def user_actions(self, host: api.Host) -> list[api.Action]:
-        return self.ordered("user_actions", host=host)
+    def user_actions(self, host: Host) -> list[Action]:
+        return _values(self.call("user_actions", host=host))
 
-    def register_transports(self) -> dict[str, api.TransportFactory]:
+    def register_transports(self) -> dict[str, TransportFactory]:
         """Transport factories by name, the default first (the first registered with
         ``default=True``, else the first registered); a name registered twice keeps the
         first."""
-        found: dict[str, api.TransportFactory] = {}
+        found: dict[str, TransportFactory] = {}
         defaults: list[str] = []
         for impl in self._impls("register_transports"):
-            def register(name: str, factory: api.TransportFactory, *, default: bool = False,
+            def register(name: str, factory: TransportFactory, *, default: bool = False,
                          _plugin: str = impl.plugin_name) -> None:
                 if name in found:
                     log.error("plugin %s registers transport %r a second time; ignored",
@@ -475,43 +492,34 @@ class Hooks:
                      **{k: v for k, v in found.items() if k != defaults[0]}}
         return found
 
-    def explain_delivery_error(self, failure: api.DeliveryFailure
-                               ) -> list[tuple[str, api.Explanation]]:
-        return self.collect("explain_delivery_error", failure=failure)
-
-    def detect_provider(self, address: str, host: str, mx: api.MxLookup) -> api.Detection | None:
-        """The detection with the highest confidence, ties by plugin name."""
-        found = self.collect("detect_provider", address=address, host=host, mx=mx)
-        if not found:
-            return None
-        best: api.Detection = sorted(found, key=lambda pd: (-pd[1].confidence, pd[0]))[0][1]
-        return best
-
-    def discover_settings(self, host: api.Host, address: str) -> api.Discovery | None:
-        found: api.Discovery | None = self.call("discover_settings", host=host,
-                                                address=address)
+    def explain_delivery_error(self, failure: DeliveryFailure
+                               ) -> list[tuple[str, Explanation]]:
+        """(plugin, explanation) pairs: the plugin name breaks ties of specificity."""
+        found: list[tuple[str, Explanation]] = self.call("explain_delivery_error",
+                                                         failure=failure)
         return found
 
-    def sent_copier(self, host: api.Host, mailbox: api.Mailbox) -> api.SentCopier | None:
-        found: api.SentCopier | None = self.call("sent_copier", host=host, mailbox=mailbox)
+    def sent_copier(self, host: Host, mailbox: Mailbox) -> SentCopier | None:
+        found: SentCopier | None = self.call("sent_copier", host=host, mailbox=mailbox)
         return found
 
-    def provider_limits(self, provider: str) -> api.Limits | None:
-        limits: api.Limits | None = self.call("provider_limits", provider=provider)
-        return limits
-
-    def register_routes(self, host: api.Host) -> list[tuple[str, api.Route | tuple[Any, ...]]]:
-        """(plugin, route) pairs; a route may be a ``(rule, view)`` tuple, so only the
-        returned list is flattened."""
-        return [(plugin, route) for plugin, routes in self.call("register_routes", host=host)
-                for route in routes]
+    def register_routes(self, host: Host) -> list[tuple[str, Route | tuple[Any, ...]]]:
+        """(plugin, route) pairs; a route may be a ``(rule, view)`` tuple."""
+        found: list[tuple[str, Route | tuple[Any, ...]]] = self.call("register_routes",
+                                                                     host=host)
+        return found
 
     def register_commands(self, cli: click.Group) -> None:
         self.call("register_commands", cli=cli)
 
-    def current_user(self, host: api.Host, request: Any) -> api.User | None:
-        user: api.User | None = self.call("current_user", host=host, request=request)
+    def current_user(self, host: Host, request: Any) -> User | None:
+        user: User | None = self.call("current_user", host=host, request=request)
         return user
+
+
+def _values(pairs: list[tuple[str, Any]]) -> list[Any]:
+    """The items of a collecting hook's ``(plugin, item)`` pairs, in their order."""
+    return [value for _plugin, value in pairs]
 
 
 def _truthy(value: str | None) -> bool:
@@ -538,9 +546,11 @@ def trace_hook_calls(pm: pluggy.PluginManager) -> Callable[[], None]:
             trace.info("hook %s <- raised %s", hook_name,
                        outcome.exception.__class__.__name__)
         else:
-            result: list[Any] = outcome.get_result()
+            result = outcome.get_result()  # a list, or one value for a first-result hook
+            results = result if isinstance(result, list) else [
+                r for r in (result,) if r is not None]
             trace.info("hook %s <- %s", hook_name,
-                       ", ".join(type(r).__name__ for r in result) or "nothing")
+                       ", ".join(type(r).__name__ for r in results) or "nothing")
 
     return pm.add_hookcall_monitoring(before, after)
 

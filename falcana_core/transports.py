@@ -1,4 +1,8 @@
-"""The mail transport interface: how the host sends through a mailbox without knowing SMTP."""
+"""The mail transport interface: how the host sends through a mailbox without knowing SMTP.
+
+A transport declares everything the outbox's worker and a test mail use of it (its
+limits, a connection's ``send_envelope`` and step log), so nothing is probed for.
+"""
 
 from __future__ import annotations
 
@@ -53,12 +57,29 @@ class Envelope:
 class Connection(Protocol):
     """An open, authenticated connection that sends several messages.
 
-    Transports may also offer ``send_envelope(envelope) -> SendResult``; the outbox uses
-    it when present (it skips parsing stored messages)."""
+    ``steps`` is the step log of the last exchange (opening, or the last message): a test
+    mail shows it. ``send_envelope`` sends a message as the outbox stored it (no parsing);
+    ``send`` a message the host application built."""
+
+    @property
+    def steps(self) -> list[Step]: ...
 
     def send(self, message: EmailMessage) -> SendResult: ...
 
+    def send_envelope(self, envelope: Envelope) -> SendResult: ...
+
     def close(self) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Sending limits per mailbox; None means "no declared limit"."""
+
+    max_connections: int | None = None
+    messages_per_minute: int | None = None
+    messages_per_day: int | None = None
+    recipients_per_message: int | None = None
+    recipients_per_day: int | None = None
 
 
 class SentCopier(Protocol):
@@ -74,9 +95,12 @@ class SentCopier(Protocol):
 
 
 class Transport(Protocol):
-    """Opens connections for one mailbox."""
+    """Opens connections for one mailbox, and says within which limits it may send (its
+    provider's: connections, messages per minute and day; None: the outbox's defaults)."""
 
     def open(self) -> Connection: ...
+
+    def limits(self) -> Limits | None: ...
 
 
 TransportFactory = Callable[["Host", "Mailbox"], Transport]

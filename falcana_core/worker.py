@@ -24,8 +24,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import email
-import email.policy
 import logging
 import random
 import secrets
@@ -54,11 +52,11 @@ from falcana_core.outbox import (
     lock_queue,
     outcome_of,
 )
-from falcana_core.providers import Limits
 from falcana_core.transports import (
     Connection,
     DeliveryError,
     Envelope,
+    Limits,
     SendResult,
     SentCopier,
     cancellation,
@@ -289,7 +287,7 @@ class Worker:
         self.concurrency = max(1, concurrency or host.config.worker_concurrency)
         self.sent = 0
         self._postgres = host.engine.dialect.name == "postgresql"
-        self._providers: dict[int, tuple[float, str | None]] = {}
+        self._limits: dict[int, tuple[float, Limits]] = {}
         self._stop: threading.Event | None = None
         self._claiming = threading.RLock()  # this process's claims, one at a time
         # SQLite has one writer at a time, and a writer that finds the database locked
@@ -461,26 +459,18 @@ class Worker:
     # -- claiming ----------------------------------------------------------------------
 
     def limits(self, mailbox_id: int) -> Limits:
-        """The provider's declared limits (hook ``provider_limits``), else the defaults."""
-        provider = self._provider(mailbox_id)
-        declared = self.host.hook.provider_limits(provider) if provider else None
-        if declared is None:
-            return DEFAULT_LIMITS
-        return dataclasses.replace(
-            declared,
-            max_connections=declared.max_connections or DEFAULT_LIMITS.max_connections)
-
-    def _provider(self, mailbox_id: int) -> str | None:
-        cached = self._providers.get(mailbox_id)
+        """The limits the mailbox's transport declares (its provider's), else the
+        defaults; remembered for five minutes."""
+        cached = self._limits.get(mailbox_id)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         box = self.host.mailboxes.get(mailbox_id)
-        provider = None
-        if box is not None:
-            transport = self.host.transport(box)
-            provider = transport.provider() if hasattr(transport, "provider") else None
-        self._providers[mailbox_id] = (time.monotonic() + 300, provider)
-        return provider
+        declared = self.host.transport(box).limits() if box is not None else None
+        limits = DEFAULT_LIMITS if declared is None else dataclasses.replace(
+            declared,
+            max_connections=declared.max_connections or DEFAULT_LIMITS.max_connections)
+        self._limits[mailbox_id] = (time.monotonic() + 300, limits)
+        return limits
 
     def _claim(self, mailbox_id: int) -> Claim | None:
         """Claim up to a batch of due messages of one mailbox, within its limits."""
@@ -677,13 +667,8 @@ class Worker:
 
     @staticmethod
     def _send(connection: Connection, row: Any) -> SendResult:
-        send_envelope = getattr(connection, "send_envelope", None)
-        if send_envelope is not None:
-            result: SendResult = send_envelope(Envelope(
-                row.sender, list(row.recipients), row.content, row.message_id, row.smtputf8))
-            return result
-        return connection.send(email.message_from_bytes(row.content,
-                                                        policy=email.policy.default))
+        return connection.send_envelope(Envelope(
+            row.sender, list(row.recipients), row.content, row.message_id, row.smtputf8))
 
     def _load(self, claim: Claim) -> list[Any]:
         """The claimed messages, read once (Core rows: cheaper than ORM objects)."""

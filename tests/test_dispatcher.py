@@ -143,7 +143,9 @@ def test_pluggys_monitoring_sees_every_call(plugins: Plugins,
 def test_the_core_hooks_use_the_same_dispatcher(falcana_host: Host,
                                                 register_plugin: Callable[..., Any]) -> None:
     """provider_limits is first-result: a second plugin is not asked."""
-    from falcana_core.providers import Limits
+    from falcana_smtp_settings.api import provider_limits
+
+    from falcana_core.api import Limits
 
     asked = []
 
@@ -162,6 +164,6 @@ def test_the_core_hooks_use_the_same_dispatcher(falcana_host: Host,
             return Limits(messages_per_minute=2)
 
     with register_plugin(ZZZ, "zzz_limits"), register_plugin(AAA, "aaa_limits"):
-        limits = falcana_host.hook.provider_limits("nobody-else-declares-this")
+        limits = provider_limits(falcana_host, "nobody-else-declares-this")
     assert limits is not None and limits.messages_per_minute == 1
     assert asked == ["aaa"]

@@ -29,7 +29,7 @@ def test_every_hookspec_has_a_docstring() -> None:
 def test_the_facade_has_a_method_per_core_hook_with_its_parameters() -> None:
     specs = {n: f for n, f in inspect.getmembers(hookspecs, inspect.isfunction)
              if getattr(f, "falcana_spec", None) is not None}
-    assert len(specs) >= 12
+    assert len(specs) >= 10  # the core's own; provider vocabulary is smtp_settings'
     for name, spec in specs.items():
         method = getattr(Hooks, name, None)
         assert method is not None, f"Hooks has no method {name}"

@@ -37,8 +37,9 @@ def test_plugin_whose_import_raises_is_failed_and_dependents_disabled(
         tmp_path: Path, fake_distribution: Callable[..., Path]) -> None:
     fake_distribution("broken", code="raise RuntimeError('boom at import')")
     fake_distribution("needs_broken", depends=("broken",),
-                      code="@hookimpl\ndef provider_limits(provider):\n    return None\n")
-    fake_distribution("fine", code="@hookimpl\ndef provider_limits(provider):\n    return None\n")
+                      code="@hookimpl\ndef explain_delivery_error(failure):\n    return None\n")
+    fake_distribution("fine",
+                      code="@hookimpl\ndef explain_delivery_error(failure):\n    return None\n")
     host = start(tmp_path)
     broken, dependent, fine = (host.plugins.get(n) for n in ("broken", "needs_broken", "fine"))
     assert broken is not None and broken.status is Status.FAILED

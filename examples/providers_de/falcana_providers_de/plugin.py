@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from falcana_smtp_settings.api import Preset
+from falcana_smtp_settings.api import Detection, MxLookup, Preset
 
-from falcana_core.api import (
-    Detection,
-    HelpText,
-    MxLookup,
-    SectionContext,
-    Validation,
-    hookimpl,
-    split_address,
-)
+from falcana_core.api import HelpText, SectionContext, Validation, hookimpl, split_address
 from falcana_providers_de.providers import BY_ID, LAST_CHECKED, PROVIDERS, Provider, _
 
 

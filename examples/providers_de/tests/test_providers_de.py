@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from falcana_smtp_settings.api import detect_provider
 
 from falcana_core.host import Host
 from falcana_core.i18n import language
@@ -21,14 +22,14 @@ from falcana_core.i18n import language
     ("info@meine-firma.de", "smtp.strato.de", "strato"),
 ])
 def test_detection(falcana_host: Host, address: str, host: str, provider: str) -> None:
-    found = falcana_host.detect_provider(address, host)
+    found = detect_provider(falcana_host, address, host)
     assert found is not None and found.provider == provider
 
 
 def test_presets_and_help_for_webde(falcana_host: Host) -> None:
     user = falcana_host.users.add("max", email="max@web.de")
     box = falcana_host.mailboxes.personal(user)
-    found = falcana_host.detect_provider("max@web.de", "")
+    found = detect_provider(falcana_host, "max@web.de", "")
     preset = found.presets[0]  # type: ignore[union-attr]
     values = {"email": "max@web.de", "username": "max@web.de", "password": "pw",
               "host": preset.host, "port": preset.port, "security": preset.security}

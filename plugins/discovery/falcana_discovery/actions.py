@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from falcana_core.api import Action, AddressError, Discovery, SectionContext, normalise_address
+from falcana_smtp_settings.api import Discovery, discover
+
+from falcana_core.api import Action, AddressError, SectionContext, normalise_address
 from falcana_discovery.i18n import _
 
 
@@ -18,7 +20,7 @@ def detect(ctx: SectionContext, params: Mapping[str, Any]) -> Discovery:
         address = normalise_address(typed)
     except AddressError:
         raise ValueError(str(_("Enter a valid e-mail address first."))) from None
-    found = ctx.host.discover(address)
+    found = discover(ctx.host, address)
     if found is None:  # pragma: no cover - this plugin answers the hook itself
         raise ValueError(str(_("No plugin finds settings.")))
     ctx.host.audit.record(ctx.actor, "discovery.detect", "mailbox",

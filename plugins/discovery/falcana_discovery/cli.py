@@ -6,8 +6,11 @@ import sys
 from typing import Any
 
 import click
+from falcana_smtp_settings.api import discover
 
-from falcana_core.api import cli_host, fail, print_json, text_in
+from falcana_core.api import text_in
+from falcana_core.api.cli import fail, print_json
+from falcana_core.api.cli import host as cli_host
 from falcana_discovery.i18n import _
 
 
@@ -34,7 +37,7 @@ def detect(address: str | None, as_json: bool, from_users: bool, apply: bool) ->
     if not address:
         fail(str(_("Give an address, or --from-users.")))
     h = cli_host()
-    found = h.discover(address)
+    found = discover(h, address)
     if found is None:
         fail(str(_("No enabled plugin finds settings.")), 1)
     if as_json:
@@ -73,7 +76,7 @@ def _bulk(apply: bool, as_json: bool) -> None:
     with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as progress:
         task = progress.add_task(str(_("Finding settings")), total=len(boxes))
         for box in boxes:
-            found = h.discover(box.address)
+            found = discover(h, box.address)
             proposal = found.proposal if found else None
             row: dict[str, Any] = {"mailbox": box.id, "address": box.address,
                                    "source": proposal.source if proposal else None,

@@ -20,7 +20,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from falcana_core.api import Discovery, Found, Tried, split_address
+from falcana_smtp_settings.api import Discovery, Found, Tried, detect_provider, mx_resolver
+
+from falcana_core.api import split_address
 from falcana_discovery import ispdb
 from falcana_discovery.clientconfig import ConfigError, Provider, Server, parse
 from falcana_discovery.fetch import FetchError, get
@@ -153,8 +155,7 @@ class Discoverer:
             _add(result, found)
 
     def _plugins(self, address: str, *, offline: bool) -> list[Found]:
-        mx = (lambda _d: ()) if offline else self.host.mx
-        detection = self.host.hook.detect_provider(address, "", mx)
+        detection = detect_provider(self.host, address, "", dns=not offline)
         if detection is None:
             return []
         label = _("provider plugin ({name})", name=detection.name) if detection.via != "mx" \
@@ -217,14 +218,14 @@ class Discoverer:
         found = []
         for name, security in ((f"_submissions._tcp.{domain}", "ssl"),
                                (f"_submission._tcp.{domain}", "tls")):
-            for target, port in self.host.mx.srv(name):
+            for target, port in mx_resolver(self.host).srv(name):
                 if target in ("", "."):
                     continue  # "service not available" (RFC 2782)
                 server = Server("smtp", target, port, security, "%EMAILADDRESS%")
                 found.append(_found(server, address, "srv",
                                     _("DNS SRV record of {domain}", domain=domain)))
         for name, security in ((f"_imaps._tcp.{domain}", "ssl"), (f"_imap._tcp.{domain}", "tls")):
-            for target, port in self.host.mx.srv(name)[:1]:
+            for target, port in mx_resolver(self.host).srv(name)[:1]:
                 if target not in ("", "."):
                     found.append(Found(f"{target}, {port}, {SECURITY_LABEL[security]}", {
                         "host": target, "port": port, "security": security, "username": ""},
@@ -234,7 +235,7 @@ class Discoverer:
         return found
 
     def _mx(self, address: str, domain: str) -> list[Found]:
-        hosts = self.host.mx(domain)
+        hosts = mx_resolver(self.host)(domain)
         if not hosts:
             raise _Nothing(f"no MX record for {domain}")
         by_plugin = self._plugins(address, offline=False)
@@ -251,7 +252,7 @@ class Discoverer:
 
     def _probe(self, address: str, domain: str, deadline: float,
                ports: Sequence[tuple[int, str]], imap_port: int = 993) -> list[Found]:
-        names = [f"smtp.{domain}", f"mail.{domain}", *self.host.mx(domain)[:1]]
+        names = [f"smtp.{domain}", f"mail.{domain}", *mx_resolver(self.host)(domain)[:1]]
         jobs = [(name, port, security) for port, security in ports for name in names]
         policy, ca = self.host.config.net_policy, self.host.config.ca_bundle
         with concurrent.futures.ThreadPoolExecutor(len(jobs) or 1,

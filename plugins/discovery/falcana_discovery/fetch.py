@@ -11,7 +11,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from falcana_core.api import NetPolicy, connect, tls_context
+from falcana_core.api.net import NetPolicy, connect, tls_context
 
 MAX_REDIRECTS = 2
 MAX_BYTES = 256 * 1024

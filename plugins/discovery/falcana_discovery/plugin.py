@@ -10,8 +10,9 @@ from falcana_core.api import hookimpl
 
 if TYPE_CHECKING:
     import click
+    from falcana_smtp_settings.api import Discovery
 
-    from falcana_core.api import Action, Discovery, Host
+    from falcana_core.api import Action, Host
 
 
 @hookimpl

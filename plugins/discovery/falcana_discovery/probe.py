@@ -9,7 +9,7 @@ import ssl
 import time
 from pathlib import Path
 
-from falcana_core.api import NetPolicy, connect, tls_context
+from falcana_core.api.net import NetPolicy, connect, tls_context
 
 
 def speaks_imap(host: str, port: int, *, policy: NetPolicy, deadline: float,

@@ -29,9 +29,7 @@ from falcana_core.api import (
     DeliveryFailure,
     Envelope,
     FailureKind,
-    HttpAnswer,
-    HttpFailure,
-    PolicyHttp,
+    Limits,
     Reply,
     SendResult,
     Step,
@@ -39,11 +37,11 @@ from falcana_core.api import (
     StepStatus,
     Text,
     ascii_address,
-    cancellation,
     printable,
     stamp,
     utcnow,
 )
+from falcana_core.api.net import HttpAnswer, HttpFailure, PolicyHttp, cancellation
 from falcana_oauth.i18n import _
 from falcana_oauth.service import AccessToken, OAuthError, oauth
 
@@ -337,7 +335,13 @@ class MailApiTransport:
             raise
 
     def provider(self) -> str | None:
-        """The provider remembered when the settings were saved (its sending limits)."""
+        """The provider remembered when the settings were saved."""
         from falcana_smtp_settings.api import stored_provider
 
         return stored_provider(self.host, self.mailbox)
+
+    def limits(self) -> Limits | None:
+        """The provider's sending limits (Exchange's 30 a minute hold for Graph too)."""
+        from falcana_smtp_settings.api import provider_limits
+
+        return provider_limits(self.host, self.provider())

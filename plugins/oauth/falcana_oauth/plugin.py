@@ -19,9 +19,9 @@ if TYPE_CHECKING:
         HelpText,
         Host,
         Mailbox,
-        Route,
         SectionContext,
     )
+    from falcana_core.api.web import Route
 
 
 @hookimpl

@@ -23,6 +23,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from falcana_smtp_settings.api import detect_provider
 from sqlalchemy import select, update
 
 from falcana_core.api import (
@@ -203,12 +204,12 @@ class OAuth:
     # -- providers -------------------------------------------------------------------
 
     def providers(self) -> dict[str, OAuthProvider]:
-        return {p.id: p for p in self.host.hook.ordered("oauth_providers", host=self.host)}
+        return {p.id: p for _plugin, p in self.host.hook.call("oauth_providers", host=self.host)}
 
     def provider_for(self, address: str, server: str = "") -> OAuthProvider | None:
         """The configured OAuth client that signs in for the provider of this address and
         SMTP server."""
-        found = self.host.detect_provider(address, server)
+        found = detect_provider(self.host, address, server)
         if found is None:
             return None
         for provider in self.providers().values():

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from falcana_core.api import Route, mailbox_or_404, web_host, web_user
+from falcana_core.api.web import Route, mailbox_or_404
+from falcana_core.api.web import current_user as web_user
+from falcana_core.api.web import host as web_host
 from falcana_oauth.i18n import _
 from falcana_oauth.service import OAuthError, OAuthProvider, oauth
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from falcana_smtp_settings.api import Preset
+from falcana_smtp_settings.api import Detection, MxLookup, Preset
 
-from falcana_core.api import Detection, MxLookup, split_address
+from falcana_core.api import split_address
 from falcana_providers_gmail.i18n import _
 
 GMAIL = "gmail"  # consumer accounts (gmail.com, googlemail.com)

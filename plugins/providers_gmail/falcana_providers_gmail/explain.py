@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from falcana_core.api import (
-    DeliveryFailure,
-    Explanation,
-    ReplyRule,
-    Retry,
-    Scope,
-    Text,
-    explain_by_rules,
-    provider_explanation,
-)
+from falcana_smtp_settings.api import ReplyRule, explain_by_rules, provider_explanation
+
+from falcana_core.api import DeliveryFailure, Explanation, Retry, Scope, Text
 from falcana_providers_gmail.detect import HOSTS, PROVIDERS
 from falcana_providers_gmail.i18n import _
 

@@ -18,7 +18,7 @@ from falcana_oauth.mail_api import ApiRequest, MailApi, error_json
 from falcana_providers_gmail.i18n import _
 
 if TYPE_CHECKING:
-    from falcana_core.api import HttpAnswer
+    from falcana_core.api.net import HttpAnswer
 
 TRANSPORT = "gmail_api"
 GMAIL_URL = "https://gmail.googleapis.com"

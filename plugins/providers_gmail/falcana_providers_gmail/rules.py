@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from falcana_core.api import Detection, HelpText, Limits, SectionContext, Validation
+from falcana_smtp_settings.api import Detection
+
+from falcana_core.api import HelpText, Limits, SectionContext, Validation
 from falcana_providers_gmail.detect import GMAIL, PROVIDERS, WORKSPACE
 from falcana_providers_gmail.explain import APP_PASSWORDS
 from falcana_providers_gmail.i18n import _

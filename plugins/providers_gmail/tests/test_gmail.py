@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from falcana_smtp_settings.api import detect_provider, provider_limits
 
 from falcana_core.host import Host
 from falcana_core.i18n import language
@@ -41,7 +42,7 @@ def test_detection_by_host_domain_and_mx(falcana_host: Host, dns_server: DnsTest
                                          via: str) -> None:
     dns_server.set_mx("agentur-nord.de", ["aspmx.l.google.com", "alt1.aspmx.l.google.com"])
     dns_server.set_mx("agentur-sued.de", ["smtp.google.com"])
-    found = falcana_host.detect_provider(address, host)
+    found = detect_provider(falcana_host, address, host)
     assert found is not None and (found.provider, found.via) == (provider, via)
     if via == "mx":
         with language("de"):
@@ -49,7 +50,7 @@ def test_detection_by_host_domain_and_mx(falcana_host: Host, dns_server: DnsTest
 
 
 def test_presets(falcana_host: Host) -> None:
-    found = falcana_host.detect_provider(ADDRESS, "")
+    found = detect_provider(falcana_host, ADDRESS, "")
     assert [(p.host, p.port, p.security) for p in found.presets] == [  # type: ignore[union-attr]
         ("smtp.gmail.com", 465, "ssl"), ("smtp.gmail.com", 587, "tls")]
 
@@ -114,8 +115,8 @@ def test_spaces_are_removed_again_before_auth(smtp_server: Callable[..., Any],
 
 
 def test_limits(falcana_host: Host) -> None:
-    assert falcana_host.hook.provider_limits("google_workspace").messages_per_day == 2000  # type: ignore[union-attr]
-    assert falcana_host.hook.provider_limits("gmail").recipients_per_message == 100  # type: ignore[union-attr]
+    assert provider_limits(falcana_host, "google_workspace").messages_per_day == 2000  # type: ignore[union-attr]
+    assert provider_limits(falcana_host, "gmail").recipients_per_message == 100  # type: ignore[union-attr]
 
 
 # Replies as Gmail sends them: multi-line, with a trailing id and "- gsmtp".

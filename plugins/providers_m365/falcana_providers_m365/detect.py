@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from falcana_smtp_settings.api import Preset
+from falcana_smtp_settings.api import Detection, MxLookup, Preset
 
-from falcana_core.api import Detection, MxLookup, split_address
+from falcana_core.api import split_address
 from falcana_providers_m365.i18n import _
 
 M365 = "m365"

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from falcana_core.api import (
-    DeliveryFailure,
-    Explanation,
-    ReplyRule,
-    Retry,
-    Text,
-    explain_by_rules,
-    provider_explanation,
-)
+from falcana_smtp_settings.api import ReplyRule, explain_by_rules, provider_explanation
+
+from falcana_core.api import DeliveryFailure, Explanation, Retry, Text
 from falcana_providers_m365.detect import M365, OUTLOOK_COM
 from falcana_providers_m365.i18n import _
 

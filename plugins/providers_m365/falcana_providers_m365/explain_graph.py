@@ -10,14 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from falcana_core.api import (
-    DeliveryFailure,
-    Explanation,
-    Retry,
-    Scope,
-    Text,
-    provider_explanation,
-)
+from falcana_smtp_settings.api import provider_explanation
+
+from falcana_core.api import DeliveryFailure, Explanation, Retry, Scope, Text
 from falcana_providers_m365.i18n import _
 
 PERMISSIONS_DOCS = (_("Microsoft Graph: user: sendMail (permissions)"),

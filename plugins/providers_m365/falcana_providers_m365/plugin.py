@@ -11,20 +11,21 @@ from typing import TYPE_CHECKING, Any
 from falcana_core.api import hookimpl
 
 if TYPE_CHECKING:
+    import falcana_smtp_settings.api as smtp_api
     from falcana_oauth import OAuthProvider
 
     from falcana_core import api
 
 
 @hookimpl
-def detect_provider(address: str, host: str, mx: api.MxLookup) -> api.Detection | None:
+def detect_provider(address: str, host: str, mx: smtp_api.MxLookup) -> smtp_api.Detection | None:
     from falcana_providers_m365.detect import detect
 
     return detect(address, host, mx)
 
 
 @hookimpl
-def provider_validate(ctx: api.SectionContext, provider: api.Detection,
+def provider_validate(ctx: api.SectionContext, provider: smtp_api.Detection,
                       values: dict[str, Any]) -> api.Validation | None:
     from falcana_providers_m365.rules import validate
 
@@ -32,7 +33,7 @@ def provider_validate(ctx: api.SectionContext, provider: api.Detection,
 
 
 @hookimpl
-def provider_help(ctx: api.SectionContext, provider: api.Detection,
+def provider_help(ctx: api.SectionContext, provider: smtp_api.Detection,
                   values: dict[str, Any]) -> list[api.HelpText]:
     from falcana_providers_m365.rules import help_texts
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from falcana_smtp_settings.api import SECTION_ID
+from falcana_smtp_settings.api import SECTION_ID, Detection
 
-from falcana_core.api import Detection, HelpText, Limits, SectionContext, Validation
+from falcana_core.api import HelpText, Limits, SectionContext, Validation
 from falcana_providers_m365.detect import M365, OUTLOOK_COM
 from falcana_providers_m365.explain import DEPRECATION, SMTP_AUTH_DOCS
 from falcana_providers_m365.i18n import _

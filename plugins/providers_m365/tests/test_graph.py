@@ -427,7 +427,7 @@ def test_the_cli_switches_a_shared_mailbox_to_graph_and_tests_it(
 
 def test_the_popup_hides_the_smtp_fields_and_the_password_for_graph(host: Host,
                                                                     anna: Mailbox) -> None:
-    from falcana_core.api import render_section
+    from falcana_core.api.web import render_section
 
     with language("de"):
         html = str(render_section(host, anna, host.section("smtp"), actor="admin"))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from falcana_smtp_settings.api import detect_provider, provider_limits
 
 from falcana_core.host import Host
 from falcana_core.i18n import language
@@ -39,7 +40,7 @@ def test_detection_by_host_domain_and_mx(falcana_host: Host, dns_server: DnsTest
                                          address: str, host: str, provider: str,
                                          via: str) -> None:
     dns_server.set_mx("contoso-gmbh.de", ["contoso-gmbh-de.mail.protection.outlook.com"])
-    found = falcana_host.detect_provider(address, host)
+    found = detect_provider(falcana_host, address, host)
     assert found is not None and (found.provider, found.via) == (provider, via)
 
 
@@ -47,13 +48,13 @@ def test_detection_by_host_domain_and_mx(falcana_host: Host, dns_server: DnsTest
                                      "x@live.example.com", "x@hotmail.firma.de"])
 def test_look_alike_company_domains_are_not_outlook_com(falcana_host: Host,
                                                         address: str) -> None:
-    found = falcana_host.detect_provider(address, "")
+    found = detect_provider(falcana_host, address, "")
     assert found is None or found.provider != "outlook_com"
 
 
 def test_mx_reason_is_shown_in_german(falcana_host: Host, dns_server: DnsTestServer) -> None:
     dns_server.set_mx("contoso-gmbh.de", ["contoso-gmbh-de.mail.protection.outlook.com"])
-    found = falcana_host.detect_provider(ADDRESS, "")
+    found = detect_provider(falcana_host, ADDRESS, "")
     with language("de"):
         assert str(found.reason) == (  # type: ignore[union-attr]
             "Der MX-Eintrag von contoso-gmbh.de zeigt auf Microsoft 365 "
@@ -63,21 +64,21 @@ def test_mx_reason_is_shown_in_german(falcana_host: Host, dns_server: DnsTestSer
 def test_no_detection_for_other_domains_and_mx_is_cached(falcana_host: Host,
                                                          dns_server: DnsTestServer) -> None:
     dns_server.set_mx("kleinfirma.de", ["mx.kleinfirma.de"])
-    assert falcana_host.detect_provider("info@kleinfirma.de", "") is None
+    assert detect_provider(falcana_host, "info@kleinfirma.de", "") is None
     asked = dns_server.queries.count("kleinfirma.de")
-    falcana_host.detect_provider("info@kleinfirma.de", "")
+    detect_provider(falcana_host, "info@kleinfirma.de", "")
     assert dns_server.queries.count("kleinfirma.de") == asked
 
 
 def test_dns_unavailable_is_silent(falcana_host: Host) -> None:
-    from falcana_core.providers import MxResolver
+    from falcana_smtp_settings.api import MxResolver
 
-    falcana_host.mx = MxResolver(["127.0.0.1:9"], timeout=0.5)
-    assert falcana_host.detect_provider("x@firma-ohne-dns.de", "") is None
+    falcana_host.provide("smtp_settings.mx", MxResolver(["127.0.0.1:9"], timeout=0.5))
+    assert detect_provider(falcana_host, "x@firma-ohne-dns.de", "") is None
 
 
 def test_preset(falcana_host: Host, mailbox: Mailbox) -> None:
-    found = falcana_host.detect_provider(ADDRESS, "")
+    found = detect_provider(falcana_host, ADDRESS, "")
     assert [(p.host, p.port, p.security) for p in found.presets] == [  # type: ignore[union-attr]
         ("smtp.office365.com", 587, "tls")]
 
@@ -135,7 +136,7 @@ def test_help_only_for_microsoft_dated_with_sources(falcana_host: Host,
 
 
 def test_limits(falcana_host: Host) -> None:
-    limits = falcana_host.hook.provider_limits("m365")
+    limits = provider_limits(falcana_host, "m365")
     assert limits is not None and limits.max_connections == 3
     assert limits.messages_per_minute == 30
 

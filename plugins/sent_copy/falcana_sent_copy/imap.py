@@ -20,15 +20,13 @@ from typing import Any, TypeVar
 from falcana_core.api import (
     DeliveryFailure,
     FailureKind,
-    NetPolicy,
     SecretValue,
     Step,
     StepProblem,
     StepStatus,
-    connect,
     printable,
-    tls_context,
 )
+from falcana_core.api.net import NetPolicy, connect, tls_context
 from falcana_sent_copy import utf7
 
 T = TypeVar("T")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from falcana_smtp_settings.api import binding
+from falcana_smtp_settings.api import binding, detect_provider
 
 from falcana_core.api import Mailbox, SecretValue
 from falcana_sent_copy.imap import ImapSettings
@@ -51,7 +51,7 @@ def provider_files_itself(host: Host, mailbox: Mailbox) -> bool:
     from falcana_smtp_settings.api import load_settings
 
     smtp = load_settings(host, mailbox, with_password=False)
-    found = host.detect_provider(smtp.address, smtp.host)
+    found = detect_provider(host, smtp.address, smtp.host)
     return bool(found is not None and found.files_sent)
 
 

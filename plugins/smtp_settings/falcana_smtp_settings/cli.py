@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from falcana_core.api import cli_host as host
-from falcana_core.api import echo_input_errors, fail, print_json, read_secret
+from falcana_core.api.cli import echo_input_errors, fail, host, print_json, read_secret
+from falcana_smtp_settings.detection import detect_provider
+from falcana_smtp_settings.discovery import discover
 from falcana_smtp_settings.i18n import _
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def show(login: str, as_json: bool) -> None:
 
     settings = load_settings(h, box, with_password=False)
     values["pinned_certificate"] = settings.pin
-    detection = h.detect_provider(values["email"], values["host"])
+    detection = detect_provider(h, values["email"], values["host"])
     values["provider"] = detection.provider if detection else None
     if as_json:
         print_json({"mailbox": box.id, "section": SECTION_ID, **values})
@@ -120,7 +121,7 @@ def set_(login: str, email: str | None, display_name: str | None, username: str 
              "transport": transport}
     values.update({k: v for k, v in given.items() if v is not None})
     if preset:
-        detection = h.detect_provider(str(values.get("email") or ""),
+        detection = detect_provider(h, str(values.get("email") or ""),
                                       str(values.get("host") or ""))
         chosen = [p for p in (detection.presets if detection else ())
                   if security is None or p.values.get("security") == security]
@@ -129,7 +130,7 @@ def set_(login: str, email: str | None, display_name: str | None, username: str 
                        "address or server.")))
         values.update(chosen[0].values)
     if detect:
-        found = h.discover(str(values.get("email") or ""))
+        found = discover(h, str(values.get("email") or ""))
         if found is None or found.proposal is None:
             fail(str(_("No settings found for this address (falcana mail detect shows what "
                        "was tried).")))

@@ -135,7 +135,7 @@ def seed(host: Host, sink_port: int) -> None:
 def sink_pages(app: Flask, sink: Sink) -> None:
     from flask import Blueprint, abort, render_template
 
-    from falcana_core.api import login_required
+    from falcana_core.api.web import login_required
 
     bp = Blueprint("sink", __name__, url_prefix="/sink",
                    template_folder=str(Path(__file__).parent / "templates"))
@@ -165,7 +165,9 @@ def run(port: int, sink_port: int, data_dir: Path) -> None:
 
     import click
 
-    from falcana_core.api import Config, Host, NetPolicy, create_app, serve
+    from falcana_core.api import Config, Host
+    from falcana_core.api.net import NetPolicy
+    from falcana_core.api.web import create_app, serve
 
     data_dir.mkdir(parents=True, exist_ok=True)
     ca = demo_certificates(data_dir)

@@ -21,18 +21,14 @@ from typing import Any, TypeVar
 
 from falcana_core.api import (
     DeliveryFailure,
-    DestinationRefused,
     FailureKind,
-    NetPolicy,
     Reply,
     SecretValue,
     Step,
     StepProblem,
     StepStatus,
-    cancellation,
-    connect,
-    watchdog,
 )
+from falcana_core.api.net import DestinationRefused, NetPolicy, cancellation, connect, watchdog
 from falcana_smtp_settings.settings import SmtpSettings
 from falcana_smtp_settings.tls import PinMismatch, check_pin, client_context, session_info
 

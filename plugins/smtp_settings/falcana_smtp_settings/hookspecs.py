@@ -1,8 +1,9 @@
 """Hooks the SMTP settings plugin publishes for the plugins that depend on it.
 
-Provider plugins get the provider the section recognised (``Detection``) and answer only
-for their own: no section ids to check, nothing to detect again. Sign-in plugins (OAuth2)
-add sign-in methods and log in for them.
+Provider plugins recognise their provider (``detect_provider``), declare its limits, and
+then get the provider the section recognised (``Detection``) and answer only for their
+own: no section ids to check, nothing to detect again. Sign-in plugins (OAuth2) add
+sign-in methods and log in for them; the discovery plugin finds settings.
 """
 
 from __future__ import annotations
@@ -13,18 +14,43 @@ from typing import TYPE_CHECKING, Any
 from falcana_core.api import hookspec
 
 if TYPE_CHECKING:
-    from falcana_core.api import (
-        Choice,
-        Detection,
-        HelpText,
-        Host,
-        Mailbox,
-        SectionContext,
-        Validation,
-    )
+    from falcana_core.api import Choice, HelpText, Host, Limits, Mailbox, SectionContext, Validation
+    from falcana_smtp_settings.detection import Detection, MxLookup
+    from falcana_smtp_settings.discovery import Discovery
     from falcana_smtp_settings.exchange import SmtpSession
     from falcana_smtp_settings.settings import SmtpSettings
     from falcana_smtp_settings.testmail import TestPart
+
+
+@hookspec
+def detect_provider(address: str, host: str, mx: MxLookup) -> Detection | None:
+    """Recognise a mail provider from an address, an SMTP host or the domain's MX records.
+
+    Collected; the detection with the highest ``confidence`` wins, ties by plugin name.
+    ``mx(domain)`` looks MX records up lazily (cached, bounded time-out, empty when DNS is
+    unavailable): call it only when the address and host did not decide.
+    """
+
+
+@hookspec(firstresult=True)
+def provider_limits(provider: str) -> Limits | None:
+    """Sending limits a provider declares (connections, messages per minute, per day).
+
+    First result; the SMTP transport and the mail API transports declare them to the
+    outbox (``Transport.limits``), which keeps within them and falls back to defaults.
+    """
+
+
+@hookspec(firstresult=True)
+def discover_settings(host: Host, address: str) -> Discovery | None:
+    """Find a mailbox's server settings from its address ("Einstellungen ermitteln").
+
+    First result. The answer lists candidates (``Found``: values by field id of the
+    section they fill, where they came from) and what was tried; ``discover(host,
+    address)``, ``falcana mail set --detect`` and the popup's button use it. The discovery
+    plugin answers it from provider plugins, the bundled ISP database, autoconfig, DNS
+    SRV, MX and probing.
+    """
 
 
 @hookspec

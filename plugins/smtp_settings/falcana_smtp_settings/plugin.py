@@ -22,11 +22,11 @@ if TYPE_CHECKING:
         HelpText,
         Host,
         RegisterTransport,
-        Route,
         Section,
         SectionContext,
         Validation,
     )
+    from falcana_core.api.web import Route
 
 
 @hookimpl

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from falcana_core.api import Detection, HelpText, SectionContext, Validation
+from falcana_core.api import HelpText, SectionContext, Validation
+from falcana_smtp_settings.detection import Detection, detect_provider
 
 
 def detect(ctx: SectionContext, values: Mapping[str, Any]) -> Detection | None:
     address = str(values.get("email") or (ctx.mailbox.address if ctx.mailbox else ""))
-    return ctx.host.detect_provider(address, str(values.get("host") or ""))
+    return detect_provider(ctx.host, address, str(values.get("host") or ""))
 
 
 def validate_for_provider(ctx: SectionContext, values: dict[str, Any]) -> Validation | None:
@@ -20,8 +21,8 @@ def validate_for_provider(ctx: SectionContext, values: dict[str, Any]) -> Valida
     if provider is None:
         return None
     combined = Validation()
-    for _plugin, found in ctx.host.hook.collect("provider_validate", ctx=ctx,
-                                                provider=provider, values=values):
+    for _plugin, found in ctx.host.hook.call("provider_validate", ctx=ctx,
+                                             provider=provider, values=values):
         combined.extend(found)
     return combined
 
@@ -30,5 +31,5 @@ def help_for_provider(ctx: SectionContext, values: dict[str, Any]) -> list[HelpT
     provider = detect(ctx, values)
     if provider is None:
         return []
-    return list(ctx.host.hook.ordered("provider_help", ctx=ctx, provider=provider,
-                                      values=values))
+    return [help_ for _plugin, help_ in ctx.host.hook.call(
+        "provider_help", ctx=ctx, provider=provider, values=values)]

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 from falcana_core.api import (
     AddressError,
     Choice,
-    Detection,
     Field,
     FieldType,
     Mailbox,
@@ -21,6 +20,7 @@ from falcana_core.api import (
     normalise_address,
     normalise_host,
 )
+from falcana_smtp_settings.detection import Detection, detect_provider
 from falcana_smtp_settings.i18n import _
 from falcana_smtp_settings.models import SmtpAccount
 from falcana_smtp_settings.settings import (
@@ -75,8 +75,8 @@ class SmtpSection:
             return {}, []
         current = dict(values) if values is not None else self._stored(ctx)
         current["email"] = current.get("email") or ctx.mailbox.address
-        return current, [c for _plugin, c in ctx.host.hook.collect(hook, ctx=ctx,
-                                                                   values=current)]
+        return current, [c for _plugin, c in ctx.host.hook.call(hook, ctx=ctx,
+                                                                values=current)]
 
     def detect_provider(self, ctx: SectionContext, values: Mapping[str, Any]
                         ) -> Detection | None:
@@ -333,7 +333,7 @@ class SmtpSection:
         if box is not mailbox:  # the caller's object shows what was saved
             box.address, box.display_name, box.transport = saved
         # after the transaction: an MX look-up must not hold the database
-        detection = host.detect_provider(address, server)
+        detection = detect_provider(host, address, server)
         with host.transaction() as s:
             account = s.get(SmtpAccount, box.id)
             provider = detection.provider if detection else None

@@ -256,7 +256,7 @@ def fetch_certificate(host: Host, settings: SmtpSettings,
     import smtplib
     import ssl
 
-    from falcana_core.api import connect
+    from falcana_core.api.net import connect
     from falcana_smtp_settings.tls import certificate_info, unverified_context
 
     timeout = max(1.0, min(host.config.net_timeout, deadline - time.monotonic()))
@@ -300,7 +300,7 @@ def run_transport_test(host: Host, mailbox: Mailbox, settings: SmtpSettings, via
     connection = None
     try:
         connection = host.transport(mailbox).open()
-        result.steps = getattr(connection, "steps", [])
+        result.steps = connection.steps
         if verify_only:
             result.note = _("{via} cannot check recipients without sending: only the "
                             "sign-in was tested.", via=via)

@@ -13,7 +13,7 @@ import ssl
 from pathlib import Path
 from typing import Any
 
-from falcana_core.api import tls_context
+from falcana_core.api.net import tls_context
 
 _FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
 

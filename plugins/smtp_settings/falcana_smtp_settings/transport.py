@@ -11,7 +11,8 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from falcana_core.api import DeliveryError, Envelope, SendResult
+from falcana_core.api import DeliveryError, Envelope, Limits, SendResult, Step
+from falcana_smtp_settings.detection import detect_provider
 from falcana_smtp_settings.exchange import SmtpSession, StepFailed
 from falcana_smtp_settings.message import Prepared, prepare, prepare_envelope
 from falcana_smtp_settings.settings import SmtpSettings, load_settings
@@ -46,7 +47,7 @@ def with_provider(host: Host, settings: SmtpSettings, *, dns: bool = True) -> Sm
 
     if not dns and settings.provider:
         return settings
-    detection = host.detect_provider(settings.address, settings.host, dns=dns)
+    detection = detect_provider(host, settings.address, settings.host, dns=dns)
     return dataclasses.replace(settings, provider=detection.provider if detection else None)
 
 
@@ -62,6 +63,10 @@ class SmtpConnection:
         explanation = self.host.explain(error.failure)
         raise DeliveryError(error.failure, explanation, session.steps,
                             outcome_unknown=error.outcome_unknown) from None
+
+    @property
+    def steps(self) -> list[Step]:
+        return self.session.steps if self.session is not None else []
 
     def open(self) -> SmtpConnection:
         session = make_session(self.host, self.settings,
@@ -144,8 +149,17 @@ class SmtpTransport:
         settings = with_provider(self.host, load_settings(self.host, self.mailbox), dns=False)
         return SmtpConnection(self.host, settings).open()
 
-    def provider(self) -> str | None:
-        return stored_provider(self.host, self.mailbox)
+    def limits(self) -> Limits | None:
+        return provider_limits(self.host, stored_provider(self.host, self.mailbox))
+
+
+def provider_limits(host: Host, provider: str | None) -> Limits | None:
+    """The sending limits a provider plugin declares for ``provider`` (hook
+    ``provider_limits``), None for an unknown provider."""
+    if not provider:
+        return None
+    limits: Limits | None = host.hook.call("provider_limits", provider=provider)
+    return limits
 
 
 def stored_provider(host: Host, mailbox: Mailbox) -> str | None:
@@ -160,7 +174,7 @@ def stored_provider(host: Host, mailbox: Mailbox) -> str | None:
         if account.provider:
             return account.provider
         server = account.host
-    found = host.detect_provider(mailbox.address, server, dns=False)
+    found = detect_provider(host, mailbox.address, server, dns=False)
     return found.provider if found else None
 
 

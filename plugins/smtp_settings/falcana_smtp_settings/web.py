@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from falcana_core.api import Route, check_access, login_required, mailbox_or_404, web_host
+from falcana_core.api.web import Route, check_access, login_required, mailbox_or_404
+from falcana_core.api.web import host as web_host
 from falcana_smtp_settings.i18n import _
 from falcana_smtp_settings.settings import PinRefused, pin_offered
 

@@ -1,7 +1,8 @@
-"""What provider plugins declare: detection results, presets, sending limits; MX look-up.
+"""Recognising a mailbox's provider: what provider plugins answer (``Detection`` with its
+presets, hook ``detect_provider``), and the MX look-up they share.
 
-The MX look-up lives in the core so every provider plugin shares one resolver, one cache
-and one time-out, and DNS is asked only when a plugin needs it.
+The look-up is one resolver per host, so every provider plugin shares one cache and one
+time-out, and DNS is asked only when a plugin needs it.
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from falcana_core.i18n import Text
+from falcana_core.api import Text
+from falcana_core.api.net import make_resolver
+
+if TYPE_CHECKING:
+    from falcana_core.api import Host
 
 log = logging.getLogger(__name__)
 
@@ -48,42 +53,6 @@ class Detection:
     #: the provider files mail submitted over SMTP in the Sent folder itself (Microsoft
     #: 365, Gmail): nobody needs to file a copy
     files_sent: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class Limits:
-    """Sending limits per mailbox; None means "no declared limit"."""
-
-    max_connections: int | None = None
-    messages_per_minute: int | None = None
-    messages_per_day: int | None = None
-    recipients_per_message: int | None = None
-    recipients_per_day: int | None = None
-
-
-def make_resolver(servers: Sequence[str], timeout: float = 2.0) -> Any:
-    """A dnspython resolver asking ``servers`` ("10.0.0.53", "127.0.0.1:5353"), or the
-    system's when there are none."""
-    import dns.resolver
-
-    if servers:
-        resolver = dns.resolver.Resolver(configure=False)
-        nameservers = []
-        ports = set()
-        for server in servers:
-            host, _, port = server.rpartition(":") if server.count(":") == 1 else (
-                server, "", "")
-            nameservers.append(host or server)
-            if port:
-                ports.add(int(port))
-        resolver.nameservers = nameservers
-        if ports:
-            resolver.port = ports.pop()
-    else:
-        resolver = dns.resolver.Resolver()
-    resolver.lifetime = timeout
-    resolver.timeout = timeout
-    return resolver
 
 
 class MxResolver:
@@ -144,3 +113,26 @@ class MxResolver:
             log.debug("MX look-up for %s failed: %s", domain, exc.__class__.__name__)
         self._cache[domain] = (now + self.ttl, hosts)
         return hosts
+
+
+def mx_resolver(host: Host) -> MxResolver:
+    """The host's one MX resolver (``FALCANA_DNS_SERVERS``, or the system's)."""
+    return host.service("smtp_settings.mx", lambda h: MxResolver(h.config.dns_servers))
+
+
+def _no_mx(_domain: str) -> tuple[str, ...]:
+    return ()
+
+
+def detect_provider(host: Host, address: str, server: str, *, dns: bool = True
+                    ) -> Detection | None:
+    """The provider of a mailbox, from its address and server; with ``dns`` also from its
+    domain's MX records (settings and tests do that; sending does not: a resolver that is
+    down must not hold mail back). The detection with the highest confidence wins, ties
+    by plugin name."""
+    found: list[tuple[str, Detection]] = host.hook.call(
+        "detect_provider", address=address.strip(), host=server.strip().lower(),
+        mx=mx_resolver(host) if dns else _no_mx)
+    if not found:
+        return None
+    return sorted(found, key=lambda pd: (-pd[1].confidence, pd[0]))[0][1]

@@ -9,8 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from falcana_core.delivery import DeliveryFailure, Explanation, FailureKind, Retry, Scope
-from falcana_core.i18n import Text
+from falcana_core.api import DeliveryFailure, Explanation, FailureKind, Retry, Scope, Text
 
 #: A provider's explanation of its exact reply ranks above the generic ones (5 to 30).
 PROVIDER_SPECIFICITY = 90

@@ -1,14 +1,18 @@
-"""What finding a mailbox's settings returns (``host.discover(address)``), whichever
-plugin finds them (hook ``discover_settings``). Values are keyed by the field ids of the
-section they fill, so the core fills a form without knowing what the fields mean."""
+"""What finding a mailbox's settings returns (``discover(host, address)``), whichever
+plugin finds them (hook ``discover_settings``: the discovery plugin). Values are keyed by
+the field ids of the section they fill, so a form is filled without knowing what the
+fields mean."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from falcana_core.i18n import Text, current_language, text_in
+from falcana_core.api import Text, current_language, text_in
+
+if TYPE_CHECKING:
+    from falcana_core.api import Host
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,3 +68,12 @@ class Discovery:
             "also": [{"section": f.section, "values": dict(f.values), "label": f.label,
                       "source_label": text_in(f.source_label, lang)} for f in self.also],
         }
+
+
+def discover(host: Host, address: str) -> Discovery | None:
+    """Server settings for ``address`` from whichever plugin finds them (the discovery
+    plugin: provider plugins, the ISP database, autoconfig, SRV, MX, probing); None when
+    no enabled plugin looks."""
+    found: Discovery | None = host.hook.call("discover_settings", host=host,
+                                             address=address.strip())
+    return found
