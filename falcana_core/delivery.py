@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,44 +17,15 @@ from falcana_core.i18n import Domain, Text, text_in
 
 _ = Domain("core", Path(__file__).parent / "locale")
 
-#: The steps of an SMTP exchange, in order (docs/test-mail.md lists them).
-STEP_IDS = (
-    "resolve",
-    "connect",
-    "tls",
-    "greeting",
-    "ehlo",
-    "starttls",
-    "ehlo_tls",
-    "token",
-    "auth",
-    "mail_from",
-    "rcpt_to",
-    "data",
-    "quit",
-)
-
-STEP_LABELS: dict[str, Text] = {
-    "resolve": _("Name lookup"), "connect": _("Connection"), "tls": _("TLS (SSL)"),
-    "greeting": _("Greeting"), "ehlo": _("EHLO"), "starttls": _("STARTTLS"),
-    "ehlo_tls": _("EHLO after TLS"), "token": _("OAuth2 token"), "auth": _("Login (AUTH)"),
-    "mail_from": _("Sender (MAIL FROM)"), "rcpt_to": _("Recipients (RCPT TO)"),
-    "data": _("Message (DATA)"), "quit": _("End (QUIT)"),
-    "login": _("Login"), "folder": _("Folder"), "search": _("Already filed?"),
-    "append": _("Filing (APPEND)"),
-    # a mail API (Microsoft Graph, the Gmail API): token, then one HTTPS request
-    "request": _("Request (HTTPS)"), "response": _("Response"),
-}
-
-
-def step_label(step_id: str) -> Text:
-    """A step's name for people (the id stays the stable key). Another protocol's steps
-    carry its name as a prefix ("imap.login"): "IMAP: Anmeldung"."""
-    if step_id in STEP_LABELS:
-        return STEP_LABELS[step_id]
+def step_label(labels: Mapping[str, Text], step_id: str) -> Text:
+    """A step's name for people (the id stays the stable key), from the labels plugins
+    give their steps (hook ``step_labels``). Another protocol's steps carry its name as a
+    prefix ("imap.login"): "IMAP: Anmeldung"."""
+    if step_id in labels:
+        return labels[step_id]
     protocol, _dot, step = step_id.partition(".")
-    if step and step in STEP_LABELS:
-        return _("{protocol}: {step}", protocol=protocol.upper(), step=STEP_LABELS[step])
+    if step and step in labels:
+        return _("{protocol}: {step}", protocol=protocol.upper(), step=labels[step])
     return step_id
 
 

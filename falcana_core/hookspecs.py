@@ -22,7 +22,7 @@ docs/hooks.md is the reference; a test keeps the two in step. ``migrations/`` an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from falcana_core import hookspec
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from falcana_core.delivery import DeliveryFailure, Explanation
     from falcana_core.host import Host
+    from falcana_core.i18n import Text
     from falcana_core.models import Mailbox, User
     from falcana_core.routes import Route
     from falcana_core.sections import Action, HelpText, Section, SectionContext, Validation
@@ -97,6 +98,15 @@ def register_transports(register: RegisterTransport) -> None:
     ``default=True`` (the SMTP plugin's), else the first registered. Transports a mailbox
     must choose (a mail API such as ``graph``) register without it. Registering a name
     twice is an error reported against the second plugin.
+    """
+
+
+@hookspec
+def step_labels() -> Mapping[str, Text] | None:
+    """Names for people of the steps your connections record (``{"login": _("Login")}``).
+
+    Collected; the step log shows them (the id stays the stable key). A step id with a
+    protocol prefix ("imap.login") is shown as "IMAP: " and the label of "login".
     """
 
 

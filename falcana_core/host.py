@@ -178,6 +178,7 @@ class Host:
         """Forget what was gathered from plugins once (transports), after a plugin was
         registered or removed while the host runs (the test kit does this)."""
         self.__dict__.pop("_transports", None)
+        self.__dict__.pop("_step_labels", None)
 
     def sections(self) -> list[Section]:
         return self.hook.user_settings_sections(self)
@@ -239,6 +240,9 @@ class Host:
     def actions(self, section_id: str) -> list[Action]:
         return [a for a in self.hook.user_actions(self) if a.section == section_id]
 
+    def action(self, action_id: str) -> Action | None:
+        return next((a for a in self.hook.user_actions(self) if a.id == action_id), None)
+
     def run_action(self, mailbox: Mailbox | None, action_id: str,
                    params: Mapping[str, Any] | None = None, *, actor: str) -> Any:
         permissions.require_edit(self, self.actor(actor), mailbox)
@@ -251,6 +255,16 @@ class Host:
         raise UnknownAction(action_id)
 
     # -- explanations ------------------------------------------------------------------
+
+    @functools.cached_property
+    def _step_labels(self) -> dict[str, Any]:
+        return self.hook.step_labels()
+
+    def step_label(self, step_id: str) -> Any:
+        """A step's name for people, as the plugin that records the step names it."""
+        from falcana_core.delivery import step_label
+
+        return step_label(self._step_labels, step_id)
 
     def explain(self, failure: DeliveryFailure) -> Explanation | None:
         """The most specific explanation any plugin has for a failed step."""

@@ -11,7 +11,7 @@ import contextlib
 import contextvars
 import functools
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +151,15 @@ class Domain:
 def text_in(value: Text, lang: str) -> str:
     """A text (lazy or plain) in the given language."""
     return value.in_language(lang) if isinstance(value, LazyText) else value
+
+
+def translator(domain: str, fallback: Domain) -> Callable[..., LazyText]:
+    """``_`` for a plugin's template: the plugin's own catalogue (``domain``, named like
+    the plugin), then ``fallback`` (the core's)."""
+
+    def text(msgid: str, **params: Any) -> LazyText:
+        if domain and translate(domain, msgid) != msgid:
+            return LazyText(domain, msgid, params)
+        return fallback(msgid, **params)
+
+    return text

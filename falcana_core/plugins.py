@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from falcana_core.delivery import DeliveryFailure, Explanation
     from falcana_core.host import Host
+    from falcana_core.i18n import Text
     from falcana_core.models import Mailbox, User
     from falcana_core.routes import Route
     from falcana_core.sections import Action, HelpText, Section, SectionContext, Validation
@@ -491,6 +492,12 @@ class Hooks:
             found = {defaults[0]: found[defaults[0]],
                      **{k: v for k, v in found.items() if k != defaults[0]}}
         return found
+
+    def step_labels(self) -> dict[str, Text]:
+        labels: dict[str, Text] = {}
+        for _plugin, found in self.call("step_labels"):
+            labels.update(found)
+        return labels
 
     def explain_delivery_error(self, failure: DeliveryFailure
                                ) -> list[tuple[str, Explanation]]:

@@ -1,7 +1,8 @@
 """Rendering sections to HTML with Jinja2, independent of the web layer.
 
 The web UI embeds this HTML in the popup; a plugin may supply its own template for a
-section (``Section.template``), the core's ``section.html`` serves the rest. Write-only
+section (``Section.template``, ``"<plugin>/<file>"`` from its package's ``templates/``,
+usually extending the core's ``section.html``), the core's serves the rest. Write-only
 fields are never rendered with a value: only whether one is stored.
 """
 
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from falcana_core.i18n import Domain, current_language, text_in
+from falcana_core.i18n import Domain, current_language, text_in, translator
 
 if TYPE_CHECKING:
     import jinja2
@@ -27,12 +28,14 @@ _ = Domain("core", Path(__file__).parent / "locale")
 
 
 @functools.cache
-def environment(extra_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
+def environment(plugin_dirs: tuple[tuple[str, str], ...] = ()) -> jinja2.Environment:
+    """The core's templates, and each plugin's as ``"<plugin>/<file>"``."""
     import jinja2
 
-    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(list(extra_dirs))] if (
-        extra_dirs) else []
-    loaders.append(jinja2.PackageLoader("falcana_core", "templates"))
+    loaders: list[jinja2.BaseLoader] = [
+        jinja2.PackageLoader("falcana_core", "templates"),
+        jinja2.PrefixLoader({name: jinja2.FileSystemLoader(path) for name, path in plugin_dirs}),
+    ]
     env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders),
                              autoescape=jinja2.select_autoescape(["html"]),
                              trim_blocks=True, lstrip_blocks=True)
@@ -59,7 +62,7 @@ def help_html(value: Any) -> Markup:
 def render_section(host: Host, mailbox: Mailbox | None, section: Section, *,
                    values: Mapping[str, Any] | None = None,
                    validation: Validation | None = None, actor: str = "web",
-                   template_dirs: tuple[str, ...] = (), show_actions: bool = True) -> Markup:
+                   show_actions: bool = True) -> Markup:
     """One section as an HTML fragment in the current language.
 
     ``show_actions=False`` leaves the action buttons to the page (the popup puts them
@@ -84,14 +87,13 @@ def render_section(host: Host, mailbox: Mailbox | None, section: Section, *,
             "hidden_choices": {c.value for c in field.choices
                                if _hidden(c.shown_when, shown)},
         })
-    detect = getattr(section, "detect_provider", None)  # optional: see sections.Section
-    detection = detect(ctx, shown) if detect is not None else None
-    template = environment(template_dirs).get_template(section.template or "section.html")
+    plugin_dirs = tuple((name, str(path)) for name, path in host.plugins.resources("templates"))
+    template = environment(plugin_dirs).get_template(section.template or "section.html")
     html = template.render(
         section=section, fields=fields, lang=current_language(), host=host, mailbox=mailbox,
-        help=host.section_help(mailbox, section.id, shown),
+        ctx=ctx, values=shown, help=host.section_help(mailbox, section.id, shown),
         actions=[a for a in host.actions(section.id) if a.is_available(ctx)],
-        detection=detection, show_actions=show_actions,
+        show_actions=show_actions, _=translator((section.template or "").partition("/")[0], _),
         general=[m for m in (validation.messages if validation else []) if m.field is None])
     return Markup(html)  # noqa: S704 - rendered by Jinja2 with autoescape on
 

@@ -156,6 +156,13 @@ class Action:
     #: a field id: the button presses itself when the field beside it changes while this
     #: one is empty ("Einstellungen ermitteln" once an address is typed and no server yet)
     auto_when_empty: str | None = None
+    #: inputs of the action itself, shown beside its button and sent with it (the test
+    #: e-mail's recipient); never stored
+    inputs: Sequence[Field] = ()
+    #: the plugin's template for the handler's result, ``"<plugin>/<file>"`` from the
+    #: plugin package's ``templates/`` folder; without one the page shows the result's
+    #: ``message`` (or follows its ``redirect``)
+    template: str | None = None
 
     def is_available(self, ctx: SectionContext) -> bool:
         return self.available is None or bool(self.available(ctx))
@@ -166,16 +173,14 @@ class Section(Protocol):
 
     ``values`` are plain Python values keyed by field id; a password field's value is
     ``None`` when it is not to be changed (write-only fields are never loaded back).
-
-    Optionally a section has ``detect_provider(ctx, values) -> Detection | None``: the
-    provider it recognises in the values shown, rendered above its fields with the
-    provider's presets as buttons.
     """
 
     id: str
     title: Text
     order: int
-    template: str | None  # a plugin's own Jinja2 template, or None for the core's
+    #: a plugin's own Jinja2 template (``"<plugin>/<file>"``, from its package's
+    #: ``templates/``; it may extend ``section.html``), or None for the core's
+    template: str | None
 
     def fields(self, ctx: SectionContext) -> Sequence[Field]: ...
 

@@ -60,12 +60,23 @@ def create_app(host: Host | None = None, **overrides: Any) -> Flask:
     app.extensions["falcana_host"] = host
     app.extensions["falcana_action_gate"] = ActionGate(
         app.config["FALCANA_ACTION_SLOTS"], app.config["FALCANA_ACTIONS_PER_MINUTE"])
+    _plugin_templates(app, host)
     CSRFProtect(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     views.install(app)
     _mount_plugin_routes(app, host)
     return app
+
+
+def _plugin_templates(app: Flask, host: Host) -> None:
+    """Each enabled plugin's ``templates/`` folder, as ``"<plugin>/<file>"`` (an action's
+    result, say), beside the core's own templates."""
+    from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
+
+    prefixed = PrefixLoader({name: FileSystemLoader(str(path))
+                             for name, path in host.plugins.resources("templates")})
+    app.jinja_loader = ChoiceLoader([app.jinja_loader, prefixed])  # type: ignore[list-item]
 
 
 def _mount_plugin_routes(app: Flask, host: Host) -> None:

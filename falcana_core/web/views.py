@@ -4,7 +4,8 @@ settings popup, "Meine Einstellungen", shared mailboxes and deployment-wide sett
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 from flask import (
     Blueprint,
@@ -23,7 +24,6 @@ from markupsafe import Markup
 from sqlalchemy.exc import OperationalError
 from werkzeug.wrappers import Response
 
-from falcana_core.delivery import step_label
 from falcana_core.general import users_may_edit_own
 from falcana_core.i18n import (
     SUPPORTED_LANGUAGES,
@@ -31,6 +31,7 @@ from falcana_core.i18n import (
     normalise_language,
     set_language,
     text_in,
+    translator,
 )
 from falcana_core.models import Mailbox, User
 from falcana_core.rendering import render_section
@@ -63,8 +64,7 @@ def install(app: Flask) -> None:
     @app.context_processor
     def _globals() -> dict[str, Any]:
         return {"_": _, "user": current_user(), "lang": current_language(),
-                "languages": SUPPORTED_LANGUAGES, "step_label": step_label,
-                "source_name": source_name}
+                "languages": SUPPORTED_LANGUAGES, "step_label": host().step_label}
 
     @app.errorhandler(403)
     def _forbidden(_e: Exception) -> tuple[str, int]:
@@ -233,11 +233,13 @@ def form_values(section: Section, box: Mailbox | None) -> dict[str, Any]:
 def run_action(mailbox_id: int, action_id: str) -> Any:
     box = mailbox_or_404(mailbox_id)
     user = check_access(box)
-    params = {"to": request.form.get("to", "").strip() or None,
-              "verify_only": request.form.get("verify_only") == "1",
-              # the form as typed, not yet saved (the page never sends passwords here)
-              "form": {k[5:]: v[:1000] for k, v in request.form.items()
-                       if k.startswith("form.") and "password" not in k}}
+    action = host().action(action_id)
+    if action is None:
+        abort(404)
+    # the form as it stands, not yet saved: the action reads what it needs (the page
+    # never sends a password here)
+    params = {k: v[:1000] for k, v in request.form.items()
+              if k != "csrf_token" and "password" not in k}
     gate: ActionGate = current_app.extensions["falcana_action_gate"]
     try:
         with gate.enter(user.login):
@@ -254,8 +256,21 @@ def run_action(mailbox_id: int, action_id: str) -> Any:
         abort(404)
     except ValueError as exc:
         return render_template("action_result.html", error=str(exc), result=None), 422
-    doc = result.as_dict(current_language()) if hasattr(result, "as_dict") else result
-    return render_template("action_result.html", result=doc, error=None, box=box)
+    doc = result.as_dict(current_language()) if isinstance(result, _Documented) else result
+    return render_template("action_result.html", result=doc, error=None, box=box,
+                           template=action.template, _=_plugin_text(action.template))
+
+
+@runtime_checkable
+class _Documented(Protocol):
+    """A result that turns itself into the versioned document the page renders."""
+
+    def as_dict(self, lang: str) -> Any: ...
+
+
+def _plugin_text(template: str | None) -> Callable[..., Any]:
+    """``_`` for a plugin's template (``"<plugin>/<file>"``): its catalogue, then ours."""
+    return translator((template or "").partition("/")[0], _)
 
 
 @bp.route("/me")
@@ -324,15 +339,6 @@ def choose_language() -> Response:
             if row is not None:
                 row.language = lang
     return redirect(safe_next(request.form.get("next")))
-
-
-SOURCE_NAMES = {"plugin": _("provider plugins"), "ispdb": _("Thunderbird ISP database"),
-                "autoconfig": _("the domain's autoconfig"), "srv": _("DNS SRV records"),
-                "mx": _("MX records"), "probe": _("trying servers")}
-
-
-def source_name(source: str) -> Any:
-    return SOURCE_NAMES.get(source, source)
 
 
 def text(value: Any) -> str:

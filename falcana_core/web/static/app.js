@@ -148,12 +148,11 @@
         out.innerHTML = '<p class="busy">…</p>';
         b.disabled = true;
         const body = new FormData();
-        const to = form.querySelector('[name="to"]');
-        if (to && to.value) body.set("to", to.value);
-        // the form as typed (never a password): an action may work on unsaved values
+        // the form as typed, with the action's own inputs (never a password): an action
+        // may work on unsaved values
         form.querySelectorAll("input[name], select[name]").forEach((field) => {
-          if (field.type !== "password" && field.name !== "to" && field.type !== "checkbox") {
-            body.set(`form.${field.name}`, field.value);
+          if (field.type !== "password" && field.type !== "checkbox" && field.value) {
+            body.set(field.name, field.value);
           }
         });
         try {

@@ -13,8 +13,7 @@ from falcana_discovery.i18n import _
 
 
 def detect(ctx: SectionContext, params: Mapping[str, Any]) -> Discovery:
-    form = params.get("form") or {}
-    typed = str(form.get("email") or "").strip() or (ctx.mailbox.address if ctx.mailbox
+    typed = str(params.get("email") or "").strip() or (ctx.mailbox.address if ctx.mailbox
                                                      else "")
     try:
         address = normalise_address(typed)
@@ -31,4 +30,4 @@ def detect(ctx: SectionContext, params: Mapping[str, Any]) -> Discovery:
 
 
 ACTIONS = [Action("discovery.detect", _("Find settings"), "smtp", detect, order=5,
-                  beside="email", auto_when_empty="host")]
+                  beside="email", auto_when_empty="host", template="discovery/found.html")]

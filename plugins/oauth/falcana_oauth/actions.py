@@ -90,7 +90,7 @@ def _provider_actions(provider_id: str, sign_in_label: Text) -> list[Action]:
         Action(f"oauth.{provider_id}.sign_in", sign_in_label, SECTION_ID, sign_in, order=20,
                available=lambda c: delegated(c) and own_user(c)),
         Action(f"oauth.{provider_id}.consent_link", _("Create consent link"), SECTION_ID,
-               consent_link, order=21,
+               consent_link, order=21, template="oauth/consent_link.html",
                available=lambda c: delegated(c) and admin(c) and not own_user(c)),
         Action(f"oauth.{provider_id}.disconnect", _("Sign out (OAuth2)"), SECTION_ID,
                disconnect, order=22, available=connected),

@@ -89,3 +89,10 @@ def register_routes(host: Host) -> list[Route]:
     from falcana_oauth.web import ROUTES
 
     return ROUTES
+
+
+@hookimpl
+def step_labels() -> dict[str, Any]:
+    from falcana_oauth.steps import STEP_LABELS
+
+    return STEP_LABELS

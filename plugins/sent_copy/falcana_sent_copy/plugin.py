@@ -3,7 +3,7 @@ every accepted message, the test e-mail's copy step log, and its explanations.""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from falcana_core.api import hookimpl
 
@@ -40,3 +40,10 @@ def explain_delivery_error(failure: DeliveryFailure) -> Explanation | None:
     from falcana_sent_copy.explain import explain
 
     return explain(failure)
+
+
+@hookimpl
+def step_labels() -> dict[str, Any]:
+    from falcana_sent_copy.steps import STEP_LABELS
+
+    return STEP_LABELS

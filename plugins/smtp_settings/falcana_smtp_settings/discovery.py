@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from falcana_core.api import Text, current_language, text_in
+from falcana_smtp_settings.i18n import _
 
 if TYPE_CHECKING:
     from falcana_core.api import Host
@@ -25,6 +26,13 @@ class Found:
     source_label: Text  # "Thunderbird ISP database (1&1)", shown as "Found via: ..."
     warning: Text | None = None
     section: str = ""  # the section whose fields ``values`` fill
+
+
+#: the sources a discovery asks, by ``Found.source`` / ``Tried.source``
+SOURCE_LABELS: dict[str, Text] = {
+    "plugin": _("provider plugins"), "ispdb": _("Thunderbird ISP database"),
+    "autoconfig": _("the domain's autoconfig"), "srv": _("DNS SRV records"),
+    "mx": _("MX records"), "probe": _("trying servers")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +72,8 @@ class Discovery:
                 "warning": text_in(f.warning, lang) if f.warning is not None else None,
                 "section": f.section,
             } for f in self.found],
-            "tried": [dataclasses.asdict(t) for t in self.tried],
+            "tried": [{**dataclasses.asdict(t), "source_label": text_in(
+                SOURCE_LABELS.get(t.source, t.source), lang)} for t in self.tried],
             "also": [{"section": f.section, "values": dict(f.values), "label": f.label,
                       "source_label": text_in(f.source_label, lang)} for f in self.also],
         }

@@ -38,12 +38,15 @@ def user_settings_sections(host: Host) -> Iterable[Section]:
 
 @hookimpl
 def user_actions(host: Host) -> Iterable[Action]:
-    from falcana_core.api import Action
+    from falcana_core.api import Action, Field, FieldType
     from falcana_smtp_settings.i18n import _
     from falcana_smtp_settings.section import SECTION_ID
     from falcana_smtp_settings.testmail import test_action
 
-    return [Action("smtp.test", _("Send test e-mail"), SECTION_ID, test_action, order=10)]
+    return [Action("smtp.test", _("Send test e-mail"), SECTION_ID, test_action, order=10,
+                   inputs=[Field("to", _("Send the test e-mail to (optional)"),
+                                 FieldType.EMAIL)],
+                   template="smtp_settings/test_result.html")]
 
 
 @hookimpl
@@ -91,3 +94,10 @@ def register_routes(host: Host) -> list[Route]:
     from falcana_smtp_settings.web import ROUTES
 
     return ROUTES
+
+
+@hookimpl
+def step_labels() -> dict[str, Any]:
+    from falcana_smtp_settings.steps import STEP_LABELS
+
+    return STEP_LABELS

@@ -50,7 +50,7 @@ class SmtpSection:
     id: str = SECTION_ID
     title: Text = _("E-mail settings")
     order: int = 10
-    template: str | None = None
+    template: str | None = "smtp_settings/section.html"
 
     def auth_choices(self, ctx: SectionContext, values: Mapping[str, Any] | None = None
                      ) -> list[Choice]:
