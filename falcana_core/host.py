@@ -37,6 +37,7 @@ from falcana_core.sections import (
     Section,
     SectionContext,
     Validation,
+    check_declared,
 )
 from falcana_core.transports import SendResult, Transport
 from falcana_core.users import Mailboxes, Users
@@ -194,11 +195,16 @@ class Host:
 
     def validate_section(self, mailbox: Mailbox | None, section_id: str,
                          values: Mapping[str, Any], actor: str = "api") -> Validation:
-        """The one validation path: the section's own checks, then other plugins', then
-        what a non-admin may not change (falcana_core.permissions)."""
+        """The one validation path: the checks the section's fields declare, the section's
+        own, then other plugins', then what a non-admin may not change
+        (falcana_core.permissions)."""
         section = self.section(section_id)
         ctx = self.context(mailbox, actor)
+        declared = check_declared(section.fields(ctx), values)
         validation = section.validate(ctx, values)
+        failed = {m.field for m in declared.errors}  # one message a field: the declared one
+        validation.messages = [*declared.messages,
+                               *(m for m in validation.messages if m.field not in failed)]
         current = {**values, **validation.normalised}
         if validation.ok:
             for extra in self.hook.validate_section(ctx, section_id, dict(current)):

@@ -11,13 +11,18 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from falcana_core.i18n import Text
+from falcana_core.addresses import has_control_chars
+from falcana_core.i18n import Domain, Text
 
 if TYPE_CHECKING:
     from falcana_core.host import Host
     from falcana_core.models import Mailbox, User
+
+
+_ = Domain("core", Path(__file__).parent / "locale")
 
 
 class FieldType(enum.StrEnum):
@@ -59,6 +64,14 @@ class Field:
     # of these values (the SMTP fields while the transport is SMTP); hidden, it keeps its
     # stored value
     shown_when: tuple[str, Sequence[str]] | None = None
+    # declared checks, run by the core before the section's own ``validate`` (see
+    # ``check_declared``): the longest value, line breaks allowed (a key in PEM or JSON;
+    # other control characters never are), and a regular expression the whole value
+    # must match, with the message that says what is expected
+    max_length: int | None = None
+    multiline: bool = False
+    pattern: str | None = None
+    pattern_message: Text | None = None
 
     @property
     def write_only(self) -> bool:
@@ -115,6 +128,34 @@ class Validation:
 
     def for_field(self, field: str) -> list[Message]:
         return [m for m in self.messages if m.field == field]
+
+
+_TEXT_TYPES = (FieldType.TEXT, FieldType.EMAIL, FieldType.PASSWORD)
+_LINE_BREAKS = str.maketrans("", "", "\r\n\t")
+
+
+def check_declared(fields: Sequence[Field], values: Mapping[str, Any]) -> Validation:
+    """The checks a section's fields declare, the same for every section: text is text,
+    no control characters (line breaks only where ``multiline``), at most
+    ``max_length`` characters, the whole value matching ``pattern``."""
+    import re
+
+    v = Validation()
+    for field in fields:
+        raw = values.get(field.id)
+        if field.type not in _TEXT_TYPES or raw is None or raw == "":
+            continue
+        if not isinstance(raw, str):
+            v.error(field.id, _("Enter text."), "type")
+        elif has_control_chars(raw.translate(_LINE_BREAKS) if field.multiline else raw):
+            v.error(field.id, _("Control characters such as line breaks are not allowed."),
+                    "control_chars")
+        elif field.max_length is not None and len(raw) > field.max_length:
+            v.error(field.id, _("At most {n} characters.", n=field.max_length), "too_long")
+        elif field.pattern is not None and not re.fullmatch(field.pattern, raw.strip()):
+            v.error(field.id, field.pattern_message or _("This value has the wrong form."),
+                    "pattern")
+    return v
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from falcana_core.api import Field, FieldType, SectionContext, Text, Validation, has_control_chars
+from falcana_core.api import Field, FieldType, SectionContext, Text, Validation
 from falcana_oauth.i18n import _
 
 REF = "deployment"
@@ -42,7 +42,8 @@ class OAuthClientSection:
 
     def fields(self, ctx: SectionContext) -> Sequence[Field]:
         return [Field(f.id, f.label, FieldType.PASSWORD if f.secret else FieldType.TEXT,
-                      help=f.help, placeholder=f.default or None) for f in self.client_fields]
+                      help=f.help, placeholder=f.default or None, multiline=f.multiline,
+                      max_length=64 * 1024) for f in self.client_fields]
 
     def load(self, ctx: SectionContext) -> dict[str, Any]:
         return {f.id: None if f.secret else ctx.host.setting(self.owner, f.id, "")
@@ -65,11 +66,8 @@ class OAuthClientSection:
             if raw is None or raw == "":
                 continue
             if not isinstance(raw, str):
-                v.error(spec.id, "?", "type")
-            elif has_control_chars(raw) and not spec.multiline:
-                v.error(spec.id, _("Control characters (such as line breaks) are not "
-                                   "allowed."), "control_chars")
-            elif spec.https_url and not _https_url(raw.strip()):
+                continue  # text and control characters: the fields declare them
+            if spec.https_url and not _https_url(raw.strip()):
                 v.error(spec.id, _("Enter an address starting with https:// (a token is sent "
                                    "there)."), "https_required")
             else:

@@ -16,7 +16,6 @@ from falcana_core.api import (
     SectionContext,
     Text,
     Validation,
-    has_control_chars,
     normalise_host,
 )
 from falcana_sent_copy.i18n import _
@@ -53,7 +52,7 @@ class SentCopySection:
                        "folder, so the user's mail program shows it. Not when the mailbox "
                        "sends through Microsoft Graph or the Gmail API: they file it "
                        "themselves.")),
-            Field("host", _("IMAP server"), admin_only=True,
+            Field("host", _("IMAP server"), admin_only=True, max_length=MAX_LEN["host"],
                   help=_("The incoming mail server (IMAP) of the same mailbox.")),
             Field("port", _("IMAP port"), FieldType.INTEGER, admin_only=True,
                   suggestions=("993", "143"),
@@ -62,11 +61,13 @@ class SentCopySection:
                   choices=(Choice("ssl", _("SSL (993)")), Choice("tls", _("TLS (STARTTLS, 143)")),
                            Choice("normal", _("normal (unencrypted)")))),
             Field("username", _("IMAP username"), admin_only=True,
+                  max_length=MAX_LEN["username"],
                   help=_("Leave empty to use the e-mail username.")),
             Field("password", _("IMAP password"), FieldType.PASSWORD,
+                  max_length=MAX_LEN["password"],
                   help=_("Leave empty to use the e-mail password. It goes only to the IMAP "
                          "server, port, username and connection type it was saved with.")),
-            Field("folder", _("Folder"),
+            Field("folder", _("Folder"), max_length=MAX_LEN["folder"],
                   help=_("Leave empty: falcana finds the Sent folder (marked as such by the "
                          "server, or named Gesendet, Sent, Gesendete Elemente ...) and "
                          "remembers it.")),
@@ -96,13 +97,8 @@ class SentCopySection:
         for fid in ("host", "username", "folder", "password"):
             raw = values.get(fid)
             raw = "" if raw is None else raw
-            if not isinstance(raw, str) or has_control_chars(raw):
-                v.error(fid, _("Control characters such as line breaks are not allowed."),
-                        "control_chars")
-                continue
-            if len(raw) > MAX_LEN[fid]:
-                v.error(fid, _("At most {n} characters.", n=MAX_LEN[fid]), "too_long")
-                continue
+            if not isinstance(raw, str):
+                continue  # text, length and control characters: the fields declare them
             clean[fid] = raw if fid == "password" else raw.strip()
         if clean.get("host"):
             try:

@@ -16,7 +16,6 @@ from falcana_core.api import (
     SectionContext,
     Text,
     Validation,
-    has_control_chars,
     normalise_address,
     normalise_host,
 )
@@ -109,17 +108,20 @@ class SmtpSection:
         shown = SMTP_SHOWN if transports else None
         return (
             Field("email", _("E-mail"), FieldType.EMAIL, required=True, admin_only=True,
+                  max_length=MAX_LEN["email"],
                   help=_("The user's e-mail address: mail goes out from this address.")),
-            Field("display_name", _("Display name"),
+            Field("display_name", _("Display name"), max_length=MAX_LEN["display_name"],
                   help=_("The name recipients see. Left empty, falcana uses the user's first "
                          "and last name."),
                   placeholder=default_name or None),
             *transport_field,
             Field("username", _("E-mail username"), shown_when=shown,
+                  max_length=MAX_LEN["username"],
                   help=_("The login name of the mailbox. Very often the e-mail address, but "
                          "the provider may give another.")),
             *auth_field,
             Field("password", _("E-mail password"), FieldType.PASSWORD, shown_when=shown,
+                  max_length=MAX_LEN["password"],
                   help=_("The mailbox password (or app password). Stored encrypted, never "
                          "shown again; leave empty to keep the stored one. It goes only to "
                          "the server, port, username and connection type it was saved with: "
@@ -137,6 +139,7 @@ class SmtpSection:
                   help=_("As given by the provider. TLS requires STARTTLS: falcana never "
                          "falls back to an unencrypted connection.")),
             Field("host", _("Outgoing mail server (SMTP)"), required=True, shown_when=shown,
+                  max_length=MAX_LEN["host"],
                   help=_("The SMTP server of the e-mail provider, a host name or an IP "
                          "address.")),
         )
@@ -186,15 +189,7 @@ class SmtpSection:
                 clean[fid] = None if fid == "password" else ""
                 continue
             if not isinstance(raw, str):
-                v.error(fid, _("Enter text."), "type")
-                continue
-            if has_control_chars(raw):
-                v.error(fid, _("Control characters such as line breaks are not allowed."),
-                        "control_chars")
-                continue
-            if len(raw) > MAX_LEN[fid]:
-                v.error(fid, _("At most {n} characters.", n=MAX_LEN[fid]), "too_long")
-                continue
+                continue  # text, length and control characters: the fields declare them
             clean[fid] = raw if fid == "password" else raw.strip()
 
         if "email" in clean:
