@@ -224,7 +224,8 @@ def worker(port: int, n: int, database_url: str | None, *, mailboxes: int = 1,
         rate = n / (time.perf_counter() - started)
         assert host.outbox.counts()["sent"] == n, host.outbox.counts()
         if imap is not None:
-            filed = [m for m in host.outbox.list(limit=n + 1) if m.copy_status == "filed"]
+            filed = [m for m in host.outbox.list(limit=n + 1)
+                     if (step := m.after_delivery("sent_copy")) and step.status == "done"]
             assert len(filed) == n, f"{len(filed)} of {n} filed"
         host.close()
     return {"rate": rate, "handover": handover, "per_commit": n / max(1, run.commits.commits)}

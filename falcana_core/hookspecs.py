@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from falcana_core.models import Mailbox, User
     from falcana_core.routes import Route
     from falcana_core.sections import Action, HelpText, Section, SectionContext, Validation
-    from falcana_core.transports import RegisterTransport, SentCopier
+    from falcana_core.transports import FollowUp, RegisterTransport
 
 
 @hookspec
@@ -103,10 +103,12 @@ def register_transports(register: RegisterTransport) -> None:
 
 @hookspec
 def step_labels() -> Mapping[str, Text] | None:
-    """Names for people of the steps your connections record (``{"login": _("Login")}``).
+    """Names for people of the steps your connections record (``{"login": _("Login")}``),
+    and of the states of your steps after delivery (``"<duty>.pending"``, ``.done``,
+    ``.failed``: "filed in Sent").
 
-    Collected; the step log shows them (the id stays the stable key). A step id with a
-    protocol prefix ("imap.login") is shown as "IMAP: " and the label of "login".
+    Collected; the step log and the outbox show them (the id stays the stable key). A step
+    id with a protocol prefix ("imap.login") is shown as "IMAP: " and the label of "login".
     """
 
 
@@ -120,16 +122,16 @@ def explain_delivery_error(failure: DeliveryFailure) -> Explanation | None:
     """
 
 
-@hookspec(firstresult=True)
-def sent_copier(host: Host, mailbox: Mailbox) -> SentCopier | None:
-    """Who files a copy of this mailbox's sent mail in its Sent folder, if anyone.
+@hookspec
+def after_delivery(host: Host, mailbox: Mailbox) -> Iterable[FollowUp] | None:
+    """Durable steps after this mailbox's messages were delivered (the copy in Sent).
 
-    First result. After the server accepted a message, the outbox marks its copy as due
-    (in the same commit) and then calls ``copier.file(content, message_id, sent_at,
-    look_first=...)`` for each due copy and ``copier.close()`` after the batch: a second,
-    durable step that never re-sends the mail. ``file`` raises ``DeliveryError`` (with an
-    explanation) to be retried later; with ``look_first`` (every attempt after the first,
-    and after a crash) it must look before it files, so no copy is filed twice.
+    Collected. When the server accepted a message, the outbox records one due step per
+    ``FollowUp.duty`` in the same commit, and later calls ``run(content, message_id,
+    sent_at, look_first=...)`` for each due one and ``close()`` after a pass: never
+    re-sending the mail, retried with back-off on ``DeliveryError``, exactly once per
+    message after a crash as long as ``run`` looks first when told to. Return nothing for
+    a mailbox that needs no such step.
     """
 
 

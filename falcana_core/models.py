@@ -233,12 +233,36 @@ class OutboxMessage(Base):
     claim_token: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     lease_until: Mapped[dt.datetime | None] = mapped_column(default=None)
     sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
-    #: the copy in the mailbox's Sent folder, a second step after sending (hook
-    #: ``sent_copier``): None (not wanted), "pending", "filed" or "failed"
-    copy_status: Mapped[str | None] = mapped_column(String(10), default=None, index=True)
-    copy_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    copy_next_at: Mapped[dt.datetime | None] = mapped_column(default=None)
-    copy_error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    #: the durable steps after delivery (hook ``after_delivery``), by duty
+    after: Mapped[list[AfterDelivery]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="AfterDelivery.duty")
+
+    def after_delivery(self, duty: str) -> AfterDelivery | None:
+        """The step ``duty`` ("sent_copy") of this message, if it has one."""
+        return next((a for a in self.after if a.duty == duty), None)
+
+
+class AfterDelivery(Base):
+    """One durable step after a message was delivered (the copy in Sent): recorded in the
+    commit that marks the message sent, then done by the worker, retried with back-off;
+    ``next_at`` doubles as the lease of the worker doing it."""
+
+    __tablename__ = "outbox_after_delivery"
+    __table_args__ = (
+        Index("ix_outbox_after_delivery_due", "status", "next_at"),
+        Index("ix_outbox_after_delivery_mailbox", "mailbox_id", "status", "next_at"),
+    )
+
+    outbox_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="CASCADE",
+                   name="fk_outbox_after_delivery_outbox_id"), primary_key=True)
+    duty: Mapped[str] = mapped_column(String(40), primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # done, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class MailboxQueue(Base):

@@ -39,6 +39,7 @@ from falcana_core.delivery import Retry, Scope
 from falcana_core.i18n import current_language
 from falcana_core.messages import stamp
 from falcana_core.models import (
+    AfterDelivery,
     Mailbox,
     MailboxQueue,
     OutboxMessage,
@@ -168,7 +169,7 @@ class Outbox:
                 "smtputf8": utf8, "subject": str(message.get("Subject", ""))[:255],
                 "recipients": {r: {"status": "pending"} for r in recipients},
                 "content": content, "status": OutboxStatus.QUEUED.value, "attempts": 0,
-                "created_at": now, "next_attempt_at": now, "copy_attempts": 0}
+                "created_at": now, "next_attempt_at": now}
 
     def _user_names(self, user_ids: set[int]) -> dict[int, str]:
         """The current names of the senders: the From of a personal mailbox without a
@@ -242,14 +243,16 @@ class Outbox:
     def purge(self, older_than: dt.timedelta, *, actor: str, dry_run: bool = False,
               chunk: int = 5000) -> int:
         """Delete finished messages (sent, failed, cancelled) older than ``older_than``:
-        their content, recipients and errors. A message whose copy in Sent is still to be
-        filed stays. Deletes in chunks, so the web UI and the worker are never held for
-        long; returns how many (would) go."""
+        their content, recipients and errors. A message with a step after delivery still
+        to be done (its copy in Sent) stays. Deletes in chunks, so the web UI and the
+        worker are never held for long; returns how many (would) go."""
         cutoff = utcnow() - older_than
         t = OutboxMessage
+        a = AfterDelivery
         finished = (t.status.in_(FINISHED)
                     & (func.coalesce(t.sent_at, t.created_at) < cutoff)
-                    & ((t.copy_status.is_(None)) | (t.copy_status != "pending")))
+                    & ~select(a.outbox_id).where(a.outbox_id == t.id,
+                                                 a.status == "pending").exists())
         if dry_run:
             with self.host.sessions() as s:
                 return s.scalar(select(func.count()).where(finished)) or 0
@@ -259,6 +262,7 @@ class Outbox:
                 ids = list(s.scalars(select(t.id).where(finished).order_by(t.id).limit(chunk)))
                 if not ids:
                     break
+                s.execute(delete(a).where(a.outbox_id.in_(ids)))
                 s.execute(delete(t).where(t.id.in_(ids)))
                 removed += len(ids)
         self.host.audit.record(actor, "outbox.purge", "outbox", "", {

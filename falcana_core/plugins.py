@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from falcana_core.models import Mailbox, User
     from falcana_core.routes import Route
     from falcana_core.sections import Action, HelpText, Section, SectionContext, Validation
-    from falcana_core.transports import SentCopier, TransportFactory
+    from falcana_core.transports import FollowUp, TransportFactory
 
 log = logging.getLogger(__name__)
 
@@ -506,9 +506,8 @@ class Hooks:
                                                          failure=failure)
         return found
 
-    def sent_copier(self, host: Host, mailbox: Mailbox) -> SentCopier | None:
-        found: SentCopier | None = self.call("sent_copier", host=host, mailbox=mailbox)
-        return found
+    def after_delivery(self, host: Host, mailbox: Mailbox) -> list[FollowUp]:
+        return _values(self.call("after_delivery", host=host, mailbox=mailbox))
 
     def register_routes(self, host: Host) -> list[tuple[str, Route | tuple[Any, ...]]]:
         """(plugin, route) pairs; a route may be a ``(rule, view)`` tuple."""

@@ -82,14 +82,24 @@ class Limits:
     recipients_per_day: int | None = None
 
 
-class SentCopier(Protocol):
-    """Files sent messages in the mailbox's Sent folder (hook ``sent_copier``).
+class FollowUp(Protocol):
+    """A durable step after a message was delivered (hook ``after_delivery``): the copy
+    in Sent today, any plugin's work tomorrow. It never sends the mail again.
 
-    ``look_first``: an earlier attempt may have filed it (a crash before its result was
-    recorded): look before filing. ``close`` ends the connection kept across a batch."""
+    ``duty`` names it, stable (the outbox stores a row per message and duty); ``run`` does
+    it for one message and raises ``DeliveryError`` (with an explanation) to be tried again
+    later, up to ``max_attempts`` times; with ``look_first`` (every attempt after the
+    first, and after a crash) it must look whether an earlier attempt did it already, so
+    nothing is done twice. ``close`` ends what a pass kept open (a connection)."""
 
-    def file(self, content: bytes, message_id: str, sent_at: dt.datetime, *,
-             look_first: bool) -> None: ...
+    @property
+    def duty(self) -> str: ...
+
+    @property
+    def max_attempts(self) -> int: ...
+
+    def run(self, content: bytes, message_id: str, sent_at: dt.datetime, *,
+            look_first: bool) -> None: ...
 
     def close(self) -> None: ...
 

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Integer, Table, bindparam, func, select, union_all, update
 from sqlalchemy.exc import DBAPIError
 
+from falcana_core import after_delivery as steps_after
 from falcana_core.addresses import ascii_address
 from falcana_core.delivery import Retry, Scope
 from falcana_core.models import Mailbox, MailboxQueue, OutboxMessage, OutboxStatus, utcnow
@@ -58,7 +59,6 @@ from falcana_core.transports import (
     Envelope,
     Limits,
     SendResult,
-    SentCopier,
     cancellation,
 )
 
@@ -79,10 +79,7 @@ _SENT = update(_TABLE).where(
     _TABLE.c.status == SENDING,
 ).values(status=OutboxStatus.SENT.value, sent_at=bindparam("now"),
          attempts=bindparam("attempts"), recipients=bindparam("recipients"),
-         claim_token=None, lease_until=None, copy_status=bindparam("copy"),
-         copy_next_at=bindparam("now"))
-#: a copy in Sent is given up after this many failed attempts (the mail itself went out)
-MAX_COPY_ATTEMPTS = 8
+         claim_token=None, lease_until=None)
 
 
 def _due_statements() -> tuple[Any, Any, Any]:
@@ -148,7 +145,8 @@ class Claim:
     lease: float
     renewed_at: float = dataclasses.field(default_factory=time.monotonic)
     thread: int = dataclasses.field(default_factory=threading.get_ident)
-    copy: bool = False  # a copy in Sent being filed (``ids`` holds its one message)
+    #: a step after delivery being done (``ids`` holds its one message): its duty
+    after: str | None = None
     lost: bool = False  # its messages were found in another's hands: send no more of them
     #: the messages not yet done with (the heartbeat checks each is still ours)
     open_ids: set[int] = dataclasses.field(default_factory=set)
@@ -179,9 +177,10 @@ class GroupCommit:
         self._conn: SAConnection | None = None
         self.commits = 0  # for the benchmark: results / commits is the sharing
 
-    def sent(self, params: dict[str, Any]) -> bool:
-        """Commit one ``_SENT`` update; True when the claim still held."""
-        item = _Result(params)
+    def sent(self, params: dict[str, Any], after: Sequence[dict[str, Any]] = ()) -> bool:
+        """Commit one ``_SENT`` update and, while the claim held, the steps ``after``
+        delivery it leaves due (in the same transaction); True when the claim held."""
+        item = _Result(params, after)
         with self._lock:
             self._pending.append(item)
             while not item.done:
@@ -215,6 +214,9 @@ class GroupCommit:
                     with conn.begin():
                         for item in batch:
                             item.held = bool(conn.execute(_SENT, item.params).rowcount)
+                        steps = [row for item in batch if item.held for row in item.after]
+                        if steps:
+                            conn.execute(steps_after.RECORD, steps)
                 self.commits += 1
                 return
             except DBAPIError as exc:
@@ -267,6 +269,7 @@ def retrying(write: Callable[[], T]) -> T:
 @dataclasses.dataclass
 class _Result:
     params: dict[str, Any]
+    after: Sequence[dict[str, Any]]
     done: bool = False
     held: bool = False
     error: BaseException | None = None
@@ -298,6 +301,8 @@ class Worker:
         self._held: dict[str, Claim] = {}  # the heartbeat renews these
         self._held_lock = threading.Lock()
         self._counting = threading.Lock()
+        self.after = steps_after.StepsAfterDelivery(host, self.policy, self.now, self._turn,
+                                                    self._stopping, self._hold_step)
 
     def _stopping(self) -> bool:
         return self._stop is not None and self._stop.is_set()
@@ -332,7 +337,7 @@ class Worker:
         return handled
 
     def run_once(self) -> int:
-        """Everything due now (messages, then copies in Sent that are still due after a
+        """Everything due now (messages, then the steps after delivery still due after a
         crash or a failed attempt), concurrently; returns when nothing more can be claimed."""
         with self._running() as pool:
             return self._drain(pool, poll=None)
@@ -392,7 +397,7 @@ class Worker:
         """Mailboxes to open a connection for: every due mailbox once, then a second and
         third connection where the backlog and the provider's limit allow it."""
         due = self._mailboxes_due()
-        rounds: list[list[int]] = [[m for m in self._copies_due()
+        rounds: list[list[int]] = [[m for m in self.after.due_mailboxes()
                                     if m not in due and m not in rested and not active[m]]]
         for mailbox_id, backlog in due.items():
             if mailbox_id in rested:
@@ -426,12 +431,12 @@ class Worker:
 
     def _serve(self, mailbox_id: int) -> int:
         """One connection of one mailbox: claim a batch, send it, claim the next, until
-        nothing more is due; then file the copies in Sent (after the connection closed)."""
+        nothing more is due; then the steps after delivery (after the connection closed)."""
         box = self.host.mailboxes.get(mailbox_id)
         if box is None:
             return 0
-        copier = self.host.hook.sent_copier(self.host, box)
-        copy = "pending" if copier is not None else None
+        duties = self.host.hook.after_delivery(self.host, box)
+        after = [d.duty for d in duties]
         handled = 0
         connection: Connection | None = None
         try:
@@ -440,7 +445,7 @@ class Worker:
                 if claim is None:
                     break
                 try:
-                    done, connection, go_on = self._deliver(claim, box, connection, copy)
+                    done, connection, go_on = self._deliver(claim, box, connection, after)
                 finally:
                     with self._held_lock:
                         self._held.pop(claim.token, None)
@@ -451,9 +456,12 @@ class Worker:
             if connection is not None:
                 connection.close()
         if not self._stopping():
-            filed = self._file_copies(box, copier)
+            followed = self.after.run(box, duties)
             if not handled:
-                handled = filed  # a pass that only filed copies still did something
+                handled = followed  # a pass that only did steps after delivery did something
+        else:
+            for duty in duties:
+                duty.close()
         return handled
 
     # -- claiming ----------------------------------------------------------------------
@@ -579,8 +587,8 @@ class Worker:
         started = time.monotonic()
         t = _TABLE
         until = self.now() + dt.timedelta(seconds=self.policy.lease)
-        sending = [c.token for c in claims if not c.copy]
-        filing = [c.ids[0] for c in claims if c.copy]
+        sending = [c.token for c in claims if c.after is None]
+        following = [(c.ids[0], c.after) for c in claims if c.after is not None]
 
         def renew() -> set[int]:
             with self._turn, self.host.engine.begin() as conn:
@@ -593,16 +601,14 @@ class Worker:
                     done = set(conn.scalars(update(t).where(
                         t.c.id.in_(ids), t.c.claim_token.in_(sending), t.c.status == SENDING,
                     ).values(lease_until=until).returning(t.c.id))) if ids else set()
-                if filing:
-                    conn.execute(update(t).where(
-                        t.c.id.in_(filing), t.c.copy_status == "pending",
-                    ).values(copy_next_at=until))
+                if following:
+                    self.after.renew(conn, following, until)
                 return done
 
         renewed = retrying(renew)
         for claim in claims:
             claim.renewed_at = started
-            if not claim.copy and set(claim.open_ids) - renewed and self._holds(claim):
+            if claim.after is None and set(claim.open_ids) - renewed and self._holds(claim):
                 claim.lost = True
                 log.warning("mailbox %s: messages claimed by this worker are in another's "
                             "hands; it sends no more of them", claim.mailbox_id)
@@ -615,7 +621,7 @@ class Worker:
     # -- delivering --------------------------------------------------------------------
 
     def _deliver(self, claim: Claim, box: Mailbox, connection: Connection | None,
-                 copy: str | None) -> tuple[int, Connection | None, bool]:
+                 after: list[str]) -> tuple[int, Connection | None, bool]:
         """Send one claim's messages; returns (handled, the connection, go on?)."""
         handled = 0
         rows = self._load(claim)
@@ -658,7 +664,7 @@ class Worker:
                     handled += 1
                     continue
                 claim.open_ids.discard(row.id)  # before its commit: the heartbeat looks
-                self._sent(row, claim.token, result, copy)
+                self._sent(row, claim, result, after)
                 handled += 1
         finally:
             if remaining:
@@ -698,7 +704,7 @@ class Worker:
                         "committed", outbox_id)
         return held
 
-    def _sent(self, row: Any, token: str, result: SendResult, copy: str | None) -> None:
+    def _sent(self, row: Any, claim: Claim, result: SendResult, after: list[str]) -> None:
         """The hot path: one prepared UPDATE per message, committed before the connection
         sends its next message (shared with the results of other connections)."""
         recipients = {a: {"status": "accepted"} for a in row.recipients}
@@ -706,9 +712,10 @@ class Worker:
             wire = {(ascii_address(a) or a): a for a in row.recipients}
             for address, reply in result.refused.items():
                 recipients[wire.get(address, address)] = {"status": "refused", "reply": reply}
-        held = self.commits.sent({"oid": row.id, "token": token, "now": self.now(),
-                                  "attempts": row.attempts + 1, "recipients": recipients,
-                                  "copy": copy})
+        now = self.now()
+        held = self.commits.sent({"oid": row.id, "token": claim.token, "now": now,
+                                  "attempts": row.attempts + 1, "recipients": recipients},
+                                 steps_after.records(row.id, claim.mailbox_id, after, now))
         if not held:
             log.warning("outbox message %s: the claim was lost before its result was "
                         "committed", row.id)
@@ -717,91 +724,20 @@ class Worker:
         if self.progress:
             self.progress(1)
 
-    # -- the copy in Sent ----------------------------------------------------------------
+    # -- steps after delivery ---------------------------------------------------------
 
-    def _copies_due(self) -> list[int]:
-        with self.host.sessions() as s:
-            return list(s.scalars(select(OutboxMessage.mailbox_id).distinct().where(
-                OutboxMessage.copy_status == "pending",
-                OutboxMessage.copy_next_at <= self.now())).all())
+    def _hold_step(self, outbox_id: int, mailbox_id: int, duty: str) -> Callable[[], None]:
+        """The heartbeat renews this step's lease until the returned function is called."""
+        held = Claim(f"{duty}:{outbox_id}", mailbox_id, [outbox_id], self.policy.lease,
+                     after=duty)
+        with self._held_lock:
+            self._held[held.token] = held
 
-    def _file_copies(self, box: Mailbox, copier: SentCopier | None, limit: int = 100) -> int:
-        """File the due copies of one mailbox, one claim at a time (several workers never
-        file the same copy at once; a crash in between is caught by the copier's look)."""
-        mailbox_id = box.id
-        if copier is None:  # switched off meanwhile: nothing is due any more
-            t = _TABLE
-            pending = (t.c.mailbox_id == mailbox_id) & (t.c.copy_status == "pending")
-            with self.host.engine.connect() as conn:
-                if conn.scalar(select(t.c.id).where(pending).limit(1)) is None:
-                    return 0
-            with self._turn, self.host.transaction() as s:
-                s.execute(update(t).where(pending).values(copy_status=None))
-            return 0
-        done = 0
-        try:
-            while done < limit and not self._stopping():
-                row = self._claim_copy(mailbox_id)
-                if row is None:
-                    break
-                done += 1
-                held = Claim(f"copy:{row.id}", mailbox_id, [row.id], self.policy.lease,
-                             copy=True)
-                with self._held_lock:
-                    self._held[held.token] = held
-                try:  # attempts are counted at the claim: a crash shows as one
-                    copier.file(row.content, row.message_id,
-                                as_utc(row.sent_at) or self.now(),
-                                look_first=row.copy_attempts > 1)
-                except DeliveryError as error:
-                    if self._copy_failed(row, error):
-                        break  # a mailbox-wide problem (login): filing waits, sending not
-                    continue
-                finally:
-                    with self._held_lock:
-                        self._held.pop(held.token, None)
-                with self._turn, self.host.transaction() as s:
-                    s.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                        copy_status="filed", copy_error=None))
-        finally:
-            copier.close()
-        return done
+        def release() -> None:
+            with self._held_lock:
+                self._held.pop(held.token, None)
 
-    def _claim_copy(self, mailbox_id: int) -> Any:
-        now = self.now()
-        with self._turn, self.host.transaction() as s:
-            oid = s.scalar(select(OutboxMessage.id).where(
-                OutboxMessage.mailbox_id == mailbox_id, OutboxMessage.copy_status == "pending",
-                OutboxMessage.copy_next_at <= now).order_by(OutboxMessage.id).limit(1))
-            if oid is None:
-                return None
-            result = s.execute(update(OutboxMessage).where(
-                OutboxMessage.id == oid, OutboxMessage.copy_next_at <= now).values(
-                copy_next_at=now + dt.timedelta(seconds=self.policy.lease),
-                copy_attempts=OutboxMessage.copy_attempts + 1))
-            if not getattr(result, "rowcount", 0):
-                return None
-            return s.execute(select(_TABLE.c.id, _TABLE.c.content, _TABLE.c.message_id,
-                                    _TABLE.c.sent_at, _TABLE.c.copy_attempts)
-                             .where(_TABLE.c.id == oid)).one()
-
-    def _copy_failed(self, row: Any, error: DeliveryError) -> bool:
-        now = self.now()
-        attempts = row.copy_attempts  # counted at the claim
-        record = error_record(error)
-        later = now + dt.timedelta(seconds=self.policy.backoff(attempts))
-        mailbox_wide = error.explanation is not None and \
-            error.explanation.scope is Scope.MAILBOX
-        with self._turn, self.host.transaction() as s:
-            s.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                copy_error=record, copy_next_at=later,
-                copy_status="failed" if attempts >= MAX_COPY_ATTEMPTS else "pending"))
-            if mailbox_wide:
-                s.execute(update(OutboxMessage).where(
-                    OutboxMessage.mailbox_id == (select(OutboxMessage.mailbox_id).where(
-                        OutboxMessage.id == row.id).scalar_subquery()),
-                    OutboxMessage.copy_status == "pending").values(copy_next_at=later))
-        return mailbox_wide
+        return release
 
     # -- failures ------------------------------------------------------------------------
 

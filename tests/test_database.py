@@ -35,7 +35,7 @@ def test_each_plugin_has_its_own_version_table(host: Host) -> None:
     tables = set(inspect(host.engine).get_table_names())
     assert {"alembic_version_core", "alembic_version_smtp_settings"} <= tables
     with host.engine.connect() as conn:
-        assert conn.scalar(text("select version_num from alembic_version_core")) == "core_0008"
+        assert conn.scalar(text("select version_num from alembic_version_core")) == "core_0009"
         assert conn.scalar(text("select version_num from alembic_version_smtp_settings")
                            ) == "smtp_0004"
 
@@ -183,3 +183,47 @@ def test_the_quick_up_to_date_check_agrees_with_alembic(tmp_path: Path) -> None:
                      .values(version_num="smtp_0002"))
     assert not up_to_date(host.engine, folders)
     host.close()
+
+
+def _core_migration(host: Host, target: str, direction: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from falcana_core.migrate import version_table
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent.parent / "falcana_core"
+                                               / "migrations"))
+    with host.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        cfg.attributes["version_table"] = version_table("core")
+        getattr(command, direction)(cfg, target)
+
+
+def test_the_copy_in_sent_columns_become_steps_after_delivery_and_back(host: Host) -> None:
+    """core_0009 moves each message's copy in Sent (pending, filed, failed) into a step
+    after delivery of the duty "sent_copy", and its downgrade puts it back."""
+    user = host.users.add("anna", first_name="Anna", last_name="Berg", email="a@firma.de")
+    box = host.mailboxes.personal(user)
+    _core_migration(host, "core_0008", "downgrade")
+    with host.engine.begin() as conn:
+        for i, state in enumerate(("pending", "filed", "failed", None)):
+            conn.execute(text(
+                "INSERT INTO outbox_messages (id, mailbox_id, status, message_id, sender, "
+                "smtputf8, subject, recipients, content, created_at, next_attempt_at, "
+                "attempts, sent_at, copy_status, copy_attempts, copy_next_at, copy_error) "
+                "VALUES (:id, :box, 'sent', :mid, 'a@firma.de', false, 's', '{}', :content, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1, CURRENT_TIMESTAMP, :state, :n, "
+                "CURRENT_TIMESTAMP, NULL)"),
+                {"id": i + 1, "box": box.id, "mid": f"<{i}@x>", "content": b"x",
+                 "state": state, "n": i})
+    _core_migration(host, "head", "upgrade")
+    steps = {m.id: (s.duty, s.status, s.attempts) if (s := m.after_delivery("sent_copy"))
+             else None for m in host.outbox.list(limit=10)}
+    assert steps == {1: ("sent_copy", "pending", 0), 2: ("sent_copy", "done", 1),
+                     3: ("sent_copy", "failed", 2), 4: None}
+    _core_migration(host, "core_0008", "downgrade")
+    with host.engine.connect() as conn:
+        back = dict(conn.execute(text("SELECT id, copy_status FROM outbox_messages")).all())
+    assert back == {1: "pending", 2: "filed", 3: "failed", 4: None}
+    _core_migration(host, "head", "upgrade")

@@ -289,9 +289,9 @@ def test_a_stopped_worker_gives_unsent_messages_back(falcana_host: Host, box: Ma
 
 def test_purge_deletes_old_finished_messages_only(falcana_host: Host, box: Mailbox,
                                                   falcana_cli: Callable[..., Any]) -> None:
-    from sqlalchemy import update
+    from sqlalchemy import insert, update
 
-    from falcana_core.models import OutboxMessage
+    from falcana_core.models import AfterDelivery, OutboxMessage
 
     old_sent, old_cancelled, old_copy, old_waiting, recent = (
         falcana_host.outbox.enqueue(box, message(subject=s))
@@ -306,7 +306,9 @@ def test_purge_deletes_old_finished_messages_only(falcana_host: Host, box: Mailb
                                                   old_waiting])).values(created_at=long_ago))
         conn.execute(update(t).where(t.c.id.in_([old_sent, old_copy])).values(
             sent_at=long_ago))
-        conn.execute(update(t).where(t.c.id == old_copy).values(copy_status="pending"))
+        conn.execute(insert(AfterDelivery.__table__).values(
+            outbox_id=old_copy, duty="sent_copy", mailbox_id=box.id, status="pending",
+            attempts=0, next_at=utcnow()))
     dry = falcana_cli("outbox", "purge", "--older-than", "90d", "--dry-run")
     assert dry.exit_code == 0 and "2 messages would be deleted" in dry.stdout
     assert falcana_cli("outbox", "purge", "--older-than", "90d").exit_code == 0

@@ -57,10 +57,10 @@ if TYPE_CHECKING:
         Connection,
         DeliveryError,
         Envelope,
+        FollowUp,
         Limits,
         RegisterTransport,
         SendResult,
-        SentCopier,
         Transport,
     )
 else:  # names load on first use; type checkers read the imports above

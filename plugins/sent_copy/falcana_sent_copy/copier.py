@@ -1,5 +1,5 @@
-"""Filing a sent message in the mailbox's Sent folder: for the outbox (hook
-``sent_copier``) and for the test e-mail (its own step log)."""
+"""Filing a sent message in the mailbox's Sent folder: for the outbox (a step after
+delivery, hook ``after_delivery``) and for the test e-mail (its own step log)."""
 
 from __future__ import annotations
 
@@ -45,14 +45,17 @@ def file_copy(host: Host, mailbox: Mailbox, session: ImapSession, content: bytes
 class ImapCopier:
     """What the outbox asks to file a copy after the SMTP server accepted the message."""
 
+    duty = "sent_copy"
+    max_attempts = 8  # then given up: the mail itself went out
+
     def __init__(self, host: Host, mailbox: Mailbox, settings: ImapSettings) -> None:
         self.host = host
         self.mailbox = mailbox
         self.settings = settings
         self.session: ImapSession | None = None  # kept open across a batch of copies
 
-    def file(self, content: bytes, message_id: str, sent_at: dt.datetime, *,
-             look_first: bool) -> None:
+    def run(self, content: bytes, message_id: str, sent_at: dt.datetime, *,
+            look_first: bool) -> None:
         if self.session is None:
             self.session = session_for(self.host, self.settings, 0.0)
         session = self.session

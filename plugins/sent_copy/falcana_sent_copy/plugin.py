@@ -10,7 +10,14 @@ from falcana_core.api import hookimpl
 if TYPE_CHECKING:
     from falcana_smtp_settings.api import TestPart
 
-    from falcana_core.api import DeliveryFailure, Explanation, Host, Mailbox, Section
+    from falcana_core.api import (
+        DeliveryFailure,
+        Explanation,
+        FollowUp,
+        Host,
+        Mailbox,
+        Section,
+    )
 
 
 @hookimpl
@@ -21,10 +28,11 @@ def user_settings_sections(host: Host) -> list[Section]:
 
 
 @hookimpl
-def sent_copier(host: Host, mailbox: Mailbox) -> object | None:
+def after_delivery(host: Host, mailbox: Mailbox) -> list[FollowUp]:
     from falcana_sent_copy.copier import copier_for
 
-    return copier_for(host, mailbox)
+    copier = copier_for(host, mailbox)
+    return [copier] if copier is not None else []
 
 
 @hookimpl

@@ -4,6 +4,7 @@ never at the cost of sending."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy import update
 
 from falcana_core.host import Host
 from falcana_core.i18n import text_in
-from falcana_core.models import Mailbox, OutboxMessage
+from falcana_core.models import AfterDelivery, Mailbox, OutboxMessage, utcnow
 from falcana_core.worker import Worker
 
 ADDRESS = "anna@firma.example"
@@ -60,6 +61,12 @@ def message(to: str = "kunde@example.org") -> EmailMessage:
     return msg
 
 
+def copy_of(row: OutboxMessage) -> str | None:
+    """The state of the message's copy in Sent (a step after delivery), None for none."""
+    step = row.after_delivery("sent_copy")
+    return step.status if step is not None else None
+
+
 def test_a_sent_mail_is_filed_in_sent_exactly_as_it_went_out(
         falcana_host: Host, smtp: SmtpTestServer, imap: DovecotTestServer) -> None:
     imap.create(ADDRESS, "Sent")
@@ -67,7 +74,7 @@ def test_a_sent_mail_is_filed_in_sent_exactly_as_it_went_out(
     falcana_host.outbox.enqueue(box, message())
     Worker(falcana_host).run(once=True)
     [row] = falcana_host.outbox.list(limit=5)
-    assert (row.status, row.copy_status) == ("sent", "filed")
+    assert (row.status, copy_of(row)) == ("sent", "done")
     [(flags, filed)] = imap.messages(ADDRESS, "Sent")
     assert b"\\Seen" in flags
     assert filed == smtp.messages[0].content  # the bytes the SMTP server received
@@ -128,8 +135,8 @@ def test_a_wrong_imap_password_is_explained_and_mail_still_goes_out(
     falcana_host.outbox.enqueue(box, message())
     Worker(falcana_host).run(once=True)
     row = falcana_host.outbox.list(limit=5)[0]
-    assert (row.status, row.copy_status) == ("sent", "pending")
-    assert row.copy_error["explanation"]["id"] == "sent_copy.login_failed"
+    assert (row.status, copy_of(row)) == ("sent", "pending")
+    assert row.after_delivery("sent_copy").error["explanation"]["id"] == "sent_copy.login_failed"
     Worker(falcana_host).run(once=True)
     assert len(smtp.messages) == 2  # the test mail and the one message, each once
     assert imap.messages(ADDRESS, "Sent") == []
@@ -144,11 +151,11 @@ def test_a_crash_between_append_and_commit_files_one_copy(
     oid = falcana_host.outbox.enqueue(box, message())
     Worker(falcana_host).run(once=True)
     assert len(imap.messages(ADDRESS, "Sent")) == 1
-    with falcana_host.transaction() as s:  # as if "filed" had never been committed
-        s.execute(update(OutboxMessage).where(OutboxMessage.id == oid).values(
-            copy_status="pending", copy_next_at=OutboxMessage.sent_at))
+    with falcana_host.transaction() as s:  # as if "done" had never been committed
+        s.execute(update(AfterDelivery).where(AfterDelivery.outbox_id == oid).values(
+            status="pending", next_at=utcnow() - dt.timedelta(seconds=1)))
     Worker(falcana_host).run(once=True)
-    assert falcana_host.outbox.list(limit=5)[0].copy_status == "filed"
+    assert copy_of(falcana_host.outbox.list(limit=5)[0]) == "done"
     assert len(imap.messages(ADDRESS, "Sent")) == 1
     assert len(smtp.messages) == 1
 
@@ -161,7 +168,7 @@ def test_providers_that_file_themselves_get_no_copy_in_automatic_mode(
     falcana_host.outbox.enqueue(box, message())
     Worker(falcana_host).run(once=True)
     row = falcana_host.outbox.list(limit=5)[0]
-    assert (row.status, row.copy_status) == ("sent", None)
+    assert (row.status, copy_of(row)) == ("sent", None)
     result = falcana_host.run_action(box, "smtp.test", {}, actor="admin")
     [part] = result.parts
     assert part.ok and part.steps == [] and "itself" in text_in(part.note, "en")
@@ -215,7 +222,7 @@ def test_a_worker_killed_while_filing_files_exactly_one_copy_after_restart(
         stalling.close()
     assert len(smtp.messages) == 1
     row = host.outbox.list(limit=5)[0]
-    assert (row.id, row.status, row.copy_status) == (oid, "sent", "pending")
+    assert (row.id, row.status, copy_of(row)) == (oid, "sent", "pending")
     assert host.save_section(box, "sent_copy", {
         "mode": "on", "host": "127.0.0.1", "port": str(imap.ssl_port), "security": "ssl",
         "username": "", "password": "", "folder": ""}, actor="admin").saved
@@ -223,7 +230,7 @@ def test_a_worker_killed_while_filing_files_exactly_one_copy_after_restart(
     again = subprocess.run([sys.executable, "-m", "falcana_core", "worker", "--once",
                             "--quiet"], env=env, capture_output=True, timeout=120)
     assert again.returncode == 0, again.stderr.decode()
-    assert host.outbox.list(limit=5)[0].copy_status == "filed"
+    assert copy_of(host.outbox.list(limit=5)[0]) == "done"
     assert len(imap.messages(ADDRESS, "Sent")) == 1
     assert len(smtp.messages) == 1  # never sent again
     host.close()
