@@ -4,6 +4,7 @@ fields; plugins (first-party and the example) use only the declared plugin API."
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import falcana_core.api as api
@@ -77,3 +78,55 @@ def test_every_api_name_resolves() -> None:
     for name in api.__all__:
         assert getattr(api, name) is not None, name
     assert sorted(api.__all__) == sorted(dir(api))
+
+
+#: words of one protocol or provider: they belong to the plugins that speak them
+MAIL_WORDS = re.compile(r"smtp|imap|x?oauth|xoauth2|m365|microsoft|gmail|google"
+                        r"|outlook|dovecot|starttls|ehlo|sent_copy|copy_", re.IGNORECASE)
+#: what the plugin API's generic types say of any mail: the envelope needs SMTPUTF8 (RFC
+#: 6531), a server that answered in another protocol, the standard library's mail
+#: policy, and the variables' old names, still read
+GENERIC = {"smtputf8", "NOT_SMTP", "not_smtp", "SMTPUTF8", "SMTP",
+           "FALCANA_SMTP_TIMEOUT", "FALCANA_SMTP_TEST_DEADLINE"}
+
+
+def _code_words(path: Path) -> list[tuple[int, str]]:
+    """Names and string constants of a module, not its docstrings and comments (prose
+    may give a plugin as an example)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                  if isinstance(n, ast.Module | ast.ClassDef | ast.FunctionDef)
+                  and n.body and isinstance(n.body[0], ast.Expr)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                id(node) not in docstrings:
+            found.append((node.lineno, node.value))
+        elif isinstance(node, ast.Name):
+            found.append((node.lineno, node.id))
+        elif isinstance(node, ast.Attribute):
+            found.append((node.lineno, node.attr))
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef | ast.arg):
+            found.append((node.lineno, getattr(node, "name", None) or getattr(node, "arg")))
+    return found
+
+
+def test_no_protocol_or_provider_word_in_the_cores_code_templates_or_static_files() -> None:
+    """The core, its test kit, its templates and its static files speak of mailboxes,
+    transports, steps and explanations; SMTP, IMAP, OAuth and the providers are the
+    plugins'. Its migrations are history and stay as they were."""
+    bad = []
+    for path in CORE.rglob("*.py"):
+        if "versions" in path.parts:
+            continue
+        for line, word in _code_words(path):
+            rest = word
+            for generic in GENERIC:
+                rest = rest.replace(generic, "")
+            if MAIL_WORDS.search(rest):
+                bad.append(f"{path.relative_to(ROOT)}:{line}: {word!r}")
+    for path in [*CORE.rglob("*.html"), *CORE.rglob("*.js"), *CORE.rglob("*.css")]:
+        for line, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if MAIL_WORDS.search(text):
+                bad.append(f"{path.relative_to(ROOT)}:{line}: {text.strip()[:80]}")
+    assert not bad, "\n".join(bad)

@@ -98,7 +98,7 @@
         });
       });
       form.querySelectorAll("[data-shown-when]").forEach((box) => {
-        // a field that belongs to one choice (the SMTP fields to "Versand über: SMTP")
+        // a field that belongs to one choice of another field (shown_when)
         const leader = form.querySelector(`[name="${box.dataset.shownWhen}"]`);
         const values = JSON.parse(box.dataset.shownValues);
         if (!leader) return;
