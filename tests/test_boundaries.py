@@ -107,7 +107,7 @@ def _code_words(path: Path) -> list[tuple[int, str]]:
         elif isinstance(node, ast.Attribute):
             found.append((node.lineno, node.attr))
         elif isinstance(node, ast.FunctionDef | ast.ClassDef | ast.arg):
-            found.append((node.lineno, getattr(node, "name", None) or getattr(node, "arg")))
+            found.append((node.lineno, getattr(node, "name", None) or node.arg))
     return found
 
 

@@ -11,6 +11,8 @@ Enable it with ``pytest -p falcana_core.testing`` or ``pytest_plugins =
 * ``dns_server``: a local DNS server the host asks (``FALCANA_DNS_SERVERS``);
 * ``silent_server``: a port that accepts and never answers (``testing.net`` has more
   hostile peers);
+* ``memory_transport``: a transport that keeps what it is given (``testing.memory``), for
+  tests of the outbox and of host code that need no mail server;
 * ``falcana_cli``: the command line against the test host's data directory;
 * ``postgres_url``: a fresh PostgreSQL database (skipped loudly without a server, a
   failure under ``CI=true``).
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
     from falcana_core.host import Host
     from falcana_core.testing.dnsd import DnsTestServer
+    from falcana_core.testing.memory import MemoryTransport
     from falcana_core.testing.net import SilentServer
 
 POSTGRES_ENV = "FALCANA_TEST_POSTGRES_URL"
@@ -123,6 +126,17 @@ def register_plugin(falcana_host: Host) -> Callable[..., contextlib.AbstractCont
             falcana_host.plugins_changed()
 
     return register
+
+
+@pytest.fixture
+def memory_transport(register_plugin: Callable[..., contextlib.AbstractContextManager[Any]]
+                     ) -> Iterator[MemoryTransport]:
+    """A ``MemoryTransport`` registered as the plugin ``memory`` for the test."""
+    from falcana_core.testing.memory import MemoryTransport
+
+    memory = MemoryTransport()
+    with register_plugin(memory, "memory"):
+        yield memory
 
 
 @pytest.fixture
