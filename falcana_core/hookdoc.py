@@ -58,18 +58,29 @@ One dispatcher calls every hook, the core's and those a plugin publishes, the sa
 * Implementations run one by one in **plugin-name order**. A plugin that raises is logged
   and skipped, and the other plugins' results still arrive (unless the hook says its
   exceptions reach the caller). Implementations may not be wrappers.
-* **Collected** hooks gather every result other than `None`; a returned list is taken item
-  by item. Results with an `order` attribute are sorted by it, then by plugin name.
+* **Collected** hooks gather every result other than `None` as `(plugin, item)` pairs; a
+  returned list is taken item by item. Items are ordered by their `order` attribute where
+  they have one (else 100), then by plugin name.
 * **First-result** hooks stop at the first implementation that returns something other
   than `None`; later ones are not called.
 * **Chained** hooks hand each result other than `None` to the next implementation as the
   named argument; the last value is the result.
 
-Each implementation runs through pluggy's own executor, so `pm.add_hookcall_monitoring`
-sees every call; `FALCANA_TRACE_PLUGINS=1` logs each call (hook, plugin, argument names,
+Each implementation runs through pluggy's public `subset_hook_caller`, so
+`pm.add_hookcall_monitoring` sees every call; `FALCANA_TRACE_PLUGINS=1` logs each call (hook, plugin, argument names,
 result types, never values) on the logger `falcana.trace`.
 
-The types named in the signatures are all importable from `falcana_core.api`.
+The types named in the signatures are importable from `falcana_core.api` (the core's), or
+from the API of the plugin that publishes the hook (`falcana_smtp_settings.api`,
+`falcana_oauth`).
+
+**Writing a provider plugin?** Its hooks are in the SMTP settings plugin's section below:
+`detect_provider`, `provider_limits`, `provider_validate`, `provider_help`; besides them
+a provider implements the core's `explain_delivery_error` (its replies, ranked by
+specificity), `register_transports` (a mail API, if it has one) and
+`deployment_settings_sections` (its OAuth2 client's settings), and the OAuth plugin's
+`oauth_providers`. [writing-a-provider-plugin.md](writing-a-provider-plugin.md) walks
+through them.
 """
 
 

@@ -35,8 +35,8 @@ def exports(module_name: str, path: str) -> tuple[Callable[[str], Any],
     declared = _declared(path)
     module = sys.modules[module_name]
     eager = [n for n in vars(module) if not n.startswith("_") and n not in {
-        "annotations", "TYPE_CHECKING", "exports"} and not isinstance(
-        vars(module)[n], type(sys))]
+        "annotations", "TYPE_CHECKING", "Any", "exports", "lazy_exports"}
+        and not isinstance(vars(module)[n], type(sys))]
     names = sorted({*declared, *eager})
 
     def getattr_(name: str) -> Any:

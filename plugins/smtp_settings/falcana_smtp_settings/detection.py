@@ -41,6 +41,21 @@ class FieldPreset(Protocol):
 
 
 @dataclasses.dataclass(frozen=True)
+class Preset:
+    """Server settings a provider prescribes, offered as one button ("Use: ...")."""
+
+    label: Text
+    host: str
+    port: int
+    security: str  # "normal" | "tls" | "ssl"
+
+    @property
+    def values(self) -> Mapping[str, object]:
+        """What the button fills into this plugin's form, by field id."""
+        return {"host": self.host, "port": self.port, "security": self.security}
+
+
+@dataclasses.dataclass(frozen=True)
 class Detection:
     """A recognised provider and why: shown in the section ("MX-Eintrag zeigt auf ...")."""
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from falcana_core.api import Mailbox, SecretValue, Text, utcnow
+from falcana_core.api import Mailbox, SecretValue, utcnow
 from falcana_smtp_settings.i18n import _
 from falcana_smtp_settings.models import SmtpAccount
 
@@ -20,21 +19,6 @@ OWNER = "smtp_settings"
 PASSWORD = "smtp_password"
 SECURITY_CHOICES = ("normal", "tls", "ssl")
 DEFAULT_PORTS = {"ssl": 465, "tls": 587, "normal": 25}
-
-
-@dataclasses.dataclass(frozen=True)
-class Preset:
-    """Server settings a provider prescribes, offered as one button ("Use: ...")."""
-
-    label: Text
-    host: str
-    port: int
-    security: str  # "normal" | "tls" | "ssl"
-
-    @property
-    def values(self) -> Mapping[str, object]:
-        """What the button fills into this plugin's form, by field id."""
-        return {"host": self.host, "port": self.port, "security": self.security}
 
 
 def secret_ref(mailbox_id: int) -> str:
