@@ -67,21 +67,16 @@ One dispatcher calls every hook, the core's and those a plugin publishes, the sa
   named argument; the last value is the result.
 
 Each implementation runs through pluggy's public `subset_hook_caller`, so
-`pm.add_hookcall_monitoring` sees every call; `FALCANA_TRACE_PLUGINS=1` logs each call (hook, plugin, argument names,
-result types, never values) on the logger `falcana.trace`.
+`pm.add_hookcall_monitoring` sees every call; `FALCANA_TRACE_PLUGINS=1` logs each call
+(hook, plugin, argument names, result types, never values) on the logger `falcana.trace`.
 
 The types named in the signatures are importable from `falcana_core.api` (the core's), or
-from the API of the plugin that publishes the hook (`falcana_smtp_settings.api`,
-`falcana_oauth`).
-
-**Writing a provider plugin?** Its hooks are in the SMTP settings plugin's section below:
-`detect_provider`, `provider_limits`, `provider_validate`, `provider_help`; besides them
-a provider implements the core's `explain_delivery_error` (its replies, ranked by
-specificity), `register_transports` (a mail API, if it has one) and
-`deployment_settings_sections` (its OAuth2 client's settings), and the OAuth plugin's
-`oauth_providers`. [writing-a-provider-plugin.md](writing-a-provider-plugin.md) walks
-through them.
+from the API of the plugin that publishes the hook. Each plugin's section starts with what
+its hooks are for.
 """
+
+
+CORE_HEADING = "Core hooks (`falcana_core/hookspecs.py`)"
 
 
 def mode_of(fn: object) -> str:
@@ -103,6 +98,8 @@ def render(sources: list[tuple[str, ModuleType]]) -> str:
     parts = [INTRO]
     for heading, module in sources:
         parts.append(f"## {heading}\n")
+        if module.__doc__ and heading != CORE_HEADING:
+            parts.append(inspect.cleandoc(module.__doc__) + "\n")
         for name, fn in sorted(inspect.getmembers(module, inspect.isfunction),
                                key=lambda nf: inspect.getsourcelines(nf[1])[1]):
             if getattr(fn, "falcana_spec", None) is None:
@@ -121,8 +118,7 @@ def first_party_sources() -> list[tuple[str, ModuleType]]:
 
     plugins = Plugins()
     plugins.load(blocked=set())
-    sources: list[tuple[str, ModuleType]] = [
-        ("Core hooks (`falcana_core/hookspecs.py`)", hookspecs)]
+    sources: list[tuple[str, ModuleType]] = [(CORE_HEADING, hookspecs)]
     for info in plugins.all():
         if info.status is Status.ENABLED and info.manifest and info.manifest.hookspecs:
             module = importlib.import_module(info.manifest.hookspecs)

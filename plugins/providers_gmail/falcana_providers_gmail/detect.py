@@ -1,10 +1,10 @@
-"""Recognising Gmail and Google Workspace."""
+"""What recognises Gmail and Google Workspace: their hosts, domains and MX records, and
+the detections with their presets."""
 
 from __future__ import annotations
 
-from falcana_smtp_settings.api import Detection, MxLookup, Preset
+from falcana_smtp_settings.api import Detection, Preset
 
-from falcana_core.api import split_address
 from falcana_providers_gmail.i18n import _
 
 GMAIL = "gmail"  # consumer accounts (gmail.com, googlemail.com)
@@ -23,23 +23,6 @@ def gmail(reason: object, confidence: int, via: str, provider: str = GMAIL) -> D
         files_sent=True)  # Gmail puts mail sent over SMTP into "Gesendet" itself
 
 
-def _google_mx(exchange: str) -> bool:
+def google_mx(exchange: str) -> bool:
     return exchange.endswith((".google.com", ".googlemail.com")) or exchange in (
         "aspmx.l.google.com", "smtp.google.com")
-
-
-def detect(address: str, host: str, mx: MxLookup) -> Detection | None:
-    host = host.lower().rstrip(".")
-    domain = split_address(address)[1].lower()
-    if host in HOSTS:
-        kind = WORKSPACE if domain and domain not in CONSUMER_DOMAINS else GMAIL
-        return gmail(_("The SMTP server is Google's ({host}).", host=host), 90, "host", kind)
-    if not domain:
-        return None
-    if domain in CONSUMER_DOMAINS:
-        return gmail(_("The address ends in {domain}.", domain=domain), 80, "domain")
-    for exchange in mx(domain):
-        if _google_mx(exchange):
-            return gmail(_("The MX record of {domain} points to Google ({mx}).",
-                           domain=domain, mx=exchange), 60, "mx", WORKSPACE)
-    return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from falcana_smtp_settings.api import ReplyRule, explain_by_rules, provider_explanation
+from falcana_smtp_settings.api import ReplyRule, provider_explanation
 
 from falcana_core.api import DeliveryFailure, Explanation, Retry, Scope, Text
 from falcana_providers_gmail.detect import HOSTS, PROVIDERS
@@ -67,14 +67,6 @@ RULES = (
 )
 
 
-def _is_google(f: DeliveryFailure) -> bool:
+def is_google(f: DeliveryFailure) -> bool:
     return (f.provider in PROVIDERS or f.host in HOSTS
             or bool(f.reply and f.reply.text.rstrip().endswith("gsmtp")))
-
-
-def explain(failure: DeliveryFailure) -> Explanation | None:
-    if failure.data.get("api") == "gmail_api":
-        from falcana_providers_gmail.explain_gmail_api import explain as explain_api
-
-        return explain_api(failure)
-    return explain_by_rules(failure, RULES, _is_google)

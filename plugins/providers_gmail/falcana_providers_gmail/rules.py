@@ -1,19 +1,16 @@
-"""Validation, help and the app-password clean-up that Gmail adds to the SMTP section."""
+"""What Gmail adds to the SMTP section: its limits, the shape of an app password, its
+dated help and the sources behind it."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from falcana_smtp_settings.api import Detection
-
-from falcana_core.api import HelpText, Limits, SectionContext, Validation
-from falcana_providers_gmail.detect import GMAIL, PROVIDERS, WORKSPACE
-from falcana_providers_gmail.explain import APP_PASSWORDS
+from falcana_core.api import Limits
+from falcana_providers_gmail.detect import GMAIL, WORKSPACE
 from falcana_providers_gmail.i18n import _
 
 LAST_CHECKED = "2026-11-27"
-_APP_PASSWORD = re.compile(r"^[a-z]{16}$")
+APP_PASSWORD = re.compile(r"^[a-z]{16}$")
 _WHITESPACE = re.compile(r"\s+")
 
 LIMITS = {
@@ -27,30 +24,6 @@ WORKSPACE_PASSWORDS = (_("Google Workspace: less secure apps and account passwor
 def strip_app_password(password: str) -> str:
     """Google shows app passwords in four groups of four; spaces are not part of them."""
     return _WHITESPACE.sub("", password)
-
-
-def validate(ctx: SectionContext, provider: Detection,
-             values: dict[str, Any]) -> Validation | None:
-    if provider.provider not in PROVIDERS:
-        return None
-    v = Validation()
-    password = values.get("password")
-    if isinstance(password, str) and password:
-        cleaned = strip_app_password(password)
-        if cleaned != password:
-            v.normalised["password"] = cleaned
-        if not _APP_PASSWORD.match(cleaned.lower()):
-            v.hint("password", _("This does not look like a Google app password (16 letters). "
-                                 "With 2-Step Verification Google accepts only an app "
-                                 "password."), "gmail_app_password_shape")
-    address = str(values.get("email") or "").lower()
-    username = str(values.get("username") or "").lower()
-    if username and address and username != address:
-        v.warning("email", _("The e-mail address differs from the Google account {user}: "
-                             "Gmail rewrites the From to the account's address unless {address} "
-                             "is a verified \"Send mail as\" alias.", user=username,
-                             address=address), "gmail_from_rewrite")
-    return v
 
 
 HELP = _(
@@ -83,13 +56,3 @@ API_HELP = _(
     "domain-wide delegation). A mailbox signed in for SMTP keeps its sign-in: its "
     "permission includes sending.</p>")
 API_DOCS = (_("Gmail API: Sending email"), "https://developers.google.com/gmail/api/guides/sending")
-
-
-def help_texts(ctx: SectionContext, provider: Detection,
-               values: dict[str, Any]) -> list[HelpText]:
-    if provider.provider not in PROVIDERS:
-        return []
-    return [HelpText("gmail.app_password", _("Gmail: special cases"), HELP, LAST_CHECKED,
-                     (APP_PASSWORDS, WORKSPACE_PASSWORDS), order=50),
-            HelpText("gmail.api", _("Gmail: sending through the Gmail API"), API_HELP,
-                     LAST_CHECKED, (API_DOCS,), order=55)]

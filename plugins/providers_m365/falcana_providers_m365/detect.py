@@ -1,12 +1,12 @@
-"""Recognising Microsoft 365 (Exchange Online) and consumer Outlook.com."""
+"""What recognises Microsoft 365 (Exchange Online) and consumer Outlook.com: their hosts,
+domains and MX records, and the detections with their presets."""
 
 from __future__ import annotations
 
 import re
 
-from falcana_smtp_settings.api import Detection, MxLookup, Preset
+from falcana_smtp_settings.api import Detection, Preset
 
-from falcana_core.api import split_address
 from falcana_providers_m365.i18n import _
 
 M365 = "m365"
@@ -36,7 +36,7 @@ CONSUMER_DOMAINS = frozenset({
     "live.co.jp", "live.co.kr", "live.co.uk", "live.co.za", "live.com.ar", "live.com.au",
     "live.com.mx", "live.com.my", "live.com.ph", "live.com.pt", "live.com.sg", "livemail.tw",
 })
-_MX = re.compile(r"\.mail\.protection\.outlook\.com$")
+MX = re.compile(r"\.mail\.protection\.outlook\.com$")
 
 
 def m365(reason: object, confidence: int, via: str) -> Detection:
@@ -50,24 +50,3 @@ def outlook_com(reason: object, confidence: int, via: str) -> Detection:
                      reason, confidence,  # type: ignore[arg-type]
                      (Preset(_("Outlook.com: smtp-mail.outlook.com, 587, TLS"), OUTLOOK_HOST,
                              587, "tls"),), via, files_sent=True)
-
-
-def detect(address: str, host: str, mx: MxLookup) -> Detection | None:
-    host = host.lower().rstrip(".")
-    if host == M365_HOST:
-        return m365(_("The SMTP server is Microsoft 365's ({host}).", host=host), 90, "host")
-    if host == OUTLOOK_HOST:
-        return outlook_com(_("The SMTP server is Outlook.com's ({host}).", host=host), 90,
-                           "host")
-    domain = split_address(address)[1].lower()
-    if not domain:
-        return None
-    if domain in CONSUMER_DOMAINS:
-        return outlook_com(_("The address ends in {domain}.", domain=domain), 80, "domain")
-    if domain.endswith(".onmicrosoft.com"):
-        return m365(_("The address ends in {domain}.", domain=domain), 80, "domain")
-    for exchange in mx(domain):
-        if _MX.search(exchange):
-            return m365(_("The MX record of {domain} points to Microsoft 365 ({mx}).",
-                          domain=domain, mx=exchange), 60, "mx")
-    return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from falcana_smtp_settings.api import ReplyRule, explain_by_rules, provider_explanation
+from falcana_smtp_settings.api import ReplyRule, provider_explanation
 
 from falcana_core.api import DeliveryFailure, Explanation, Retry, Text
 from falcana_providers_m365.detect import M365, OUTLOOK_COM
@@ -129,14 +129,6 @@ RULES = (
 )
 
 
-def _is_microsoft(f: DeliveryFailure) -> bool:
+def is_microsoft(f: DeliveryFailure) -> bool:
     return f.provider in (M365, OUTLOOK_COM) or f.host.endswith(
         (".office365.com", ".outlook.com"))
-
-
-def explain(failure: DeliveryFailure) -> Explanation | None:
-    if failure.data.get("api") == "graph":
-        from falcana_providers_m365.explain_graph import explain as explain_graph
-
-        return explain_graph(failure)
-    return explain_by_rules(failure, RULES, _is_microsoft)

@@ -1,14 +1,9 @@
-"""Validation and help that Microsoft 365 adds to the e-mail-Einstellungen section."""
+"""What Microsoft 365 adds to the e-mail-Einstellungen section: its limits, its dated help
+and the sources behind it."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from falcana_smtp_settings.api import SECTION_ID, Detection
-
-from falcana_core.api import HelpText, Limits, SectionContext, Validation
-from falcana_providers_m365.detect import M365, OUTLOOK_COM
-from falcana_providers_m365.explain import DEPRECATION, SMTP_AUTH_DOCS
+from falcana_core.api import Limits
 from falcana_providers_m365.i18n import _
 
 LAST_CHECKED = "2026-11-27"
@@ -26,45 +21,6 @@ GRAPH_DOCS = (_("Microsoft Graph: user: sendMail"),
 OUTLOOK_DOCS = (_("Microsoft: POP, IMAP and SMTP settings for Outlook.com"),
                 "https://support.microsoft.com/office/"
                 "pop-imap-and-smtp-settings-for-outlook-com-d088b986-291d-42b8-9564-9c414e2aa040")
-
-
-def ours(provider: Detection) -> Detection | None:
-    return provider if provider.provider in (M365, OUTLOOK_COM) else None
-
-
-def _password_present(ctx: SectionContext, values: dict[str, Any]) -> bool:
-    if values.get("password"):
-        return True
-    if values.get("clear_password") or ctx.mailbox is None:
-        return False
-    return ctx.host.section(SECTION_ID).is_set(ctx, "password")
-
-
-def validate(ctx: SectionContext, provider: Detection,
-             values: dict[str, Any]) -> Validation | None:
-    found = ours(provider)
-    if found is None:
-        return None
-    v = Validation()
-    port, security = values.get("port"), values.get("security")
-    if found.via == "host":
-        if port == 465:
-            v.error("port", _("Microsoft 365 does not offer port 465 (connections time out). "
-                              "Use port 587 with TLS."), "m365_465")
-        elif port == 587 and security != "tls":
-            v.error("security", _("Port 587 at Microsoft needs connection type TLS."),
-                    "m365_587_tls")
-    address = str(values.get("email") or "").lower()
-    username = str(values.get("username") or "").lower()
-    if found.provider == M365 and username and address and username != address:
-        v.warning("email", _("The e-mail address differs from the username: Microsoft 365 "
-                             "sends only if the mailbox {user} has \"Send As\" rights on "
-                             "{address}.", user=username, address=address), "m365_send_as")
-    if found.provider == OUTLOOK_COM and _password_present(ctx, values):
-        v.warning("password", _("Outlook.com (personal Microsoft accounts) accepts only OAuth2 "
-                                "sign-in since 2024-09-16: a password will be refused."),
-                  "outlook_oauth_only")
-    return v
 
 
 M365_HELP = _(
@@ -107,17 +63,3 @@ OUTLOOK_HELP = _(
     "<p>Personal Microsoft accounts (outlook.com, hotmail, live) accept only OAuth2 sign-in "
     "for SMTP since 2024-09-16; a password, even an app password, is refused.</p>"
     "<p>Settings: server smtp-mail.outlook.com, port 587, connection type TLS.</p>")
-
-
-def help_texts(ctx: SectionContext, provider: Detection,
-               values: dict[str, Any]) -> list[HelpText]:
-    found = ours(provider)
-    if found is None:
-        return []
-    if found.provider == OUTLOOK_COM:
-        return [HelpText("outlook_com.oauth_only", _("Outlook.com: special cases"),
-                         OUTLOOK_HELP, LAST_CHECKED, (OUTLOOK_DOCS,), order=50)]
-    return [HelpText("m365.special_cases", _("Microsoft 365: special cases"), M365_HELP,
-                     LAST_CHECKED, (SMTP_AUTH_DOCS, SETUP_DOCS, DEPRECATION), order=50),
-            HelpText("m365.graph", _("Microsoft 365: sending through Microsoft Graph"),
-                     GRAPH_HELP, LAST_CHECKED, (GRAPH_DOCS,), order=55)]

@@ -25,12 +25,12 @@ if TYPE_CHECKING:
     )
     from falcana_smtp_settings.discovery import Discovery, Found, Tried, discover
     from falcana_smtp_settings.exchange import SmtpSession
+    from falcana_smtp_settings.ids import SECTION_ID
     from falcana_smtp_settings.reply_rules import (
         ReplyRule,
         explain_by_rules,
         provider_explanation,
     )
-    from falcana_smtp_settings.section import SECTION_ID
     from falcana_smtp_settings.settings import SmtpSettings, binding, load_settings
     from falcana_smtp_settings.testmail import TestPart
     from falcana_smtp_settings.transport import provider_limits, stored_provider

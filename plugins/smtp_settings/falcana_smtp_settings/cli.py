@@ -38,7 +38,8 @@ def mail() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(login: str, as_json: bool) -> None:
     """Show the settings (the password only as set / not set)."""
-    from falcana_smtp_settings.section import SECTION_ID, SmtpSection
+    from falcana_smtp_settings.ids import SECTION_ID
+    from falcana_smtp_settings.section import SmtpSection
 
     h = host()
     box = _mailbox(login)
@@ -102,7 +103,7 @@ def set_(login: str, email: str | None, display_name: str | None, username: str 
          clear_password: bool, pin: str | None, unpin: bool, auth_method: str | None,
          transport: str | None, detect: bool, preset: bool) -> None:
     """Change only the given fields; same validation as the web UI; nothing saved on error."""
-    from falcana_smtp_settings.section import SECTION_ID
+    from falcana_smtp_settings.ids import SECTION_ID
     from falcana_smtp_settings.settings import PinRefused, pin_offered
     from falcana_smtp_settings.settings import unpin as unpin_box
     from falcana_smtp_settings.tls import normalise_fingerprint

@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from falcana_smtp_settings.section import SECTION_ID
+from falcana_smtp_settings.ids import SECTION_ID
 
 if TYPE_CHECKING:
     from flask import Flask

@@ -4,6 +4,13 @@ Provider plugins recognise their provider (``detect_provider``), declare its lim
 then get the provider the section recognised (``Detection``) and answer only for their
 own: no section ids to check, nothing to detect again. Sign-in plugins (OAuth2) add
 sign-in methods and log in for them; the discovery plugin finds settings.
+
+**Writing a provider plugin?** Its hooks are these: ``detect_provider``,
+``provider_limits``, ``provider_validate``, ``provider_help``; besides them a provider
+implements the core's ``explain_delivery_error`` (its replies, ranked by specificity),
+``register_transports`` (a mail API, if it has one) and ``deployment_settings_sections``
+(its OAuth2 client's settings), and the OAuth plugin's ``oauth_providers``.
+docs/writing-a-provider-plugin.md walks through them.
 """
 
 from __future__ import annotations

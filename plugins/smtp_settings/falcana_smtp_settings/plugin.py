@@ -40,7 +40,7 @@ def user_settings_sections(host: Host) -> Iterable[Section]:
 def user_actions(host: Host) -> Iterable[Action]:
     from falcana_core.api import Action, Field, FieldType
     from falcana_smtp_settings.i18n import _
-    from falcana_smtp_settings.section import SECTION_ID
+    from falcana_smtp_settings.ids import SECTION_ID
     from falcana_smtp_settings.testmail import test_action
 
     return [Action("smtp.test", _("Send test e-mail"), SECTION_ID, test_action, order=10,
@@ -52,8 +52,8 @@ def user_actions(host: Host) -> Iterable[Action]:
 @hookimpl
 def validate_section(ctx: SectionContext, section_id: str,
                      values: dict[str, Any]) -> Validation | None:
+    from falcana_smtp_settings.ids import SECTION_ID
     from falcana_smtp_settings.providers import validate_for_provider
-    from falcana_smtp_settings.section import SECTION_ID
 
     return validate_for_provider(ctx, values) if section_id == SECTION_ID else None
 
@@ -61,8 +61,8 @@ def validate_section(ctx: SectionContext, section_id: str,
 @hookimpl
 def section_help(ctx: SectionContext, section_id: str,
                  values: dict[str, Any]) -> list[HelpText]:
+    from falcana_smtp_settings.ids import SECTION_ID
     from falcana_smtp_settings.providers import help_for_provider
-    from falcana_smtp_settings.section import SECTION_ID
 
     return help_for_provider(ctx, values) if section_id == SECTION_ID else []
 

@@ -21,6 +21,7 @@ from falcana_core.api import (
 )
 from falcana_smtp_settings.detection import Detection, detect_provider
 from falcana_smtp_settings.i18n import _
+from falcana_smtp_settings.ids import SECTION_ID, SMTP
 from falcana_smtp_settings.models import SmtpAccount
 from falcana_smtp_settings.settings import (
     DEFAULT_PORTS,
@@ -33,9 +34,7 @@ from falcana_smtp_settings.settings import (
     stored_password,
 )
 
-SECTION_ID = "smtp"
 FIELD_IDS = ("email", "display_name", "username", "password", "port", "security", "host")
-SMTP = "smtp"
 #: the fields only SMTP uses: hidden (and kept as stored) while a mail API sends
 SMTP_ONLY = ("username", "password", "port", "security", "host")
 SMTP_SHOWN = ("transport", (SMTP,))

@@ -28,8 +28,9 @@ from falcana_core.api import (
 )
 from falcana_smtp_settings.exchange import StepFailed, ehlo_name
 from falcana_smtp_settings.i18n import _
+from falcana_smtp_settings.ids import SMTP
 from falcana_smtp_settings.message import prepare
-from falcana_smtp_settings.section import SMTP, SmtpSection
+from falcana_smtp_settings.section import SmtpSection
 from falcana_smtp_settings.settings import SmtpSettings, load_settings, remember_offer
 from falcana_smtp_settings.transport import make_session, with_provider
 
