@@ -13,23 +13,11 @@ from falcana_smtp_settings.testing.smtpd import SmtpTestServer
 from falcana_core.host import Host
 from falcana_core.models import Mailbox, utcnow
 from falcana_core.outbox import OutboxPolicy
+from falcana_core.testing import Clock
 from falcana_core.worker import Worker
 
 ADDRESS = "juergen@example.com"
 PASSWORD = "Postfach-Pw-1"
-
-
-class Clock:
-    """The worker's clock: real time, moved on by the test instead of waiting."""
-
-    def __init__(self) -> None:
-        self.offset = dt.timedelta()
-
-    def __call__(self) -> dt.datetime:
-        return utcnow() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += dt.timedelta(seconds=seconds)
 
 
 def message(to: str = "kunde@example.org", subject: str = "Angebot") -> EmailMessage:

@@ -3,7 +3,6 @@ what is tested is the queue, the worker and the steps after delivery alone."""
 
 from __future__ import annotations
 
-import datetime as dt
 from email.message import EmailMessage
 
 import pytest
@@ -13,20 +12,10 @@ from falcana_core.delivery import Retry, Scope
 from falcana_core.host import Host
 from falcana_core.models import AfterDelivery, Mailbox, utcnow
 from falcana_core.outbox import OutboxPolicy
+from falcana_core.testing import Clock
 from falcana_core.testing.memory import MemoryTransport, parse
 from falcana_core.transports import Limits
 from falcana_core.worker import Worker
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.offset = dt.timedelta()
-
-    def __call__(self) -> dt.datetime:
-        return utcnow() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += dt.timedelta(seconds=seconds)
 
 
 def message(n: int = 0) -> EmailMessage:

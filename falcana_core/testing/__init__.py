@@ -25,6 +25,7 @@ own: ``-p falcana_smtp_settings.testing`` (``smtp_server``), ``-p falcana_oauth.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import uuid
 import warnings
@@ -47,6 +48,20 @@ if TYPE_CHECKING:
 
 POSTGRES_ENV = "FALCANA_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+class Clock:
+    """A worker's clock (``Worker(host, clock=clock)``): real time, moved on by the test
+    instead of waiting for a back-off or a lease."""
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta()
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += dt.timedelta(seconds=seconds)
 
 
 def make_config(data_dir: Path, **overrides: Any) -> Config:

@@ -27,6 +27,7 @@ from sqlalchemy import update
 from falcana_core.host import Host
 from falcana_core.i18n import language
 from falcana_core.models import Mailbox, MailboxQueue, utcnow
+from falcana_core.testing import Clock
 from falcana_core.transports import DeliveryError
 from falcana_core.worker import Worker
 
@@ -233,14 +234,6 @@ def test_the_token_goes_only_to_an_https_endpoint(host: Host) -> None:
                                actor="admin")
     assert not result.saved
     assert [m.field for m in result.validation.errors] == ["graph_url"]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.offset = dt.timedelta()
-
-    def __call__(self) -> dt.datetime:
-        return utcnow() + self.offset
 
 
 def test_the_outbox_waits_as_a_429_s_retry_after_asks(host: Host, anna: Mailbox,
