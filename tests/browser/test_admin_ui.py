@@ -198,3 +198,31 @@ def test_post_without_csrf_token_is_refused(page: Any, web: Web, login: Any) -> 
                            form={"email": "juergen@example.com", "host": "mail.example.com",
                                  "port": "587", "security": "tls"})
     assert ok.status == 200
+
+
+def test_the_test_runs_on_what_is_typed_and_then_offers_to_save(page: Any, web: Web,
+                                                               login: Any) -> None:
+    """The seed: "Durch Klick auf den Button „Test-e-mail senden" können Sie sehr einfach
+    überprüfen, ob die eingegebenen Daten richtig waren" - before saving them."""
+    login()
+    popup = open_user_popup(page)
+    fill_smtp(popup, web, password="falsch")
+    popup.locator("button.action[data-action='smtp.test']").click()
+    popup.locator(".test-result.failed").wait_for()
+    assert popup.locator("tr.step.failed").get_attribute("data-step") == "auth"
+    assert "noch nicht gespeicherten Daten" in popup.locator(".unsaved").inner_text()
+    assert popup.locator("button.save-now").count() == 0
+    popup.locator("#smtp-password").fill(SMTP_PW)
+    popup.locator("button.action[data-action='smtp.test']").click()
+    popup.locator(".test-result.ok").wait_for()
+    assert len(web.smtp.messages) == 1
+    host = web.host()
+    box = host.mailboxes.personal(host.users.by_login("juergen"))  # type: ignore[arg-type]
+    assert host.section_values(box, "smtp")["host"] == ""  # tested, not saved
+    popup.locator("button.save-now").click()
+    popup.locator(".message.saved").wait_for()
+    assert host.section_values(box, "smtp")["port"] == web.smtp.port
+    host.close()
+    popup.locator("button.action[data-action='smtp.test']").click()
+    popup.locator(".test-result.ok").wait_for()
+    assert popup.locator(".unsaved").count() == 0  # now it tests what is saved

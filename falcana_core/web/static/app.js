@@ -148,12 +148,10 @@
         out.innerHTML = '<p class="busy">…</p>';
         b.disabled = true;
         const body = new FormData();
-        // the form as typed, with the action's own inputs (never a password): an action
-        // may work on unsaved values
+        // the form as it stands, with the action's own inputs: an action works on the
+        // values on the screen (a test tests what was typed, password included)
         form.querySelectorAll("input[name], select[name]").forEach((field) => {
-          if (field.type !== "password" && field.type !== "checkbox" && field.value) {
-            body.set(field.name, field.value);
-          }
+          if (field.type !== "checkbox" && field.value) body.set(field.name, field.value);
         });
         try {
           const res = await post(form.dataset.actionUrl.replace("__action__", b.dataset.action), body);
@@ -181,6 +179,8 @@
           const field = form.querySelector(`[data-field="${result.dataset.highlightField}"]`);
           if (field) { field.classList.add("highlight"); field.scrollIntoView({ block: "nearest" }); }
         }
+        out.querySelectorAll("button.save-now").forEach((save) => save.addEventListener(
+          "click", () => form.requestSubmit()));
         out.querySelectorAll("button.follow-up[data-post-url]").forEach((p) => p.addEventListener("click", async () => {
           const res = await post(p.dataset.postUrl, new FormData());
           p.replaceWith(Object.assign(document.createElement("p"), {

@@ -159,15 +159,33 @@ def set_(login: str, email: str | None, display_name: str | None, username: str 
 @click.argument("login")
 @click.option("--to", default=None, help="Recipient (default: the mailbox's own address).")
 @click.option("--verify-only", is_flag=True, help="Stop after RCPT TO without sending.")
+@click.option("--email", default=None, help="Test with this address instead of the saved.")
+@click.option("--display-name", default=None)
+@click.option("--username", default=None)
+@click.option("--port", default=None)
+@click.option("--security", default=None, help="normal, tls or ssl")
+@click.option("--host", "server", default=None, help="The outgoing mail server.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password to test from stdin (else the stored one, where the "
+                   "server, port, username and connection type are the saved ones).")
 @click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON document.")
-def test(login: str, to: str | None, verify_only: bool, as_json: bool) -> None:
-    """Send a test mail and print the step log; exit 0 only when it passed."""
+def test(login: str, to: str | None, verify_only: bool, email: str | None,
+         display_name: str | None, username: str | None, port: str | None,
+         security: str | None, server: str | None, password_stdin: bool,
+         as_json: bool) -> None:
+    """Send a test mail and print the step log; exit 0 only when it passed.
+
+    Given settings (--host, --port, --password-stdin ...) are tested as they would be
+    saved, and nothing is saved: `falcana mail set` saves them once the test passed."""
     h = host()
     box = _mailbox(login)
+    typed = {"email": email, "display_name": display_name, "username": username,
+             "port": port, "security": security, "host": server,
+             "password": read_secret("Password", True) if password_stdin else None}
     try:
-        result: TestResult = h.run_action(box, "smtp.test", {"to": to,
-                                                             "verify_only": verify_only},
-                                          actor="cli")
+        result: TestResult = h.run_action(box, "smtp.test", {
+            "to": to, "verify_only": verify_only, **{k: v for k, v in typed.items()
+                                                      if v is not None}}, actor="cli")
     except ValueError as exc:
         fail(str(exc))
     if as_json:
@@ -178,6 +196,13 @@ def test(login: str, to: str | None, verify_only: bool, as_json: bool) -> None:
 
 
 def print_result(result: TestResult) -> None:
+    if result.invalid:
+        click.echo(str(_("Test not run: the settings to test are not valid.")))
+        for _field, label, message in result.invalid:
+            click.echo(f"  {label}: {message}" if label else f"  {message}")
+        return
+    if result.unsaved:
+        click.echo(str(_("Tested were the settings as entered, not yet saved.")))
     marks = {"ok": "✓", "failed": "✗", "skipped": "–"}
     for step in result.steps:
         reply = f"  {step.reply}" if step.reply else ""

@@ -82,6 +82,11 @@ class TestResult:
     message_id: str | None = None
     note: Text | None = None
     parts: list[TestPart] = dataclasses.field(default_factory=list)
+    #: the settings tested were typed, not (all) saved
+    unsaved: bool = False
+    #: what stopped the test before any connection: (field, its label, the message) of
+    #: each field error
+    invalid: list[tuple[str | None, Text, Text]] = dataclasses.field(default_factory=list)
 
     @property
     def failed_step(self) -> str | None:
@@ -104,6 +109,9 @@ class TestResult:
             "message_id": self.message_id,
             "note": text_in(self.note, lang) if self.note is not None else None,
             "parts": [p.as_dict(lang) for p in self.parts],
+            "unsaved": self.unsaved,
+            "invalid": [{"field": f, "label": text_in(label, lang), "message": text_in(m, lang)}
+                        for f, label, m in self.invalid],
         }
 
 
@@ -321,7 +329,11 @@ def run_transport_test(host: Host, mailbox: Mailbox, settings: SmtpSettings, via
 
 
 def test_action(ctx: SectionContext, params: Mapping[str, Any]) -> TestResult:
-    """The handler behind "Test-e-mail senden" (``params``: ``to``, ``verify_only``)."""
+    """The handler behind "Test-e-mail senden". ``params``: ``to``, ``verify_only``, and the
+    form as it stands (``email``, ``host``, ``port``, ``password`` ...: see ``typed``): the
+    test runs on those values, checked as a save checks them, and saves nothing."""
+    from falcana_smtp_settings.typed import settings_as_typed
+
     assert ctx.mailbox is not None
     to = params.get("to") or None
     if to is not None:
@@ -330,19 +342,33 @@ def test_action(ctx: SectionContext, params: Mapping[str, Any]) -> TestResult:
         except AddressError:
             raise ValueError(str(_("The test recipient is not a valid e-mail address."))
                              ) from None
-    settings = load_settings(ctx.host, ctx.mailbox)
+    verify_only = params.get("verify_only") in (True, "1", "true", "on")
     transport = ctx.mailbox.transport or SMTP
+    typed = params.get("transport")
+    if typed and typed != transport:
+        raise ValueError(str(_("Save the new way of sending first (and sign in where it "
+                               "asks you to), then test it.")))
     if transport != SMTP:
         labels = {c.value: c.label for c in SmtpSection().transport_choices(ctx)}
-        result = run_transport_test(ctx.host, ctx.mailbox, settings,
+        result = run_transport_test(ctx.host, ctx.mailbox, load_settings(ctx.host, ctx.mailbox),
                                     labels.get(transport, transport), to=to,
-                                    verify_only=bool(params.get("verify_only")))
+                                    verify_only=verify_only)
     else:
-        result = run_test(ctx.host, settings, to=to,
-                          verify_only=bool(params.get("verify_only")), admin=ctx.admin)
+        found = settings_as_typed(ctx, params)
+        if found.settings is None:
+            labels = {f.id: f.label for f in SmtpSection().fields(ctx)}
+            result = TestResult(ok=False, steps=[], recipient=to or "", unsaved=True,
+                                invalid=[(m.field, labels.get(m.field or "", ""), m.text)
+                                         for m in found.validation.errors])
+        else:
+            result = run_test(ctx.host, found.settings, to=to, verify_only=verify_only,
+                              admin=ctx.admin)
+            result.unsaved = found.unsaved
     ctx.host.audit.record(ctx.actor, "smtp.test", "mailbox", str(ctx.mailbox.id),
                           {"ok": result.ok, "transport": transport,
                            "failed_step": result.failed_step,
                            "explanation": result.explanation.id if result.explanation
-                           else None, "verify_only": result.verify_only})
+                           else None, "verify_only": result.verify_only,
+                           "unsaved": result.unsaved,
+                           "invalid": [f for f, _label, _m in result.invalid]})
     return result

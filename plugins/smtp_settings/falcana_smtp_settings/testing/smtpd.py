@@ -144,6 +144,7 @@ class SmtpTestServer:
         self.reply_delay = reply_delay
         self.open_connections = 0
         self.peak_connections = 0  # the most connections open at once
+        self.connections = 0  # every connection made (the start-up's own check included)
 
     @property
     def port(self) -> int:
@@ -230,6 +231,7 @@ class _SlowSMTP(SMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         with self._server.lock:
             self._server.open_connections += 1
+            self._server.connections += 1
             self._server.peak_connections = max(self._server.peak_connections,
                                                 self._server.open_connections)
         super().connection_made(transport)
