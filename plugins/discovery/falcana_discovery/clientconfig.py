@@ -8,6 +8,7 @@ https://wiki.mozilla.org/Thunderbird:Autoconfiguration:ConfigFileFormat
 from __future__ import annotations
 
 import dataclasses
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
@@ -33,9 +34,13 @@ class Server:
     authentication: tuple[str, ...] = ()
 
     def username_for(self, address: str) -> str:
-        local, _, domain = address.rpartition("@")
-        return (self.username.replace("%EMAILADDRESS%", address)
-                .replace("%EMAILLOCALPART%", local).replace("%EMAILDOMAIN%", domain))
+        return fill(self.username, address)
+
+    def for_address(self, address: str) -> Server:
+        """This server for one address: the format's placeholders filled in, in the host
+        name too ("mail.%EMAILDOMAIN%")."""
+        return dataclasses.replace(self, host=fill(self.host, address).lower(),
+                                   username=fill(self.username, address))
 
     @property
     def needs_oauth(self) -> bool:
@@ -49,6 +54,26 @@ class Provider:
     domains: tuple[str, ...]
     smtp: tuple[Server, ...]
     imap: tuple[Server, ...]
+
+    def for_address(self, address: str) -> Provider:
+        """The provider as it serves one address: every placeholder filled in (its display
+        name may carry one too: "%EMAILDOMAIN%")."""
+        return dataclasses.replace(
+            self, name=fill(self.name, address),
+            smtp=tuple(s.for_address(address) for s in self.smtp),
+            imap=tuple(s.for_address(address) for s in self.imap))
+
+
+#: the placeholders the format defines for what depends on the address
+_PLACEHOLDER = re.compile(r"%(EMAILADDRESS|EMAILLOCALPART|EMAILDOMAIN)%", re.IGNORECASE)
+
+
+def fill(template: str, address: str) -> str:
+    """``template`` with the address's placeholders filled in (case-insensitive: host
+    names are read in lower case)."""
+    local, _, domain = address.rpartition("@")
+    values = {"EMAILADDRESS": address, "EMAILLOCALPART": local, "EMAILDOMAIN": domain}
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1).upper()], template)
 
 
 def parse(data: bytes | str) -> Provider:

@@ -170,9 +170,10 @@ class Discoverer:
         return found
 
     def _ispdb(self, address: str, domain: str) -> list[Found]:
-        provider = ispdb.lookup(domain)
-        if provider is None:
+        found = ispdb.lookup(domain)
+        if found is None:
             return []
+        provider = found.for_address(address)
         label = _("Thunderbird ISP database ({name})", name=provider.name)
         return _from_provider(provider, address, "ispdb", label)
 
@@ -204,7 +205,7 @@ class Discoverer:
             try:
                 body = get(url, policy=self.host.config.net_policy, deadline=deadline,
                            ca_bundle=self.host.config.ca_bundle)
-                provider = parse(body)
+                provider = parse(body).for_address(address)
             except (OSError, FetchError, ConfigError) as exc:
                 errors.append(f"{urllib.parse.urlsplit(url).hostname}: {_reason(exc)}")
                 continue
@@ -243,8 +244,9 @@ class Discoverer:
             return by_plugin
         for mx_host in hosts:
             for candidate in _parents(mx_host):
-                provider = ispdb.lookup(candidate)
-                if provider is not None:
+                known = ispdb.lookup(candidate)
+                if known is not None:
+                    provider = known.for_address(address)
                     return _from_provider(provider, address, "mx", _(
                         "MX {mx}: {name} (Thunderbird ISP database)", mx=mx_host,
                         name=provider.name))

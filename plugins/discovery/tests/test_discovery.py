@@ -228,6 +228,25 @@ def test_the_username_form_of_the_database_is_applied(falcana_host: Host) -> Non
     assert result.proposal.values["username"] == "erika.muster"
 
 
+def test_every_placeholder_of_every_bundled_entry_is_filled_in(falcana_host: Host) -> None:
+    """The format's %EMAILADDRESS%, %EMAILLOCALPART% and %EMAILDOMAIN% stand in host names,
+    usernames and display names (inbox.lt: "mail.%EMAILDOMAIN%"): a proposal never
+    carries one, for any domain of the bundled database."""
+    import re
+
+    from falcana_discovery import ispdb
+
+    left = re.compile(r"%[A-Za-z]+%")
+    for domain, provider in sorted(ispdb.index().items()):
+        filled = provider.for_address(f"erika.muster@{domain}")
+        texts = [filled.name, *(t for s in (*filled.smtp, *filled.imap)
+                                for t in (s.host, s.username))]
+        assert not [t for t in texts if left.search(t)], (domain, texts)
+    result = discover(falcana_host, "max@inbox.lt")
+    assert first(result)[0] == "mail.inbox.lt"
+    assert "%" not in str(result.proposal.source_label)
+
+
 def test_the_command_line_detects_and_sets(falcana_cli: Callable[..., Any],
                                            falcana_host: Host) -> None:
     import json
