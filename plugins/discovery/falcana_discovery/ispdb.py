@@ -30,3 +30,15 @@ def index() -> dict[str, Provider]:
 
 def lookup(domain: str) -> Provider | None:
     return index().get(domain.strip().rstrip(".").lower())
+
+
+@functools.cache
+def servers() -> dict[str, str]:
+    """Server name -> provider name, for every server of the bundled database whose name
+    does not depend on the address."""
+    found: dict[str, str] = {}
+    for provider in index().values():
+        for server in (*provider.smtp, *provider.imap):
+            if "%" not in server.host:
+                found.setdefault(server.host, provider.name)
+    return found

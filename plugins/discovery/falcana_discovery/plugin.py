@@ -1,5 +1,6 @@
-"""Hook implementations: the ``discover_settings`` answer behind ``host.discover``, the
-"Einstellungen ermitteln" button beside the e-mail field, ``falcana mail detect``."""
+"""Hook implementations: the ``discover_settings`` answer behind ``discover(host, address)``,
+the servers the ISP database knows, the "Einstellungen ermitteln" button beside the e-mail
+field, ``falcana mail detect``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     import click
     from falcana_smtp_settings.api import Discovery
 
-    from falcana_core.api import Action, Host
+    from falcana_core.api import Action, Host, Text
 
 
 @hookimpl
@@ -20,6 +21,15 @@ def discover_settings(host: Host, address: str) -> Discovery:
     from falcana_discovery.engine import discoverer
 
     return discoverer(host).discover(address)
+
+
+@hookimpl
+def known_server(server: str) -> Text | None:
+    from falcana_discovery.i18n import _
+    from falcana_discovery.ispdb import servers
+
+    name = servers().get(server)
+    return _("{name} (Thunderbird ISP database)", name=name) if name else None
 
 
 @hookimpl

@@ -151,3 +151,13 @@ def detect_provider(host: Host, address: str, server: str, *, dns: bool = True
     if not found:
         return None
     return sorted(found, key=lambda pd: (-pd[1].confidence, pd[0]))[0][1]
+
+
+def known_server(host: Host, server: str) -> Text | None:
+    """Who knows ``server`` as a mail server: the provider whose host it is, or a plugin
+    that knows it (hook ``known_server``); None for a name nobody knows."""
+    found = detect_provider(host, "", server, dns=False)
+    if found is not None and found.via == "host":
+        return found.name
+    who: Text | None = host.hook.call("known_server", server=server.strip().lower())
+    return who

@@ -27,6 +27,7 @@ from falcana_core.api import (
     Step,
     StepProblem,
     StepStatus,
+    Text,
 )
 from falcana_core.api.net import DestinationRefused, NetPolicy, cancellation, connect, watchdog
 from falcana_smtp_settings.settings import SmtpSettings
@@ -61,6 +62,8 @@ class DeadlineExceeded(TimeoutError):
 
 
 #: a reply longer than this is not from a mail server we want to talk to
+#: failures that a known server's name rules out as a typo: the network is at fault
+_NETWORK = (FailureKind.DNS, FailureKind.REFUSED, FailureKind.TIMEOUT, FailureKind.UNREACHABLE)
 MAX_REPLY_LINES = 100
 MAX_REPLY_BYTES = 32 * 1024
 MAX_LINE = 8192  # smtplib's own limit per line (smtplib._MAXLINE)
@@ -139,8 +142,11 @@ class SmtpSession:
                  deadline: float | None = None, login_hook: LoginHook | None = None,
                  password_hook: PasswordHook | None = None,
                  local_hostname: str | None = None, policy: NetPolicy | None = None,
-                 admin: bool = True) -> None:
+                 admin: bool = True,
+                 known_server: Callable[[str], Text | None] | None = None) -> None:
         self.settings = settings
+        #: who knows the server as a real mail server (a provider, the ISP database)
+        self.known_server = known_server
         self.policy = policy or NetPolicy()
         self.admin = admin  # whose test this is: non-admins get the user ports only
         self.ca_bundle = ca_bundle
@@ -236,6 +242,12 @@ class SmtpSession:
         failure = self._classify(step_id, exc)
         if self.sasl:
             failure = dataclasses.replace(failure, data={**failure.data, "auth": self.sasl})
+        if failure.kind in _NETWORK and step_id in ("resolve", "connect") and \
+                self.known_server is not None and not failure.data.get("deadline"):
+            who = self.known_server(self.settings.host)
+            if who is not None:  # the name is right: the network is what fails
+                failure = dataclasses.replace(failure, data={**failure.data,
+                                                             "known_server": who})
         return failure
 
     def _classify(self, step_id: str, exc: BaseException) -> DeliveryFailure:

@@ -43,6 +43,25 @@ def explain(f: DeliveryFailure) -> Explanation | None:
     if step == "greeting" and kind in (FailureKind.TIMEOUT, FailureKind.CLOSED) and \
             not f.data.get("deadline"):
         return _no_greeting(f)
+    who = f.data.get("known_server")
+    if who is not None and kind is FailureKind.DNS:
+        return Explanation("smtp.no_dns",
+                           _("The falcana server could not look up {host}, the server of "
+                             "{who}: the name is right, so the falcana server has no working "
+                             "DNS or no internet access.", host=f.host, who=who),
+                           _("Check on the falcana server: its DNS resolver "
+                             "(FALCANA_DNS_SERVERS, else the system's), its firewall, and a "
+                             "proxy it has to use."),
+                           retry=Retry.LATER, scope=Scope.MAILBOX)
+    if who is not None and step == "connect":
+        return Explanation("smtp.port_blocked",
+                           _("{host} ({who}) accepted no connection on port {port}: the "
+                             "network of the falcana server probably blocks outgoing "
+                             "connections to this port.", host=f.host, who=who, port=f.port),
+                           _("Ask the network's admin to allow outgoing connections to {host} "
+                             "on port {port} (firewall, proxy), or try the provider's other "
+                             "port.", host=f.host, port=f.port),
+                           field="port", retry=Retry.LATER, scope=Scope.MAILBOX)
     if kind is FailureKind.DNS:
         return Explanation("smtp.host_not_found",
                            _("The name of the outgoing mail server ({host}) was not found.",

@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING, Any
 from falcana_core.api import hookspec
 
 if TYPE_CHECKING:
-    from falcana_core.api import Choice, HelpText, Host, Limits, Mailbox, SectionContext, Validation
+    from falcana_core.api import (
+        Choice,
+        HelpText,
+        Host,
+        Limits,
+        Mailbox,
+        SectionContext,
+        Text,
+        Validation,
+    )
     from falcana_smtp_settings.detection import Detection, MxLookup
     from falcana_smtp_settings.discovery import Discovery
     from falcana_smtp_settings.exchange import SmtpSession
@@ -45,6 +54,17 @@ def provider_limits(provider: str) -> Limits | None:
 
     First result; the SMTP transport and the mail API transports declare them to the
     outbox (``Transport.limits``), which keeps within them and falls back to defaults.
+    """
+
+
+@hookspec(firstresult=True)
+def known_server(server: str) -> Text | None:
+    """Who knows ``server`` as a real mail server (the ISP database: "Thunderbird ISP
+    database (1&1)"), so a name that does not resolve, or a port that does not answer,
+    is the falcana server's network, not a typo.
+
+    First result; a provider plugin's own hosts are known through ``detect_provider``
+    already (a detection ``via="host"``).
     """
 
 

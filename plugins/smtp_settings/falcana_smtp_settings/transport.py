@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from falcana_core.api import DeliveryError, Envelope, Limits, SendResult, Step
-from falcana_smtp_settings.detection import detect_provider
+from falcana_smtp_settings.detection import detect_provider, known_server
 from falcana_smtp_settings.exchange import SmtpSession, StepFailed
 from falcana_smtp_settings.message import Prepared, prepare, prepare_envelope
 from falcana_smtp_settings.settings import SmtpSettings, load_settings
@@ -37,7 +37,8 @@ def make_session(host: Host, settings: SmtpSettings, *, deadline: float | None =
 
     return SmtpSession(settings, ca_bundle=host.config.ca_bundle,
                        timeout=host.config.net_timeout, deadline=deadline, login_hook=login,
-                       password_hook=password, policy=host.config.net_policy, admin=admin)
+                       password_hook=password, policy=host.config.net_policy, admin=admin,
+                       known_server=lambda server: known_server(host, server))
 
 
 def with_provider(host: Host, settings: SmtpSettings, *, dns: bool = True) -> SmtpSettings:

@@ -12,6 +12,7 @@ import pytest
 import trustme
 
 from falcana_core.host import Host
+from falcana_core.i18n import language
 from falcana_core.models import Mailbox
 from falcana_core.testing.net import SilentServer, closed_port
 
@@ -218,6 +219,32 @@ def test_unknown_host_name(configure: Any, test_mail: Any) -> None:
     assert result.failed_step == "resolve"
     assert result.explanation.id == "smtp.host_not_found"
     assert result.explanation.field == "host"
+
+
+@pytest.mark.parametrize("server", ["smtp.office365.com", "smtp.gmail.com", "smtp.1und1.de"])
+def test_a_known_server_that_does_not_resolve_means_no_dns_not_a_typo(
+        configure: Any, test_mail: Any, server: str) -> None:
+    """The test kit's DNS server knows none of these names, as a falcana server without
+    DNS: the name of a provider's (or the ISP database's) server is not misspelled."""
+    configure(None, host=server, port=587, security="tls", password="")
+    result = test_mail()
+    assert result.failed_step == "resolve"
+    assert result.explanation.id == "smtp.no_dns"
+    assert result.explanation.field is None
+    with language("de"):
+        assert "Schreibweise" not in str(result.explanation.fix)
+        assert "DNS" in str(result.explanation.cause)
+
+
+def test_a_known_server_that_refuses_the_port_means_a_blocked_network(
+        configure: Any, test_mail: Any, dns_server: Any) -> None:
+    dns_server.set_address("smtp.office365.com", ["127.0.0.1"])
+    configure(None, host="smtp.office365.com", port=closed_port(), security="tls",
+              password="")
+    result = test_mail()
+    assert result.failed_step == "connect"
+    assert result.explanation.id == "smtp.port_blocked"
+    assert "Microsoft 365" in str(result.explanation.cause)
 
 
 def test_a_server_that_never_answers_is_bounded(
