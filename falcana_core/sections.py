@@ -200,6 +200,10 @@ class Action:
     #: inputs of the action itself, shown beside its button and sent with it (the test
     #: e-mail's recipient); never stored
     inputs: Sequence[Field] = ()
+    #: counts against the per-user limit of connection tests (``FALCANA_ACTIONS_PER_MINUTE``
+    #: in the web UI); an action that only helps to fill in a form ("Einstellungen
+    #: ermitteln", with its own time budget and cache) has a looser limit of its own
+    rate_limited: bool = True
     #: the plugin's template for the handler's result, ``"<plugin>/<file>"`` from the
     #: plugin package's ``templates/`` folder; without one the page shows the result's
     #: ``message`` (or follows its ``redirect``)

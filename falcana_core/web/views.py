@@ -241,7 +241,7 @@ def run_action(mailbox_id: int, action_id: str) -> Any:
     params = {k: v[:1024] for k, v in request.form.items() if k != "csrf_token"}
     gate: ActionGate = current_app.extensions["falcana_action_gate"]
     try:
-        with gate.enter(user.login):
+        with gate.enter(user.login, limited=action.rate_limited):
             result = host().run_action(box, action_id, params, actor=user.login)
     except Busy as busy:
         message = {"rate": _("Too many tests in a short time: please wait a minute."),

@@ -40,6 +40,28 @@ def test_typing_an_address_with_no_server_yet_finds_the_settings_by_itself(
     assert popup.locator("#sent_copy-host").is_visible()
 
 
+def test_finding_nothing_puts_back_what_was_there_before(page: Any, web: Any,
+                                                         login: Any) -> None:
+    """No stale green fields: settings found for one address do not stay as if found for
+    the next one, for which nothing is found."""
+    login()
+    page.click("#open-users")
+    page.fill("#user-search", "Muster07")
+    page.locator("tr.opens-popup", has_text="Muster07").first.dblclick()
+    popup = page.locator("dialog#popup")
+    popup.locator("form.section-form").first.wait_for()
+    popup.locator("#smtp-email").fill("erika@online.de")
+    popup.locator("#smtp-email").press("Tab")
+    popup.locator(".discovery .message.saved").wait_for()
+    assert popup.locator("#smtp-host").input_value() == "smtp.1und1.de"
+    popup.locator("#smtp-email").fill("erika@nirgendwo-bekannt.de")
+    popup.locator("button.action[data-action='discovery.detect']").click()
+    popup.locator("[data-nothing-found]").wait_for()
+    assert popup.locator("#smtp-host").input_value() == ""
+    assert popup.locator("#sent_copy-host").input_value() == ""
+    assert popup.locator(".field.filled").count() == 0
+
+
 def test_find_settings_fill_them_and_the_test_mail_passes(
         chromium: Any, web: Any, login: Any, dns_server: Any, test_ca: trustme.CA,
         smtp_server: Any) -> None:

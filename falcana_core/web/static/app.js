@@ -74,11 +74,27 @@
   }
 
   // -- a section form: save, presets, fields that follow others, actions -------------------------------
+  // what an action filled in stays marked (green) with its source until saved; an answer
+  // that finds nothing puts back what was there before, so nothing stale looks found
+  function clearFilled(form, restore) {
+    form.querySelectorAll(".filled").forEach((box) => {
+      box.classList.remove("filled");
+      box.title = "";
+      if (!restore) return;
+      box.querySelectorAll("[data-before]").forEach((field) => {
+        field.value = field.dataset.before;
+        delete field.dataset.before;
+        delete field.dataset.typed;
+      });
+    });
+  }
+
   function fillFrom(form, values, source) {
-    form.querySelectorAll(".filled").forEach((el) => el.classList.remove("filled"));
+    clearFilled(form, false);
     for (const [name, value] of Object.entries(values)) {
       const field = form.querySelector(`[name="${name}"]`);
       if (!field) continue;
+      if (!("before" in field.dataset)) field.dataset.before = field.value;
       field.value = value;
       field.dataset.typed = "1";  // a filled port is not moved by the connection type
       const box = field.closest(".field");
@@ -162,6 +178,9 @@
         if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }
         const fill = out.querySelector("[data-fill]");
         if (fill) fillFrom(form, JSON.parse(fill.dataset.fill), fill.dataset.source);
+        else if (out.querySelector("[data-nothing-found]")) {
+          document.querySelectorAll("form.section-form").forEach((f) => clearFilled(f, true));
+        }
         const also = out.querySelector("[data-also]");  // proposals for other sections
         if (also && fill) for (const other of JSON.parse(also.dataset.also)) {
           const target = document.querySelector(`form.section-form[data-section="${other.section}"]`);

@@ -30,4 +30,5 @@ def detect(ctx: SectionContext, params: Mapping[str, Any]) -> Discovery:
 
 
 ACTIONS = [Action("discovery.detect", _("Find settings"), "smtp", detect, order=5,
-                  beside="email", auto_when_empty="host", template="discovery/found.html")]
+                  beside="email", auto_when_empty="host", template="discovery/found.html",
+                  rate_limited=False)]

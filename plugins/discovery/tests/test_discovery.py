@@ -277,3 +277,25 @@ def test_bulk_detection_fills_mailboxes_without_a_server(falcana_cli: Callable[.
                      "c@nowhere-at-all.example": False}
     again = json.loads(falcana_cli("mail", "detect", "--from-users", "--json").stdout)
     assert [r["address"] for r in again["mailboxes"]] == ["c@nowhere-at-all.example"]
+
+
+def test_setting_up_users_is_not_throttled_but_tests_are(falcana_host: Host,
+                                                        smtp_server: Callable[..., Any]) -> None:
+    """Finding settings for user after user (on every typed address) never meets the
+    test e-mail's limit; the limit still holds for connection tests."""
+    from falcana_core.web import create_app
+
+    falcana_host.users.add("admin", email="admin@firma.example", role="admin",
+                           password="Admin-Pw-1")
+    boxes = [falcana_host.mailboxes.personal(falcana_host.users.add(
+        f"user{i}", email=f"user{i}@online.de")) for i in range(12)]
+    client = create_app(falcana_host, WTF_CSRF_ENABLED=False).test_client()
+    client.post("/login", data={"login": "admin", "password": "Admin-Pw-1"})
+    for box in boxes:  # 12 in a minute: more than the 10 tests a minute allow
+        answer = client.post(f"/mailboxes/{box.id}/actions/discovery.detect",
+                             data={"email": box.address})
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        assert "smtp.1und1.de" in answer.get_data(as_text=True)
+    statuses = [client.post(f"/mailboxes/{boxes[0].id}/actions/smtp.test",
+                            data={"port": "99999"}).status_code for _ in range(11)]
+    assert statuses[:10] == [200] * 10 and statuses[10] == 429
