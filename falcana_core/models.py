@@ -17,9 +17,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    delete,
     event,
+    insert,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 
 def utcnow() -> dt.datetime:
@@ -81,6 +83,32 @@ class User(Base):
 @event.listens_for(User, "before_update")
 def _user_search_text(_mapper: object, _conn: object, user: User) -> None:
     user.refresh_search_text()
+
+
+class UserSearchTerm(Base):
+    """One form of one word of a user's login, names or e-mail (falcana_core.search)."""
+
+    __tablename__ = "user_search_terms"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    term: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+
+@event.listens_for(Session, "after_flush")
+def _user_search_terms(session: Session, _context: object) -> None:
+    """The search terms of the users a flush wrote, in one statement each way."""
+    from falcana_core.search import rows
+
+    users = [o for o in (*session.new, *session.dirty) if isinstance(o, User)]
+    if not users:
+        return
+    ids = [u.id for u in users]
+    session.execute(delete(UserSearchTerm).where(UserSearchTerm.user_id.in_(ids)))
+    found = [row for u in users for row in rows(
+        u.id, (u.login, u.first_name, u.last_name, u.email))]
+    if found:
+        session.execute(insert(UserSearchTerm), found)
 
 
 class Mailbox(Base):

@@ -8,11 +8,12 @@ import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import delete, func, or_, select, tuple_
 
 from falcana_core.addresses import AddressError, has_control_chars, normalise_address
 from falcana_core.i18n import Domain, LazyText
-from falcana_core.models import Mailbox, MailboxKind, Role, User, WebSession
+from falcana_core.models import Mailbox, MailboxKind, Role, User, UserSearchTerm, WebSession
+from falcana_core.search import prefix_range, query_words
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
@@ -115,14 +116,15 @@ class Users:
         read from the sort index, so the hundredth page costs what the first does (keyset
         paging). ``offset`` counts rows from the start; its cost grows with it."""
         query = select(User)
-        if search.strip():
-            escaped = search.strip().casefold().replace("\\", "\\\\")
-            escaped = escaped.replace("%", "\\%").replace("_", "\\_")
-            query = query.where(User.search_text.like(f"%{escaped}%", escape="\\"))
+        words = query_words(search)
+        for forms in words:  # every typed word starts a form of a word of the user's
+            t = UserSearchTerm
+            query = query.where(User.id.in_(select(t.user_id).where(or_(*(
+                t.term.between(*prefix_range(f)) for f in sorted(forms))))))
         key = (User.last_name, User.first_name, User.login)
         order: tuple[Any, ...] = key
-        if search.strip():
-            # a search reads the search column and sorts the matches: walking the sort
+        if words:
+            # a search reads the terms' index and sorts the matches: walking the sort
             # index instead would look at every user before the first "Müller"
             # (``|| ''`` keeps the order and keeps the planner off that index)
             order = tuple(column.op("||")("") for column in key)

@@ -35,7 +35,7 @@ def test_each_plugin_has_its_own_version_table(host: Host) -> None:
     tables = set(inspect(host.engine).get_table_names())
     assert {"alembic_version_core", "alembic_version_smtp_settings"} <= tables
     with host.engine.connect() as conn:
-        assert conn.scalar(text("select version_num from alembic_version_core")) == "core_0009"
+        assert conn.scalar(text("select version_num from alembic_version_core")) == "core_0010"
         assert conn.scalar(text("select version_num from alembic_version_smtp_settings")
                            ) == "smtp_0004"
 
@@ -227,3 +227,39 @@ def test_the_copy_in_sent_columns_become_steps_after_delivery_and_back(host: Hos
         back = dict(conn.execute(text("SELECT id, copy_status FROM outbox_messages")).all())
     assert back == {1: "pending", 2: "filed", 3: "failed", 4: None}
     _core_migration(host, "head", "upgrade")
+
+
+def test_a_user_is_found_as_people_type_the_name(host: Host) -> None:
+    host.users.add("juergen", first_name="Jürgen", last_name="Müßig",
+                   email="juergen@example.com")
+    host.users.add("anna", first_name="Anna", last_name="Müller")
+    host.users.add("weiss", first_name="Björn", last_name="Weiß")
+    for typed in ("Muessig", "Mussig", "müßig", "MÜSSIG", "jurgen", "Jürgen", "JÜRGEN",
+                  "juergen", "Müßig, Jürgen", "jür mü"):
+        found, count = host.users.list(typed)
+        assert [u.login for u in found] == ["juergen"] and count == 1, typed
+    assert [u.login for u in host.users.list("weiss")[0]] == ["weiss"]
+    assert [u.login for u in host.users.list("bjorn")[0]] == ["weiss"]
+    assert host.users.list("Müßig Anna")[1] == 0  # every word must match
+    assert host.users.list("muller")[1] == 1
+    host.users.rename("anna", first_name="Anna", last_name="Schröder", actor="admin")
+    assert host.users.list("müller")[1] == 0 and host.users.list("schroder")[1] == 1
+
+
+def test_the_search_reads_an_index(host: Host) -> None:
+    """The plan of a search names the terms' index, not a scan of every user."""
+    from sqlalchemy import text as sql
+
+    host.users.add("juergen", first_name="Jürgen", last_name="Müßig")
+    with host.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            plan = " ".join(str(r[-1]) for r in conn.execute(sql(
+                "EXPLAIN QUERY PLAN SELECT user_id FROM user_search_terms "
+                "WHERE term BETWEEN 'muessig' AND 'muessig\U0010ffff'")))
+            assert "ix_user_search_terms_term" in plan or "PRIMARY KEY" in plan, plan
+        else:
+            conn.execute(sql("SET enable_seqscan = off"))
+            plan = " ".join(r[0] for r in conn.execute(sql(
+                "EXPLAIN SELECT user_id FROM user_search_terms "
+                "WHERE term BETWEEN 'muessig' AND 'muessig\U0010ffff'")))
+            assert "Index" in plan, plan
