@@ -38,9 +38,12 @@ def terms(*parts: str | None) -> set[str]:
             for form in forms(word)}
 
 
-def query_words(search: str) -> list[set[str]]:
-    """Per typed word, the forms to look up; a user matches when every word matches."""
-    return [forms(word) for word in _WORD.findall(search)]
+def query_words(search: str) -> list[str]:
+    """Per typed word, the one form to look up (umlauts written out, no accents): every
+    name it may stand for has that form among its terms ("Müßig" and "Muessig" both have
+    "muessig"); a user matches when every word matches."""
+    return [_plain(word.casefold().translate(_UMLAUTS))[:MAX_TERM]
+            for word in _WORD.findall(search)]
 
 
 def prefix_range(prefix: str) -> tuple[str, str]:

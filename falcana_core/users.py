@@ -8,7 +8,7 @@ import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, or_, select, tuple_
+from sqlalchemy import delete, func, select, tuple_
 
 from falcana_core.addresses import AddressError, has_control_chars, normalise_address
 from falcana_core.i18n import Domain, LazyText
@@ -117,10 +117,10 @@ class Users:
         paging). ``offset`` counts rows from the start; its cost grows with it."""
         query = select(User)
         words = query_words(search)
-        for forms in words:  # every typed word starts a form of a word of the user's
+        for word in words:  # every typed word starts a form of a word of the user's
             t = UserSearchTerm
-            query = query.where(User.id.in_(select(t.user_id).where(or_(*(
-                t.term.between(*prefix_range(f)) for f in sorted(forms))))))
+            query = query.where(User.id.in_(select(t.user_id).where(
+                t.term.between(*prefix_range(word)))))
         key = (User.last_name, User.first_name, User.login)
         order: tuple[Any, ...] = key
         if words:
