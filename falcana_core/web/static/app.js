@@ -173,7 +173,13 @@
           const res = await post(form.dataset.actionUrl.replace("__action__", b.dataset.action), body);
           out.innerHTML = await res.text();
         } finally { b.disabled = false; }
-        out.scrollIntoView({ block: "nearest" });
+        // the answer where the admin looks: long help folds away once a test ran, the
+        // result's start comes into view, and the keyboard focus (and a screen reader)
+        // goes to its headline
+        if (out.querySelector(".test-result")) {
+          form.querySelectorAll("details.context-help[open]").forEach((d) => { d.open = false; });
+        }
+        out.scrollIntoView({ block: "start" });
         const heading = out.querySelector("h4, .message");
         if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }
         const fill = out.querySelector("[data-fill]");
@@ -196,7 +202,8 @@
         const result = out.querySelector("[data-highlight-field]");
         if (result) {
           const field = form.querySelector(`[data-field="${result.dataset.highlightField}"]`);
-          if (field) { field.classList.add("highlight"); field.scrollIntoView({ block: "nearest" }); }
+          // marked, not scrolled to: the answer naming it stays in view
+          if (field) field.classList.add("highlight");
         }
         out.querySelectorAll("button.save-now").forEach((save) => save.addEventListener(
           "click", () => form.requestSubmit()));

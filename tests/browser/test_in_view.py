@@ -1,0 +1,121 @@
+"""The answer is where the admin looks: after every test (passed, failed at a step, a
+provider with long help) and after saving, at 1280x720 and 1366x768, what matters is in
+view without scrolling and keyboard focus is on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from falcana_core.host import Host
+
+SCREENSHOTS = Path(__file__).parent.parent.parent / "docs" / "screenshots"
+SMTP_PW = "Jürgens-Postfach-1"
+SIZES = [(1280, 720), (1366, 768)]
+
+
+@pytest.fixture(params=SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def small(request: pytest.FixtureRequest, chromium: Any, web: Any) -> Iterator[Any]:
+    width, height = request.param
+    context = chromium.new_context(locale="de-DE", viewport={"width": width, "height": height})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.height = height
+    page.goto(web.url + "/login")
+    page.fill("#login", "admin")
+    page.fill("#password", "Admin-Pw-1")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    yield page
+    context.close()
+
+
+def in_view(page: Any, locator: Any) -> bool:
+    """Wholly visible in the window, without scrolling (at most its first 120 pixels for a
+    taller element)."""
+    box = locator.bounding_box()
+    assert box is not None, locator
+    return box["y"] >= 0 and box["y"] + min(box["height"], 120) <= page.height
+
+
+def open_popup(page: Any, last_name: str) -> Any:
+    page.click("#open-users")
+    page.fill("#user-search", last_name)
+    page.locator("tr.opens-popup", has_text=last_name).first.dblclick()
+    popup = page.locator("dialog#popup")
+    popup.locator("form.section-form").first.wait_for()
+    return popup
+
+
+def fill(popup: Any, web: Any, password: str) -> None:
+    popup.locator("#smtp-host").fill("127.0.0.1")
+    popup.locator("#smtp-port").fill(str(web.smtp.port))
+    popup.locator("#smtp-security").select_option("tls")
+    popup.locator("#smtp-password").fill(password)
+
+
+def run_test(popup: Any) -> Any:
+    popup.locator("button.action[data-action='smtp.test']").click()
+    result = popup.locator(".test-result")
+    result.wait_for()
+    return result
+
+
+def focused_inside(page: Any, selector: str) -> bool:
+    return bool(page.evaluate(
+        f"() => !!document.activeElement && !!document.activeElement.closest('{selector}')"))
+
+
+def test_a_passed_test_is_in_view_with_focus(small: Any, web: Any) -> None:
+    popup = open_popup(small, "Müßig")
+    fill(popup, web, SMTP_PW)
+    result = run_test(popup)
+    assert "ok" in (result.get_attribute("class") or "")
+    assert in_view(small, result.locator("h4"))
+    assert focused_inside(small, ".test-result")
+    assert popup.locator(".action-result[aria-live]").count() >= 1
+
+
+def test_a_wrong_password_shows_step_cause_and_fix_in_view(small: Any, web: Any) -> None:
+    popup = open_popup(small, "Müßig")
+    fill(popup, web, "falsch")
+    result = run_test(popup)
+    for part in (result.locator("h4"), popup.locator("tr.step.failed"),
+                 popup.locator(".explanation .cause"), popup.locator(".explanation .fix")):
+        assert in_view(small, part), part
+    assert focused_inside(small, ".test-result")
+    if small.height == 720:
+        small.screenshot(path=str(SCREENSHOTS / "failed-test-in-view.png"))
+
+
+def test_long_provider_help_does_not_push_the_answer_away(small: Any, web: Any) -> None:
+    host = Host.start(web.config)
+    host.users.add("anna", first_name="Anna", last_name="Contoso",
+                   email="anna@contoso.onmicrosoft.com")
+    host.close()
+    popup = open_popup(small, "Contoso")
+    assert popup.locator("[data-help='m365.special_cases']").count() == 1
+    fill(popup, web, "falsch")
+    result = run_test(popup)
+    for part in (result.locator("h4"), popup.locator(".explanation .cause"),
+                 popup.locator(".explanation .fix")):
+        assert in_view(small, part), part
+    # the help folded away once the test ran; one click opens it again
+    assert popup.locator("details.context-help[open]").count() == 0
+
+
+def test_saved_is_in_view_and_each_save_button_has_a_name_of_its_own(small: Any,
+                                                                     web: Any) -> None:
+    popup = open_popup(small, "Müßig")
+    names = popup.locator("form.section-form button[type=submit]").evaluate_all(
+        "buttons => buttons.map(b => b.getAttribute('aria-label') || b.textContent)")
+    assert len(names) == len(set(names)) >= 2, names
+    fill(popup, web, SMTP_PW)
+    popup.locator("form.section-form[data-section='smtp'] button[type=submit]").click()
+    saved = popup.locator(".message.saved")
+    saved.wait_for()
+    assert saved.inner_text() == "Gespeichert."
+    assert in_view(small, saved)
