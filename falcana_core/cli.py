@@ -96,11 +96,15 @@ class FalcanaGroup(click.Group):
     never a traceback with SQL and parameters."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from sqlalchemy.exc import OperationalError
-
         try:
             return super().invoke(ctx)
-        except OperationalError as exc:
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise  # --help, usage errors: no database involved
+        except Exception as exc:  # the database layer is imported only by what needs it
+            from sqlalchemy.exc import OperationalError
+
+            if not isinstance(exc, OperationalError):
+                raise
             from falcana_core.db import describe_error
 
             fail(describe_error(exc), 1)
@@ -555,14 +559,17 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         fail(str(exc), 1)
     set_language(config.lang)
-    from sqlalchemy.exc import OperationalError
-
-    from falcana_core.db import describe_error
-    from falcana_core.host import load_enabled_plugins
+    from falcana_core.plugin_state import load_enabled_plugins
 
     try:
         plugins = load_enabled_plugins(config)
-    except OperationalError as exc:  # one line, no SQL, no parameters
-        fail(describe_error(exc), 1)
+    except Exception as exc:
+        from sqlalchemy.exc import OperationalError
+
+        if not isinstance(exc, OperationalError):
+            raise
+        from falcana_core.db import describe_error
+
+        fail(describe_error(exc), 1)  # a database that cannot be read: one line, no SQL
     group = build_cli(config, plugins)
     group.main(args=argv, prog_name="falcana", obj=CliState(config, plugins))

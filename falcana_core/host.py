@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from email.message import EmailMessage
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from falcana_core import permissions
@@ -28,6 +28,7 @@ from falcana_core.delivery import DeliveryFailure, Explanation
 from falcana_core.models import DeploymentSetting, Mailbox, PluginState
 from falcana_core.outbox import Outbox
 from falcana_core.permissions import Actor
+from falcana_core.plugin_state import load_enabled_plugins
 from falcana_core.plugins import Candidate, Plugins
 from falcana_core.secretbox import SecretStore
 from falcana_core.sections import (
@@ -302,52 +303,3 @@ class Host:
             return connection.send(message)
         finally:
             connection.close()
-
-
-def load_enabled_plugins(config: Config, engine: Engine | None = None,
-                         candidates: list[Candidate] | None = None) -> Plugins:
-    """Load plugins, leaving out those blocked by the environment or disabled in the
-    database. Without an engine the database is read only if it exists: ``falcana --help``
-    must not create one."""
-    plugins = Plugins(strict=config.strict_plugins)
-    if engine is not None:
-        disabled = _disabled_plugins(engine)
-    elif _database_exists(config.database_url):
-        engine = make_engine(config.database_url)
-        try:
-            disabled = _disabled_plugins(engine)
-        finally:
-            engine.dispose()
-    else:
-        disabled = set()
-    plugins.load(candidates, disabled=disabled, blocked=config.disable_plugins)
-    return plugins
-
-
-def _database_exists(url: str) -> bool:
-    """False only for an SQLite file that is not there yet (a server database: True)."""
-    from pathlib import Path
-
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return True
-    database = parsed.database
-    return bool(database) and database != ":memory:" and Path(str(database)).exists()
-
-
-def _disabled_plugins(engine: Engine) -> set[str]:
-    """Plugins an admin disabled; an empty set before the first migration."""
-    from sqlalchemy import inspect
-    from sqlalchemy.exc import OperationalError
-
-    try:
-        if not inspect(engine).has_table(PluginState.__tablename__):
-            return set()
-        with engine.connect() as conn:
-            return set(conn.scalars(select(PluginState.name)
-                                    .where(PluginState.enabled.is_(False))))
-    except OperationalError as exc:  # reported when the host opens the database
-        log.warning("cannot read plugin state: %s", exc.__class__.__name__)
-        return set()

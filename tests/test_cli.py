@@ -131,3 +131,41 @@ def test_help_has_no_side_effects(tmp_path: Path) -> None:
                                 env=env, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         assert list(tmp_path.iterdir()) == [], args
+
+
+def _command_paths(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    import click
+
+    paths = [prefix]
+    if isinstance(group, click.Group):
+        for name, command in sorted(group.commands.items()):
+            paths.extend(_command_paths(command, (*prefix, name)))
+    return paths
+
+
+def test_help_of_every_command_starts_without_the_database_layer_or_the_web(
+        tmp_path: Path) -> None:
+    """``falcana --help`` and every subcommand's ``--help`` import neither SQLAlchemy nor
+    Flask, also where the database exists (its plugin state is read without them)."""
+    from falcana_core.cli import build_cli
+    from falcana_core.host import Host
+    from falcana_core.plugin_state import load_enabled_plugins
+    from falcana_core.testing import make_config
+
+    config = make_config(tmp_path / "data")
+    Host.start(config).close()  # an up-to-date database, as on a running installation
+    paths = _command_paths(build_cli(config, load_enabled_plugins(config)))
+    assert ("mail", "test") in paths and ("outbox", "list") in paths and len(paths) > 20
+    script = ("import sys\nfrom falcana_core.cli import main\n"
+              "try:\n    main(sys.argv[1:] + ['--help'])\nexcept SystemExit:\n    pass\n"
+              "print(sorted(m for m in ('sqlalchemy', 'flask') if m in sys.modules))")
+    env = {**os.environ, "FALCANA_DATA_DIR": str(tmp_path / "data"),
+           "FALCANA_ALLOW_NETWORKS": "loopback"}
+    heavy = {}
+    for path in paths:
+        out = subprocess.run([sys.executable, "-c", script, *path], env=env,
+                             capture_output=True, text=True, timeout=60)
+        assert "Usage:" in out.stdout, (path, out.stderr)
+        if out.stdout.strip().splitlines()[-1] != "[]":
+            heavy[" ".join(path)] = out.stdout.strip().splitlines()[-1]
+    assert heavy == {}

@@ -226,8 +226,8 @@ def falcana_cli(falcana_config: Config) -> Callable[..., Any]:
 
     from falcana_core.cli import CliState, build_cli
     from falcana_core.db import make_engine
-    from falcana_core.host import load_enabled_plugins
     from falcana_core.i18n import language
+    from falcana_core.plugin_state import load_enabled_plugins
 
     def run(*args: str, input: str | None = None, lang: str = "en") -> Any:
         engine = make_engine(falcana_config.database_url)
