@@ -172,7 +172,8 @@ def owner_name(box: Mailbox) -> str:
 
 
 def render_popup(box: Mailbox, *, forms: dict[str, tuple[dict[str, Any], Validation]]
-                 | None = None, saved: str | None = None, status: int = 200) -> Any:
+                 | None = None, saved: str | None = None, status: int = 200,
+                 standalone: bool | None = None) -> Any:
     """Every enabled plugin's section, in declared order, as forms."""
     actor = current_user().login  # type: ignore[union-attr]
     rendered = []
@@ -184,7 +185,8 @@ def render_popup(box: Mailbox, *, forms: dict[str, tuple[dict[str, Any], Validat
                          [a for a in host().actions(section.id)
                           if a.is_available(host().context(box, actor))]))
     html = render_template("popup.html", box=box, owner=owner_name(box), sections=rendered,
-                           saved=saved, standalone=request.args.get("standalone"),
+                           saved=saved, standalone=bool(request.args.get("standalone"))
+                           if standalone is None else standalone,
                            ctx=host().context(box, actor))
     return html, status
 
@@ -281,7 +283,7 @@ def me() -> Any:
         return render_template("error.html", code=403, message=_(
             "An admin has switched off editing your own e-mail settings.")), 403
     box = host().mailboxes.personal(user)
-    body, _status = render_popup(box)
+    body, _status = render_popup(box, standalone=True)
     return render_template("me.html", body=Markup(body))  # noqa: S704 - our own template
 
 

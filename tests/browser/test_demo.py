@@ -63,7 +63,9 @@ def test_demo_test_mail_succeeds_at_once_and_the_sink_shows_it(chromium: Any,
     popup.locator(".test-result.ok").wait_for(timeout=20_000)
     page.goto(url + "/sink/")
     rows = page.locator("table.list tbody tr")
-    assert "falcana Test-E-Mail" in rows.first.inner_text()
+    assert "falcana Test-e-mail" in rows.first.inner_text()
+    # the date as German writes it: 03.12.26, 16:02
+    assert re.match(r"\d{2}\.\d{2}\.\d{2}, \d{2}:\d{2}", rows.first.locator("a").inner_text())
     rows.first.locator("a").click()
     assert "Jürgen Müßig" in page.locator(".sink-message").inner_text()
     assert any(Path(data, "sink").glob("*.eml"))

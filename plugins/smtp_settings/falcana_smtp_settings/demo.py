@@ -140,6 +140,21 @@ def sink_pages(app: Flask, sink: Sink) -> None:
     bp = Blueprint("sink", __name__, url_prefix="/sink",
                    template_folder=str(Path(__file__).parent / "templates"))
 
+    @bp.app_template_filter("mail_date")
+    def mail_date(value: object) -> str:
+        """A Date header as the reader's language writes dates (03.12.2026, 16:02)."""
+        import email.utils
+
+        from babel.dates import format_datetime
+
+        from falcana_core.api import current_language
+
+        try:
+            when = email.utils.parsedate_to_datetime(str(value))
+        except (TypeError, ValueError):
+            return str(value or "")
+        return format_datetime(when, "short", locale=current_language())
+
     @bp.route("/")
     @login_required
     def index() -> str:

@@ -1,0 +1,65 @@
+"""What a person sees of the layout at 1280x720: markers on their headings, buttons no
+wider than their text, a checkbox by its label, no close button where nothing closes, an
+icon for the tab."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def admin(chromium: Any, web: Any) -> Iterator[Any]:
+    context = chromium.new_context(locale="de-DE", viewport={"width": 1280, "height": 720})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto(web.url + "/login")
+    page.fill("#login", "admin")
+    page.fill("#password", "Admin-Pw-1")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    yield page
+    context.close()
+
+
+def box(locator: Any) -> dict[str, float]:
+    found = locator.bounding_box()
+    assert found is not None, locator
+    return found  # type: ignore[no-any-return]
+
+
+def test_the_collapsed_copy_section_shows_its_marker_on_its_heading_and_no_button(
+        admin: Any) -> None:
+    admin.click("#open-users")
+    admin.fill("#user-search", "Müßig")
+    admin.locator("tr.opens-popup", has_text="Müßig").first.dblclick()
+    popup = admin.locator("dialog#popup")
+    popup.locator("form.section-form").first.wait_for()
+    summary = popup.locator("#section-sent_copy details.collapsed-section > summary")
+    heading = summary.locator("h3")
+    assert abs(box(summary)["y"] - box(heading)["y"]) < 12  # one line: marker and heading
+    assert box(summary)["height"] < 2 * box(heading)["height"]
+    copy_form = popup.locator("form.section-form[data-section='sent_copy']")
+    assert not copy_form.locator("button[type=submit]").is_visible()
+    summary.click()
+    assert copy_form.locator("button[type=submit]").is_visible()
+    find = popup.locator("button.action[data-action='discovery.detect']")
+    assert box(find)["width"] < 260  # as wide as "Einstellungen ermitteln", not the row
+
+
+def test_the_settings_checkbox_sits_by_its_label(admin: Any, web: Any) -> None:
+    admin.goto(web.url + "/admin/settings")
+    field = admin.locator("[data-field='users_edit_own']")
+    checkbox, label = field.locator("input[type=checkbox]"), field.locator("label")
+    assert abs(box(checkbox)["y"] - box(label)["y"]) < 16
+    assert 0 < box(label)["x"] - (box(checkbox)["x"] + box(checkbox)["width"]) < 30
+
+
+def test_my_settings_has_no_close_button_and_the_page_an_icon(admin: Any, web: Any) -> None:
+    admin.goto(web.url + "/me")
+    admin.locator("form.section-form").first.wait_for()
+    assert admin.locator("[data-close]").count() == 0
+    icon = admin.locator("link[rel=icon]").get_attribute("href")
+    assert icon and admin.request.get(web.url + icon).status == 200
