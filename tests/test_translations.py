@@ -49,3 +49,18 @@ def test_every_string_has_a_german_translation(domain: str) -> None:
     for msgid in used:
         placeholders = set(re.findall(r"\{(\w+)\}", msgid))
         assert set(re.findall(r"\{(\w+)\}", str(catalog[msgid]))) == placeholders, msgid
+
+
+#: the German UI's own labels: an English text names the English label instead
+GERMAN_LABELS = re.compile(r"e-mail-Benutzername|e-mail Passwort|Postausgangsserver|"
+                           r"Verbindungstyp|Anmeldung|Versand über|Einstellungen ermitteln|"
+                           r"Test-e-mail senden|Speichern|Systemeinstellungen|"
+                           r"User-Verwaltung|Admin-Bereich|Kopie in Gesendet")
+
+
+@pytest.mark.parametrize("domain", sorted(PACKAGES))
+def test_no_german_label_in_an_english_text(domain: str) -> None:
+    """"Check the spelling of the server name (Postausgangsserver)" in the English UI: the
+    English text names the English label, its German translation the German one."""
+    bad = sorted(m for m in used_msgids(PACKAGES[domain]) if GERMAN_LABELS.search(m))
+    assert not bad, f"{domain}: {bad}"

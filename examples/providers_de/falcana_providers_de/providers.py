@@ -27,7 +27,7 @@ PROVIDERS = (
              ((587, "tls"), (465, "ssl")),
              _("<p>Switch on \"POP3/IMAP Abruf\" in the GMX settings first. With two-factor "
                "authentication, create an application-specific password and enter it as "
-               "e-mail Passwort.</p>")),
+               "E-mail password.</p>")),
     Provider("webde", "WEB.DE", "smtp.web.de", ("web.de",), ((587, "tls"), (465, "ssl")),
              _("<p>Switch on \"POP3/IMAP Abruf\" in the WEB.DE settings first. The username "
                "is the part of the address before the @.</p>")),

@@ -31,12 +31,12 @@ RULES = (
         _("2-Step Verification is on for this Google account, so Google refuses the normal "
           "account password."),
         _("Create an app password (Google account > Security > 2-Step Verification > App "
-          "passwords, name it e.g. \"falcana\") and enter it as e-mail Passwort."),
+          "passwords, name it e.g. \"falcana\") and enter it as E-mail password."),
         field="password", links=(APP_PASSWORDS,))),
     ReplyRule(535, "5.7.8", ("Username and Password not accepted",), _e(
         "bad_credentials",
         _("Google did not accept the username and password."),
-        _("Check that e-mail-Benutzername is the full address and that e-mail Passwort is a "
+        _("Check that E-mail username is the full address and that E-mail password is a "
           "current app password (the 16 letters, without spaces)."),
         field="password", links=(APP_PASSWORDS,))),
     ReplyRule(534, "5.7.14", ("log in via your web browser",), _e(
@@ -47,7 +47,7 @@ RULES = (
     ReplyRule(530, "5.7.0", ("Must issue a STARTTLS command first",), _e(
         "starttls_first",
         _("Gmail wants an encrypted connection on this port."),
-        _("Set e-mail Verbindungstyp to TLS (port 587) or SSL (port 465)."),
+        _("Set E-mail connection type to TLS (port 587) or SSL (port 465)."),
         field="security")),
     ReplyRule(550, "5.4.5", ("Daily user sending limit exceeded",), _e(
         "daily_limit",

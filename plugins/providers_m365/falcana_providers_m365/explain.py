@@ -67,7 +67,7 @@ RULES = (
     ReplyRule(535, "5.7.139", ("credentials were incorrect",), _e(
         "wrong_password",
         _("Microsoft 365 says the user name or password is wrong."),
-        _("Check e-mail-Benutzername (the full mailbox address) and e-mail Passwort. With "
+        _("Check E-mail username (the full mailbox address) and E-mail password. With "
           "legacy per-user MFA an app password is needed."),
         field="password"), distinctive=True),
     ReplyRule(535, "5.7.139", ("security defaults",), _e(
@@ -87,14 +87,14 @@ RULES = (
         "auth_unsuccessful",
         _("Microsoft 365 refused the login: wrong credentials, or SMTP AUTH is blocked for "
           "this mailbox."),
-        _("First check e-mail-Benutzername and e-mail Passwort; if they are right, switch on "
+        _("First check E-mail username and E-mail password; if they are right, switch on "
           "\"Authenticated SMTP\" for the mailbox (admin center > Users > Active users > "
           "Mail > Manage email apps) and wait about 10 minutes."),
         field="password")),
     ReplyRule(530, "5.7.57", ("not authenticated",), _e(
         "not_authenticated",
         _("Microsoft 365 accepts mail only after a successful login."),
-        _("Enter e-mail-Benutzername and e-mail Passwort."), field="username"),
+        _("Enter E-mail username and E-mail password."), field="username"),
         distinctive=True),
     ReplyRule(550, "5.7.30", ("Basic authentication is not supported",), _e(
         "basic_auth_removed",

@@ -38,7 +38,7 @@ def explain(f: DeliveryFailure) -> Explanation | None:
                            _("No SMTP server answered on {host}, port {port}: whatever "
                              "answered is another kind of service.", host=f.host,
                              port=f.port),
-                           _("Check server and port (Postausgangsserver, e-mail Port)."),
+                           _("Check server and port (Outgoing mail server, E-mail port)."),
                            field="port", retry=Retry.AFTER_FIX, scope=Scope.MAILBOX)
     if step == "greeting" and kind in (FailureKind.TIMEOUT, FailureKind.CLOSED) and \
             not f.data.get("deadline"):
@@ -66,7 +66,7 @@ def explain(f: DeliveryFailure) -> Explanation | None:
         return Explanation("smtp.host_not_found",
                            _("The name of the outgoing mail server ({host}) was not found.",
                              host=f.host),
-                           _("Check the spelling of the server name (Postausgangsserver)."),
+                           _("Check the spelling of the server name (Outgoing mail server)."),
                            field="host", retry=Retry.AFTER_FIX, scope=Scope.MAILBOX)
     if kind is FailureKind.REFUSED:
         return Explanation("smtp.connection_refused",
@@ -206,7 +206,7 @@ def _explain_reply(f: DeliveryFailure) -> Explanation:
         return Explanation("smtp.auth_failed",
                            _("The server refused the login: user name or password is wrong "
                              "({reply}).", reply=str(reply)),
-                           _("Check e-mail-Benutzername and e-mail Passwort; some providers "
+                           _("Check E-mail username and E-mail password; some providers "
                              "need an app password."),
                            field="password", retry=Retry.AFTER_FIX, scope=Scope.MAILBOX,
                            specificity=20)
@@ -214,7 +214,7 @@ def _explain_reply(f: DeliveryFailure) -> Explanation:
         return Explanation("smtp.auth_required",
                            _("The server wants a login before it accepts mail ({reply}).",
                              reply=str(reply)),
-                           _("Enter e-mail-Benutzername and e-mail Passwort."),
+                           _("Enter E-mail username and E-mail password."),
                            field="username", retry=Retry.AFTER_FIX, scope=Scope.MAILBOX,
                            specificity=20)
     if code == 552 or enhanced in ("5.3.4", "5.2.3"):
