@@ -69,14 +69,24 @@ def host() -> Host:
         fail(str(exc), 1)
     except OperationalError as exc:
         url = state().config.masked()["FALCANA_DATABASE_URL"]
-        fail(f"cannot open the database {url}: {exc.orig or exc.__class__.__name__}", 1)
+        fail(str(_("Cannot open the database {url}: {error}", url=url,
+                   error=exc.orig or exc.__class__.__name__)), 1)
 
 
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+def user_field(field: str | None) -> str:
+    """A user's field by its label (the CLI's errors name fields as the web UI does)."""
+    labels = {"login": _("Login"), "first_name": _("First name"), "last_name": _("Last name"),
+              "email": _("E-mail"), "role": _("Role"), "external_id": _("External id"),
+              "display_name": _("Display name"), "password": _("Password")}
+    return str(labels.get(field or "", field or ""))
+
+
 def echo_input_errors(errors: list[tuple[str | None, str]]) -> None:
+    """``(field label, message)`` pairs, one line each."""
     for field, text in errors:
         click.echo(f"{_('Error')}: {field}: {text}" if field else f"{_('Error')}: {text}",
                    err=True)
@@ -163,8 +173,10 @@ def _set_enabled(name: str, enabled: bool) -> None:
         host().set_plugin_enabled(name, enabled, actor="cli")
     except (LookupError, ValueError) as exc:
         fail(str(exc))
-    word = "enabled" if enabled else "disabled"
-    click.echo(f"Plugin {name} {word}; this takes effect when falcana next starts.")
+    click.echo(str(_("Plugin {name} enabled; this takes effect when falcana next starts.",
+                     name=name) if enabled else
+                   _("Plugin {name} disabled; this takes effect when falcana next starts.",
+                     name=name)))
 
 
 @plugins_group.command("enable")
@@ -207,8 +219,8 @@ def users_add(login: str, first_name: str, last_name: str, email: str, admin: bo
                                 email=email, role="admin" if admin else "user",
                                 password=password, external_id=external_id, actor="cli")
     except InputError as exc:
-        fail(f"{exc.field}: {exc.message}")
-    click.echo(f"User {user.login} added (id {user.id}).")
+        fail(f"{user_field(exc.field)}: {exc.message}")
+    click.echo(str(_("User {login} added (id {id}).", login=user.login, id=user.id)))
 
 
 @users_group.command("list")
@@ -243,8 +255,8 @@ def users_set_role(login: str, role: str) -> None:
     try:
         host().users.set_role(login, role, actor="cli")
     except InputError as exc:
-        fail(f"{exc.field}: {exc.message}")
-    click.echo(f"User {login} is now {role}.")
+        fail(f"{user_field(exc.field)}: {exc.message}")
+    click.echo(str(_("User {login} is now {role}.", login=login, role=role)))
 
 
 # -- database -----------------------------------------------------------------------------
@@ -262,7 +274,7 @@ def db_upgrade() -> None:
 
     st = state()
     done = upgrade(make_engine(st.config.database_url), st.plugins)
-    click.echo("Upgraded: " + ", ".join(done))
+    click.echo(str(_("Upgraded: {plugins}", plugins=", ".join(done))))
 
 
 # -- keys ---------------------------------------------------------------------------------
@@ -291,7 +303,8 @@ def key_store() -> SecretStore:
         fail(str(exc), 1)
     except OperationalError as exc:
         url = st.config.masked()["FALCANA_DATABASE_URL"]
-        fail(f"cannot open the database {url}: {exc.orig or exc.__class__.__name__}", 1)
+        fail(str(_("Cannot open the database {url}: {error}", url=url,
+                   error=exc.orig or exc.__class__.__name__)), 1)
 
 
 @keys_group.command("list")
@@ -320,20 +333,21 @@ def keys_add(from_stdin: bool) -> None:
     if from_stdin:
         key = sys.stdin.readline().strip().encode()
         if not key:
-            fail("no key on stdin: paste the key (one line), or leave out --stdin to make "
-                 "a new one")
+            fail(str(_("No key on stdin: paste the key (one line), or leave out --stdin to "
+                       "make a new one.")))
     try:
         kid, raw = store.add_key(key)
     except SecretKeyError as exc:
         fail(str(exc))
     except ValueError:
-        fail("this is not a falcana key (32 url-safe base64-encoded bytes)")
+        fail(str(_("This is not a falcana key (32 url-safe base64-encoded bytes).")))
     if store.key_file is None and key is None:
-        click.echo("FALCANA_SECRET_KEY is set, so no key file is written. Add this key to "
-                   "FALCANA_SECRET_KEY (comma-separated) on every machine:", err=True)
+        click.echo(str(_("FALCANA_SECRET_KEY is set, so no key file is written. Add this key "
+                         "to FALCANA_SECRET_KEY (comma-separated) on every machine:")),
+                   err=True)
         click.echo(raw.decode())
-    click.echo(f"Key {kid} added. Add it to every machine's key ring, then run "
-               "`falcana keys rotate`.", err=True)
+    click.echo(str(_("Key {key} added. Add it to every machine's key ring, then run "
+                     "`falcana keys rotate`.", key=kid)), err=True)
 
 
 @keys_group.command("rotate")
@@ -356,7 +370,8 @@ def keys_rotate(key_id: str | None, batch_size: int) -> None:
             count = store.rotate(key_id, batch_size=batch_size, progress=advance)
     except (SecretKeyError, SecretDecryptError) as exc:
         fail(str(exc))
-    click.echo(f"{count} secret(s) re-encrypted with key {store.primary}.")
+    click.echo(str(_("{count} secret(s) re-encrypted with key {key}.", count=count,
+                     key=store.primary)))
 
 
 @keys_group.command("retire")
@@ -369,7 +384,7 @@ def keys_retire(key_id: str) -> None:
         key_store().retire(key_id)
     except SecretKeyError as exc:
         fail(str(exc))
-    click.echo(f"Key {key_id} retired.")
+    click.echo(str(_("Key {key} retired.", key=key_id)))
 
 
 # -- outbox -------------------------------------------------------------------------------
@@ -445,7 +460,7 @@ def outbox_list(status: str | None, mailbox_ref: str | None, limit: int, as_json
     if mailbox_ref:
         box = h.mailboxes.resolve(mailbox_ref)
         if box is None:
-            fail(f"no mailbox {mailbox_ref}")
+            fail(str(_("No mailbox {mailbox}.", mailbox=mailbox_ref)))
         mailbox_id = box.id
     rows = h.outbox.list(status=status, mailbox_id=mailbox_id, limit=limit)
     counts = h.outbox.counts(mailbox_id)
@@ -475,7 +490,8 @@ class Age(click.ParamType):  # type: ignore[type-arg]
         unit = raw[-1:] if raw[-1:] in self._UNITS else "d"
         number = raw[:-1] if raw[-1:] in self._UNITS else raw
         if not number.isdigit() or int(number) == 0:
-            self.fail(f"{value!r} is not an age such as 90d, 12h or 30m", param, ctx)
+            self.fail(str(_("{value} is not an age such as 90d, 12h or 30m.",
+                            value=repr(value))), param, ctx)
         return dt.timedelta(seconds=int(number) * self._UNITS[unit])
 
 
@@ -486,7 +502,8 @@ class Age(click.ParamType):  # type: ignore[type-arg]
 def outbox_purge(older_than: Any, dry_run: bool) -> None:
     """Delete sent, failed and cancelled messages older than an age (retention)."""
     count = host().outbox.purge(older_than, actor="cli", dry_run=dry_run)
-    click.echo(f"{count} messages {'would be' if dry_run else ''} deleted.".replace("  ", " "))
+    click.echo(str(_("{count} messages would be deleted.", count=count) if dry_run
+                   else _("{count} messages deleted.", count=count)))
 
 
 @outbox_group.command("show")
@@ -496,7 +513,7 @@ def outbox_show(outbox_id: int, as_json: bool) -> None:
     """One message: status, recipients, the last error and its explanation."""
     m = host().outbox.get(outbox_id)
     if m is None:
-        fail(f"no outbox message {outbox_id}")
+        fail(str(_("No outbox message {id}.", id=outbox_id)))
     data = _message_dict(m)
     if as_json:
         print_json(data)
@@ -508,7 +525,8 @@ def outbox_show(outbox_id: int, as_json: bool) -> None:
         click.echo(f"  {address}: {result.get('status')} {result.get('reply') or ''}")
     if m.last_error:
         e = m.last_error.get("explanation") or {}
-        click.echo(f"last error at {m.last_error.get('step')}: {m.last_error.get('reply') or ''}")
+        click.echo(str(_("Last error at {step}: {reply}", step=m.last_error.get("step"),
+                         reply=m.last_error.get("reply") or "")))
         if e:
             click.echo(f"  {e.get('cause')}\n  {e.get('fix')}")
 
@@ -518,8 +536,8 @@ def outbox_show(outbox_id: int, as_json: bool) -> None:
 def outbox_retry(outbox_id: int) -> None:
     """Try a deferred or failed message again now."""
     if not host().outbox.retry(outbox_id, actor="cli"):
-        fail(f"message {outbox_id} is not deferred or failed")
-    click.echo(f"Message {outbox_id} queued again.")
+        fail(str(_("Message {id} is not deferred or failed.", id=outbox_id)))
+    click.echo(str(_("Message {id} queued again.", id=outbox_id)))
 
 
 @outbox_group.command("cancel")
@@ -527,8 +545,9 @@ def outbox_retry(outbox_id: int) -> None:
 def outbox_cancel(outbox_id: int) -> None:
     """Never send a message that is not sent yet."""
     if not host().outbox.cancel(outbox_id, actor="cli"):
-        fail(f"message {outbox_id} cannot be cancelled (sent, sending or cancelled)")
-    click.echo(f"Message {outbox_id} cancelled.")
+        fail(str(_("Message {id} cannot be cancelled (sent, sending or cancelled).",
+                   id=outbox_id)))
+    click.echo(str(_("Message {id} cancelled.", id=outbox_id)))
 
 
 # -- web ----------------------------------------------------------------------------------
@@ -543,7 +562,7 @@ def serve_cmd(address: str, port: int, threads: int) -> None:
     from falcana_core.web.server import serve
 
     app = create_app(host())
-    click.echo(f"falcana serves on http://{address}:{port}/", err=True)
+    click.echo(str(_("falcana serves on {url}", url=f"http://{address}:{port}/")), err=True)
     serve(app, address, port, threads)
 
 

@@ -15,6 +15,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -25,6 +26,7 @@ from falcana_core.audit import AuditLog
 from falcana_core.config import Config
 from falcana_core.db import make_engine, make_session_factory, private_dir
 from falcana_core.delivery import DeliveryFailure, Explanation
+from falcana_core.i18n import Domain
 from falcana_core.models import DeploymentSetting, Mailbox, PluginState
 from falcana_core.outbox import Outbox
 from falcana_core.permissions import Actor
@@ -44,6 +46,7 @@ from falcana_core.transports import SendResult, Transport
 from falcana_core.users import Mailboxes, Users
 
 log = logging.getLogger(__name__)
+_ = Domain("core", Path(__file__).parent / "locale")
 T = TypeVar("T")
 
 
@@ -127,9 +130,10 @@ class Host:
         """Persist enable/disable; it takes effect when the host next starts."""
         info = self.plugins.get(name)
         if info is None:
-            raise LookupError(f"no plugin named {name!r} is installed")
+            raise LookupError(str(_("No plugin named {name} is installed.", name=name)))
         if info.essential and not enabled:
-            raise ValueError(f"plugin {name} is essential and cannot be disabled")
+            raise ValueError(str(_("The plugin {name} is essential and cannot be disabled.",
+                                   name=name)))
         with self.transaction() as s:
             row = s.get(PluginState, name) or PluginState(name=name)
             row.enabled = enabled

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -61,7 +62,7 @@ def test_bad_input_exits_non_zero_with_a_clear_message(falcana_cli: Callable[...
     dup = falcana_cli("users", "add", "anna", "--email", "other@example.com")
     assert dup.exit_code == 2 and "login" in dup.stderr and "anna" in dup.stderr
     bad = falcana_cli("users", "add", "bert", "--email", "bert-at-example")
-    assert bad.exit_code == 2 and "email" in bad.stderr
+    assert bad.exit_code == 2 and "E-mail:" in bad.stderr  # the field by its label
     de = falcana_cli("users", "add", "carl", "--email", "nope", lang="de")
     assert "keine gültige e-mail-Adresse" in de.stderr
     assert json.loads(falcana_cli("users", "list", "--json").stdout)[0]["login"] == "anna"
@@ -115,11 +116,12 @@ def test_db_upgrade_runs_every_plugins_migrations(falcana_cli: Callable[..., Any
 
 def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     env = {**os.environ, "FALCANA_DATA_DIR": str(tmp_path),
-           "FALCANA_DATABASE_URL": "postgresql://falcana:geheim@127.0.0.1:9/nothing"}
+           "FALCANA_DATABASE_URL": "postgresql://falcana:geheim@127.0.0.1:9/nothing",
+           "FALCANA_LANG": "en"}
     out = subprocess.run([sys.executable, "-m", "falcana_core", "users", "list"], env=env,
                          capture_output=True, text=True)
     assert out.returncode == 1
-    assert "cannot open the database" in out.stderr and "geheim" not in out.stderr
+    assert "Cannot open the database" in out.stderr and "geheim" not in out.stderr
     assert "Traceback" not in out.stderr
 
 
@@ -169,3 +171,39 @@ def test_help_of_every_command_starts_without_the_database_layer_or_the_web(
         if out.stdout.strip().splitlines()[-1] != "[]":
             heavy[" ".join(path)] = out.stdout.strip().splitlines()[-1]
     assert heavy == {}
+
+
+ENGLISH = re.compile(r"\b(the|is|not|no|added|cannot|message|found|named|error|warning|"
+                     r"would|deleted|queued|cancelled|step|failed)\b", re.IGNORECASE)
+
+
+def test_the_cli_speaks_german_on_its_error_paths(falcana_cli: Callable[..., Any],
+                                                 falcana_host: Any) -> None:
+    """FALCANA_LANG=de: what the command line says is German, fields named by their
+    labels and steps by their names, as in the web UI."""
+    falcana_host.users.add("juergen", first_name="Jürgen", last_name="Müßig",
+                           email="juergen@example.com")
+    runs = [
+        (("users", "add", "anna", "--email", "kein-at"), "Fehler: e-mail:"),
+        (("users", "add", "jürgen neu"), "Login:"),
+        (("plugins", "disable", "gibt_es_nicht"), "Kein Plugin"),
+        (("plugins", "disable", "smtp_settings"), "unverzichtbar"),
+        (("outbox", "show", "999"), "Keine Nachricht 999"),
+        (("outbox", "retry", "999"), "Nachricht 999"),
+        (("outbox", "cancel", "999"), "Nachricht 999"),
+        (("outbox", "list", "--mailbox", "niemand@example.com"), "Kein Postfach"),
+        (("mail", "set", "juergen", "--port", "99999"), "e-mail Port:"),
+        (("mail", "test", "juergen", "--port", "99999"), "e-mail Port:"),
+        (("mail", "test", "juergen"), "Postausgangsserver (SMTP): Geben Sie den"),
+        (("mail", "test", "juergen", "--host", "kein-server.example"),
+         "Test fehlgeschlagen bei Schritt Namensauflösung"),
+        (("users", "add", "maria", "--email", "maria@example.com"), "User maria angelegt"),
+    ]
+    for args, expected in runs:
+        out = falcana_cli(*args, lang="de")
+        text = out.output  # stdout and stderr
+        assert expected in text, (args, text)
+        # what the operating system said stays in its own words, marked as such
+        said = re.sub(r"\(Systemmeldung: [^)]*\)", "", text.replace("Test-e-mail", ""))
+        words = ENGLISH.findall(said)
+        assert not words, (args, words, text)

@@ -53,9 +53,12 @@ def detect(address: str | None, as_json: bool, from_users: bool, apply: bool) ->
                    f"({text_in(item.source_label, current_language())})")
         if item.warning is not None:
             click.echo(f"    {_('Warning')}: {text_in(item.warning, current_language())}")
-    for tried in found.tried:
-        detail = f" ({tried.detail})" if tried.detail else ""
-        click.echo(f"  {tried.source}: {tried.outcome}{detail}, {tried.ms:.0f} ms", err=True)
+    outcomes = {"found": _("found"), "nothing": _("nothing found"), "failed": _("failed")}
+    for tried in found.as_dict(current_language())["tried"]:
+        detail = f" ({tried['detail']})" if tried["detail"] else ""
+        outcome = outcomes.get(tried["outcome"], tried["outcome"])
+        click.echo(f"  {tried['source_label']}: {outcome}{detail}, {tried['ms']:.0f} ms",
+                   err=True)
     sys.exit(0 if found.found else 1)
 
 

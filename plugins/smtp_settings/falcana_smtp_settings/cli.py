@@ -139,10 +139,13 @@ def set_(login: str, email: str | None, display_name: str | None, username: str 
     values["password"] = read_secret("Password", True) if password_stdin else None
     values["clear_password"] = clear_password
     result = h.save_section(box, SECTION_ID, values, actor="cli")
+    labels = _labels(box)
     for message in result.validation.warnings:
-        click.echo(f"{_('Warning')}: {message.field}: {message.text}", err=True)
+        click.echo(f"{_('Warning')}: {labels.get(message.field or '', message.field)}: "
+                   f"{message.text}", err=True)
     if not result.saved:
-        echo_input_errors([(m.field, str(m.text)) for m in result.validation.errors])
+        echo_input_errors([(labels.get(m.field or "", m.field), str(m.text))
+                           for m in result.validation.errors])
         sys.exit(2)
     try:
         if fingerprint:
@@ -191,11 +194,19 @@ def test(login: str, to: str | None, verify_only: bool, email: str | None,
     if as_json:
         print_json(result.as_dict())
     else:
-        print_result(result)
+        print_result(result, _labels(box))
     sys.exit(0 if result.ok else 1)
 
 
-def print_result(result: TestResult) -> None:
+def _labels(box: Mailbox) -> dict[str, str]:
+    """The e-mail settings' fields by id -> label, for messages that name a field."""
+    from falcana_smtp_settings.section import SmtpSection
+
+    ctx = host().context(box, "cli")
+    return {f.id: str(f.label) for f in SmtpSection().fields(ctx)}
+
+
+def print_result(result: TestResult, labels: dict[str, str] | None = None) -> None:
     if result.invalid:
         click.echo(str(_("Test not run: the settings to test are not valid.")))
         for _field, label, message in result.invalid:
@@ -204,13 +215,16 @@ def print_result(result: TestResult) -> None:
     if result.unsaved:
         click.echo(str(_("Tested were the settings as entered, not yet saved.")))
     marks = {"ok": "✓", "failed": "✗", "skipped": "–"}
+    h = host()
     for step in result.steps:
         reply = f"  {step.reply}" if step.reply else ""
         detail = str(step.detail.get("error") or "")
-        # a refused step's error is the reply itself: say it once
-        error = f"  {detail}" if detail and detail != str(step.reply or "") else ""
-        click.echo(f"{marks[step.status.value]} {step.id:<10} {step.duration_ms:8.1f} ms"
-                   f"{reply}{error}")
+        # a refused step's error is the reply itself: say it once; what the system said
+        # (in its own words, often English) is marked as such
+        error = f"  ({_('system message')}: {detail})" if detail and detail != str(
+            step.reply or "") else ""
+        click.echo(f"{marks[step.status.value]} {h.step_label(step.id)!s:<24} "
+                   f"{step.duration_ms:8.1f} ms{reply}{error}")
     if result.tls:
         cert = result.tls.get("certificate", {})
         click.echo(f"  TLS: {result.tls.get('tls_version')} {result.tls.get('cipher', '')} "
@@ -221,13 +235,14 @@ def print_result(result: TestResult) -> None:
         if result.note:
             click.echo(str(result.note))
         return
-    click.echo(str(_("Test failed at step {step}.", step=result.failed_step)))
+    failed = host().step_label(result.failed_step) if result.failed_step else ""
+    click.echo(str(_("Test failed at step {step}.", step=failed)))
     if result.explanation:
         e = result.explanation
         click.echo(f"{_('Cause')}: {e.cause}")
         click.echo(f"{_('Fix')}: {e.fix}")
         if e.field:
-            click.echo(f"{_('Field')}: {e.field}")
+            click.echo(f"{_('Field')}: {(labels or {}).get(e.field, e.field)}")
     if result.offer_pin:
         click.echo(str(_("The server's certificate has the SHA-256 fingerprint {sha}. If you "
                          "trust it: falcana mail set LOGIN --pin-certificate {sha}",

@@ -39,11 +39,14 @@ def settings_as_typed(ctx: SectionContext, params: Mapping[str, Any]) -> Typed:
     typed = {k: params[k] for k in TYPED if params.get(k) is not None}
     password = typed.pop("password", None) or None
     values = {**stored, **typed, "password": password}
-    if not password and all(str(values[k]) == str(stored[k]) for k in typed):
-        return Typed(load_settings(ctx.host, ctx.mailbox), Validation(), False)
+    unsaved = bool(password) or any(str(values[k]) != str(stored[k]) for k in typed)
+    # the saved settings are checked too: an incomplete mailbox (no server yet) says so
+    # before any connection, as a save would
     validation = ctx.host.validate_section(ctx.mailbox, SECTION_ID, values, ctx.actor)
     if not validation.ok:
-        return Typed(None, validation, True)
+        return Typed(None, validation, unsaved)
+    if not unsaved:
+        return Typed(load_settings(ctx.host, ctx.mailbox), validation, False)
     merged = {**values, **validation.normalised}
     saved = load_settings(ctx.host, ctx.mailbox)
     moved = server_of(str(merged["host"]), int(merged["port"])) != server_of(

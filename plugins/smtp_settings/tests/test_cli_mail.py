@@ -57,7 +57,8 @@ def test_failed_test_exits_non_zero_with_explanation(falcana_cli: Callable[..., 
     assert set(doc["explanation"]) >= {"id", "cause", "fix", "field", "retry", "scope"}
     human = falcana_cli("mail", "test", "anna", lang="de")
     assert "Ursache" in human.stdout and "Passwort" in human.stdout
-    auth_line = next(line for line in human.stdout.splitlines() if " auth " in line)
+    auth_line = next(line for line in human.stdout.splitlines() if "Anmeldung (AUTH)" in line
+                     and line.startswith("✗"))
     assert auth_line.count("535") == 1, auth_line  # the server's reply, said once
 
 
@@ -73,7 +74,7 @@ def test_only_given_fields_change_and_errors_save_nothing(
     bad = falcana_cli("mail", "set", "anna", "--port", "99999", "--host", "other.example.com",
                       lang="de")
     assert bad.exit_code == 2
-    assert "port: Der Port muss zwischen 1 und 65535 liegen." in bad.stderr
+    assert "e-mail Port: Der Port muss zwischen 1 und 65535 liegen." in bad.stderr
     assert json.loads(falcana_cli("mail", "show", "anna", "--json").stdout) == shown
 
 
