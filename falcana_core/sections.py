@@ -70,6 +70,9 @@ class Field:
     # must match, with the message that says what is expected
     max_length: int | None = None
     multiline: bool = False
+    #: a change of this field may change what the section recognises and its help (the
+    #: address: a provider): the page asks again, before anything is saved
+    refreshes_help: bool = False
     pattern: str | None = None
     pattern_message: Text | None = None
 

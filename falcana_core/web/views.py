@@ -214,6 +214,20 @@ def _section_or_404(section_id: str) -> Section:
     abort(404)
 
 
+@bp.route("/mailboxes/<int:mailbox_id>/sections/<section_id>/preview", methods=["POST"])
+@login_required
+def preview_section(mailbox_id: int, section_id: str) -> Any:
+    """The section as it would look with the values typed so far (nothing saved): the
+    page takes the help and what the section recognised (a provider) from it, so help
+    appears where the choice is made, before saving."""
+    box = mailbox_or_404(mailbox_id)
+    user = check_access(box)
+    section = _section_or_404(section_id)
+    values = {k: v for k, v in form_values(section, box).items() if k != "password"}
+    return str(render_section(host(), box, section, values=values, actor=user.login,
+                              show_actions=False))
+
+
 def form_values(section: Section, box: Mailbox | None) -> dict[str, Any]:
     """Form fields as the section's values: unchecked boxes are False, passwords may be
     left empty (keep) or removed explicitly."""

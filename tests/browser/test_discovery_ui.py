@@ -112,3 +112,26 @@ def test_find_settings_fill_them_and_the_test_mail_passes(
     assert in_view(popup.locator(".test-result h4"))
     assert len(server.messages) == 1
     context.close()
+
+
+def test_provider_help_appears_as_soon_as_the_address_is_typed(page: Any, web: Any,
+                                                               login: Any) -> None:
+    """Help where the choice is made: typing a Gmail address shows Gmail's presets and
+    help (app passwords, the Gmail API) before anything is saved."""
+    login()
+    page.click("#open-users")
+    page.fill("#user-search", "Muster07")
+    page.locator("tr.opens-popup", has_text="Muster07").first.dblclick()
+    popup = page.locator("dialog#popup")
+    popup.locator("form.section-form").first.wait_for()
+    assert popup.locator("[data-help='gmail.app_password']").count() == 0
+    popup.locator("#smtp-email").fill("erika.muster@gmail.com")
+    popup.locator("#smtp-email").press("Tab")
+    popup.locator("[data-help='gmail.app_password']").wait_for()
+    assert popup.locator(".provider").get_attribute("data-provider") == "gmail"
+    popup.locator("button.preset", has_text="587").click()  # the new presets work
+    assert popup.locator("#smtp-port").input_value() == "587"
+    host = web.host()
+    box = host.mailboxes.personal(host.users.by_login("user07"))  # type: ignore[arg-type]
+    assert host.section_values(box, "smtp")["email"] == "erika7@example.com"  # not saved
+    host.close()

@@ -100,6 +100,19 @@
       const box = field.closest(".field");
       if (box) { box.classList.add("filled"); box.title = source || ""; }
     }
+    form.dispatchEvent(new Event("falcana:filled"));
+  }
+
+  function wirePresets(form) {
+    form.querySelectorAll("button.preset:not([data-wired])").forEach((b) => {
+      b.dataset.wired = "1";
+      b.addEventListener("click", () => {
+        for (const [name, value] of Object.entries(JSON.parse(b.dataset.values))) {
+          const field = form.querySelector(`[name="${name}"]`);
+          if (field) field.value = value;
+        }
+      });
+    });
   }
 
   function wire(root) {
@@ -133,6 +146,29 @@
         leader.addEventListener("change", apply);
         apply();
       });
+      // help where the choice is made: what the section recognises in the values typed so
+      // far (a provider, its help) is shown before saving
+      const preview = async () => {
+        const url = form.action.split("?")[0] + "/preview";
+        const fresh = document.createElement("div");
+        fresh.innerHTML = await (await post(url, new FormData(form))).text();
+        const swap = (selector) => {
+          const now = form.querySelectorAll(selector);
+          const anchor = form.querySelector(".falcana-section .field");
+          now.forEach((el) => el.remove());
+          fresh.querySelectorAll(selector).forEach((el) => {
+            if (selector === ".provider" && anchor) anchor.before(el);
+            else form.querySelector(".falcana-section").append(el);
+          });
+        };
+        swap(".provider");
+        swap(".context-help");
+        wirePresets(form);
+      };
+      form.querySelectorAll("[data-preview-on-change]").forEach((field) => {
+        field.addEventListener("change", preview);
+      });
+      form.addEventListener("falcana:filled", preview);
       form.querySelectorAll("button[data-auto-when-empty]").forEach((b) => {
         const source = form.querySelector(`[name="${b.dataset.beside}"]`);
         const empty = form.querySelector(`[name="${b.dataset.autoWhenEmpty}"]`);
@@ -140,12 +176,7 @@
           if (!empty.value.trim() && source.value.trim()) b.click();
         });
       });
-      form.querySelectorAll("button.preset").forEach((b) => b.addEventListener("click", () => {
-        for (const [name, value] of Object.entries(JSON.parse(b.dataset.values))) {
-          const field = form.querySelector(`[name="${name}"]`);
-          if (field) field.value = value;
-        }
-      }));
+      wirePresets(form);
       form.addEventListener("submit", async (e) => {
         e.preventDefault();
         const res = await post(form.action, new FormData(form));

@@ -107,7 +107,7 @@ class SmtpSection:
         shown = SMTP_SHOWN if transports else None
         return (
             Field("email", _("E-mail"), FieldType.EMAIL, required=True, admin_only=True,
-                  max_length=MAX_LEN["email"],
+                  max_length=MAX_LEN["email"], refreshes_help=True,
                   help=_("The user's e-mail address: mail goes out from this address.")),
             Field("display_name", _("Display name"), max_length=MAX_LEN["display_name"],
                   help=_("The name recipients see. Left empty, falcana uses the user's first "
@@ -138,7 +138,7 @@ class SmtpSection:
                   help=_("As given by the provider. TLS requires STARTTLS: falcana never "
                          "falls back to an unencrypted connection.")),
             Field("host", _("Outgoing mail server (SMTP)"), required=True, shown_when=shown,
-                  max_length=MAX_LEN["host"],
+                  max_length=MAX_LEN["host"], refreshes_help=True,
                   help=_("The SMTP server of the e-mail provider, a host name or an IP "
                          "address.")),
         )
