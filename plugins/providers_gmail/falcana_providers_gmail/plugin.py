@@ -90,10 +90,14 @@ def provider_help(ctx: SectionContext, provider: Detection,
                   values: dict[str, Any]) -> list[HelpText]:
     if provider.provider not in PROVIDERS:
         return []
+    from falcana_providers_gmail.oauth import client_missing_help
+
+    missing = client_missing_help(ctx)
     return [HelpText("gmail.app_password", _("Gmail: special cases"), rules.HELP,
                      rules.LAST_CHECKED, (APP_PASSWORDS, rules.WORKSPACE_PASSWORDS), order=50),
             HelpText("gmail.api", _("Gmail: sending through the Gmail API"), rules.API_HELP,
-                     rules.LAST_CHECKED, (rules.API_DOCS,), order=55)]
+                     rules.LAST_CHECKED, (rules.API_DOCS,), order=55),
+            *([missing] if missing is not None else [])]
 
 
 @hookimpl

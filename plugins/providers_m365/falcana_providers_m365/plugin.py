@@ -101,17 +101,22 @@ def _password_present(ctx: SectionContext, values: dict[str, Any]) -> bool:
 @hookimpl
 def provider_help(ctx: SectionContext, provider: Detection,
                   values: dict[str, Any]) -> list[HelpText]:
-    if provider.provider == OUTLOOK_COM:
-        return [HelpText("outlook_com.oauth_only", _("Outlook.com: special cases"),
-                         rules.OUTLOOK_HELP, rules.LAST_CHECKED, (rules.OUTLOOK_DOCS,),
-                         order=50)]
-    if provider.provider != M365:
+    if provider.provider not in (M365, OUTLOOK_COM):
         return []
-    return [HelpText("m365.special_cases", _("Microsoft 365: special cases"), rules.M365_HELP,
-                     rules.LAST_CHECKED, (SMTP_AUTH_DOCS, rules.SETUP_DOCS, DEPRECATION),
-                     order=50),
-            HelpText("m365.graph", _("Microsoft 365: sending through Microsoft Graph"),
-                     rules.GRAPH_HELP, rules.LAST_CHECKED, (rules.GRAPH_DOCS,), order=55)]
+    from falcana_providers_m365.oauth import client_missing_help
+
+    missing = client_missing_help(ctx)
+    if provider.provider == OUTLOOK_COM:
+        found = [HelpText("outlook_com.oauth_only", _("Outlook.com: special cases"),
+                          rules.OUTLOOK_HELP, rules.LAST_CHECKED, (rules.OUTLOOK_DOCS,),
+                          order=50)]
+    else:
+        found = [HelpText("m365.special_cases", _("Microsoft 365: special cases"),
+                          rules.M365_HELP, rules.LAST_CHECKED,
+                          (SMTP_AUTH_DOCS, rules.SETUP_DOCS, DEPRECATION), order=50),
+                 HelpText("m365.graph", _("Microsoft 365: sending through Microsoft Graph"),
+                          rules.GRAPH_HELP, rules.LAST_CHECKED, (rules.GRAPH_DOCS,), order=55)]
+    return [*found, *([missing] if missing is not None else [])]
 
 
 @hookimpl

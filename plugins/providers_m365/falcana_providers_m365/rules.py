@@ -62,4 +62,7 @@ GRAPH_HELP = _(
 OUTLOOK_HELP = _(
     "<p>Personal Microsoft accounts (outlook.com, hotmail, live) accept only OAuth2 sign-in "
     "for SMTP since 2024-09-16; a password, even an app password, is refused.</p>"
+    "<p><strong>What to do instead:</strong> choose \"Sign-in: OAuth2\" and then \"Sign in "
+    "with Microsoft\": the user signs in once at Microsoft, and falcana sends with the "
+    "token it gets, no password stored.</p>"
     "<p>Settings: server smtp-mail.outlook.com, port 587, connection type TLS.</p>")

@@ -121,7 +121,8 @@ def test_help_only_for_microsoft_dated_with_sources(falcana_host: Host,
     falcana_host.save_section(mailbox, "smtp", BASE, actor="a")
     with language("de"):
         helps = falcana_host.section_help(mailbox, "smtp")
-        assert [h.id for h in helps] == ["m365.special_cases", "m365.graph"]
+        assert [h.id for h in helps] == ["m365.special_cases", "m365.graph",
+                                         "m365.no_oauth_client"]  # no client set up yet
         body = str(helps[0].body)
         assert "Authentifiziertes SMTP" in body and "10 Minuten" in body
         assert "Sicherheitsstandards" in body and "Ende Dezember 2026" in body
@@ -227,3 +228,25 @@ def test_every_reply_gets_its_explanation(smtp_server: Callable[..., Any],
         doc = result.as_dict()
         assert doc["explanation"]["id"] == explanation
         assert doc["explanation"]["cause"] != doc["explanation"]["fix"]
+
+
+def test_help_says_why_oauth_is_missing_and_who_can_set_it_up(falcana_host: Host) -> None:
+    """The help names "Send through: Microsoft Graph" and "Sign-in: OAuth2": while no
+    OAuth2 client is set up, it says so, for an admin with the way to the settings."""
+    from falcana_core.i18n import language
+
+    user = falcana_host.users.add("anna", first_name="Anna", last_name="Berg",
+                                  email="anna@contoso.onmicrosoft.com")
+    box = falcana_host.mailboxes.personal(user)
+    helps = {h.id: h for h in falcana_host.section_help(box, "smtp")}
+    assert "m365.no_oauth_client" in helps
+    with language("de"):
+        as_user = str(falcana_host.hook.section_help(falcana_host.context(box, "anna"), "smtp",
+                                                     falcana_host.section_values(box, "smtp"))
+                      [-1].body)
+        as_admin = str(helps["m365.no_oauth_client"].body)
+    assert "Ein Admin richtet ihn unter Systemeinstellungen ein" in as_user
+    assert "/admin/settings" in as_admin and "/admin/settings" not in as_user
+    assert falcana_host.save_section(None, "oauth_microsoft", {"client_id": "app-1"},
+                                     actor="admin").saved
+    assert "m365.no_oauth_client" not in {h.id for h in falcana_host.section_help(box, "smtp")}
