@@ -266,6 +266,10 @@ class OutboxMessage(Base):
         lazy="selectin", cascade="all, delete-orphan", passive_deletes=True,
         order_by="AfterDelivery.duty")
 
+    def __repr__(self) -> str:
+        return (f"<OutboxMessage {self.id} {self.status} box {self.mailbox_id} "
+                f"{self.message_id!r} attempts={self.attempts}>")
+
     def after_delivery(self, duty: str) -> AfterDelivery | None:
         """The step ``duty`` ("sent_copy") of this message, if it has one."""
         return next((a for a in self.after if a.duty == duty), None)
