@@ -149,7 +149,7 @@ class Discoverer:
             if future.done():
                 outcome, detail, found = future.result()
             else:
-                outcome, detail, found = "failed", "the time budget ran out", []
+                outcome, detail, found = "failed", _("the time budget ran out"), []
             result.tried.append(Tried(name, outcome, detail,
                                       (time.perf_counter() - started) * 1000))
             _add(result, found)
@@ -186,11 +186,12 @@ class Discoverer:
             try:
                 policy.resolve(str(item.values["host"]), int(item.values["port"]))
             except OSError as exc:
-                refused.append(f"{item.values['host']}: {_reason(exc)}")
+                refused.append(_("{host}: {reason}", host=item.values["host"],
+                                 reason=_reason(exc)))
                 continue
             kept.append(item)
         if refused and not kept:
-            raise _Nothing("refused: " + "; ".join(refused))
+            raise _Nothing(_("refused: {servers}", servers=_joined(refused)))
         return kept
 
     def _autoconfig(self, address: str, domain: str, deadline: float,
@@ -207,13 +208,14 @@ class Discoverer:
                            ca_bundle=self.host.config.ca_bundle)
                 provider = parse(body).for_address(address)
             except (OSError, FetchError, ConfigError) as exc:
-                errors.append(f"{urllib.parse.urlsplit(url).hostname}: {_reason(exc)}")
+                errors.append(_("{host}: {reason}", host=urllib.parse.urlsplit(url).hostname,
+                                reason=_reason(exc)))
                 continue
             if provider.smtp:
                 host_name = urllib.parse.urlsplit(url).hostname
                 return _from_provider(provider, address, "autoconfig",
                                       _("autoconfig of {domain}", domain=host_name))
-        raise _Nothing("; ".join(errors))
+        raise _Nothing(_joined(errors))
 
     def _srv(self, address: str, domain: str) -> list[Found]:
         found = []
@@ -238,7 +240,7 @@ class Discoverer:
     def _mx(self, address: str, domain: str) -> list[Found]:
         hosts = mx_resolver(self.host)(domain)
         if not hosts:
-            raise _Nothing(f"no MX record for {domain}")
+            raise _Nothing(_("no MX record for {domain}", domain=domain))
         by_plugin = self._plugins(address, offline=False)
         if by_plugin:
             return by_plugin
@@ -250,7 +252,7 @@ class Discoverer:
                     return _from_provider(provider, address, "mx", _(
                         "MX {mx}: {name} (Thunderbird ISP database)", mx=mx_host,
                         name=provider.name))
-        raise _Nothing(f"MX {hosts[0]}: no known provider")
+        raise _Nothing(_("MX {mx}: no known provider", mx=hosts[0]))
 
     def _probe(self, address: str, domain: str, deadline: float,
                ports: Sequence[tuple[int, str]], imap_port: int = 993) -> list[Found]:
@@ -273,8 +275,8 @@ class Discoverer:
                 "probe", _("tried: {server}", server=imap_host + ":" + str(imap_port)), None,
                 COPY_SECTION))
         if not found:
-            raise _Nothing("no server answered with TLS and AUTH: " + ", ".join(
-                f"{n}:{p}" for n, p, _s in jobs))
+            raise _Nothing(_("no server answered with TLS and AUTH: {servers}",
+                             servers=", ".join(f"{n}:{p}" for n, p, _s in jobs)))
         return found
 
 
@@ -288,23 +290,54 @@ def _budget() -> float:
 
 
 class _Nothing(Exception):
-    """A source answered nothing; the message says what it tried."""
+    """A source answered nothing; ``detail`` says what it tried, in the reader's language."""
+
+    def __init__(self, detail: Any) -> None:
+        super().__init__(str(detail))
+        self.detail = detail
 
 
-def _attempt(fn: Callable[[], list[Found]]) -> tuple[str, str, list[Found]]:
+def _attempt(fn: Callable[[], list[Found]]) -> tuple[str, Any, list[Found]]:
     try:
         found = fn()
     except _Nothing as nothing:
-        return "nothing", str(nothing), []
+        return "nothing", nothing.detail, []
     except Exception as exc:  # one source failing must not stop the others
         return "failed", _reason(exc), []
     return ("found", "", found) if found else ("nothing", "", [])
 
 
-def _reason(exc: BaseException) -> str:
-    from falcana_core.api import printable
+def _reason(exc: BaseException) -> Any:
+    """Why a source failed, a sentence in the reader's language first; what the system said
+    (in its own words) after it. A refused destination says only that it was refused."""
+    import socket
+    import ssl
 
-    return printable(str(exc) or exc.__class__.__name__, 200)
+    from falcana_core.api import printable
+    from falcana_core.api.net import DestinationRefused
+
+    if isinstance(exc, DestinationRefused):
+        return _("refused by the destination policy")
+    said = printable(str(exc) or exc.__class__.__name__, 200)
+    if isinstance(exc, socket.gaierror):
+        sentence = _("the name was not found")
+    elif isinstance(exc, ConnectionRefusedError):
+        sentence = _("the connection was refused")
+    elif isinstance(exc, TimeoutError | socket.timeout):
+        sentence = _("no answer in time")
+    elif isinstance(exc, ssl.SSLError):
+        sentence = _("TLS failed")
+    elif isinstance(exc, FetchError | ConfigError):
+        sentence = _("no usable answer")
+    else:
+        sentence = _("failed")
+    return _("{sentence} (system message: {said})", sentence=sentence, said=said)
+
+
+def _joined(parts: Sequence[Any]) -> Any:
+    """Several details as one text, each translated when shown."""
+    return _("{first}; {rest}", first=parts[0], rest=_joined(parts[1:])) if len(
+        parts) > 1 else (parts[0] if parts else "")
 
 
 def _add(result: Discovery, found: list[Found]) -> None:

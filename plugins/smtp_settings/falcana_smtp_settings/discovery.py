@@ -41,7 +41,7 @@ class Tried:
 
     source: str
     outcome: str
-    detail: str
+    detail: Text  # what was tried and what came of it, in the reader's language
     ms: float
 
 
@@ -72,8 +72,10 @@ class Discovery:
                 "warning": text_in(f.warning, lang) if f.warning is not None else None,
                 "section": f.section,
             } for f in self.found],
-            "tried": [{**dataclasses.asdict(t), "source_label": text_in(
-                SOURCE_LABELS.get(t.source, t.source), lang)} for t in self.tried],
+            "tried": [{"source": t.source, "outcome": t.outcome,
+                       "detail": text_in(t.detail, lang), "ms": t.ms,
+                       "source_label": text_in(SOURCE_LABELS.get(t.source, t.source), lang)}
+                      for t in self.tried],
             "also": [{"section": f.section, "values": dict(f.values), "label": f.label,
                       "source_label": text_in(f.source_label, lang)} for f in self.also],
         }
