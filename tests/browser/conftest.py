@@ -133,6 +133,35 @@ def login(page: Any, web: Web) -> Any:
 
 
 @pytest.fixture
+def admin_at(chromium: Any, web: Web) -> Iterator[Any]:
+    """``page = admin_at(1280, 720)``: a page of that size, logged in as the admin."""
+    contexts: list[Any] = []
+
+    def open_page(width: int, height: int) -> Any:
+        context = chromium.new_context(locale="de-DE",
+                                       viewport={"width": width, "height": height})
+        context.set_default_timeout(20_000)
+        contexts.append(context)
+        page = context.new_page()
+        _log_in(page, web.url, "admin", ADMIN_PW)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def open_popup(page: Any, last_name: str) -> Any:
+    """The settings popup of the user with this last name, from the user list."""
+    page.click("#open-users")
+    page.fill("#user-search", last_name)
+    page.locator("tr.opens-popup", has_text=last_name).first.dblclick()
+    popup = page.locator("dialog#popup")
+    popup.locator("form.section-form").first.wait_for()
+    return popup
+
+
+@pytest.fixture
 def log_in() -> Any:
     """``log_in(page, url, "anna", "Anna-Pw-1")`` on a server the test started itself."""
     return _log_in

@@ -9,6 +9,8 @@ from typing import Any
 
 import trustme
 
+from .conftest import open_popup
+
 SCREENSHOTS = Path(__file__).parent.parent.parent / "docs" / "screenshots"
 PASSWORD = "Firmen-Postfach-7"
 
@@ -23,11 +25,7 @@ def in_view(element: Any) -> bool:
 def test_typing_an_address_with_no_server_yet_finds_the_settings_by_itself(
         page: Any, web: Any, login: Any) -> None:
     login()
-    page.click("#open-users")
-    page.fill("#user-search", "Muster07")
-    page.locator("tr.opens-popup", has_text="Muster07").first.dblclick()
-    popup = page.locator("dialog#popup")
-    popup.locator("form.section-form").first.wait_for()
+    popup = open_popup(page, "Muster07")
     assert popup.locator("#smtp-host").input_value() == ""
     popup.locator("#smtp-email").fill("erika@online.de")
     popup.locator("#smtp-email").press("Tab")  # the change: no button pressed
@@ -45,11 +43,7 @@ def test_finding_nothing_puts_back_what_was_there_before(page: Any, web: Any,
     """No stale green fields: settings found for one address do not stay as if found for
     the next one, for which nothing is found."""
     login()
-    page.click("#open-users")
-    page.fill("#user-search", "Muster07")
-    page.locator("tr.opens-popup", has_text="Muster07").first.dblclick()
-    popup = page.locator("dialog#popup")
-    popup.locator("form.section-form").first.wait_for()
+    popup = open_popup(page, "Muster07")
     popup.locator("#smtp-email").fill("erika@online.de")
     popup.locator("#smtp-email").press("Tab")
     popup.locator(".discovery .message.saved").wait_for()
@@ -63,8 +57,7 @@ def test_finding_nothing_puts_back_what_was_there_before(page: Any, web: Any,
 
 
 def test_find_settings_fill_them_and_the_test_mail_passes(
-        chromium: Any, web: Any, login: Any, dns_server: Any, test_ca: trustme.CA,
-        smtp_server: Any) -> None:
+        admin_at: Any, dns_server: Any, test_ca: trustme.CA, smtp_server: Any) -> None:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     test_ca.issue_cert("mail.firma-test.example").configure_cert(ctx)
     server = smtp_server("starttls", users={"juergen@firma-test.example": PASSWORD},
@@ -73,19 +66,8 @@ def test_find_settings_fill_them_and_the_test_mail_passes(
                        [("mail.firma-test.example", server.port)])
     dns_server.set_address("mail.firma-test.example", ["127.0.0.1"])
 
-    context = chromium.new_context(locale="de-DE", viewport={"width": 1280, "height": 720})
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    page.goto(web.url + "/login")
-    page.fill("#login", "admin")
-    page.fill("#password", "Admin-Pw-1")
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    page.click("#open-users")
-    page.fill("#user-search", "Müßig")
-    page.locator("tr.opens-popup", has_text="Müßig").first.dblclick()
-    popup = page.locator("dialog#popup")
-    popup.locator("form.section-form").first.wait_for()
+    page = admin_at(1280, 720)
+    popup = open_popup(page, "Müßig")
 
     popup.locator("#smtp-email").fill("juergen@firma-test.example")
     button = popup.locator("button.action.beside[data-action='discovery.detect']")
@@ -111,7 +93,6 @@ def test_find_settings_fill_them_and_the_test_mail_passes(
     popup.locator(".test-result.ok").wait_for()
     assert in_view(popup.locator(".test-result h4"))
     assert len(server.messages) == 1
-    context.close()
 
 
 def test_provider_help_appears_as_soon_as_the_address_is_typed(page: Any, web: Any,
@@ -119,11 +100,7 @@ def test_provider_help_appears_as_soon_as_the_address_is_typed(page: Any, web: A
     """Help where the choice is made: typing a Gmail address shows Gmail's presets and
     help (app passwords, the Gmail API) before anything is saved."""
     login()
-    page.click("#open-users")
-    page.fill("#user-search", "Muster07")
-    page.locator("tr.opens-popup", has_text="Muster07").first.dblclick()
-    popup = page.locator("dialog#popup")
-    popup.locator("form.section-form").first.wait_for()
+    popup = open_popup(page, "Muster07")
     assert popup.locator("[data-help='gmail.app_password']").count() == 0
     popup.locator("#smtp-email").fill("erika.muster@gmail.com")
     popup.locator("#smtp-email").press("Tab")

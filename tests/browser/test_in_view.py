@@ -4,7 +4,6 @@ view without scrolling and keyboard focus is on it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,25 +11,19 @@ import pytest
 
 from falcana_core.host import Host
 
+from .conftest import open_popup
+
 SCREENSHOTS = Path(__file__).parent.parent.parent / "docs" / "screenshots"
 SMTP_PW = "Jürgens-Postfach-1"
 SIZES = [(1280, 720), (1366, 768)]
 
 
 @pytest.fixture(params=SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def small(request: pytest.FixtureRequest, chromium: Any, web: Any) -> Iterator[Any]:
+def small(request: pytest.FixtureRequest, admin_at: Any) -> Any:
     width, height = request.param
-    context = chromium.new_context(locale="de-DE", viewport={"width": width, "height": height})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
+    page = admin_at(width, height)
     page.height = height
-    page.goto(web.url + "/login")
-    page.fill("#login", "admin")
-    page.fill("#password", "Admin-Pw-1")
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    yield page
-    context.close()
+    return page
 
 
 def in_view(page: Any, locator: Any) -> bool:
@@ -39,15 +32,6 @@ def in_view(page: Any, locator: Any) -> bool:
     box = locator.bounding_box()
     assert box is not None, locator
     return box["y"] >= 0 and box["y"] + min(box["height"], 120) <= page.height
-
-
-def open_popup(page: Any, last_name: str) -> Any:
-    page.click("#open-users")
-    page.fill("#user-search", last_name)
-    page.locator("tr.opens-popup", has_text=last_name).first.dblclick()
-    popup = page.locator("dialog#popup")
-    popup.locator("form.section-form").first.wait_for()
-    return popup
 
 
 def fill(popup: Any, web: Any, password: str) -> None:

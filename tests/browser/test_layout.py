@@ -4,24 +4,16 @@ icon for the tab."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from .conftest import open_popup
+
 
 @pytest.fixture
-def admin(chromium: Any, web: Any) -> Iterator[Any]:
-    context = chromium.new_context(locale="de-DE", viewport={"width": 1280, "height": 720})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.goto(web.url + "/login")
-    page.fill("#login", "admin")
-    page.fill("#password", "Admin-Pw-1")
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    yield page
-    context.close()
+def admin(admin_at: Any) -> Any:
+    return admin_at(1280, 720)
 
 
 def box(locator: Any) -> dict[str, float]:
@@ -32,11 +24,7 @@ def box(locator: Any) -> dict[str, float]:
 
 def test_the_collapsed_copy_section_shows_its_marker_on_its_heading_and_no_button(
         admin: Any) -> None:
-    admin.click("#open-users")
-    admin.fill("#user-search", "Müßig")
-    admin.locator("tr.opens-popup", has_text="Müßig").first.dblclick()
-    popup = admin.locator("dialog#popup")
-    popup.locator("form.section-form").first.wait_for()
+    popup = open_popup(admin, "Müßig")
     summary = popup.locator("#section-sent_copy details.collapsed-section > summary")
     heading = summary.locator("h3")
     assert abs(box(summary)["y"] - box(heading)["y"]) < 12  # one line: marker and heading

@@ -10,7 +10,15 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from falcana_core.api import Field, FieldType, SectionContext, Text, Validation
+from falcana_core.api import (
+    Field,
+    FieldType,
+    SectionContext,
+    Text,
+    Validation,
+    current_language,
+    text_in,
+)
 from falcana_oauth.i18n import _
 
 REF = "deployment"
@@ -58,6 +66,19 @@ class OAuthClientSection:
 
     def is_set(self, ctx: SectionContext, field_id: str) -> bool:
         return ctx.host.secrets.has(self.owner, field_id, REF)
+
+    def where_to_set_up(self, ctx: SectionContext) -> Text | None:
+        """None once the client is set up; else who sets it up and where, for a help text
+        that names a control this client brings ("Sign-in: OAuth2"): an admin gets the
+        way there as a link."""
+        if self.value(ctx.host, "client_id"):
+            return None
+        if not ctx.admin:
+            return _("An admin sets it up under System settings ({section}).",
+                     section=self.title)
+        link = (f'<a href="{ctx.host.config.base_url}/admin/settings">'
+                f'{text_in(_("System settings"), current_language())}</a>')
+        return _("Set it up under {settings} ({section}).", settings=link, section=self.title)
 
     def validate(self, ctx: SectionContext, values: Mapping[str, Any]) -> Validation:
         v = Validation()

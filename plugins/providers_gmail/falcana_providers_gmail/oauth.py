@@ -61,18 +61,11 @@ def provider(host: Any) -> OAuthProvider | None:
 
 
 def client_missing_help(ctx: Any) -> HelpText | None:
-    """Why the help's "Send through: Gmail API" and "Sign-in: OAuth2" are not there (no
-    OAuth2 client yet), and who can change it: an admin, with the way there."""
-    if SECTION.value(ctx.host, "client_id"):
+    """Why the help's "Send through: Gmail API" and "Sign-in: OAuth2" are not there: no
+    OAuth2 client yet, and who sets it up where."""
+    who = SECTION.where_to_set_up(ctx)
+    if who is None:
         return None
-    if ctx.admin:
-        link = f'<a href="{ctx.host.config.base_url}/admin/settings">' + str(
-            _("System settings")) + "</a>"
-        who = _("Set it up under {settings} ({section}).", settings=link,
-                section=SECTION.title)
-    else:
-        who = _("An admin sets it up under System settings ({section}).",
-                section=SECTION.title)
     return HelpText("gmail.no_oauth_client", _("Google: why OAuth2 is not offered yet"), _(
         "<p>The choices \"Send through: Gmail API\" and \"Sign-in: OAuth2\" appear once the "
         "Google OAuth2 client is set up, and it is not yet. {who}</p>", who=who),
