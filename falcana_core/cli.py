@@ -259,6 +259,95 @@ def users_set_role(login: str, role: str) -> None:
     click.echo(str(_("User {login} is now {role}.", login=login, role=role)))
 
 
+# -- mailboxes and settings --------------------------------------------------------------
+
+@cli.group("mailboxes")
+def mailboxes_group() -> None:
+    """Shared mailboxes (info@, team addresses); personal ones come with their user."""
+
+
+@mailboxes_group.command("add")
+@click.argument("address")
+@click.option("--display-name", default="")
+def mailboxes_add(address: str, display_name: str) -> None:
+    """Add a shared mailbox; set it up with `falcana mail set ADDRESS ...`."""
+    from falcana_core.users import InputError
+
+    try:
+        box = host().mailboxes.create_shared(address, display_name, actor="cli")
+    except InputError as exc:
+        fail(f"{user_field(exc.field)}: {exc.message}")
+    click.echo(str(_("Shared mailbox {address} added (id {id}).", address=box.address,
+                     id=box.id)))
+
+
+@mailboxes_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def mailboxes_list(as_json: bool) -> None:
+    """The shared mailboxes."""
+    boxes = host().mailboxes.shared()
+    if as_json:
+        print_json([{"id": b.id, "address": b.address, "display_name": b.display_name}
+                    for b in boxes])
+        return
+    for b in boxes:
+        click.echo(f"{b.id:>5}  {b.address}  {b.display_name}")
+
+
+@cli.command("settings")
+@click.argument("section_id", required=False)
+@click.argument("assignments", nargs=-1, metavar="[FIELD=VALUE]...")
+@click.option("--mailbox", "mailbox_ref", default=None,
+              help="A user's login or a shared mailbox's address: its section (the copy in "
+                   "Sent); without it, a deployment section (an OAuth2 client).")
+@click.option("--secret-stdin", "secret_field", default=None, metavar="FIELD",
+              help="Read this (write-only) field's value from stdin.")
+def settings_cmd(section_id: str | None, assignments: tuple[str, ...],
+                 mailbox_ref: str | None, secret_field: str | None) -> None:
+    """Show or change any settings section, as the web UI does: `falcana settings` lists
+    them, `falcana settings oauth_microsoft client_id=...` changes fields (the same
+    validation; nothing saved on error)."""
+    h = host()
+    box = None
+    if mailbox_ref:
+        box = h.mailboxes.resolve(mailbox_ref)
+        if box is None:
+            fail(str(_("No mailbox {mailbox}.", mailbox=mailbox_ref)))
+    sections = h.sections() if box is not None else h.hook.deployment_settings_sections(h)
+    if section_id is None:
+        for each in sections:
+            click.echo(f"{each.id:<20} {each.title}")
+        return
+    section = next((x for x in sections if x.id == section_id), None)
+    if section is None:
+        fail(str(_("No settings section {id} here (falcana settings lists them).",
+                   id=section_id)))
+    ctx = h.context(box, "cli")
+    fields = {f.id: f for f in section.fields(ctx)}
+    values = dict(section.load(ctx))
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        if not sep or name not in fields:
+            fail(str(_("{item}: give FIELD=VALUE with one of {fields}.", item=item,
+                       fields=", ".join(fields))))
+        values[name] = value
+    if secret_field:
+        values[secret_field] = read_secret(secret_field, True)
+    if not assignments and not secret_field:
+        for fid, field in fields.items():
+            shown = (_("set") if section.is_set(ctx, fid) else _("not set")) if (
+                field.write_only) else values.get(fid)
+            click.echo(f"{field.label}: {shown}")
+        return
+    result = h.save_section(box, section.id, values, actor="cli")
+    labels = {fid: str(f.label) for fid, f in fields.items()}
+    if not result.saved:
+        echo_input_errors([(labels.get(m.field or "", m.field), str(m.text))
+                           for m in result.validation.errors])
+        sys.exit(2)
+    click.echo(str(_("Saved.")) if result.changes else str(_("Nothing changed.")))
+
+
 # -- database -----------------------------------------------------------------------------
 
 @cli.group("db")

@@ -207,3 +207,33 @@ def test_the_cli_speaks_german_on_its_error_paths(falcana_cli: Callable[..., Any
         said = re.sub(r"\(Systemmeldung: [^)]*\)", "", text.replace("Test-e-mail", ""))
         words = ENGLISH.findall(said)
         assert not words, (args, words, text)
+
+
+def test_shared_mailboxes_and_every_settings_section_from_the_command_line(
+        falcana_cli: Callable[..., Any], falcana_host: Any) -> None:
+    """A shared mailbox is made, and every section (an OAuth2 client, the copy in Sent) is
+    changed from the command line, with the web UI's validation."""
+    added = falcana_cli("mailboxes", "add", "vertrieb@firma.example", "--display-name",
+                        "Vertrieb")
+    assert added.exit_code == 0 and "vertrieb@firma.example" in added.stdout
+    assert "vertrieb@firma.example" in falcana_cli("mailboxes", "list").stdout
+    assert falcana_cli("mailboxes", "add", "vertrieb@firma.example").exit_code == 2
+    listed = falcana_cli("settings").stdout
+    assert "oauth_microsoft" in listed and "general" in listed
+    saved = falcana_cli("settings", "oauth_microsoft", "client_id=app-1234")
+    assert saved.exit_code == 0, saved.output
+    assert "app-1234" in falcana_cli("settings", "oauth_microsoft").stdout
+    secret = falcana_cli("settings", "oauth_microsoft", "--secret-stdin", "client_secret",
+                         input="geheim-123\n")
+    assert secret.exit_code == 0 and "geheim-123" not in secret.output
+    shown = falcana_cli("settings", "oauth_microsoft").stdout
+    assert "geheim-123" not in shown and "Client secret: set" in shown
+    bad = falcana_cli("settings", "oauth_microsoft", "graph_url=http://graph.example")
+    assert bad.exit_code == 2 and "https://" in bad.output
+    copy = falcana_cli("settings", "sent_copy", "--mailbox", "vertrieb@firma.example",
+                       "mode=on", "host=imap.firma.example", "port=993", "security=ssl")
+    assert copy.exit_code == 0, copy.output
+    box = falcana_host.mailboxes.shared_by_address("vertrieb@firma.example")
+    assert falcana_host.section_values(box, "sent_copy")["host"] == "imap.firma.example"
+    assert falcana_cli("settings", "sent_copy", "nonsense=1", "--mailbox",
+                       "vertrieb@firma.example").exit_code == 2

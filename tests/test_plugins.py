@@ -121,10 +121,12 @@ def test_disabling_persists_across_restarts_and_disables_dependents(tmp_path: Pa
 
 
 def test_essential_plugins_cannot_be_disabled(tmp_path: Path) -> None:
+    from falcana_core.i18n import language
+
     host = start(tmp_path)
-    with pytest.raises(ValueError, match="essential"):
+    with language("en"), pytest.raises(ValueError, match="essential"):
         host.set_plugin_enabled("smtp_settings", False, actor="admin")
-    with pytest.raises(ValueError, match="essential"):
+    with language("de"), pytest.raises(ValueError, match="unverzichtbar"):
         host.set_plugin_enabled("core", False, actor="admin")
 
 

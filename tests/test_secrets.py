@@ -224,7 +224,7 @@ def test_empty_input_to_keys_add_stdin_is_an_error(tmp_path: Path) -> None:
     start(data).close()
     before = (data / "secret.key").read_text()
     empty = keys_cli(data, "add", "--stdin", stdin="\n")
-    assert empty.returncode == 2 and "no key on stdin" in empty.stderr
+    assert empty.returncode == 2 and "no key on stdin" in empty.stderr.lower()
     assert (data / "secret.key").read_text() == before  # no key was made
 
 

@@ -243,6 +243,11 @@ class SmtpSection:
                 v.warning("port", _("Port 587 usually expects TLS, not SSL."), "587_ssl")
         will_have_password = bool(clean.get("password")) or (
             not clear and ctx.mailbox is not None and self.is_set(ctx, "password"))
+        method = values.get("auth_method") or "password"
+        if not will_have_password and not api and method == "password" and \
+                not any(m.severity.value == "error" for m in v.messages):
+            v.warning("password", _("No password is stored: this mailbox cannot sign in, and "
+                                    "its mail waits, until one is entered."), "no_password")
         if security == "normal" and will_have_password and not api:
             v.warning("security", _("With connection type normal the password travels "
                                     "unencrypted. Use TLS or SSL if the server offers it."),

@@ -181,7 +181,9 @@ def test_no_plaintext_warning_without_a_password(falcana_host: Host,
     result = falcana_host.save_section(mailbox, "smtp", {**GOOD, "port": "25",
                                                          "security": "normal",
                                                          "password": ""}, actor="admin")
-    assert result.saved and messages(result, "warning") == {}
+    warnings = messages(result, "warning")
+    assert result.saved and "security" not in warnings  # no plaintext warning
+    assert set(warnings) == {"password"}  # but: no password stored at all
 
 
 @pytest.mark.parametrize(("security", "port"), [("ssl", 465), ("tls", 587), ("normal", 25)])
@@ -279,3 +281,17 @@ def test_random_values_never_crash_and_never_half_save(falcana_host: Host, mailb
         assert after["security"] in ("normal", "tls", "ssl")
         for text in (after["email"], after["host"], after["display_name"], after["username"]):
             assert "\n" not in text and "\r" not in text
+
+
+def test_a_save_that_leaves_no_password_warns_and_still_saves(falcana_host: Host) -> None:
+    user = falcana_host.users.add("lena", email="lena@example.com")
+    box = falcana_host.mailboxes.personal(user)
+    result = falcana_host.save_section(box, "smtp", {
+        "email": "lena@example.com", "host": "smtp.example.com", "port": 587,
+        "security": "tls"}, actor="admin")
+    assert result.saved
+    assert [m.code for m in result.validation.warnings] == ["no_password"]
+    with_password = falcana_host.save_section(box, "smtp", {
+        "email": "lena@example.com", "host": "smtp.example.com", "port": 587,
+        "security": "tls", "password": "Lenas-Pw-1"}, actor="admin")
+    assert "no_password" not in [m.code for m in with_password.validation.warnings]
