@@ -130,3 +130,21 @@ def test_the_popup_tests_the_form_as_typed_and_offers_to_save(
     invalid = client.post(f"/mailboxes/{mailbox.id}/actions/smtp.test",
                           data={**form, "port": "99999"}).get_data(as_text=True)
     assert 'data-highlight-field="port"' in invalid and "e-mail Port" in invalid
+
+
+def test_the_step_log_marks_what_the_system_said(falcana_host: Host, mailbox: Mailbox,
+                                                 server: Any, configure: Any) -> None:
+    """A socket error in the web's step log stays in the system's words, marked as such
+    after the step's German name and status."""
+    from falcana_core.web import create_app
+
+    configure(server)
+    falcana_host.users.add("admin", email="admin@firma.example", role="admin",
+                           password="Admin-Pw-1")
+    client = create_app(falcana_host, WTF_CSRF_ENABLED=False).test_client()
+    client.post("/login", data={"login": "admin", "password": "Admin-Pw-1"})
+    page = client.post(f"/mailboxes/{mailbox.id}/actions/smtp.test",
+                       data={"host": "kein-server.example", "password": "x"},
+                       headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert 'class="step failed" data-step="resolve"' in page
+    assert '<span class="system-message">Systemmeldung: ' in page
