@@ -298,8 +298,8 @@ def mailboxes_list(as_json: bool) -> None:
 @click.argument("section_id", required=False)
 @click.argument("assignments", nargs=-1, metavar="[FIELD=VALUE]...")
 @click.option("--mailbox", "mailbox_ref", default=None,
-              help="A user's login or a shared mailbox's address: its section (the copy in "
-                   "Sent); without it, a deployment section (an OAuth2 client).")
+              help="A user's login or a shared mailbox's address: a section of that "
+                   "mailbox; without it, a deployment-wide section.")
 @click.option("--secret-stdin", "secret_field", default=None, metavar="FIELD",
               help="Read this (write-only) field's value from stdin.")
 def settings_cmd(section_id: str | None, assignments: tuple[str, ...],
