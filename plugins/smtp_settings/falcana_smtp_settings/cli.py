@@ -198,6 +198,38 @@ def test(login: str, to: str | None, verify_only: bool, email: str | None,
     sys.exit(0 if result.ok else 1)
 
 
+@mail.command("explain")
+@click.argument("reply")
+@click.option("--step", default="auth", show_default=True,
+              help="The step that got the reply: auth, mail_from, rcpt_to, data ...")
+@click.option("--host", "server", default="", help="The server that answered.")
+@click.option("--email", default="", help="The mailbox's address (recognises the provider).")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+def explain(reply: str, step: str, server: str, email: str, as_json: bool) -> None:
+    """What falcana says about a server's reply, from every plugin that explains replies
+    ("535 5.7.139 Authentication unsuccessful ..."): to try a provider plugin's rules."""
+    from falcana_core.api import DeliveryFailure, FailureKind, Reply, current_language
+
+    code, _sep, text = reply.strip().partition(" ")
+    if not code.isdigit() or len(code) != 3:
+        fail(str(_("Give the reply as the server sent it, beginning with its code: "
+                   "\"535 5.7.8 ...\".")))
+    h = host()
+    found = detect_provider(h, email, server)
+    failure = DeliveryFailure(step, FailureKind.REPLY, reply=Reply.parse(int(code), text),
+                              detail=reply, host=server.strip().lower(), address=email,
+                              provider=found.provider if found else None)
+    explanation = h.explain(failure)
+    if as_json:
+        print_json(explanation.as_dict(current_language()) if explanation else None)
+        sys.exit(0 if explanation else 1)
+    if explanation is None:
+        fail(str(_("No plugin explains this reply.")), 1)
+    click.echo(f"{explanation.id}")
+    click.echo(f"{_('Cause')}: {explanation.cause}")
+    click.echo(f"{_('Fix')}: {explanation.fix}")
+
+
 def _labels(box: Mailbox) -> dict[str, str]:
     """The e-mail settings' fields by id -> label, for messages that name a field."""
     from falcana_smtp_settings.section import SmtpSection

@@ -105,3 +105,18 @@ def test_shared_mailbox_by_address_and_unknown_reference(
     assert shown["display_name"] == "Info"
     missing = falcana_cli("mail", "show", "nobody")
     assert missing.exit_code == 2 and "nobody" in missing.stderr
+
+
+def test_mail_explain_shows_what_the_plugins_say_about_a_reply(
+        falcana_cli: Callable[..., Any]) -> None:
+    """A provider plugin's rules, tried from the command line: Microsoft's 5.7.139 is its
+    own explanation, a plain 535 the generic one."""
+    ms = falcana_cli("mail", "explain", "535 5.7.139 Authentication unsuccessful, "
+                     "SmtpClientAuthentication is disabled for the Mailbox.",
+                     "--host", "smtp.office365.com", lang="de")
+    assert ms.exit_code == 0, ms.output
+    assert ms.stdout.splitlines()[0].startswith("m365.") and "Ursache:" in ms.stdout
+    generic = falcana_cli("mail", "explain", "535 5.7.8 Authentication credentials invalid",
+                          "--json")
+    assert generic.exit_code == 0 and '"smtp.auth_failed"' in generic.stdout
+    assert falcana_cli("mail", "explain", "kaputt").exit_code == 2
