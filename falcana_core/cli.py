@@ -6,9 +6,10 @@ clear message on bad input. Secrets come from stdin or a prompt, never the comma
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -20,6 +21,7 @@ from falcana_core.i18n import Domain, set_language
 
 if TYPE_CHECKING:
     from falcana_core.host import Host
+    from falcana_core.models import Mailbox
     from falcana_core.plugins import Plugins
     from falcana_core.secretbox import SecretStore
 
@@ -73,6 +75,14 @@ def host() -> Host:
                    error=exc.orig or exc.__class__.__name__)), 1)
 
 
+def mailbox(ref: str) -> Mailbox:
+    """A user's personal mailbox by login, or a shared one by address; fails clearly."""
+    box = host().mailboxes.resolve(ref)
+    if box is None:
+        fail(str(_("No mailbox {mailbox}.", mailbox=ref)))
+    return box
+
+
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
@@ -101,23 +111,30 @@ def read_secret(prompt: str, from_stdin: bool) -> str:
     return value
 
 
+@contextlib.contextmanager
+def database_errors_in_one_line() -> Iterator[None]:
+    """Database trouble (a busy SQLite file, a lost server) is one line, never a traceback
+    with SQL and parameters. The database layer is imported only when something failed."""
+    try:
+        yield
+    except (click.exceptions.Exit, click.ClickException, click.Abort):
+        raise  # --help, usage errors: no database involved
+    except Exception as exc:
+        from sqlalchemy.exc import OperationalError
+
+        if not isinstance(exc, OperationalError):
+            raise
+        from falcana_core.db import describe_error
+
+        fail(describe_error(exc), 1)
+
+
 class FalcanaGroup(click.Group):
-    """Database trouble in any command (a busy SQLite file, a lost server) is one line,
-    never a traceback with SQL and parameters."""
+    """Every command's database trouble in one line (``database_errors_in_one_line``)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
+        with database_errors_in_one_line():
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise  # --help, usage errors: no database involved
-        except Exception as exc:  # the database layer is imported only by what needs it
-            from sqlalchemy.exc import OperationalError
-
-            if not isinstance(exc, OperationalError):
-                raise
-            from falcana_core.db import describe_error
-
-            fail(describe_error(exc), 1)
 
 
 @click.group(cls=FalcanaGroup)
@@ -308,11 +325,7 @@ def settings_cmd(section_id: str | None, assignments: tuple[str, ...],
     them, `falcana settings oauth_microsoft client_id=...` changes fields (the same
     validation; nothing saved on error)."""
     h = host()
-    box = None
-    if mailbox_ref:
-        box = h.mailboxes.resolve(mailbox_ref)
-        if box is None:
-            fail(str(_("No mailbox {mailbox}.", mailbox=mailbox_ref)))
+    box = mailbox(mailbox_ref) if mailbox_ref else None
     sections = h.sections() if box is not None else h.hook.deployment_settings_sections(h)
     if section_id is None:
         for each in sections:
@@ -547,10 +560,7 @@ def outbox_list(status: str | None, mailbox_ref: str | None, limit: int, as_json
     h = host()
     mailbox_id = None
     if mailbox_ref:
-        box = h.mailboxes.resolve(mailbox_ref)
-        if box is None:
-            fail(str(_("No mailbox {mailbox}.", mailbox=mailbox_ref)))
-        mailbox_id = box.id
+        mailbox_id = mailbox(mailbox_ref).id
     rows = h.outbox.list(status=status, mailbox_id=mailbox_id, limit=limit)
     counts = h.outbox.counts(mailbox_id)
     if as_json:
@@ -669,15 +679,7 @@ def main(argv: list[str] | None = None) -> None:
     set_language(config.lang)
     from falcana_core.plugin_state import load_enabled_plugins
 
-    try:
+    with database_errors_in_one_line():
         plugins = load_enabled_plugins(config)
-    except Exception as exc:
-        from sqlalchemy.exc import OperationalError
-
-        if not isinstance(exc, OperationalError):
-            raise
-        from falcana_core.db import describe_error
-
-        fail(describe_error(exc), 1)  # a database that cannot be read: one line, no SQL
     group = build_cli(config, plugins)
     group.main(args=argv, prog_name="falcana", obj=CliState(config, plugins))

@@ -39,22 +39,23 @@ def load_enabled_plugins(config: Config, engine: Engine | None = None,
 
 
 def sqlite_file(url: str) -> Path | None:
-    """The file of an SQLite URL (``sqlite:///path``, ``sqlite+pysqlite:////abs``);
-    None for another database or an in-memory one."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme.split("+")[0] != "sqlite":
-        return None
+    """The file of an SQLite URL (``sqlite:///path``, ``sqlite+pysqlite:////abs``); None
+    for an in-memory one. Only for SQLite URLs (``is_sqlite``)."""
+    rest = url.partition("://")[2]
     path = urllib.parse.unquote(rest[1:].partition("?")[0]) if rest.startswith("/") else ""
     return Path(path) if path and path != ":memory:" else None
 
 
+def is_sqlite(url: str) -> bool:
+    scheme, sep, _rest = url.partition("://")
+    return bool(sep) and scheme.split("+")[0] == "sqlite"
+
+
 def disabled_by_url(url: str) -> set[str]:
-    file = sqlite_file(url)
-    if file is None and url.partition("://")[0].split("+")[0] == "sqlite":
-        return set()  # in memory: nothing stored yet
-    if file is not None:
-        if not file.exists():
-            return set()
+    if is_sqlite(url):
+        file = sqlite_file(url)
+        if file is None or not file.exists():
+            return set()  # in memory, or not created yet: nothing stored
         try:
             with sqlite3.connect(f"file:{file}?mode=ro", uri=True, timeout=5) as conn:
                 found = conn.execute(f"SELECT name FROM {TABLE} WHERE enabled = 0")  # noqa: S608
