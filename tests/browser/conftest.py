@@ -62,7 +62,8 @@ def serve(data: Path, env: dict[str, str], port: int | None = None
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     full = {**os.environ, "FALCANA_DATA_DIR": str(data), "FALCANA_LANG": "de",
-            "FALCANA_NET_TIMEOUT": "5", "FALCANA_ALLOW_NETWORKS": "loopback",
+            "FALCANA_NET_TIMEOUT": "5", "FALCANA_TEST_DEADLINE": "8",
+            "FALCANA_ALLOW_NETWORKS": "loopback",
             "FALCANA_USER_PORTS": "25,465,587,2525,1024-65535",
             "FALCANA_BASE_URL": url, **env}
     proc = subprocess.Popen([sys.executable, "-m", "falcana_core", "serve", "--port", str(port)],
@@ -149,6 +150,27 @@ def admin_at(chromium: Any, web: Web) -> Iterator[Any]:
     yield open_page
     for context in contexts:
         context.close()
+
+
+SIZES = [(1280, 720), (1366, 768)]  # the laptop screens the admin's first minute is tried on
+
+
+@pytest.fixture(params=SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def sized(request: pytest.FixtureRequest, admin_at: Any) -> Any:
+    """The admin's page, once at each of the two small screen sizes."""
+    width, height = request.param
+    page = admin_at(width, height)
+    page.height = height
+    return page
+
+
+def in_view(page: Any, locator: Any) -> bool:
+    """Wholly visible in the window without scrolling (its first 120 pixels for a taller
+    element): what a person sees, not only what is in the DOM."""
+    box = locator.bounding_box()
+    assert box is not None, locator
+    height = page.viewport_size["height"]
+    return bool(box["y"] >= 0 and box["y"] + min(box["height"], 120) <= height)
 
 
 def open_popup(page: Any, last_name: str) -> Any:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .conftest import in_view
+
 SCREENSHOTS = Path(__file__).parent.parent.parent / "docs" / "screenshots"
 SMTP_PW = "Jürgens-Postfach-1"  # the test SMTP server's password (conftest)
 USER_PW = "User-Pw-1"
@@ -200,17 +202,18 @@ def test_post_without_csrf_token_is_refused(page: Any, web: Web, login: Any) -> 
     assert ok.status == 200
 
 
-def test_the_test_runs_on_what_is_typed_and_then_offers_to_save(page: Any, web: Web,
-                                                               login: Any) -> None:
+def test_the_test_runs_on_what_is_typed_and_then_offers_to_save(sized: Any,
+                                                               web: Web) -> None:
     """The seed: "Durch Klick auf den Button „Test-e-mail senden" können Sie sehr einfach
     überprüfen, ob die eingegebenen Daten richtig waren" - before saving them."""
-    login()
-    popup = open_user_popup(page)
+    popup = open_user_popup(sized)
     fill_smtp(popup, web, password="falsch")
     popup.locator("button.action[data-action='smtp.test']").click()
     popup.locator(".test-result.failed").wait_for()
     assert popup.locator("tr.step.failed").get_attribute("data-step") == "auth"
-    assert "noch nicht gespeicherten Daten" in popup.locator(".unsaved").inner_text()
+    unsaved = popup.locator(".unsaved")
+    assert "noch nicht gespeicherten Daten" in unsaved.inner_text()
+    assert in_view(sized, unsaved)
     assert popup.locator("button.save-now").count() == 0
     popup.locator("#smtp-password").fill(SMTP_PW)
     popup.locator("button.action[data-action='smtp.test']").click()
@@ -219,10 +222,30 @@ def test_the_test_runs_on_what_is_typed_and_then_offers_to_save(page: Any, web: 
     host = web.host()
     box = host.mailboxes.personal(host.users.by_login("juergen"))  # type: ignore[arg-type]
     assert host.section_values(box, "smtp")["host"] == ""  # tested, not saved
-    popup.locator("button.save-now").click()
+    save_now = popup.locator("button.save-now")
+    assert in_view(sized, save_now)
+    assert "Jetzt speichern" in save_now.inner_text()
+    save_now.click()
     popup.locator(".message.saved").wait_for()
     assert host.section_values(box, "smtp")["port"] == web.smtp.port
     host.close()
     popup.locator("button.action[data-action='smtp.test']").click()
     popup.locator(".test-result.ok").wait_for()
     assert popup.locator(".unsaved").count() == 0  # now it tests what is saved
+
+
+def test_a_typed_port_99999_stops_the_test_at_the_field_before_any_connection(
+        sized: Any, web: Web) -> None:
+    popup = open_user_popup(sized)
+    fill_smtp(popup, web, port="99999")
+    before = web.smtp.connections
+    popup.locator("button.action[data-action='smtp.test']").click()
+    result = popup.locator(".test-result.failed")
+    result.wait_for()
+    assert "Test nicht ausgeführt" in result.locator("h4").inner_text()
+    error = result.locator('.invalid [data-field="port"]')
+    assert error.inner_text() == "e-mail Port: Der Port muss zwischen 1 und 65535 liegen."
+    assert in_view(sized, error)
+    field = popup.locator("form.section-form[data-section='smtp'] .field[data-field='port']")
+    assert "highlight" in (field.get_attribute("class") or "")
+    assert web.smtp.connections == before  # stopped before any connection

@@ -16,6 +16,8 @@ import pytest
 
 from falcana_core.testing.net import free_port
 
+from .conftest import SIZES, in_view
+
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[str, str]]:
@@ -42,10 +44,12 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, str]]:
     assert "admin / falcana-demo" in out
 
 
-def test_demo_test_mail_succeeds_at_once_and_the_sink_shows_it(chromium: Any,
-                                                              demo: tuple[str, str]) -> None:
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_demo_test_mail_succeeds_at_once_and_the_sink_shows_it(
+        chromium: Any, demo: tuple[str, str], size: tuple[int, int]) -> None:
     url, data = demo
-    page = chromium.new_context(locale="de-DE").new_page()
+    page = chromium.new_context(locale="de-DE",
+                                viewport={"width": size[0], "height": size[1]}).new_page()
     page.goto(url + "/")
     hint = page.locator(".hint").inner_text()
     match = re.search(r"als (\S+) mit dem Passwort (\S+) an", hint)
@@ -61,6 +65,7 @@ def test_demo_test_mail_succeeds_at_once_and_the_sink_shows_it(chromium: Any,
     popup = page.locator("dialog#popup")
     popup.locator("button.action[data-action='smtp.test']").click()
     popup.locator(".test-result.ok").wait_for(timeout=20_000)
+    assert in_view(page, popup.locator(".test-result h4"))
     page.goto(url + "/sink/")
     rows = page.locator("table.list tbody tr")
     assert "falcana Test-e-mail" in rows.first.inner_text()

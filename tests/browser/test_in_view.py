@@ -7,31 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from falcana_core.host import Host
+from falcana_core.testing.net import ScriptedServer
 
-from .conftest import open_popup
+from .conftest import in_view, open_popup
 
 SCREENSHOTS = Path(__file__).parent.parent.parent / "docs" / "screenshots"
 SMTP_PW = "Jürgens-Postfach-1"
-SIZES = [(1280, 720), (1366, 768)]
-
-
-@pytest.fixture(params=SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def small(request: pytest.FixtureRequest, admin_at: Any) -> Any:
-    width, height = request.param
-    page = admin_at(width, height)
-    page.height = height
-    return page
-
-
-def in_view(page: Any, locator: Any) -> bool:
-    """Wholly visible in the window, without scrolling (at most its first 120 pixels for a
-    taller element)."""
-    box = locator.bounding_box()
-    assert box is not None, locator
-    return box["y"] >= 0 and box["y"] + min(box["height"], 120) <= page.height
 
 
 def fill(popup: Any, web: Any, password: str) -> None:
@@ -53,47 +35,47 @@ def focused_inside(page: Any, selector: str) -> bool:
         f"() => !!document.activeElement && !!document.activeElement.closest('{selector}')"))
 
 
-def test_a_passed_test_is_in_view_with_focus(small: Any, web: Any) -> None:
-    popup = open_popup(small, "Müßig")
+def test_a_passed_test_is_in_view_with_focus(sized: Any, web: Any) -> None:
+    popup = open_popup(sized, "Müßig")
     fill(popup, web, SMTP_PW)
     result = run_test(popup)
     assert "ok" in (result.get_attribute("class") or "")
-    assert in_view(small, result.locator("h4"))
-    assert focused_inside(small, ".test-result")
+    assert in_view(sized, result.locator("h4"))
+    assert focused_inside(sized, ".test-result")
     assert popup.locator(".action-result[aria-live]").count() >= 1
 
 
-def test_a_wrong_password_shows_step_cause_and_fix_in_view(small: Any, web: Any) -> None:
-    popup = open_popup(small, "Müßig")
+def test_a_wrong_password_shows_step_cause_and_fix_in_view(sized: Any, web: Any) -> None:
+    popup = open_popup(sized, "Müßig")
     fill(popup, web, "falsch")
     result = run_test(popup)
     for part in (result.locator("h4"), popup.locator("tr.step.failed"),
                  popup.locator(".explanation .cause"), popup.locator(".explanation .fix")):
-        assert in_view(small, part), part
-    assert focused_inside(small, ".test-result")
-    if small.height == 720:
-        small.screenshot(path=str(SCREENSHOTS / "failed-test-in-view.png"))
+        assert in_view(sized, part), part
+    assert focused_inside(sized, ".test-result")
+    if sized.height == 720:
+        sized.screenshot(path=str(SCREENSHOTS / "failed-test-in-view.png"))
 
 
-def test_long_provider_help_does_not_push_the_answer_away(small: Any, web: Any) -> None:
+def test_long_provider_help_does_not_push_the_answer_away(sized: Any, web: Any) -> None:
     host = Host.start(web.config)
     host.users.add("anna", first_name="Anna", last_name="Contoso",
                    email="anna@contoso.onmicrosoft.com")
     host.close()
-    popup = open_popup(small, "Contoso")
+    popup = open_popup(sized, "Contoso")
     assert popup.locator("[data-help='m365.special_cases']").count() == 1
     fill(popup, web, "falsch")
     result = run_test(popup)
     for part in (result.locator("h4"), popup.locator(".explanation .cause"),
                  popup.locator(".explanation .fix")):
-        assert in_view(small, part), part
+        assert in_view(sized, part), part
     # the help folded away once the test ran; one click opens it again
     assert popup.locator("details.context-help[open]").count() == 0
 
 
-def test_saved_is_in_view_and_each_save_button_has_a_name_of_its_own(small: Any,
+def test_saved_is_in_view_and_each_save_button_has_a_name_of_its_own(sized: Any,
                                                                      web: Any) -> None:
-    popup = open_popup(small, "Müßig")
+    popup = open_popup(sized, "Müßig")
     names = popup.locator("form.section-form button[type=submit]").evaluate_all(
         "buttons => buttons.map(b => b.getAttribute('aria-label') || b.textContent)")
     assert len(names) == len(set(names)) >= 2, names
@@ -102,4 +84,20 @@ def test_saved_is_in_view_and_each_save_button_has_a_name_of_its_own(small: Any,
     saved = popup.locator(".message.saved")
     saved.wait_for()
     assert saved.inner_text() == "Gespeichert."
-    assert in_view(small, saved)
+    assert in_view(sized, saved)
+
+
+def test_a_test_stopped_by_the_deadline_is_explained_in_view(sized: Any, web: Any) -> None:
+    """A server that greets one byte a second never trips a read time-out; the test's
+    deadline (8 s here) ends it, and the answer says so where the admin looks."""
+    with ScriptedServer(b"220-", trickle=b"x", interval=1.0) as slow:
+        popup = open_popup(sized, "Müßig")
+        fill(popup, web, SMTP_PW)
+        popup.locator("#smtp-port").fill(str(slow.port))
+        result = run_test(popup)
+    assert "failed" in (result.get_attribute("class") or "")
+    for part in (result.locator("h4"), popup.locator("tr.step.failed"),
+                 popup.locator(".explanation .cause"), popup.locator(".explanation .fix")):
+        assert in_view(sized, part), part
+    assert "zu lange gebraucht" in popup.locator(".explanation .cause").inner_text()
+    assert focused_inside(sized, ".test-result")

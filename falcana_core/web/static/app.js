@@ -173,7 +173,10 @@
         const source = form.querySelector(`[name="${b.dataset.beside}"]`);
         const empty = form.querySelector(`[name="${b.dataset.autoWhenEmpty}"]`);
         if (source && empty) source.addEventListener("change", () => {
-          if (!empty.value.trim() && source.value.trim()) b.click();
+          if (!empty.value.trim() && source.value.trim()) {
+            b.dataset.automatic = "1";  // run for the admin, who is still typing
+            b.click();
+          }
         });
       });
       wirePresets(form);
@@ -191,9 +194,16 @@
       });
       form.querySelectorAll("button.action").forEach((b) => b.addEventListener("click", async () => {
         const out = form.querySelector(".action-result");
+        if (b.dataset.running) {
+          // the admin pressed it while it ran by itself: the answer is theirs to see
+          b.dataset.automatic = "0";
+          return;
+        }
+        b.dataset.running = "1";
         form.querySelectorAll(".highlight").forEach((el) => el.classList.remove("highlight"));
         out.innerHTML = '<p class="busy">…</p>';
-        b.disabled = true;
+        // a run of its own stays pressable (see above); the admin's own cannot be doubled
+        b.disabled = b.dataset.automatic !== "1";
         const body = new FormData();
         // the form as it stands, with the action's own inputs: an action works on the
         // values on the screen (a test tests what was typed, password included)
@@ -203,16 +213,22 @@
         try {
           const res = await post(form.dataset.actionUrl.replace("__action__", b.dataset.action), body);
           out.innerHTML = await res.text();
-        } finally { b.disabled = false; }
+        } finally { b.disabled = false; delete b.dataset.running; }
+        const automatic = b.dataset.automatic === "1";
+        delete b.dataset.automatic;
         // the answer where the admin looks: long help folds away once a test ran, the
         // result's start comes into view, and the keyboard focus (and a screen reader)
         // goes to its headline
         if (out.querySelector(".test-result")) {
           form.querySelectorAll("details.context-help[open]").forEach((d) => { d.open = false; });
         }
-        out.scrollIntoView({ block: "start" });
-        const heading = out.querySelector("h4, .message");
-        if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }
+        // an action run by itself (settings found for a typed address) leaves the admin
+        // where they type: the live region announces it, the filled fields are marked
+        if (!automatic) {
+          out.scrollIntoView({ block: "start" });
+          const heading = out.querySelector("h4, .message");
+          if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }
+        }
         const fill = out.querySelector("[data-fill]");
         if (fill) fillFrom(form, JSON.parse(fill.dataset.fill), fill.dataset.source);
         else if (out.querySelector("[data-nothing-found]")) {
