@@ -185,6 +185,55 @@ def plugins_list(hook_name: str | None, as_json: bool) -> None:
     Console(width=200).print(table)
 
 
+@plugins_group.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins_show(name: str, as_json: bool) -> None:
+    """One plugin: what it is, what it needs, and what it adds (sections, fields and their
+    help, buttons, step names). For its explanations of server replies: `falcana mail
+    explain`."""
+    from falcana_core.plugin_report import describe
+
+    try:
+        report = describe(host(), name)
+    except LookupError:
+        fail(str(_("No plugin named {name} is installed.", name=name)))
+    if as_json:
+        print_json(report)
+        return
+    echo = click.echo
+    echo(f"{report['name']} {report['version']} ({report['distribution'] or '-'})")
+    if report["summary"]:
+        echo(report["summary"])
+    status = {"enabled": _("enabled"), "disabled": _("disabled"),
+              "blocked": _("blocked (FALCANA_DISABLE_PLUGINS)"),
+              "failed": _("not loaded (error)")}.get(report["status"], report["status"])
+    echo(str(_("Status: {status}", status=status))
+         + (f" ({report['reason']})" if report["reason"] else ""))
+    echo(str(_("Needs: {names}", names=", ".join(report["depends"]) or "-")))
+    echo(str(_("Needed by: {names}", names=", ".join(report["needed_by"]) or "-")))
+    echo(str(_("Hooks: {names}", names=", ".join(report["hooks"]) or "-")))
+    for section in report["sections"]:
+        scope = (_("Deployment settings") if section["scope"] == "deployment"
+                 else _("mailbox settings"))
+        echo("")
+        echo(f"{section['title']} [{section['id']}] - {scope}")
+        for field in section["fields"]:
+            echo(f"  {field['label']} ({field['id']})")
+            if field["help"]:
+                echo(f"      {field['help']}")
+    if report["actions"]:
+        echo("")
+        echo(str(_("Buttons:")))
+        for action in report["actions"]:
+            echo(f"  {action['label']} ({action['id']}, {action['section']})")
+    if report["steps"]:
+        echo("")
+        echo(str(_("Steps:")))
+        for step, label in report["steps"].items():
+            echo(f"  {label} ({step})")
+
+
 def _set_enabled(name: str, enabled: bool) -> None:
     try:
         host().set_plugin_enabled(name, enabled, actor="cli")

@@ -41,6 +41,29 @@ def test_plugins_disable_persists_and_essentials_refuse(
     assert unknown.exit_code != 0 and "nope" in unknown.stderr
 
 
+def test_plugins_show_prints_a_plugins_sections_help_buttons_and_steps(
+        falcana_cli: Callable[..., Any]) -> None:
+    """A plugin's help without a browser: what an admin sees in its section."""
+    shown = falcana_cli("plugins", "show", "sent_copy", lang="de")
+    assert shown.exit_code == 0, shown.output
+    out = shown.stdout
+    assert "Benötigt: smtp_settings" in out and "Status: aktiviert" in out
+    assert "Kopie in Gesendet (IMAP) [sent_copy]" in out
+    assert "IMAP-Server (host)" in out
+    assert "Der Posteingangsserver (IMAP) desselben Postfachs." in out
+    assert "Ablegen (APPEND) (append)" in out  # a step, by its name for people
+    smtp = json.loads(falcana_cli("plugins", "show", "smtp_settings", "--json").stdout)
+    assert "sent_copy" in smtp["needed_by"]
+    assert {"id": "smtp.test", "label": "Send test e-mail", "section": "smtp"} in smtp["actions"]
+    fields = [f["id"] for f in smtp["sections"][0]["fields"]]
+    assert fields[:2] == ["email", "display_name"]
+    assert falcana_cli("plugins", "disable", "providers_gmail").exit_code == 0
+    off = json.loads(falcana_cli("plugins", "show", "providers_gmail", "--json").stdout)
+    assert off["status"] == "disabled" and off["sections"] == []
+    unknown = falcana_cli("plugins", "show", "nope", lang="de")
+    assert unknown.exit_code == 2 and "Kein Plugin namens nope" in unknown.stderr
+
+
 def test_users_add_list_set_role(falcana_cli: Callable[..., Any]) -> None:
     added = falcana_cli("users", "add", "anna", "--first-name", "Anna", "--last-name",
                         "Schäfer", "--email", "anna@example.com", "--admin",
