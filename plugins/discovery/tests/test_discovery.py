@@ -300,3 +300,30 @@ def test_setting_up_users_is_not_throttled_but_tests_are(falcana_host: Host,
     statuses = [client.post(f"/mailboxes/{boxes[0].id}/actions/smtp.test",
                             data={"port": "99999"}).status_code for _ in range(11)]
     assert statuses[:10] == [200] * 10 and statuses[10] == 429
+
+
+def test_without_the_plugin_the_popup_has_no_button_and_the_presets_stay(
+        falcana_config: Any, falcana_host: Host) -> None:
+    """docs/discovery.md, "Without the discovery plugin": the button goes, the provider's
+    presets (from the provider plugins) stay."""
+    from falcana_core.api.web import create_app
+
+    falcana_host.users.add("admin", email="admin@example.com", role="admin", password="a-pw")
+    gina = falcana_host.users.add("gina", email="gina@gmail.com")
+    box_id = falcana_host.mailboxes.personal(gina).id
+
+    def popup(host: Host) -> str:
+        with create_app(host, WTF_CSRF_ENABLED=False).test_client() as client:
+            client.post("/login", data={"login": "admin", "password": "a-pw"})
+            return client.get(f"/mailboxes/{box_id}/popup").get_data(as_text=True)
+
+    with_it = popup(falcana_host)
+    assert 'data-action="discovery.detect"' in with_it
+    falcana_host.set_plugin_enabled("discovery", False, actor="test")
+    without = Host.start(falcana_config)
+    try:
+        page = popup(without)
+    finally:
+        without.close()
+    assert 'data-action="discovery.detect"' not in page
+    assert "smtp.gmail.com, 587" in page  # Gmail's presets, from its provider plugin

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from falcana_core.api import split_address
 from falcana_core.api.cli import echo_input_errors, fail, host, print_json, read_secret
-from falcana_smtp_settings.detection import detect_provider
+from falcana_smtp_settings.detection import detect_provider, mx_resolver
 from falcana_smtp_settings.discovery import discover
 from falcana_smtp_settings.i18n import _
 
@@ -127,12 +128,25 @@ def set_(login: str, email: str | None, display_name: str | None, username: str 
         chosen = [p for p in (detection.presets if detection else ())
                   if security is None or p.values.get("security") == security]
         if not chosen:
+            domain = split_address(str(values.get("email") or ""))[1].lower()
+            if detection is None and domain in mx_resolver(h).unanswered:
+                fail(str(_("No provider preset fits: {domain} can be recognised only by "
+                           "its mail servers (MX record), and DNS did not answer on the "
+                           "falcana server. "
+                           "Give the SMTP server too (--host smtp.office365.com --preset), "
+                           "or check the DNS resolver (FALCANA_DNS_SERVERS).",
+                           domain=domain)))
             fail(str(_("No provider preset fits: the provider was not recognised from the "
-                       "address or server.")))
+                       "address, the server or the domain's mail servers (MX). Give "
+                       "--host, --port and --security.")))
         values.update(chosen[0].values)
     if detect:
         found = discover(h, str(values.get("email") or ""))
-        if found is None or found.proposal is None:
+        if found is None:
+            fail(str(_("No enabled plugin finds settings (the discovery plugin is not "
+                       "enabled: falcana plugins enable discovery). Give --host, --port "
+                       "and --security, or --preset.")))
+        if found.proposal is None:
             fail(str(_("No settings found for this address (falcana mail detect shows what "
                        "was tried).")))
         values.update(found.proposal.values)

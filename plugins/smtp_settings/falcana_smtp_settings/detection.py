@@ -82,6 +82,9 @@ class MxResolver:
         self.timeout = timeout
         self.ttl = ttl
         self._cache: dict[str, tuple[float, tuple[str, ...]]] = {}
+        #: domains whose MX look-up got no answer at all (time-out, no server): not "no
+        #: MX record", but "DNS does not work here", which an error message should say
+        self.unanswered: set[str] = set()
         self._srv_cache: dict[str, tuple[float, tuple[tuple[str, int], ...]]] = {}
 
     @classmethod
@@ -120,12 +123,18 @@ class MxResolver:
         if hit and hit[0] > now:
             return hit[1]
         hosts: tuple[str, ...] = ()
+        import dns.resolver
+
+        self.unanswered.discard(domain)
         try:
             answer = self._resolver.resolve(domain, "MX")
             records = sorted(answer, key=lambda r: r.preference)
             hosts = tuple(str(r.exchange).rstrip(".").lower() for r in records)
-        except Exception as exc:  # DNS down, NXDOMAIN, time-out: detection stays silent
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            pass  # an answer: the domain has no MX record
+        except Exception as exc:  # DNS down, time-out: detection stays silent
             log.debug("MX look-up for %s failed: %s", domain, exc.__class__.__name__)
+            self.unanswered.add(domain)
         self._cache[domain] = (now + self.ttl, hosts)
         return hosts
 

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import pytest
+
+from falcana_core.api import Config
+from falcana_core.testing import make_config
+from falcana_core.testing.net import closed_port
 
 ADDRESS = "anna@example.com"
 PASSWORD = "Anna-Pw-2026"
@@ -120,3 +130,53 @@ def test_mail_explain_shows_what_the_plugins_say_about_a_reply(
                           "--json")
     assert generic.exit_code == 0 and '"smtp.auth_failed"' in generic.stdout
     assert falcana_cli("mail", "explain", "kaputt").exit_code == 2
+
+
+class TestWithoutDns:
+    """A falcana server whose DNS does not answer (a closed port as its resolver)."""
+
+    @pytest.fixture
+    def falcana_config(self, tmp_path: Path, test_ca_bundle: Path) -> Config:
+        return make_config(tmp_path / "data", ca_bundle=test_ca_bundle,
+                           dns_servers=(f"127.0.0.1:{closed_port()}",))
+
+    def test_a_preset_for_a_company_domain_says_dns_is_down_and_what_to_give(
+            self, falcana_cli: Callable[..., Any]) -> None:
+        """contoso-gmbh.de is Microsoft 365 only by its MX record: without DNS the preset
+        cannot be found, and the message says why and how to go on."""
+        assert falcana_cli("users", "add", "anna", "--email", "anna@contoso-gmbh.de"
+                           ).exit_code == 0
+        refused = falcana_cli("mail", "set", "anna", "--preset", lang="de")
+        assert refused.exit_code == 2
+        assert "contoso-gmbh.de ist nur an seinen Mailservern (MX-Eintrag)" in refused.stderr
+        assert "--host smtp.office365.com --preset" in refused.stderr
+        given = falcana_cli("mail", "set", "anna", "--host", "smtp.office365.com",
+                            "--preset", "--password-stdin", input="App-Pw-1\n")
+        assert given.exit_code == 0, given.output
+        shown = json.loads(falcana_cli("mail", "show", "anna", "--json").stdout)
+        assert (shown["host"], shown["port"], shown["security"]) == (
+            "smtp.office365.com", 587, "tls")
+
+
+def test_a_preset_for_an_unknown_domain_names_the_options_to_give(
+        falcana_cli: Callable[..., Any]) -> None:
+    setup_user(falcana_cli)
+    refused = falcana_cli("mail", "set", "anna", "--preset")
+    assert refused.exit_code == 2
+    assert "not recognised from the address, the server or the domain's mail servers" in (
+        refused.stderr)
+    assert "DNS" not in refused.stderr  # the test kit's DNS answered: no MX record
+
+
+def test_detect_without_the_discovery_plugin_says_which_plugin_to_enable(
+        falcana_cli: Callable[..., Any], tmp_path: Path) -> None:
+    setup_user(falcana_cli)
+    assert falcana_cli("plugins", "disable", "discovery").exit_code == 0
+    refused = falcana_cli("mail", "set", "anna", "--detect", lang="de")
+    assert refused.exit_code == 2
+    assert "falcana plugins enable discovery" in refused.stderr
+    # its command is gone from a new process (this one keeps what it registered once)
+    env = {**os.environ, "FALCANA_DATA_DIR": str(tmp_path / "data"), "FALCANA_LANG": "en"}
+    gone = subprocess.run([sys.executable, "-m", "falcana_core", "mail", "detect", "x@y.de"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert gone.returncode == 2 and "No such command 'detect'" in gone.stderr
