@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from falcana_core import __version__
+from falcana_core import __version__, click_words
 from falcana_core.config import Config, ConfigError
 from falcana_core.i18n import Domain, set_language
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 _ = Domain("core", Path(__file__).parent / "locale")
+click_words.install()  # before the decorators below: some of click's words are set there
 
 
 class CliState:

@@ -184,7 +184,7 @@ def test_help_of_every_command_starts_without_the_database_layer_or_the_web(
     script = ("import sys\nfrom falcana_core.cli import main\n"
               "try:\n    main(sys.argv[1:] + ['--help'])\nexcept SystemExit:\n    pass\n"
               "print(sorted(m for m in ('sqlalchemy', 'flask') if m in sys.modules))")
-    env = {**os.environ, "FALCANA_DATA_DIR": str(tmp_path / "data"),
+    env = {**os.environ, "FALCANA_DATA_DIR": str(tmp_path / "data"), "FALCANA_LANG": "en",
            "FALCANA_ALLOW_NETWORKS": "loopback"}
     heavy = {}
     for path in paths:
@@ -221,6 +221,12 @@ def test_the_cli_speaks_german_on_its_error_paths(falcana_cli: Callable[..., Any
         (("mail", "test", "juergen", "--host", "kein-server.example"),
          "Test fehlgeschlagen bei Schritt Namensauflösung"),
         (("users", "add", "maria", "--email", "maria@example.com"), "User maria angelegt"),
+        # click's own words: a mistyped option or command, a missing or wrong value
+        (("mail", "set", "--hots", "x", "juergen"), "Die Option '--hots' gibt es nicht"),
+        (("mial",), "Den Befehl 'mial' gibt es nicht. Meinten Sie 'mail'?"),
+        (("users", "add"), "Argument fehlt 'LOGIN'"),
+        (("outbox", "show", "abc"), "Ungültiger Wert für 'OUTBOX_ID': 'abc' ist keine"),
+        (("users", "set-role"), "Aufruf: "),
     ]
     for args, expected in runs:
         out = falcana_cli(*args, lang="de")
