@@ -19,8 +19,8 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from falcana_core.delivery import FailureKind
 from falcana_core.netpolicy import DestinationRefused, NetPolicy, connect, tls_context
@@ -29,6 +29,9 @@ from falcana_core.watchdog import watchdog
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import requests
+
+S = TypeVar("S", bound="requests.Session")
 MAX_ANSWER = 1 << 20  # an API's answer to a send is a few hundred bytes
 
 
@@ -74,6 +77,7 @@ class PolicyHttp:
              deadline: float) -> HttpAnswer:
         """POST and read the answer, all before ``deadline`` (``time.monotonic()``)."""
         import requests
+        import urllib3
 
         left = deadline - time.monotonic()
         if left <= 0:
@@ -101,11 +105,56 @@ class PolicyHttp:
             return HttpAnswer(response.status_code, response.headers, body)
         except HttpFailure:
             raise
-        except (requests.RequestException, OSError, ValueError) as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError,
+                ValueError) as exc:  # urllib3's own: a body broken off while it is read
             kind, detail = (FailureKind.TIMEOUT, "deadline reached") if expired.is_set() \
                 else classify(exc)
             # a request whose body went out may have been acted on (as after SMTP DATA)
             raise HttpFailure(kind, detail, sent=sent or _body_sent(exc)) from None
+        finally:
+            watchdog.disarm(alarm)
+
+    def attach(self, session: S) -> S:
+        """Put another library's requests session behind this gate (an OAuth client's:
+        authlib's ``OAuth2Session`` is one): its connections go where the destination
+        policy allows, verified against the one trust store, with no proxy or .netrc from
+        the environment, no redirect followed and at most ``max_answer`` bytes of an
+        answer read. Run its requests inside ``within(deadline)``."""
+        session.trust_env = False
+        session.max_redirects = 0  # a redirect fails; it is never followed
+        session.mount("https://", self.session.get_adapter("https://"))
+        session.mount("http://", _Refused())
+        session.hooks.setdefault("response", []).append(self._capped)
+        return session
+
+    def _capped(self, response: Any, **_kwargs: Any) -> Any:
+        body = response.raw.read(self.max_answer + 1, decode_content=True) or b""
+        if len(body) > self.max_answer:
+            response.close()
+            raise HttpFailure(FailureKind.OTHER, f"answer larger than {self.max_answer} "
+                              "bytes", sent=True)
+        response._content, response._content_consumed = body, True
+        return response
+
+    @contextlib.contextmanager
+    def within(self, deadline: float) -> Iterator[None]:
+        """Every request made in the block is over by ``deadline``: its sockets are shut
+        then, however slowly the server answers (``HttpFailure`` of kind timeout)."""
+        if deadline - time.monotonic() <= 0:
+            raise HttpFailure(FailureKind.TIMEOUT, "deadline passed before the request")
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            self.abort()
+
+        alarm = watchdog.arm(deadline, expire)
+        try:
+            yield
+        except Exception:
+            if expired.is_set():
+                raise HttpFailure(FailureKind.TIMEOUT, "deadline reached", sent=True) from None
+            raise
         finally:
             watchdog.disarm(alarm)
 

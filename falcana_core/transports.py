@@ -108,7 +108,12 @@ class Transport(Protocol):
     """Opens connections for one mailbox, and says within which limits it may send (its
     provider's: connections, messages per minute and day; None: the outbox's defaults)."""
 
-    def open(self) -> Connection: ...
+    def open(self, *, deadline: float | None = None) -> Connection:
+        """``deadline`` (``time.monotonic()``): the end of the work in hand (a test
+        e-mail), for opening and every message sent before it; None: opening within
+        ``FALCANA_TEST_DEADLINE`` and each message within ``FALCANA_SEND_DEADLINE`` (the
+        worker). Never chosen by the protocol."""
+        ...
 
     def limits(self) -> Limits | None: ...
 

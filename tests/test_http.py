@@ -157,3 +157,16 @@ def test_a_closed_port_is_refused(test_ca_bundle: Path) -> None:
     with pytest.raises(HttpFailure) as caught:
         post(PolicyHttp(LOOPBACK, ca_bundle=test_ca_bundle), f"https://127.0.0.1:{port}")
     assert caught.value.kind is FailureKind.REFUSED and not caught.value.sent
+
+
+def test_an_answer_broken_off_in_its_body_is_a_failure_of_the_step(
+        https_server: Any, test_ca_bundle: Path) -> None:
+    """urllib3 reports it in its own exception: it must come out as HttpFailure (a step
+    that failed, explained), never as a crash of the test e-mail."""
+    def broken(tls: ssl.SSLSocket) -> None:
+        tls.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 1000\r\n\r\n{\"half\":")
+
+    server = https_server(broken)
+    with pytest.raises(HttpFailure) as caught:
+        post(PolicyHttp(LOOPBACK, ca_bundle=test_ca_bundle), server.url)
+    assert caught.value.sent

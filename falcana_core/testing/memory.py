@@ -124,7 +124,7 @@ class _Transport:
     def __init__(self, memory: MemoryTransport) -> None:
         self.memory = memory
 
-    def open(self) -> _Connection:
+    def open(self, *, deadline: float | None = None) -> _Connection:
         failed = self.memory._failure(at_open=True)
         if failed is not None:
             raise failed

@@ -145,6 +145,8 @@ class MailApiConnection:
                                timeout=host.config.net_timeout)  # an admin's endpoint
         self._abort = cancellation.register(self.http.abort)
         self.deadline = 0.0
+        #: the end of the work in hand (a test): open and every message keep to it
+        self.fixed_deadline: float | None = None
         self.provider: str | None = None
         self._opened = False  # the step log keeps the token step of open() once
         #: read once per connection: it comes from the client's settings (several reads
@@ -194,7 +196,7 @@ class MailApiConnection:
             self._check_destination()
             return oauth(self.host).access_token(
                 self.mailbox, transport=self.api.transport,
-                rejected=rejected.token if rejected else None)
+                rejected=rejected.token if rejected else None, deadline=self.deadline)
 
         token = self._step("token", fetch, detail=lambda t: {
             "source": t.source, "account": t.account, "expires_at": t.expires_at.isoformat()})
@@ -218,10 +220,11 @@ class MailApiConnection:
                 "The OAuth2 token is sent only over HTTPS, not to {url}.", url=base), _(
                 "Enter an https:// address for the API in the OAuth2 client's settings."))
 
-    def open(self) -> MailApiConnection:
+    def open(self, *, deadline: float | None = None) -> MailApiConnection:
         """Get the token (the ``token`` step): a sign-in problem shows before a message
         is taken."""
-        self.deadline = time.monotonic() + self.host.config.test_deadline
+        self.fixed_deadline = deadline
+        self.deadline = deadline or time.monotonic() + self.host.config.test_deadline
         self._token()
         self._opened = True
         return self
@@ -255,7 +258,8 @@ class MailApiConnection:
         if not self._opened:
             self.steps.clear()  # one message's log (the first keeps the token of open())
         self._opened = False
-        self.deadline = time.monotonic() + self.host.config.send_deadline
+        self.deadline = self.fixed_deadline or \
+            time.monotonic() + self.host.config.send_deadline
         content = with_bcc(envelope)
         if self.api.max_bytes and len(content) > self.api.max_bytes:
             raise DeliveryError(*self._explained(DeliveryFailure(
@@ -325,11 +329,11 @@ class MailApiTransport:
 
         return make
 
-    def open(self) -> MailApiConnection:
+    def open(self, *, deadline: float | None = None) -> MailApiConnection:
         connection = MailApiConnection(self.host, self.mailbox, self.api)
         connection.provider = self.provider()
         try:
-            return connection.open()
+            return connection.open(deadline=deadline)
         except BaseException:
             connection.close()
             raise

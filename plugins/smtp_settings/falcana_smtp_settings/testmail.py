@@ -308,7 +308,9 @@ def run_transport_test(host: Host, mailbox: Mailbox, settings: SmtpSettings, via
     result = TestResult(ok=False, steps=[], recipient=recipient, verify_only=verify_only)
     connection = None
     try:
-        connection = host.transport(mailbox).open()
+        # the test's own deadline, for the token, the request and its answer alike
+        connection = host.transport(mailbox).open(
+            deadline=time.monotonic() + host.config.test_deadline)
         result.steps = connection.steps
         if verify_only:
             result.note = _("{via} cannot check recipients without sending: only the "

@@ -59,6 +59,8 @@ class SmtpConnection:
         self.host = host
         self.settings = settings
         self.session: SmtpSession | None = None
+        #: the end of the work in hand, for every exchange (a test); None: per message
+        self.deadline: float | None = None
 
     def _fail(self, error: StepFailed, session: SmtpSession) -> NoReturn:
         explanation = self.host.explain(error.failure)
@@ -69,9 +71,11 @@ class SmtpConnection:
     def steps(self) -> list[Step]:
         return self.session.steps if self.session is not None else []
 
-    def open(self) -> SmtpConnection:
-        session = make_session(self.host, self.settings,
-                               deadline=deadline_in(self.host.config.test_deadline))
+    def open(self, *, deadline: float | None = None) -> SmtpConnection:
+        if deadline is not None:
+            self.deadline = deadline
+        session = make_session(self.host, self.settings, deadline=self.deadline or
+                               deadline_in(self.host.config.test_deadline))
         try:
             session.open()
         except StepFailed as error:
@@ -104,7 +108,7 @@ class SmtpConnection:
             assert session is not None
             session.steps.clear()
             # one absolute deadline per delivery attempt, however slowly the server talks
-            session.deadline = deadline_in(self.host.config.send_deadline)
+            session.deadline = self.deadline or deadline_in(self.host.config.send_deadline)
             try:
                 return self._send_once(session, build)
             except StepFailed as error:
@@ -146,9 +150,9 @@ class SmtpTransport:
         self.host = host
         self.mailbox = mailbox
 
-    def open(self) -> SmtpConnection:
+    def open(self, *, deadline: float | None = None) -> SmtpConnection:
         settings = with_provider(self.host, load_settings(self.host, self.mailbox), dns=False)
-        return SmtpConnection(self.host, settings).open()
+        return SmtpConnection(self.host, settings).open(deadline=deadline)
 
     def limits(self) -> Limits | None:
         return provider_limits(self.host, stored_provider(self.host, self.mailbox))
