@@ -43,7 +43,7 @@ def main() -> None:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
     senders = {f"vertrieb{i}@contoso-gmbh.de" for i in range(args.mailboxes)}
-    oauth = OAuthTestServer().start()
+    oauth = OAuthTestServer(ssl_context=context).start()  # falcana posts secrets over HTTPS only
     oauth.add_client("bench", "bench-secret", scopes={GRAPH_APP}, app_accounts=senders)
     graph = GraphTestServer(oauth, context, reply_delay=args.delay).start()
     graph.received = _Discard()

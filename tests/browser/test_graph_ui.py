@@ -48,7 +48,8 @@ def test_choose_graph_sign_in_and_send_the_test_mail(
     url = serve(data, {"FALCANA_CA_BUNDLE": str(test_ca_bundle),
                        "FALCANA_DNS_SERVERS": dns_server.address}, port)
 
-    page = chromium.new_context(locale="de-DE").new_page()
+    # the user's browser trusts the authorization server's certificate (the test CA)
+    page = chromium.new_context(locale="de-DE", ignore_https_errors=True).new_page()
     log_in(page, url, "anna", "Anna-Pw-1")
     form = page.locator("form.section-form[data-section='smtp']")
     assert form.locator("[data-field='host']").is_visible()

@@ -51,7 +51,8 @@ def test_consent_round_trip_then_test_mail(chromium: Any, tmp_path: Path, oauth:
     host.close()
     url = serve(data, {"FALCANA_CA_BUNDLE": str(test_ca_bundle),
                        "FALCANA_DNS_SERVERS": dns_server.address}, port)
-    page = chromium.new_context(locale="de-DE").new_page()
+    # the user's browser trusts the authorization server's certificate (the test CA)
+    page = chromium.new_context(locale="de-DE", ignore_https_errors=True).new_page()
     log_in(page, url, "anna", "Anna-Pw-1")
     assert page.locator("h1").inner_text() == "Meine Einstellungen"
     assert "Noch nicht angemeldet" in page.locator(".context-help").first.inner_text()

@@ -13,6 +13,7 @@ the mailbox "Anmeldung erneuern" with the reason and pauses its outbox queue.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -20,7 +21,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from falcana_smtp_settings.api import detect_provider
@@ -35,6 +36,7 @@ from falcana_core.api import (
     text_in,
     utcnow,
 )
+from falcana_core.api.net import HttpFailure, PolicyHttp, cancellation, classify
 from falcana_oauth.i18n import _
 from falcana_oauth.models import OAuthConnection, OAuthConsentLink
 
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from falcana_core.api import Host, Mailbox
 
 log = logging.getLogger(__name__)
+MAX_TOKEN_ANSWER = 64 * 1024  # a token answer is a few kilobytes
 
 OWNER = "oauth"
 REFRESH_TOKEN = "refresh_token"
@@ -219,6 +222,7 @@ class OAuth:
 
     def _session(self, provider: OAuthProvider, *, scope: str | None = None,
                  redirect_uri: str | None = None) -> Any:
+        """authlib's client, for building the consent URL (no connection)."""
         from authlib.integrations.requests_client import OAuth2Session
 
         secret = provider.client_secret.reveal() if provider.client_secret else None
@@ -226,6 +230,33 @@ class OAuth:
                              redirect_uri=redirect_uri, code_challenge_method="S256",
                              token_endpoint_auth_method="client_secret_post" if secret
                              else "none", timeout=self.host.config.net_timeout)
+
+    @contextlib.contextmanager
+    def _token_service(self, provider: OAuthProvider, *, deadline: float | None = None,
+                       scope: str | None = None, redirect_uri: str | None = None
+                       ) -> Iterator[Any]:
+        """authlib's client behind the core's gate, for one exchange with the token
+        service: the destination policy, the one trust store (FALCANA_CA_BUNDLE: a
+        company's own CA works here as for Graph), no redirect (the client secret and a
+        refresh token go to the configured address only), the answer capped, and all of
+        it over by ``deadline`` (the work in hand's; else FALCANA_TEST_DEADLINE)."""
+        import requests
+
+        config = self.host.config
+        http = PolicyHttp(config.net_policy, ca_bundle=config.ca_bundle,
+                          timeout=config.net_timeout, max_answer=MAX_TOKEN_ANSWER)
+        session = http.attach(self._session(provider, scope=scope, redirect_uri=redirect_uri))
+        abort = cancellation.register(http.abort)  # a stopping worker does not wait
+        try:
+            with http.within(deadline or time.monotonic() + config.test_deadline):
+                yield session
+        except HttpFailure as failure:
+            raise unreachable(failure.kind, failure.detail) from None
+        except (requests.RequestException, OSError) as exc:
+            raise unreachable(*classify(exc)) from None
+        finally:
+            cancellation.unregister(abort)
+            session.close()
 
     # -- connections -----------------------------------------------------------------
 
@@ -288,13 +319,15 @@ class OAuth:
         """Exchange the code; the account must be the mailbox's. Returns the account."""
         from authlib.integrations.base_client.errors import OAuthError as LibError
 
-        session = self._session(provider, redirect_uri=redirect_uri)
-        try:
-            token = session.fetch_token(provider.token_url, code=code, code_verifier=verifier,
-                                        grant_type="authorization_code")
-        except (LibError, OSError, ValueError) as exc:
-            raise OAuthError("oauth.code_refused", _("The sign-in could not be completed."),
-                             _("Start the sign-in again."), _describe(exc)) from None
+        with self._token_service(provider, redirect_uri=redirect_uri) as session:
+            try:
+                token = session.fetch_token(provider.token_url, code=code,
+                                            code_verifier=verifier,
+                                            grant_type="authorization_code")
+            except (LibError, ValueError) as exc:
+                raise OAuthError("oauth.code_refused",
+                                 _("The sign-in could not be completed."),
+                                 _("Start the sign-in again."), _describe(exc)) from None
         account = account_from_id_token(str(token.get("id_token") or ""))
         username = self._username(mailbox)
         allowed = {a.lower() for a in (mailbox.address, username) if a}
@@ -362,7 +395,8 @@ class OAuth:
     # -- access tokens ---------------------------------------------------------------
 
     def access_token(self, mailbox: Mailbox, *, transport: str | None = None,
-                     rejected: SecretValue | None = None) -> AccessToken:
+                     rejected: SecretValue | None = None,
+                     deadline: float | None = None) -> AccessToken:
         """A valid access token for the mailbox's transport (or ``transport``); refreshed
         (once for all workers) when about to expire, or when the server ``rejected`` the
         one we hold (a 401: revoked or expired early)."""
@@ -374,7 +408,7 @@ class OAuth:
         cached = self._cached(row, transport, rejected)
         if cached is not None:
             return cached
-        return self._refresh(mailbox, transport, rejected)
+        return self._refresh(mailbox, transport, rejected, deadline)
 
     def _api(self, row: OAuthConnection, transport: str) -> OAuthApi | None:
         """The scopes for the transport, or None when the client is gone (refreshing
@@ -438,7 +472,8 @@ class OAuth:
                                {"code": error.code, "transport": transport})
 
     def _refresh(self, mailbox: Mailbox, transport: str = SMTP,
-                 rejected: SecretValue | None = None) -> AccessToken:
+                 rejected: SecretValue | None = None,
+                 deadline: float | None = None) -> AccessToken:
         postgres = self.host.engine.dialect.name == "postgresql"
         with self.host.transaction() as s:
             # the lock: one refresh for all workers; the others wait and use its result
@@ -461,7 +496,7 @@ class OAuth:
                     raise OAuthError("oauth.no_client",
                                      _("The OAuth client for this mailbox is not configured."),
                                      _("Enter it in the deployment settings."))
-                token, source = self._new_token(provider, row, api)
+                token, source = self._new_token(provider, row, api, deadline)
             except OAuthError as error:
                 row.status, row.reason = "reauth", error.as_dict("en")
                 self._pause(s, mailbox.id, error)
@@ -481,24 +516,26 @@ class OAuth:
                                {"code": failure.code, "detail": failure.detail})
         raise failure
 
-    def _new_token(self, provider: OAuthProvider, row: OAuthConnection, api: OAuthApi
-                   ) -> tuple[dict[str, Any], str]:
+    def _new_token(self, provider: OAuthProvider, row: OAuthConnection, api: OAuthApi,
+                   deadline: float | None = None) -> tuple[dict[str, Any], str]:
         from authlib.integrations.base_client.errors import OAuthError as LibError
 
         try:
             if row.mode == APP:
-                session = self._session(provider, scope=api.app_scope)
-                return dict(session.fetch_token(provider.token_url,
-                                                grant_type="client_credentials")), "issued"
+                with self._token_service(provider, deadline=deadline,
+                                         scope=api.app_scope) as session:
+                    return dict(session.fetch_token(
+                        provider.token_url, grant_type="client_credentials")), "issued"
             if row.mode == DELEGATION:
-                return self._jwt_bearer(provider, row.account,
-                                        api.delegation_scope or ""), "issued"
+                return self._jwt_bearer(provider, row.account, api.delegation_scope or "",
+                                        deadline), "issued"
             refresh = self.host.secrets.get(OWNER, REFRESH_TOKEN, self.ref(row.mailbox_id))
             if refresh is None:
                 raise OAuthError("oauth.no_refresh_token", _("No refresh token is stored."),
                                  _("Sign in again (renew the sign-in)."))
-            session = self._session(provider, scope=api.scope)
-            token = session.refresh_token(provider.token_url, refresh_token=refresh.reveal())
+            with self._token_service(provider, deadline=deadline, scope=api.scope) as session:
+                token = session.refresh_token(provider.token_url,
+                                              refresh_token=refresh.reveal())
             return dict(token), "refreshed"
         except LibError as exc:
             raise OAuthError(
@@ -509,13 +546,9 @@ class OAuth:
                 _("Have the mailbox's user sign in again (renew the sign-in); for apps in "
                   "Google's \"Testing\" status refresh tokens expire after 7 days."),
                 _describe(exc)) from None
-        except OSError as exc:
-            raise OAuthError("oauth.unreachable",
-                             _("The provider's token service cannot be reached."),
-                             _("Try again later."), exc.__class__.__name__) from None
 
-    def _jwt_bearer(self, provider: OAuthProvider, account: str, scope: str
-                    ) -> dict[str, Any]:
+    def _jwt_bearer(self, provider: OAuthProvider, account: str, scope: str,
+                    deadline: float | None = None) -> dict[str, Any]:
         from joserfc import jwt
         from joserfc.jwk import RSAKey
 
@@ -527,9 +560,9 @@ class OAuth:
                   "exp": now + 3600}
         assertion = jwt.encode({"alg": "RS256", "kid": key.get("private_key_id", "")}, claims,
                                RSAKey.import_key(key["private_key"]))
-        session = self._session(provider, scope=scope)
-        return dict(session.fetch_token(provider.token_url, grant_type=JWT_BEARER,
-                                        assertion=assertion))
+        with self._token_service(provider, deadline=deadline, scope=scope) as session:
+            return dict(session.fetch_token(provider.token_url, grant_type=JWT_BEARER,
+                                            assertion=assertion))
 
     def _pause(self, s: Any, mailbox_id: int, error: OAuthError) -> None:
         self.host.outbox.pause(mailbox_id, {"step": "token", "explanation": {
@@ -548,9 +581,9 @@ class OAuth:
         refresh = self.host.secrets.get(OWNER, REFRESH_TOKEN, ref)
         if provider is not None and provider.revoke_url and refresh is not None:
             try:
-                self._session(provider).revoke_token(provider.revoke_url,
-                                                     token=refresh.reveal(),
-                                                     token_type_hint="refresh_token")
+                with self._token_service(provider) as session:
+                    session.revoke_token(provider.revoke_url, token=refresh.reveal(),
+                                         token_type_hint="refresh_token")
             except Exception as exc:  # disconnecting must work even when revoking fails
                 log.warning("revoking the token of mailbox %s failed: %s", mailbox.id,
                             exc.__class__.__name__)
@@ -570,6 +603,28 @@ def scope_missing(api: OAuthApi) -> OAuthError:
           "another way of sending.", label=api.label),
         _("Have the mailbox's user sign in again: the sign-in then asks for the permission "
           "{scope}.", scope=api.needed(DELEGATED)))
+
+
+def unreachable(kind: FailureKind, detail: str) -> OAuthError:
+    """A token request that got no answer, explained by what stopped it. The detail (which
+    may name an address) stays in the detail, not in the cause a non-admin reads."""
+    if kind is FailureKind.POLICY:
+        return OAuthError("oauth.destination_refused", _(
+            "The token service's address is not allowed by this deployment's rules for "
+            "outgoing connections."), _(
+            "An admin: check the OAuth2 client's Authority (deployment settings); "
+            "FALCANA_ALLOW_NETWORKS decides which networks falcana may reach."), detail)
+    if kind is FailureKind.TLS_VERIFY:
+        return OAuthError("oauth.tls_verify", _(
+            "The token service's certificate is not trusted on the falcana server."), _(
+            "Where a company proxy inspects TLS, or the authority uses a private CA, give "
+            "that CA's certificate in FALCANA_CA_BUNDLE."), detail)
+    if kind is FailureKind.TIMEOUT:
+        return OAuthError("oauth.timeout", _("The token service did not answer in time."),
+                          _("Try again later; if it persists, check the falcana server's "
+                            "connection to the provider."), detail)
+    return OAuthError("oauth.unreachable", _("The provider's token service cannot be reached."),
+                      _("Try again later."), detail)
 
 
 def _describe(exc: Exception) -> str:

@@ -3,6 +3,7 @@ side and an aiosmtpd server that accepts only valid, unexpired tokens for the ri
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -33,6 +34,13 @@ MAX = "max@agentur-nord.de"
 CLIENT_SECRET = "ms-client-secret-4711"
 BASE = "http://localhost"
 CALLBACK = "/plugins/oauth/microsoft/callback"
+
+
+@pytest.fixture(autouse=True)
+def browser_trusts_the_test_ca(test_ca_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests' ``requests.post`` plays the user's browser at the authorization server,
+    which trusts its certificate; falcana's own requests never read this variable."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(test_ca_bundle))
 
 
 @pytest.fixture
@@ -144,7 +152,7 @@ def test_two_workers_refreshing_at_once_make_one_refresh(
         from falcana_core.testing import make_config
 
         url = request.getfixturevalue("postgres_url")
-        config = make_config(tmp_path / "pg", database_url=url,
+        config = make_config(tmp_path / "pg", database_url=url, ca_bundle=host.config.ca_bundle,
                              dns_servers=host.config.dns_servers, base_url=BASE)
         host = Host.start(config)
         for section in ("oauth_microsoft",):
@@ -471,3 +479,113 @@ def test_the_copy_in_sent_signs_in_with_xoauth2_too(
     refused = host.run_action(box, "smtp.test", {}, actor="admin")
     [part] = refused.parts
     assert not part.ok and part.failed_step == "imap.token"
+
+
+# -- token requests go through the core's gate ------------------------------------------
+
+class RawTls:
+    """An HTTPS server on loopback (the test CA's certificate) that answers every request
+    with ``answer`` and remembers the request lines and bodies it got."""
+
+    def __init__(self, test_ca: Any, answer: bytes, trickle: bool = False) -> None:
+        import socket
+        import ssl
+
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        test_ca.issue_cert("127.0.0.1").configure_cert(self.context)
+        self.answer, self.trickle, self.seen = answer, trickle, []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"https://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import contextlib
+        import time
+
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with contextlib.suppress(OSError), self.context.wrap_socket(
+                    conn, server_side=True) as tls:
+                self.seen.append(tls.recv(65536))
+                if not self.trickle:
+                    tls.sendall(self.answer)
+                    continue
+                for byte in self.answer * 1000:  # a byte a second: no read time-out trips
+                    tls.sendall(bytes([byte]))
+                    time.sleep(1)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def app_only_with_authority(host: Host, smtp: SmtpTestServer, authority: str) -> Mailbox:
+    assert host.save_section(None, "oauth_microsoft", {
+        "client_id": "falcana-ms", "client_secret": CLIENT_SECRET, "tenant": "organizations",
+        "authority": authority, "smtp_servers": "127.0.0.1"}, actor="admin").saved
+    return mailbox(host, smtp, "", SHARED, "oauth2_app", shared=True)
+
+
+def test_an_authority_over_plain_http_is_refused_when_saved(host: Host) -> None:
+    """The client secret is posted to the authority: never in plaintext."""
+    result = host.save_section(None, "oauth_microsoft", {
+        "client_id": "falcana-ms", "authority": "http://login.example"}, actor="admin")
+    assert not result.saved
+    assert [m.field for m in result.validation.errors] == ["authority"]
+
+
+def test_a_token_request_keeps_to_the_destination_policy(
+        host: Host, smtp: SmtpTestServer, oauth: OAuthTestServer) -> None:
+    """Loopback not allowed: the token service on loopback is not asked (no secret goes
+    out), and the answer says what stopped it, not "try again later"."""
+    from falcana_oauth.service import OAuthError
+
+    from falcana_core.netpolicy import NetPolicy
+
+    box = mailbox(host, smtp, "", SHARED, "oauth2_app", shared=True)
+    object.__setattr__(host.config, "net_policy", dataclasses.replace(
+        NetPolicy.parse(""), dns_servers=host.config.dns_servers))
+    with pytest.raises(OAuthError) as refused:
+        oauth_of(host).access_token(box)
+    assert refused.value.code == "oauth.destination_refused"
+    assert "127.0.0.1" not in str(refused.value.cause)  # the address stays in the detail
+    assert oauth.grants["client_credentials"] == 0
+
+
+def test_a_redirect_from_the_token_service_is_not_followed(
+        host: Host, smtp: SmtpTestServer, test_ca: Any) -> None:
+    """A 307 would re-post the client secret to another host: it is never followed."""
+    elsewhere = RawTls(test_ca, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    authority = RawTls(test_ca, b"HTTP/1.1 307 Temporary Redirect\r\nLocation: "
+                       + elsewhere.url.encode() + b"/token\r\nContent-Length: 0\r\n\r\n")
+    box = app_only_with_authority(host, smtp, authority.url)
+    result = host.run_action(box, "smtp.test", {}, actor="admin")
+    assert not result.ok and result.failed_step == "token"
+    assert len(authority.seen) == 1 and b"/token" in authority.seen[0]
+    assert elsewhere.seen == []  # the secret went nowhere else
+    authority.close()
+    elsewhere.close()
+
+
+def test_a_trickling_token_service_ends_at_the_tests_deadline(
+        host: Host, smtp: SmtpTestServer, test_ca: Any) -> None:
+    import time
+
+    from falcana_oauth.service import OAuthError
+
+    slow = RawTls(test_ca, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n",
+                  trickle=True)
+    box = app_only_with_authority(host, smtp, slow.url)
+    started = time.monotonic()
+    with pytest.raises(OAuthError) as stopped:
+        oauth_of(host).access_token(box, deadline=time.monotonic() + 3)
+    assert stopped.value.code == "oauth.timeout"
+    assert time.monotonic() - started < 3 + 5
+    # the test e-mail, whose token step keeps to the test's deadline
+    object.__setattr__(host.config, "test_deadline", 3.0)
+    started = time.monotonic()
+    result = host.run_action(box, "smtp.test", {}, actor="admin")
+    assert not result.ok and time.monotonic() - started < 3 + 5
+    slow.close()

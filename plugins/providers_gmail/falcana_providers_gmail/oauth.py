@@ -23,10 +23,11 @@ SECTION = OAuthClientSection(PLUGIN, "oauth_google", _("Google: OAuth2 sign-in")
                 _("For domain-wide delegation in Google Workspace: the service account's JSON "
                   "key."), secret=True, multiline=True),
     ClientField("auth_uri", _("Authorization endpoint"),
-                default="https://accounts.google.com/o/oauth2/v2/auth"),
-    ClientField("token_uri", _("Token endpoint"), default="https://oauth2.googleapis.com/token"),
+                default="https://accounts.google.com/o/oauth2/v2/auth", https_url=True),
+    ClientField("token_uri", _("Token endpoint"), default="https://oauth2.googleapis.com/token",
+                https_url=True),
     ClientField("revoke_uri", _("Revocation endpoint"),
-                default="https://oauth2.googleapis.com/revoke"),
+                default="https://oauth2.googleapis.com/revoke", https_url=True),
     ClientField("smtp_servers", _("Servers for OAuth2"),
                 _("A token is sent only to these servers (SMTP, and IMAP for the copy in "
                   "Sent; separated by spaces), and only over a verified TLS connection."),

@@ -28,7 +28,7 @@ SECTION = OAuthClientSection(PLUGIN, "oauth_microsoft",
                   "personal Outlook.com accounts must sign in too."), default="organizations"),
     ClientField("authority", _("Authority"),
                 _("Leave as it is unless you use a national cloud."),
-                default="https://login.microsoftonline.com"),
+                default="https://login.microsoftonline.com", https_url=True),
     ClientField("smtp_servers", _("Servers for OAuth2"),
                 _("A token is sent only to these servers (SMTP, and IMAP for the copy in "
                   "Sent; separated by spaces), and only over a verified TLS connection."),

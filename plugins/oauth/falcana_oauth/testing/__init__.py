@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -23,9 +25,13 @@ __all__ = ["MailApiTestServer", "OAuthTestServer", "Received", "Token", "sign_in
 
 
 @pytest.fixture
-def oauth_server() -> Iterator[OAuthTestServer]:
-    """A local OAuth2 authorization server (authlib); see ``authorization``."""
-    server = OAuthTestServer().start()
+def oauth_server(test_ca: Any) -> Iterator[OAuthTestServer]:
+    """A local OAuth2 authorization server (authlib) over HTTPS, its certificate from the
+    test CA the host trusts (as a company's own CA in FALCANA_CA_BUNDLE); see
+    ``authorization``."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    test_ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    server = OAuthTestServer(ssl_context=context).start()
     yield server
     server.stop()
 

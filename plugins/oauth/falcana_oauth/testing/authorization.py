@@ -15,6 +15,7 @@ import base64
 import dataclasses
 import json
 import secrets
+import ssl
 import threading
 import time
 from collections import Counter
@@ -124,7 +125,10 @@ class Token:
 class OAuthTestServer:
     """``server.add_client(...)``, ``server.token_valid(token, user, scope)``, ``.grants``."""
 
-    def __init__(self, host: str = "127.0.0.1", *, expires_in: int = 3600) -> None:
+    def __init__(self, host: str = "127.0.0.1", *, expires_in: int = 3600,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        """``ssl_context``: serve HTTPS with it (the test kit's fixture does, with a
+        certificate of the test CA: falcana sends a client secret over HTTPS only)."""
         self.expires_in = expires_in
         self.clients: dict[str, Client] = {}
         self.codes: dict[str, Code] = {}
@@ -133,9 +137,9 @@ class OAuthTestServer:
         self.grants: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.app = self._build_app()
-        self._server = make_server(host, 0, self.app, threaded=True)
+        self._server = make_server(host, 0, self.app, threaded=True, ssl_context=ssl_context)
         self.port = self._server.server_port
-        self.url = f"http://{host}:{self.port}"
+        self.url = f"{'https' if ssl_context else 'http'}://{host}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # -- set-up ----------------------------------------------------------------------

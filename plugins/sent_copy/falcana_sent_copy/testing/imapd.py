@@ -92,8 +92,11 @@ class DovecotTestServer:
         oauth = ""
         mechanisms = "plain login"
         if self.introspection_url:
+            # the authorization server's certificate is the test CA's (HTTPS only)
+            self._ca.cert_pem.write_to_path(str(f / "oauth-ca.pem"))
             (f / "oauth2.conf").write_text(
                 f"introspection_mode = post\nintrospection_url = {self.introspection_url}\n"
+                f"tls_ca_cert_file = {f / 'oauth-ca.pem'}\n"
                 "username_attribute = email\nactive_attribute = active\n"
                 "active_value = true\n", encoding="utf-8")
             oauth = (f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
