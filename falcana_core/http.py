@@ -80,39 +80,25 @@ class PolicyHttp:
         import urllib3
 
         left = deadline - time.monotonic()
-        if left <= 0:
-            raise HttpFailure(FailureKind.TIMEOUT, "deadline passed before the request")
-        expired = threading.Event()
-
-        def expire() -> None:  # the answer may look complete once its socket is shut
-            expired.set()
-            self.abort()
-
-        alarm = watchdog.arm(deadline, expire)
         sent = False
-        try:
-            response = self.session.post(url, data=data, headers=dict(headers),
-                                         timeout=(min(self.timeout, left), self.timeout),
-                                         allow_redirects=False, stream=True)
-            sent = True
-            with response:
-                body = response.raw.read(self.max_answer + 1, decode_content=True) or b""
-            if expired.is_set():
-                raise HttpFailure(FailureKind.TIMEOUT, "deadline reached", sent=True)
-            if len(body) > self.max_answer:
-                raise HttpFailure(FailureKind.OTHER, f"answer larger than {self.max_answer} "
-                                  "bytes", sent=True)
-            return HttpAnswer(response.status_code, response.headers, body)
-        except HttpFailure:
-            raise
-        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError,
-                ValueError) as exc:  # urllib3's own: a body broken off while it is read
-            kind, detail = (FailureKind.TIMEOUT, "deadline reached") if expired.is_set() \
-                else classify(exc)
-            # a request whose body went out may have been acted on (as after SMTP DATA)
-            raise HttpFailure(kind, detail, sent=sent or _body_sent(exc)) from None
-        finally:
-            watchdog.disarm(alarm)
+        with self.within(deadline) as expired:
+            try:
+                response = self.session.post(url, data=data, headers=dict(headers),
+                                             timeout=(min(self.timeout, left), self.timeout),
+                                             allow_redirects=False, stream=True)
+                sent = True
+                with response:
+                    body = response.raw.read(self.max_answer + 1, decode_content=True) or b""
+                if expired.is_set():  # the answer may look complete once its socket is shut
+                    raise HttpFailure(FailureKind.TIMEOUT, "deadline reached", sent=True)
+                if len(body) > self.max_answer:
+                    raise HttpFailure(FailureKind.OTHER, f"answer larger than "
+                                      f"{self.max_answer} bytes", sent=True)
+                return HttpAnswer(response.status_code, response.headers, body)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError,
+                    ValueError) as exc:  # urllib3's own: a body broken off while it is read
+                # a request whose body went out may have been acted on (as after SMTP DATA)
+                raise HttpFailure(*classify(exc), sent=sent or _body_sent(exc)) from None
 
     def attach(self, session: S) -> S:
         """Put another library's requests session behind this gate (an OAuth client's:
@@ -137,9 +123,10 @@ class PolicyHttp:
         return response
 
     @contextlib.contextmanager
-    def within(self, deadline: float) -> Iterator[None]:
+    def within(self, deadline: float) -> Iterator[threading.Event]:
         """Every request made in the block is over by ``deadline``: its sockets are shut
-        then, however slowly the server answers (``HttpFailure`` of kind timeout)."""
+        then, however slowly the server answers, and what broke is a ``HttpFailure`` of
+        kind timeout. Yields the event that says the deadline passed."""
         if deadline - time.monotonic() <= 0:
             raise HttpFailure(FailureKind.TIMEOUT, "deadline passed before the request")
         expired = threading.Event()
@@ -150,10 +137,11 @@ class PolicyHttp:
 
         alarm = watchdog.arm(deadline, expire)
         try:
-            yield
-        except Exception:
+            yield expired
+        except Exception as exc:
             if expired.is_set():
-                raise HttpFailure(FailureKind.TIMEOUT, "deadline reached", sent=True) from None
+                raise HttpFailure(FailureKind.TIMEOUT, "deadline reached",
+                                  sent=getattr(exc, "sent", True)) from None
             raise
         finally:
             watchdog.disarm(alarm)

@@ -222,7 +222,7 @@ class OAuth:
 
     def _session(self, provider: OAuthProvider, *, scope: str | None = None,
                  redirect_uri: str | None = None) -> Any:
-        """authlib's client, for building the consent URL (no connection)."""
+        """authlib's client; it connects only as ``_token_service`` attaches it."""
         from authlib.integrations.requests_client import OAuth2Session
 
         secret = provider.client_secret.reveal() if provider.client_secret else None
