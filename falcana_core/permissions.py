@@ -89,6 +89,8 @@ def check_admin_only(fields: Sequence[Field], current: Mapping[str, Any],
 
 
 def _same(old: Any, new: Any) -> bool:
+    """Equal as stored, case included: ``ANNA@firma.de`` is another address to the
+    receiving server, so a user may not switch to it (only "" and None are the same)."""
     if old is None or new is None:
         return old == new or (old in (None, "") and new in (None, ""))
-    return str(old).strip().lower() == str(new).strip().lower()
+    return str(old).strip() == str(new).strip()

@@ -77,6 +77,10 @@ def test_a_user_cannot_change_the_mailbox_address(web: Callable[[str], FlaskClie
     assert answer.status_code == 422
     assert "Nur ein Admin" in answer.get_data(as_text=True)
     assert falcana_host.mailboxes.get(people["juergen"].id).address == "juergen@example.com"
+    # a change of case is a change too: the local part is the receiving server's to read
+    answer = save(juergen, people["juergen"], form(email="JUERGEN@example.com"))
+    assert answer.status_code == 422 and "Nur ein Admin" in answer.get_data(as_text=True)
+    assert falcana_host.mailboxes.get(people["juergen"].id).address == "juergen@example.com"
     # the rest of the form is theirs to change, and the address shown as it is passes
     assert save(juergen, people["juergen"], form(display_name="Jürgen M.")).status_code == 200
     # the admin may
