@@ -327,3 +327,22 @@ def test_without_the_plugin_the_popup_has_no_button_and_the_presets_stay(
         without.close()
     assert 'data-action="discovery.detect"' not in page
     assert "smtp.gmail.com, 587" in page  # Gmail's presets, from its provider plugin
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_a_document_type_declaration_is_refused_in_any_encoding(encoding: str) -> None:
+    """A hostile autoconfig server defines an entity and uses it as the host name; written
+    in UTF-16 the bytes ``<!DOCTYPE`` appear nowhere, the parser must still refuse."""
+    from falcana_discovery.clientconfig import ConfigError, parse
+
+    hostile = CONFIG.format(domain="firma.example", host="&inside;", port=465).replace(
+        '<?xml version="1.0"?>',
+        f'<?xml version="1.0" encoding="{encoding}"?>'
+        '<!DOCTYPE clientConfig [<!ENTITY inside "127.0.0.1">]>')
+    with pytest.raises(ConfigError, match="document type"):
+        parse(hostile.encode(encoding))
+    # the same document without the declaration, in the same encoding, is read
+    plain = CONFIG.format(domain="firma.example", host="smtp.firma.example", port=465)
+    plain = plain.replace('<?xml version="1.0"?>',
+                          f'<?xml version="1.0" encoding="{encoding}"?>')
+    assert parse(plain.encode(encoding)).smtp[0].host == "smtp.firma.example"
