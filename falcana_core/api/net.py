@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from falcana_core.lazy import exports
 
 if TYPE_CHECKING:
+    from falcana_core.guard import AnswerTooLarge, ConnectionGuard, DeadlineExceeded, Stopped
     from falcana_core.http import HttpAnswer, HttpFailure, PolicyHttp, classify
     from falcana_core.netpolicy import (
         DestinationRefused,
