@@ -27,6 +27,27 @@ def explain(f: DeliveryFailure) -> Explanation | None:
                              "in the mail program. Sending is not affected."),
                            field="folder", retry=Retry.AFTER_FIX, scope=Scope.MAILBOX,
                            specificity=20)
+    if f.data.get("not_imap"):
+        return Explanation("sent_copy.not_imap",
+                           _("No IMAP server answered on {host}, port {port}: whatever "
+                             "answered is another kind of service.", host=f.host, port=f.port),
+                           _("Check IMAP server, port and connection type (993 with SSL, "
+                             "143 with TLS)."), field="port", retry=Retry.AFTER_FIX,
+                           scope=Scope.MAILBOX, specificity=20)
+    if f.data.get("too_long"):
+        return Explanation("sent_copy.answer_too_large",
+                           _("The IMAP server {host} sent more than falcana reads from it; "
+                             "the connection was closed.", host=f.host),
+                           _("Check that IMAP server and port are right. If they are, the "
+                             "server's answer is broken: ask its operator."), field="host",
+                           retry=Retry.AFTER_FIX, scope=Scope.MAILBOX, specificity=20)
+    if f.data.get("deadline") or f.data.get("stopped"):
+        return Explanation("sent_copy.out_of_time",
+                           _("The IMAP server {host} did not finish in time; the connection "
+                             "was closed.", host=f.host),
+                           _("falcana tries again later. Sending is not affected."),
+                           field="host", retry=Retry.LATER, scope=Scope.MAILBOX,
+                           specificity=20)
     if f.kind is FailureKind.POLICY:
         return Explanation("sent_copy.destination_not_allowed",
                            _("The IMAP server {host} is in an internal network, which falcana "

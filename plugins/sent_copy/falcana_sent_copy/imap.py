@@ -1,7 +1,10 @@
 """One IMAP session for the copy in Gesendet, step by step like the SMTP step log:
 connect, tls/starttls, greeting, login, folder, append. imaplib from the standard library
 (well kept, no dependency, and we need only LIST, SEARCH and APPEND); the socket comes from
-the destination policy, like every outgoing connection.
+the destination policy and every step runs under the core's connection guard, like every
+outgoing connection: the work's deadline (the socket is shut when it passes, whatever is
+being read), SIGTERM, and a budget for what the server sends (a literal's announced size
+counts before a byte of it is read).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from falcana_core.api import (
     DeliveryFailure,
@@ -26,15 +29,28 @@ from falcana_core.api import (
     StepStatus,
     printable,
 )
-from falcana_core.api.net import NetPolicy, connect, tls_context
+from falcana_core.api.net import (
+    AnswerTooLarge,
+    ConnectionGuard,
+    DeadlineExceeded,
+    NetPolicy,
+    Stopped,
+    connect,
+    tls_context,
+)
 from falcana_sent_copy import utf7
 
 T = TypeVar("T")
+S = TypeVar("S", bound=socket.socket)
 
 #: folder names mail programs use for sent mail, when the server marks none \Sent
 SENT_NAMES = ("Gesendet", "Gesendete Objekte", "Gesendete Elemente", "Sent",
               "Sent Items", "Sent Messages", "INBOX.Sent", "INBOX.Gesendet",
               "INBOX/Sent", "INBOX/Gesendet")
+#: what one session reads from the server at most: a LIST of thousands of folders fits
+MAX_READ = 4 * 1024 * 1024
+#: one line of a response (imaplib's own limit is a million bytes)
+MAX_LINE = 64 * 1024
 _LIST = re.compile(rb'\((?P<flags>[^)]*)\) (?:"(?P<sep>[^"]*)"|NIL) (?P<name>.+)$')
 
 
@@ -61,17 +77,46 @@ class NoSentFolder(Exception):
     pass
 
 
-class _PolicyIMAP(imaplib.IMAP4):
-    """imaplib with the socket made by the destination policy (checked addresses only)."""
+class NotImap(Exception):
+    """Another service answered on the port (SSH, a database): its banner is not shown."""
 
-    def __init__(self, sock: socket.socket, host: str) -> None:
+
+class _PolicyIMAP(imaplib.IMAP4):
+    """imaplib with the socket made by the destination policy (checked addresses only),
+    reading within the guard's budget."""
+
+    def __init__(self, sock: socket.socket, host: str, guard: ConnectionGuard) -> None:
         self._given = sock
+        self.guard = guard
         super().__init__(host, 0)
 
     def open(self, host: str = "", port: int = 0, timeout: float | None = None) -> None:
         self.host, self.port = host, port
         self.sock = self._given
         self.file = self.sock.makefile("rb")
+
+    def read(self, size: int) -> bytes:
+        self.guard.take(size)  # the announced size counts first: {1000000000} reads nothing
+        return cast(bytes, self.file.read(size))
+
+    def readline(self) -> bytes:
+        line = cast(bytes, self.file.readline(MAX_LINE + 1))
+        self.guard.take(len(line))
+        if len(line) > MAX_LINE:
+            raise AnswerTooLarge(f"a line longer than {MAX_LINE // 1024} KiB")
+        return line
+
+    def _connect(self) -> Any:
+        """The greeting: an answer that is no IMAP greeting is another service's."""
+        try:
+            return super()._connect()  # type: ignore[misc]
+        except imaplib.IMAP4.error:
+            raise NotImap("no IMAP server answered on this port") from None
+
+    def starttls(self, ssl_context: Any = None) -> Any:
+        answer = super().starttls(ssl_context=ssl_context)
+        self.guard.watch(self.sock)  # the TLS socket owns the connection now
+        return answer
 
 
 class ImapSession:
@@ -87,18 +132,17 @@ class ImapSession:
         self.steps: list[Step] = []
         self.imap: _PolicyIMAP | None = None
         self.folder: str | None = None
+        self.guard = ConnectionGuard(deadline, max_read=MAX_READ, per_read=timeout)
 
     # -- steps -------------------------------------------------------------------------
 
     def step(self, step_id: str, fn: Callable[[], T],
              detail: Callable[[T], dict[str, Any]] | None = None) -> T:
         started = time.perf_counter()
+        self.guard.deadline = self.deadline  # a kept session gets each copy's deadline
         try:
-            if self.deadline is not None and time.monotonic() > self.deadline:
-                raise TimeoutError("the overall time ran out")
-            if self.imap is not None:
-                self.imap.sock.settimeout(self._timeout())
-            result = fn()
+            with self.guard.step():
+                result = fn()
         except Exception as exc:
             failure = self._classify(step_id, exc)
             self.steps.append(Step(step_id, StepStatus.FAILED,
@@ -111,9 +155,7 @@ class ImapSession:
         return result
 
     def _timeout(self) -> float:
-        if self.deadline is None:
-            return self.timeout
-        return max(0.1, min(self.timeout, self.deadline - time.monotonic()))
+        return max(0.1, self.guard.timeout())
 
     def _classify(self, step_id: str, exc: BaseException) -> DeliveryFailure:
         s = self.settings
@@ -124,6 +166,16 @@ class ImapSession:
         data: dict[str, Any] = {"protocol": "imap"}
         if isinstance(exc, OSError) and getattr(exc, "reason", None) in ("address", "port"):
             kind = FailureKind.POLICY
+        elif isinstance(exc, Stopped):
+            kind = FailureKind.CLOSED
+            data["stopped"] = True
+        elif isinstance(exc, DeadlineExceeded):
+            kind = FailureKind.TIMEOUT
+            data["deadline"] = True
+        elif isinstance(exc, AnswerTooLarge):
+            data["too_long"] = True
+        elif isinstance(exc, NotImap):
+            data["not_imap"] = True
         elif isinstance(exc, socket.gaierror):
             kind = FailureKind.DNS
         elif isinstance(exc, ssl.SSLCertVerificationError):
@@ -156,12 +208,13 @@ class ImapSession:
         s = self.settings
         infos = self.step("imap.resolve", lambda: self.policy.resolve(s.host, s.port),
                           detail=lambda r: {"addresses": sorted({str(i[4][0]) for i in r})})
-        sock = self.step("imap.connect", lambda: connect(infos, self._timeout()))
+        sock = self.step("imap.connect", lambda: self._watched(connect(infos, self._timeout())))
         ctx = tls_context(self.ca_bundle)
         if s.security == "ssl":
-            sock = self.step("imap.tls", lambda: ctx.wrap_socket(sock, server_hostname=s.host),
-                             detail=lambda t: {"tls_version": t.version()})
-        self.imap = self.step("imap.greeting", lambda: _PolicyIMAP(sock, s.host),
+            sock = self.step("imap.tls", lambda: self._watched(
+                ctx.wrap_socket(sock, server_hostname=s.host)),
+                detail=lambda t: {"tls_version": t.version()})
+        self.imap = self.step("imap.greeting", lambda: _PolicyIMAP(sock, s.host, self.guard),
                               detail=lambda i: {"capabilities": sorted(i.capabilities)})
         if s.security == "tls":
             self.step("imap.starttls", lambda: self.imap.starttls(ssl_context=ctx),  # type: ignore[union-attr]
@@ -172,6 +225,11 @@ class ImapSession:
                     f"no enabled plugin signs in with {s.auth_method} over IMAP"))
             return
         self.step("imap.login", self._login)
+
+    def _watched(self, sock: S) -> S:
+        sock.settimeout(self._timeout())
+        self.guard.watch(sock)
+        return sock
 
     def _login(self) -> str:
         assert self.imap is not None
@@ -257,9 +315,13 @@ class ImapSession:
 
     def close(self) -> None:
         if self.imap is not None:
-            with contextlib.suppress(Exception):
-                self.imap.logout()
-            self.imap = None
+            imap, self.imap = self.imap, None
+            if not (self.guard.expired or self.guard.stopped):
+                with contextlib.suppress(Exception), self.guard.step():
+                    imap.logout()
+            with contextlib.suppress(OSError):
+                imap.shutdown()
+        self.guard.close()
 
 
 def _refuse(why: str) -> str:
