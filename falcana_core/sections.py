@@ -60,6 +60,10 @@ class Field:
     # form fills this field from the other one (the port that goes with a connection type)
     follows: tuple[str, Mapping[str, str]] | None = None
     admin_only: bool = False  # only an admin may change it (falcana_core.permissions)
+    # a checkbox the form unticks when one of these fields changes or is filled in: a
+    # permission bound to them (the e-mail password for this IMAP server), given again
+    # for a new value, never carried over to it
+    cleared_by: Sequence[str] = ()
     # (other field id, its values): the field is shown only while the other one has one
     # of these values (the SMTP fields while the transport is SMTP); hidden, it keeps its
     # stored value

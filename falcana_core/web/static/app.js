@@ -99,8 +99,17 @@
       field.dataset.typed = "1";  // a filled port is not moved by the connection type
       const box = field.closest(".field");
       if (box) { box.classList.add("filled"); box.title = source || ""; }
+      clearDependents(form, name);
     }
     form.dispatchEvent(new Event("falcana:filled"));
+  }
+
+  // a permission bound to other fields (the e-mail password for this IMAP server) is
+  // unticked when one of them changes: the admin ticks it again for the new value
+  function clearDependents(form, name) {
+    form.querySelectorAll("[data-cleared-by]").forEach((box) => {
+      if (JSON.parse(box.dataset.clearedBy).includes(name)) box.checked = false;
+    });
   }
 
   function wirePresets(form) {
@@ -125,6 +134,15 @@
         leader.addEventListener("change", () => {
           if (!field.dataset.typed && values[leader.value] !== undefined) field.value = values[leader.value];
         });
+      });
+      form.querySelectorAll("[data-cleared-by]").forEach((box) => {
+        for (const name of JSON.parse(box.dataset.clearedBy)) {
+          const leader = form.querySelector(`[name="${name}"]`);
+          if (!leader) continue;
+          for (const kind of ["input", "change"]) {
+            leader.addEventListener(kind, () => { box.checked = false; });
+          }
+        }
       });
       form.querySelectorAll("[data-shown-when]").forEach((box) => {
         // a field that belongs to one choice of another field (shown_when)
