@@ -212,7 +212,8 @@ def worker(port: int, n: int, database_url: str | None, *, mailboxes: int = 1,
         if imap is not None:
             saved = host.save_section(boxes[0], "sent_copy", {
                 "mode": "on", "host": "127.0.0.1", "port": imap.ssl_port, "security": "ssl",
-                "username": "", "password": "", "folder": ""}, actor="operator")
+                "username": "", "password": "", "use_smtp_password": True, "folder": ""},
+                actor="operator")
             assert saved.saved, [(m.field, str(m.text)) for m in saved.validation.errors]
         batch = [(boxes[i % mailboxes], m) for i, m in enumerate(messages(n))]
         started = time.perf_counter()

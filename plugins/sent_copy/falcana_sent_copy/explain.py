@@ -13,6 +13,15 @@ TLS = {FailureKind.TLS_VERIFY, FailureKind.TLS_PROTOCOL}
 def explain(f: DeliveryFailure) -> Explanation | None:
     if not f.step.startswith("imap."):
         return None
+    if f.kind is FailureKind.NO_CREDENTIALS:
+        return Explanation("sent_copy.no_password",
+                           _("The copy in Sent has no password for the IMAP server {host}.",
+                             host=f.host),
+                           _("Enter the IMAP password. Or, when the IMAP login is the same "
+                             "account as the e-mail login, an admin ticks “Use the e-mail "
+                             "password for IMAP”. Sending is not affected."),
+                           field="password", retry=Retry.AFTER_FIX, scope=Scope.MAILBOX,
+                           specificity=20)
     if f.data.get("login_refused"):
         return Explanation("sent_copy.login_failed",
                            _("The IMAP server refused the login for the copy in Sent."),

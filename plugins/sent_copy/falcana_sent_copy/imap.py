@@ -77,6 +77,10 @@ class NoSentFolder(Exception):
     pass
 
 
+class NoPassword(Exception):
+    """No IMAP password, and the e-mail password is not allowed to go to this server."""
+
+
 class NotImap(Exception):
     """Another service answered on the port (SSH, a database): its banner is not shown."""
 
@@ -176,6 +180,8 @@ class ImapSession:
             data["too_long"] = True
         elif isinstance(exc, NotImap):
             data["not_imap"] = True
+        elif isinstance(exc, NoPassword):
+            kind = FailureKind.NO_CREDENTIALS
         elif isinstance(exc, socket.gaierror):
             kind = FailureKind.DNS
         elif isinstance(exc, ssl.SSLCertVerificationError):
@@ -235,7 +241,7 @@ class ImapSession:
         assert self.imap is not None
         s = self.settings
         if s.password is None:
-            raise imaplib.IMAP4.error("no password stored")
+            raise NoPassword("no password for this IMAP server")
         self.imap._encoding = "utf-8"  # type: ignore[attr-defined]  # umlauts (RFC 6855)
         typ, _data = self.imap.login(s.username, s.password.reveal())
         return str(typ)

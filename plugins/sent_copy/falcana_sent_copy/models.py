@@ -23,4 +23,7 @@ class SentCopySettings(Base):
     username: Mapped[str] = mapped_column(String(320), default="")  # empty: the SMTP one
     #: the folder chosen by the admin, or the one found and remembered
     folder: Mapped[str] = mapped_column(String(500), default="")
+    #: where an admin allowed the e-mail (SMTP) password to go too: the IMAP server, port,
+    #: username and connection type as JSON (settings.allowed_for); None: nowhere
+    smtp_password_for: Mapped[str | None] = mapped_column(String(700), default=None)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

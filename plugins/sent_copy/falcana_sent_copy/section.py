@@ -1,5 +1,6 @@
 """The "Kopie in Gesendet" part of the popup: on / off / automatic, the IMAP server, and
-the folder. Username and password default to the SMTP ones."""
+the folder. The username defaults to the e-mail one; the e-mail password goes to the IMAP
+server only where an admin allowed it (``use_smtp_password``)."""
 
 from __future__ import annotations
 
@@ -26,8 +27,10 @@ from falcana_sent_copy.settings import (
     OWNER,
     PASSWORD,
     SECURITY,
+    allowed_for,
     own_password,
     ref,
+    smtp_password_allowed,
     store_password,
 )
 
@@ -65,8 +68,15 @@ class SentCopySection:
                   help=_("Leave empty to use the e-mail username.")),
             Field("password", _("IMAP password"), FieldType.PASSWORD,
                   max_length=MAX_LEN["password"],
-                  help=_("Leave empty to use the e-mail password. It goes only to the IMAP "
-                         "server, port, username and connection type it was saved with.")),
+                  help=_("The password of the IMAP login. It goes only to the IMAP server, "
+                         "port, username and connection type it was saved with.")),
+            Field("use_smtp_password", _("Use the e-mail password for IMAP"),
+                  FieldType.BOOLEAN, admin_only=True,
+                  cleared_by=("host", "port", "security", "username"),
+                  help=_("When the IMAP login is the same account as the e-mail login: the "
+                         "e-mail password goes to this IMAP server too. Only an admin may "
+                         "allow it; it holds for the IMAP server, port, username and "
+                         "connection type saved with it and ends when one of them changes.")),
             Field("folder", _("Folder"), max_length=MAX_LEN["folder"],
                   help=_("Leave empty: falcana finds the Sent folder (marked as such by the "
                          "server, or named Gesendet, Sent, Gesendete Elemente ...) and "
@@ -81,6 +91,7 @@ class SentCopySection:
                     "port": row.port if row else 993,
                     "security": row.security if row else "ssl",
                     "username": row.username if row else "", "password": None,
+                    "use_smtp_password": bool(row and smtp_password_allowed(row)),
                     "folder": row.folder if row else ""}
 
     def is_set(self, ctx: SectionContext, field_id: str) -> bool:
@@ -88,6 +99,10 @@ class SentCopySection:
             ctx.host.secrets.has(OWNER, PASSWORD, ref(ctx.mailbox.id))
 
     def validate(self, ctx: SectionContext, values: Mapping[str, Any]) -> Validation:
+        if ctx.mailbox is not None:  # a partial save (the Python API) keeps the rest
+            stored = {k: v for k, v in self.load(ctx).items()
+                      if k not in ("password", "use_smtp_password")}
+            values = {**stored, **values}
         v = Validation()
         clean: dict[str, Any] = {}
         mode = str(values.get("mode") or "auto")
@@ -122,6 +137,8 @@ class SentCopySection:
             self._check_binding(ctx, clean, v)
         clean["password"] = clean.get("password") or None
         clean["clear_password"] = bool(values.get("clear_password"))
+        if values.get("use_smtp_password") is not None:
+            clean["use_smtp_password"] = bool(values.get("use_smtp_password"))
         v.normalised = clean
         return v
 
@@ -147,11 +164,19 @@ class SentCopySection:
             if row is None:
                 row = SentCopySettings(mailbox_id=ctx.mailbox.id)
                 s.add(row)
+            was = smtp_password_allowed(row)
             for fid in ("mode", "host", "port", "security", "username", "folder"):
                 value = values.get(fid)
                 if value is not None and getattr(row, fid, None) != value:
                     changes[fid] = [getattr(row, fid, None), value]
                     setattr(row, fid, value)
+            allow = values.get("use_smtp_password")
+            if allow is not None:
+                # ticked: bound to the IMAP fields of this save; a later change of one of
+                # them ends it (smtp_password_allowed compares)
+                row.smtp_password_for = allowed_for(row) if allow else None
+                if bool(allow) != was:
+                    changes["use_smtp_password"] = [was, bool(allow)]
             if values.get("clear_password"):
                 if ctx.host.secrets.delete(OWNER, PASSWORD, ref(ctx.mailbox.id), session=s):
                     changes["password"] = "removed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from falcana_smtp_settings.api import binding, detect_provider
@@ -64,9 +65,23 @@ def wanted(host: Host, mailbox: Mailbox) -> bool:
     return settings.mode == "on" or not provider_files_itself(host, mailbox)
 
 
+def allowed_for(settings: SentCopySettings) -> str:
+    """The IMAP server, port, username and connection type as saved ("" = the e-mail
+    username): what a permission to send the e-mail password there is bound to."""
+    return json.dumps(binding(settings.username, settings.host, settings.port,
+                              settings.security), sort_keys=True)
+
+
+def smtp_password_allowed(settings: SentCopySettings) -> bool:
+    """An admin allowed the e-mail password to go to exactly this IMAP server."""
+    return bool(settings.host) and settings.smtp_password_for == allowed_for(settings)
+
+
 def imap_settings(host: Host, mailbox: Mailbox) -> ImapSettings | None:
-    """The settings to connect with; the password is the IMAP one if set (only where it
-    was saved for), else the SMTP password (set by an admin for this server)."""
+    """The settings to connect with. The password is the IMAP one, where it was saved for;
+    else the e-mail (SMTP) password, only where an admin allowed it to go (a stored secret
+    goes only where it was saved for: a second host is an explicit permission); else none,
+    and the login step says what to do."""
     from falcana_smtp_settings.api import load_settings
 
     settings = row(host, mailbox.id)
@@ -74,7 +89,7 @@ def imap_settings(host: Host, mailbox: Mailbox) -> ImapSettings | None:
         return None
     smtp = load_settings(host, mailbox)
     username = settings.username or smtp.username or smtp.address
-    password = smtp.password
+    password = smtp.password if smtp_password_allowed(settings) else None
     own = own_password(host, mailbox.id)
     if own is not None:
         secret, bound = own

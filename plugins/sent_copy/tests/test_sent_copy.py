@@ -44,8 +44,9 @@ def mailbox(app: Host, smtp: SmtpTestServer, imap: DovecotTestServer | None,
     assert saved.saved, saved.validation.errors
     values = {"mode": mode, "host": "127.0.0.1" if imap else "",
               "port": str(imap.ssl_port if imap else 993), "security": "ssl",
-              "username": "", "password": "", "folder": ""}
+              "username": "", "password": "", "use_smtp_password": True, "folder": ""}
     values.update(copy)
+    values = {k: v for k, v in values.items() if v is not None}
     result = app.save_section(box, "sent_copy", values, actor="admin")
     assert result.saved, [(m.field, str(m.text)) for m in result.validation.errors]
     return box
@@ -225,7 +226,8 @@ def test_a_worker_killed_while_filing_files_exactly_one_copy_after_restart(
     assert (row.id, row.status, copy_of(row)) == (oid, "sent", "pending")
     assert host.save_section(box, "sent_copy", {
         "mode": "on", "host": "127.0.0.1", "port": str(imap.ssl_port), "security": "ssl",
-        "username": "", "password": "", "folder": ""}, actor="admin").saved
+        "username": "", "password": "", "use_smtp_password": True, "folder": ""},
+        actor="admin").saved
     time.sleep(2.5)  # the dead worker's claim on the copy runs out
     again = subprocess.run([sys.executable, "-m", "falcana_core", "worker", "--once",
                             "--quiet"], env=env, capture_output=True, timeout=120)
@@ -234,3 +236,68 @@ def test_a_worker_killed_while_filing_files_exactly_one_copy_after_restart(
     assert len(imap.messages(ADDRESS, "Sent")) == 1
     assert len(smtp.messages) == 1  # never sent again
     host.close()
+
+
+def test_the_email_password_goes_to_an_imap_server_only_where_an_admin_allowed_it(
+        falcana_host: Host, smtp: SmtpTestServer, imap: DovecotTestServer) -> None:
+    """Reusing the e-mail password for a second host is an explicit permission, bound to
+    that IMAP server: not by default, not for a server filled in later."""
+    from falcana_sent_copy.testing.hostile import HostileImap
+
+    imap.create(ADDRESS, "Sent")
+    box = mailbox(falcana_host, smtp, imap, use_smtp_password=None)
+    result = falcana_host.run_action(box, "smtp.test", {}, actor="admin")
+    [part] = result.parts
+    assert result.ok and not part.ok and part.failed_step == "imap.login"
+    assert part.explanation.id == "sent_copy.no_password"
+    assert part.explanation.field == "password"
+    assert falcana_host.section_values(box, "sent_copy")["use_smtp_password"] is False
+    # the admin allows it for this server: the copy is filed
+    assert falcana_host.save_section(box, "sent_copy", {"use_smtp_password": True},
+                                     actor="admin").saved
+    assert falcana_host.section_values(box, "sent_copy")["use_smtp_password"] is True
+    assert falcana_host.run_action(box, "smtp.test", {}, actor="admin").parts[0].ok
+    # another IMAP server saved later (a discovered one, say) does not inherit it
+    with HostileImap("trickle") as elsewhere:
+        assert falcana_host.save_section(box, "sent_copy", {
+            "host": "127.0.0.1", "port": str(elsewhere.port), "security": "normal"},
+            actor="admin").saved
+        assert falcana_host.section_values(box, "sent_copy")["use_smtp_password"] is False
+        [part] = falcana_host.run_action(box, "smtp.test", {}, actor="admin").parts
+        assert part.explanation.id == "sent_copy.no_password"
+        assert not any(PASSWORD.encode() in c for c in elsewhere.commands)
+    # a user may not give the permission
+    falcana_host.users.add("admin", email="admin@firma.example", role="admin", password="a-1")
+    refused = falcana_host.save_section(box, "sent_copy", {"use_smtp_password": True},
+                                        actor="anna")
+    assert not refused.saved
+    assert refused.validation.errors[0].field == "use_smtp_password"
+    audit = [e for e in falcana_host.audit.entries("mailbox", str(box.id))
+             if e.action == "section.sent_copy.save"]
+    assert any("use_smtp_password" in e.details for e in audit)  # who allowed it, and when
+
+
+def test_mailboxes_set_up_before_keep_their_copy_after_the_upgrade(
+        falcana_host: Host, smtp: SmtpTestServer, imap: DovecotTestServer) -> None:
+    """sent_0002 gives the IMAP settings an admin saved before it the permission they had
+    implicitly, so upgrading stops no copy."""
+    from pathlib import Path
+
+    import falcana_sent_copy
+    from alembic import command
+    from alembic.config import Config
+
+    from falcana_core.migrate import version_table
+
+    imap.create(ADDRESS, "Sent")
+    box = mailbox(falcana_host, smtp, imap, use_smtp_password=None)
+    cfg = Config()
+    cfg.set_main_option("script_location",
+                       str(Path(falcana_sent_copy.__file__).parent / "migrations"))
+    with falcana_host.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        cfg.attributes["version_table"] = version_table("sent_copy")
+        command.downgrade(cfg, "sent_0001")
+        command.upgrade(cfg, "head")
+    assert falcana_host.section_values(box, "sent_copy")["use_smtp_password"] is True
+    assert falcana_host.run_action(box, "smtp.test", {}, actor="admin").parts[0].ok
