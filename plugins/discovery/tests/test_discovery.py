@@ -33,13 +33,19 @@ CONFIG = """<?xml version="1.0"?>
 class AutoconfigServer:
     """HTTPS (or plain HTTP) on loopback answering every GET with ``body``."""
 
-    def __init__(self, body: str, ctx: ssl.SSLContext | None) -> None:
+    def __init__(self, body: str, ctx: ssl.SSLContext | None, redirect: str = "") -> None:
         self.paths: list[str] = []
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 outer.paths.append(self.path)
+                if redirect:
+                    self.send_response(302)
+                    self.send_header("Location", redirect)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 data = body.encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/xml")
@@ -65,12 +71,13 @@ class AutoconfigServer:
 def autoconfig(test_ca: trustme.CA) -> Iterator[Callable[..., AutoconfigServer]]:
     servers: list[AutoconfigServer] = []
 
-    def start(body: str, name: str | None, tls: bool = True) -> AutoconfigServer:
+    def start(body: str, name: str | None, tls: bool = True,
+              redirect: str = "") -> AutoconfigServer:
         ctx = None
         if tls:
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            test_ca.issue_cert(name or "autoconfig.example").configure_cert(ctx)
-        server = AutoconfigServer(body, ctx)
+            test_ca.issue_cert(name or "autoconfig.example", "127.0.0.1").configure_cert(ctx)
+        server = AutoconfigServer(body, ctx, redirect)
         servers.append(server)
         return server
 
@@ -346,3 +353,41 @@ def test_a_document_type_declaration_is_refused_in_any_encoding(encoding: str) -
     plain = plain.replace('<?xml version="1.0"?>',
                           f'<?xml version="1.0" encoding="{encoding}"?>')
     assert parse(plain.encode(encoding)).smtp[0].host == "smtp.firma.example"
+
+
+def test_an_autoconfig_redirect_cannot_choose_a_port_or_tell_what_listens(
+        falcana_host: Host, dns_server: Any, autoconfig: Callable[..., AutoconfigServer]) -> None:
+    """With loopback allowed (as the tests run), a domain's autoconfig that redirects to
+    127.0.0.1:PORT must not reach that port, and "Was versucht wurde" must read the same
+    for a database, a closed port and a silent one."""
+    from falcana_core.testing.net import ScriptedServer, SilentServer, closed_port
+
+    redis = ScriptedServer(b"-NOAUTH Authentication required.\r\n")
+    silent = SilentServer()
+    seen: dict[str, str] = {}
+    try:
+        for name, port in (("redis", redis.port), ("silent", silent.port),
+                           ("closed", closed_port())):
+            domain = f"scan-{name}.example"
+            dns_server.set_address(f"autoconfig.{domain}", ["127.0.0.1"])
+            server = autoconfig("", f"autoconfig.{domain}",
+                                redirect=f"https://127.0.0.1:{port}/")
+            result = discover(falcana_host, f"x@{domain}", https_port=server.port,
+                              budget=3, probe_ports=())
+            assert server.paths
+            tried = {t.source: t for t in result.tried}["autoconfig"]
+            seen[name] = text_in(tried.detail, "en").replace(domain, "D")
+        assert redis.connections == 0 and "NOAUTH" not in seen["redis"]
+        assert seen["redis"] == seen["silent"] == seen["closed"], seen
+        assert "another port" in seen["redis"]
+        # nor to plain http, and a hop on the same port is checked again each time
+        dns_server.set_address("autoconfig.hop-firma.example", ["127.0.0.1"])
+        plain = autoconfig("", "autoconfig.hop-firma.example",
+                           redirect="http://autoconfig.hop-firma.example/")
+        result = discover(falcana_host, "x@hop-firma.example", https_port=plain.port,
+                          budget=3, probe_ports=())
+        tried = {t.source: t for t in result.tried}["autoconfig"]
+        assert "not https" in text_in(tried.detail, "en")
+    finally:
+        redis.close()
+        silent.close()
