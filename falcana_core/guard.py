@@ -14,6 +14,7 @@ import contextlib
 import socket
 import time
 from collections.abc import Iterator
+from typing import BinaryIO
 
 from falcana_core.transports import cancellation
 from falcana_core.watchdog import Alarm, watchdog
@@ -96,6 +97,11 @@ class ConnectionGuard:
         if reason is not None:
             raise reason
 
+    def reader(self, sock: socket.socket) -> BudgetedReader:
+        """``sock.makefile("rb")`` that counts every byte against the budget: for a
+        library that reads lines as long as the server sends them (smtplib's replies)."""
+        return BudgetedReader(sock.makefile("rb"), self)
+
     def take(self, n: int) -> None:
         """Count ``n`` bytes read (or about to be: a literal's announced size)."""
         self.read += n
@@ -133,3 +139,24 @@ class ConnectionGuard:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.close()
+
+
+class BudgetedReader:
+    """A binary file over a socket whose reads count against a guard's budget."""
+
+    def __init__(self, raw: BinaryIO, guard: ConnectionGuard) -> None:
+        self._raw = raw
+        self._guard = guard
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = self._raw.readline(limit)
+        self._guard.take(len(line))
+        return line
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self._guard.take(len(data))
+        return data
+
+    def close(self) -> None:
+        self._raw.close()
