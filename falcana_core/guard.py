@@ -14,13 +14,19 @@ import contextlib
 import socket
 import time
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from falcana_core.transports import cancellation
 from falcana_core.watchdog import Alarm, watchdog
 
 #: what a client reads from one server in one session unless it says otherwise
 DEFAULT_MAX_READ = 4 * 1024 * 1024
+
+
+class RegisterClient(Protocol):
+    """The ``register`` a ``register_outgoing_clients`` hook receives."""
+
+    def __call__(self, name: str, description: str) -> None: ...
 
 
 class DeadlineExceeded(TimeoutError):

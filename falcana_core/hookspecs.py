@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import click
 
     from falcana_core.delivery import DeliveryFailure, Explanation
+    from falcana_core.guard import RegisterClient
     from falcana_core.host import Host
     from falcana_core.i18n import Text
     from falcana_core.models import Mailbox, User
@@ -98,6 +99,19 @@ def register_transports(register: RegisterTransport) -> None:
     ``default=True`` (the SMTP plugin's), else the first registered. Transports a mailbox
     must choose (a mail API such as ``graph``) register without it. Registering a name
     twice is an error reported against the second plugin.
+    """
+
+
+@hookspec
+def register_outgoing_clients(register: RegisterClient) -> None:
+    """Declare each kind of outgoing connection your plugin opens:
+    ``register("imap.copy", "the copy in Sent: IMAP LOGIN, LIST, SEARCH, APPEND")``.
+
+    Every connection goes through the core's gate (``falcana_core.api.net``: the
+    destination policy, the one trust store, the work's deadline by ``ConnectionGuard`` or
+    ``PolicyHttp.within``, SIGTERM, a read budget). The hostile-server test suite has a
+    row for each name declared here and fails for a client it does not cover: declare
+    yours, and give it a row through the test kit (docs/security.md).
     """
 
 

@@ -493,6 +493,21 @@ class Hooks:
                      **{k: v for k, v in found.items() if k != defaults[0]}}
         return found
 
+    def register_outgoing_clients(self) -> dict[str, tuple[str, str]]:
+        """Every declared kind of outgoing connection: name -> (plugin, description); a
+        name declared twice keeps the first."""
+        found: dict[str, tuple[str, str]] = {}
+        for impl in self._impls("register_outgoing_clients"):
+            def register(name: str, description: str,
+                         _plugin: str = impl.plugin_name) -> None:
+                if name in found:
+                    log.error("plugin %s declares outgoing client %r a second time; ignored",
+                              _plugin, name)
+                    return
+                found[name] = (_plugin, description)
+            self._run("register_outgoing_clients", impl, {"register": register})
+        return found
+
     def step_labels(self) -> dict[str, Text]:
         labels: dict[str, Text] = {}
         for _plugin, found in self.call("step_labels"):

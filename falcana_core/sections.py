@@ -61,7 +61,7 @@ class Field:
     follows: tuple[str, Mapping[str, str]] | None = None
     admin_only: bool = False  # only an admin may change it (falcana_core.permissions)
     # a checkbox the form unticks when one of these fields changes or is filled in: a
-    # permission bound to them (the e-mail password for this IMAP server), given again
+    # permission bound to them (a password allowed for one more server), given again
     # for a new value, never carried over to it
     cleared_by: Sequence[str] = ()
     # (other field id, its values): the field is shown only while the other one has one

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 from falcana_core.lazy import exports
 
 if TYPE_CHECKING:
-    from falcana_core.guard import AnswerTooLarge, ConnectionGuard, DeadlineExceeded, Stopped
+    from falcana_core.guard import (
+        AnswerTooLarge,
+        ConnectionGuard,
+        DeadlineExceeded,
+        RegisterClient,
+        Stopped,
+    )
     from falcana_core.http import HttpAnswer, HttpFailure, PolicyHttp, classify
     from falcana_core.netpolicy import (
         DestinationRefused,

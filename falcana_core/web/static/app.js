@@ -104,7 +104,7 @@
     form.dispatchEvent(new Event("falcana:filled"));
   }
 
-  // a permission bound to other fields (the e-mail password for this IMAP server) is
+  // a permission bound to other fields (a password allowed for one server only) is
   // unticked when one of them changes: the admin ticks it again for the new value
   function clearDependents(form, name) {
     form.querySelectorAll("[data-cleared-by]").forEach((box) => {

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from falcana_smtp_settings.api import Discovery
 
     from falcana_core.api import Action, Host, Text
+    from falcana_core.api.net import RegisterClient
 
 
 @hookimpl
@@ -44,3 +45,9 @@ def register_commands(cli: click.Group) -> None:
     from falcana_discovery.cli import register
 
     register(cli)
+
+
+@hookimpl
+def register_outgoing_clients(register: RegisterClient) -> None:
+    register("discovery.autoconfig", "a domain's autoconfig file over HTTPS, redirects included")
+    register("discovery.probe", "probing candidate SMTP and IMAP servers: greeting, EHLO, STARTTLS")

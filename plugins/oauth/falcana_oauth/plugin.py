@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         Mailbox,
         SectionContext,
     )
+    from falcana_core.api.net import RegisterClient
     from falcana_core.api.web import Route
 
 
@@ -96,3 +97,10 @@ def step_labels() -> dict[str, Any]:
     from falcana_oauth.steps import STEP_LABELS
 
     return STEP_LABELS
+
+
+@hookimpl
+def register_outgoing_clients(register: RegisterClient) -> None:
+    register("oauth.token", "token requests: code exchange, refresh, app-only, JWT bearer, "
+             "revocation")
+    register("mail_api.send", "a mail API's send request (Microsoft Graph, the Gmail API)")

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         Mailbox,
         Section,
     )
+    from falcana_core.api.net import RegisterClient
 
 
 @hookimpl
@@ -55,3 +56,8 @@ def step_labels() -> dict[str, Any]:
     from falcana_sent_copy.steps import STEP_LABELS
 
     return STEP_LABELS
+
+
+@hookimpl
+def register_outgoing_clients(register: RegisterClient) -> None:
+    register("imap.copy", "the copy in Sent: IMAP LOGIN, LIST, SEARCH, APPEND (test and worker)")

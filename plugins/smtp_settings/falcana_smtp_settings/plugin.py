@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         SectionContext,
         Validation,
     )
+    from falcana_core.api.net import RegisterClient
     from falcana_core.api.web import Route
 
 
@@ -101,3 +102,9 @@ def step_labels() -> dict[str, Any]:
     from falcana_smtp_settings.steps import STEP_LABELS
 
     return STEP_LABELS
+
+
+@hookimpl
+def register_outgoing_clients(register: RegisterClient) -> None:
+    register("smtp.test", "the test e-mail over SMTP: connect, TLS, EHLO, AUTH, the message")
+    register("smtp.send", "the worker's delivery over SMTP")
