@@ -34,6 +34,7 @@ def test_the_facade_has_a_method_per_core_hook_with_its_parameters() -> None:
         method = getattr(Hooks, name, None)
         assert method is not None, f"Hooks has no method {name}"
         expected = list(inspect.signature(spec).parameters)
-        if name.startswith("register_"):  # the facade passes the register function itself
+        if name in ("register_transports", "register_outgoing_clients"):  # the facade
+            # passes the register function itself
             expected = []
         assert list(inspect.signature(method).parameters)[1:] == expected, name
