@@ -48,7 +48,10 @@ def get(url: str, *, policy: NetPolicy, deadline: float, ca_bundle: Path | None)
             status, location, body = _get_once(parts, policy, deadline, ca_bundle)
         except DestinationRefused:
             raise
-        except (OSError, ssl.SSLError, http.client.HTTPException):
+        except http.client.HTTPException:  # its text is whatever the server sent
+            raise FetchError("the redirect led to no usable answer" if hop
+                             else "no HTTP answer") from None
+        except (OSError, ssl.SSLError):
             if hop:  # the same words for a closed port, another service, a silent one
                 raise FetchError("the redirect led to no usable answer") from None
             raise
