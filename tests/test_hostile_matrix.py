@@ -1,0 +1,217 @@
+"""Every client that connects out, against every hostile behaviour (docs/security.md, "One
+gate"): each run ends within its deadline + 5 s, fails rather than succeeds, grows the
+process by less than 200 MB while a server floods it, and shows no foreign banner and
+none of the flood. Clients declare themselves (hook ``register_outgoing_clients``); a
+declared client without a row here fails the suite.
+
+The rows drive each client the way its users do: the test e-mail (``run_action``), the
+worker (``Worker.run``), discovery (``discover``), a token request (``access_token``) and a
+mail API's request (``PolicyHttp.post``, the one HTTP client of Graph and the Gmail API).
+SIGTERM against a worker held by a hostile server is tested per protocol beside this
+(test_hostile_servers.py, test_hostile_imap.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import resource
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+import trustme
+from falcana_smtp_settings.testing.smtpd import SmtpTestServer
+
+from falcana_core.host import Host
+from falcana_core.i18n import text_in
+from falcana_core.testing.net import HOSTILE_BEHAVIOURS, HostileServer, closed_port
+
+DEADLINE = 3.0
+ADDRESS = "anna@firma.example"
+PASSWORD = "Postfach-Pw-1"
+
+
+@dataclasses.dataclass
+class Env:
+    host: Host
+    smtp: Callable[..., SmtpTestServer]
+    dns: Any
+    name: str  # a domain of this row's own: discovery caches per domain
+
+
+@dataclasses.dataclass
+class Outcome:
+    ok: bool
+    shown: str  # everything the user is shown, as JSON
+
+
+def _smtp_mailbox(env: Env, port: int, tls: bool) -> Any:
+    user = env.host.users.add("anna", email=ADDRESS)
+    box = env.host.mailboxes.personal(user)
+    assert env.host.save_section(box, "smtp", {
+        "email": ADDRESS, "username": ADDRESS, "password": PASSWORD, "host": "127.0.0.1",
+        "port": str(port), "security": "ssl" if tls else "normal"}, actor="admin").saved
+    return box
+
+
+def smtp_test(env: Env, port: int, tls: bool) -> Outcome:
+    box = _smtp_mailbox(env, port, tls)
+    result = env.host.run_action(box, "smtp.test", {}, actor="admin")
+    return Outcome(result.ok, json.dumps(result.as_dict("en")))
+
+
+def smtp_send(env: Env, port: int, tls: bool) -> Outcome:
+    from falcana_core.worker import Worker
+
+    box = _smtp_mailbox(env, port, tls)
+    msg = EmailMessage()
+    msg["To"] = "kunde@example.org"
+    msg["Subject"] = "Angebot"
+    msg.set_content("Hallo\n")
+    env.host.outbox.enqueue(box, msg)
+    Worker(env.host).run(once=True)
+    [row] = env.host.outbox.list(limit=5)
+    return Outcome(row.status == "sent", json.dumps(row.last_error, default=str))
+
+
+def imap_copy(env: Env, port: int, tls: bool) -> Outcome:
+    smtp = env.smtp("normal", users={ADDRESS: PASSWORD})
+    box = _smtp_mailbox(env, smtp.port, False)
+    assert env.host.save_section(box, "sent_copy", {
+        "mode": "on", "host": "127.0.0.1", "port": str(port),
+        "security": "ssl" if tls else "normal", "username": "", "password": "IMAP-Pw-1",
+        "folder": ""}, actor="admin").saved
+    result = env.host.run_action(box, "smtp.test", {}, actor="admin")
+    [part] = result.parts
+    return Outcome(part.ok, json.dumps(result.as_dict("en")))
+
+
+def _discovery(env: Env, **kwargs: Any) -> tuple[Any, str]:
+    from falcana_discovery.engine import discoverer
+
+    result = discoverer(env.host).discover(f"x@{env.name}", budget=DEADLINE,
+                                           use_cache=False, **kwargs)
+    shown = json.dumps([text_in(t.detail, "en") for t in result.tried]
+                       + [dict(f.values) for f in result.found], default=str)
+    return result, shown
+
+
+def discovery_autoconfig(env: Env, port: int, tls: bool) -> Outcome:
+    env.dns.set_address(f"autoconfig.{env.name}", ["127.0.0.1"])
+    result, shown = _discovery(env, https_port=port, probe_ports=())
+    return Outcome(any(f.source == "autoconfig" for f in result.found), shown)
+
+
+def discovery_probe(env: Env, port: int, tls: bool) -> Outcome:
+    env.dns.set_address(f"smtp.{env.name}", ["127.0.0.1"])
+    result, shown = _discovery(env, https_port=closed_port(),
+                               probe_ports=((port, "ssl" if tls else "tls"),))
+    return Outcome(any(f.source == "probe" for f in result.found), shown)
+
+
+def oauth_token(env: Env, port: int, tls: bool) -> Outcome:
+    from falcana_oauth import oauth
+    from falcana_oauth.service import OAuthError
+
+    env.dns.set_mx("contoso-gmbh.de", ["contoso-gmbh-de.mail.protection.outlook.com"])
+    assert env.host.save_section(None, "oauth_microsoft", {
+        "client_id": "falcana-ms", "client_secret": "ms-client-secret-4711",
+        "tenant": "organizations", "authority": f"https://127.0.0.1:{port}",
+        "smtp_servers": "127.0.0.1"}, actor="admin").saved
+    box = env.host.mailboxes.create_shared("vertrieb@contoso-gmbh.de", "Vertrieb",
+                                           actor="admin")
+    assert env.host.save_section(box, "smtp", {
+        "email": "vertrieb@contoso-gmbh.de", "username": "vertrieb@contoso-gmbh.de",
+        "password": "", "host": "127.0.0.1", "port": closed_port(), "security": "tls",
+        "auth_method": "oauth2_app"}, actor="admin").saved
+    try:
+        oauth(env.host).access_token(box, deadline=time.monotonic() + DEADLINE)
+    except OAuthError as refused:
+        return Outcome(False, json.dumps(refused.as_dict("en"), default=str))
+    return Outcome(True, "")
+
+
+def mail_api_send(env: Env, port: int, tls: bool) -> Outcome:
+    from falcana_core.http import HttpFailure, PolicyHttp
+
+    config = env.host.config
+    http = PolicyHttp(config.net_policy, ca_bundle=config.ca_bundle,
+                      timeout=config.net_timeout)
+    try:
+        http.post(f"https://127.0.0.1:{port}/v1.0/users/x/sendMail", data=b"{}",
+                  headers={"Content-Type": "application/json"},
+                  deadline=time.monotonic() + DEADLINE)
+    except HttpFailure as failed:
+        return Outcome(False, json.dumps({"kind": str(failed.kind), "detail": str(failed)}))
+    finally:
+        http.close()
+    return Outcome(True, "")
+
+
+#: each declared client: how to drive it, and whether it speaks TLS first
+CLIENTS: dict[str, tuple[Callable[[Env, int, bool], Outcome], bool]] = {
+    "smtp.test": (smtp_test, False),
+    "smtp.send": (smtp_send, False),
+    "imap.copy": (imap_copy, False),
+    "discovery.autoconfig": (discovery_autoconfig, True),
+    "discovery.probe": (discovery_probe, False),
+    "oauth.token": (oauth_token, True),
+    "mail_api.send": (mail_api_send, True),
+}
+
+
+def test_every_declared_outgoing_client_has_a_row(falcana_host: Host) -> None:
+    declared = falcana_host.hook.register_outgoing_clients()
+    assert set(declared) == set(CLIENTS), "declared clients and the suite's rows differ"
+
+
+@pytest.fixture
+def hostile() -> Iterator[Callable[..., HostileServer]]:
+    servers: list[HostileServer] = []
+
+    def start(behaviour: str, **kwargs: Any) -> HostileServer:
+        server = HostileServer(behaviour, **kwargs)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def _server_tls(ca: trustme.CA, name: str) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", f"autoconfig.{name}", f"smtp.{name}").configure_cert(ctx)
+    return ctx
+
+
+@pytest.mark.parametrize("behaviour", HOSTILE_BEHAVIOURS)
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_a_hostile_server_cannot_hold_flood_or_fool_a_client(
+        falcana_host: Host, smtp_server: Callable[..., SmtpTestServer], dns_server: Any,
+        test_ca: trustme.CA, hostile: Callable[..., HostileServer], client: str,
+        behaviour: str) -> None:
+    for name, value in (("test_deadline", DEADLINE), ("send_deadline", DEADLINE),
+                        ("net_timeout", 30.0)):  # only the deadline may cut
+        object.__setattr__(falcana_host.config, name, value)
+    drive, tls_first = CLIENTS[client]
+    domain = f"{behaviour}-{client}.example".replace("_", "-").replace(".", "-", 2)
+    tls = tls_first or behaviour == "unknown_ca"
+    ca = trustme.CA(organization_name="nobody's CA") if behaviour == "unknown_ca" else test_ca
+    server = hostile(behaviour, tls=_server_tls(ca, domain) if tls else None)
+    env = Env(falcana_host, smtp_server, dns_server, domain)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.monotonic()
+    outcome = drive(env, server.port, tls)
+    took = time.monotonic() - started
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
+    assert took < DEADLINE + 5, f"{client} held {took:.1f} s by a {behaviour} server"
+    assert grown < 200, f"{client} grew by {grown:.0f} MB against a {behaviour} server"
+    assert not outcome.ok, f"{client} took a {behaviour} server for a good one"
+    if behaviour != "closed":  # the client did meet the server: nothing stopped it before
+        assert server.connections > 0, f"{client} never reached the {behaviour} server"
+    assert "OpenSSH" not in outcome.shown
+    assert "x" * 64 not in outcome.shown
