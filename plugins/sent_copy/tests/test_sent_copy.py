@@ -301,3 +301,19 @@ def test_mailboxes_set_up_before_keep_their_copy_after_the_upgrade(
         command.upgrade(cfg, "head")
     assert falcana_host.section_values(box, "sent_copy")["use_smtp_password"] is True
     assert falcana_host.run_action(box, "smtp.test", {}, actor="admin").parts[0].ok
+
+
+def test_the_command_line_shows_the_copy_and_fails_with_it(
+        falcana_host: Host, smtp: SmtpTestServer, imap: DovecotTestServer,
+        falcana_cli: Callable[..., Any]) -> None:
+    """docs/outbox.md promises that a wrong IMAP setting shows at once: in the terminal
+    too, and a failed copy is a failed test unless the admin says otherwise."""
+    mailbox(falcana_host, smtp, imap)  # no Sent folder on the server
+    shown = falcana_cli("mail", "test", "anna")
+    assert shown.exit_code == 1, shown.stdout
+    assert "Copy in Sent (IMAP):" in shown.stdout
+    assert "no Sent folder" in shown.stdout  # the explanation's cause
+    assert falcana_cli("mail", "test", "anna", "--ignore-parts").exit_code == 0
+    imap.create(ADDRESS, "Sent")
+    filed = falcana_cli("mail", "test", "anna")
+    assert filed.exit_code == 0 and "Filed in Sent." in filed.stdout

@@ -17,7 +17,9 @@ from falcana_smtp_settings.discovery import discover
 from falcana_smtp_settings.i18n import _
 
 if TYPE_CHECKING:
-    from falcana_core.api import Mailbox
+    from collections.abc import Sequence
+
+    from falcana_core.api import Explanation, Mailbox, Step
     from falcana_smtp_settings.testmail import TestResult
 
 
@@ -185,12 +187,15 @@ def set_(login: str, email: str | None, display_name: str | None, username: str 
 @click.option("--password-stdin", is_flag=True,
               help="Read the password to test from stdin (else the stored one, where the "
                    "server, port, username and connection type are the saved ones).")
+@click.option("--ignore-parts", is_flag=True,
+              help="A failed further check (the copy in Sent) does not fail the test.")
 @click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON document.")
 def test(login: str, to: str | None, verify_only: bool, email: str | None,
          display_name: str | None, username: str | None, port: str | None,
          security: str | None, server: str | None, password_stdin: bool,
-         as_json: bool) -> None:
-    """Send a test mail and print the step log; exit 0 only when it passed.
+         ignore_parts: bool, as_json: bool) -> None:
+    """Send a test mail and print the step log; exit 0 only when it passed, its further
+    checks (the copy in Sent) included unless --ignore-parts.
 
     Given settings (--host, --port, --password-stdin ...) are tested as they would be
     saved, and nothing is saved: `falcana mail set` saves them once the test passed."""
@@ -209,7 +214,8 @@ def test(login: str, to: str | None, verify_only: bool, email: str | None,
         print_json(result.as_dict())
     else:
         print_result(result, _labels(box))
-    sys.exit(0 if result.ok else 1)
+    parts_ok = ignore_parts or all(part.ok for part in result.parts)
+    sys.exit(0 if result.ok and parts_ok else 1)
 
 
 @mail.command("explain")
@@ -252,17 +258,10 @@ def _labels(box: Mailbox) -> dict[str, str]:
     return {f.id: str(f.label) for f in SmtpSection().fields(ctx)}
 
 
-def print_result(result: TestResult, labels: dict[str, str] | None = None) -> None:
-    if result.invalid:
-        click.echo(str(_("Test not run: the settings to test are not valid.")))
-        for _field, label, message in result.invalid:
-            click.echo(f"  {label}: {message}" if label else f"  {message}")
-        return
-    if result.unsaved:
-        click.echo(str(_("Tested were the settings as entered, not yet saved.")))
+def _print_steps(steps: Sequence[Step]) -> None:
     marks = {"ok": "✓", "failed": "✗", "skipped": "–"}
     h = host()
-    for step in result.steps:
+    for step in steps:
         reply = f"  {step.reply}" if step.reply else ""
         detail = str(step.detail.get("error") or "")
         # a refused step's error is the reply itself: say it once; what the system said
@@ -271,6 +270,28 @@ def print_result(result: TestResult, labels: dict[str, str] | None = None) -> No
             step.reply or "") else ""
         click.echo(f"{marks[step.status.value]} {h.step_label(step.id)!s:<24} "
                    f"{step.duration_ms:8.1f} ms{reply}{error}")
+
+
+def _print_failure(step_id: str | None, explanation: Explanation | None,
+                   labels: dict[str, str] | None) -> None:
+    failed = host().step_label(step_id) if step_id else ""
+    click.echo(str(_("Test failed at step {step}.", step=failed)))
+    if explanation:
+        click.echo(f"{_('Cause')}: {explanation.cause}")
+        click.echo(f"{_('Fix')}: {explanation.fix}")
+        if explanation.field:
+            click.echo(f"{_('Field')}: {(labels or {}).get(explanation.field, explanation.field)}")
+
+
+def print_result(result: TestResult, labels: dict[str, str] | None = None) -> None:
+    if result.invalid:
+        click.echo(str(_("Test not run: the settings to test are not valid.")))
+        for _field, label, message in result.invalid:
+            click.echo(f"  {label}: {message}" if label else f"  {message}")
+        return
+    if result.unsaved:
+        click.echo(str(_("Tested were the settings as entered, not yet saved.")))
+    _print_steps(result.steps)
     if result.tls:
         cert = result.tls.get("certificate", {})
         click.echo(f"  TLS: {result.tls.get('tls_version')} {result.tls.get('cipher', '')} "
@@ -280,15 +301,16 @@ def print_result(result: TestResult, labels: dict[str, str] | None = None) -> No
                    if not result.verify_only else str(_("Verification passed.")))
         if result.note:
             click.echo(str(result.note))
+        for part in result.parts:  # the copy in Sent: a wrong IMAP setting shows at once
+            click.echo("")
+            click.echo(f"{part.title}:")
+            _print_steps(part.steps)
+            if part.ok:
+                click.echo(str(part.note) if part.note else str(_("Passed.")))
+            else:
+                _print_failure(part.failed_step, part.explanation, None)
         return
-    failed = host().step_label(result.failed_step) if result.failed_step else ""
-    click.echo(str(_("Test failed at step {step}.", step=failed)))
-    if result.explanation:
-        e = result.explanation
-        click.echo(f"{_('Cause')}: {e.cause}")
-        click.echo(f"{_('Fix')}: {e.fix}")
-        if e.field:
-            click.echo(f"{_('Field')}: {(labels or {}).get(e.field, e.field)}")
+    _print_failure(result.failed_step, result.explanation, labels)
     if result.offer_pin:
         click.echo(str(_("The server's certificate has the SHA-256 fingerprint {sha}. If you "
                          "trust it: falcana mail set LOGIN --pin-certificate {sha}",
