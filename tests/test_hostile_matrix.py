@@ -32,6 +32,7 @@ from falcana_core.testing.net import HOSTILE_BEHAVIOURS, HostileServer, closed_p
 DEADLINE = 3.0
 ADDRESS = "anna@firma.example"
 PASSWORD = "Postfach-Pw-1"
+USER_PW = "anna-login-1"
 
 
 @dataclasses.dataclass
@@ -40,6 +41,8 @@ class Env:
     smtp: Callable[..., SmtpTestServer]
     dns: Any
     name: str  # a domain of this row's own: discovery caches per domain
+    mode: str = "api"  # "web": the popup's button, as the mailbox's own user; "cli"
+    cli: Callable[..., Any] | None = None
 
 
 @dataclasses.dataclass
@@ -49,7 +52,7 @@ class Outcome:
 
 
 def _smtp_mailbox(env: Env, port: int, tls: bool) -> Any:
-    user = env.host.users.add("anna", email=ADDRESS)
+    user = env.host.users.add("anna", email=ADDRESS, password=USER_PW)
     box = env.host.mailboxes.personal(user)
     assert env.host.save_section(box, "smtp", {
         "email": ADDRESS, "username": ADDRESS, "password": PASSWORD, "host": "127.0.0.1",
@@ -57,8 +60,29 @@ def _smtp_mailbox(env: Env, port: int, tls: bool) -> Any:
     return box
 
 
+def _web_test(env: Env, box: Any) -> str:
+    """The popup's Test-E-Mail senden, as the mailbox's own user (not an admin)."""
+    from falcana_core.web import create_app
+
+    client = create_app(env.host, WTF_CSRF_ENABLED=False).test_client()
+    assert client.post("/login", data={"login": "anna", "password": USER_PW}
+                       ).status_code == 302
+    return client.post(f"/mailboxes/{box.id}/actions/smtp.test").get_data(as_text=True)
+
+
+def _cli_test(env: Env) -> tuple[bool, str]:
+    assert env.cli is not None
+    shown = env.cli("mail", "test", "anna")
+    return shown.exit_code == 0, shown.stdout + shown.stderr
+
+
 def smtp_test(env: Env, port: int, tls: bool) -> Outcome:
     box = _smtp_mailbox(env, port, tls)
+    if env.mode == "web":
+        page = _web_test(env, box)
+        return Outcome("Test bestanden" in page, page)
+    if env.mode == "cli":
+        return Outcome(*_cli_test(env))
     result = env.host.run_action(box, "smtp.test", {}, actor="admin")
     return Outcome(result.ok, json.dumps(result.as_dict("en")))
 
@@ -84,6 +108,11 @@ def imap_copy(env: Env, port: int, tls: bool) -> Outcome:
         "mode": "on", "host": "127.0.0.1", "port": str(port),
         "security": "ssl" if tls else "normal", "username": "", "password": "IMAP-Pw-1",
         "folder": ""}, actor="admin").saved
+    if env.mode == "web":
+        page = _web_test(env, box)
+        return Outcome("Abgelegt in" in page, page)
+    if env.mode == "cli":
+        return Outcome(*_cli_test(env))
     result = env.host.run_action(box, "smtp.test", {}, actor="admin")
     [part] = result.parts
     return Outcome(part.ok, json.dumps(result.as_dict("en")))
@@ -188,21 +217,31 @@ def _server_tls(ca: trustme.CA, name: str) -> ssl.SSLContext:
     return ctx
 
 
+#: the clients a person starts from the popup (as the mailbox's own user) and the
+#: command line, beside the Python API every client has
+MODES = {"smtp.test": ("web", "cli"), "imap.copy": ("web", "cli")}
+ROWS = [(client, mode) for client in sorted(CLIENTS)
+        for mode in ("api", *MODES.get(client, ()))]
+
+
 @pytest.mark.parametrize("behaviour", HOSTILE_BEHAVIOURS)
-@pytest.mark.parametrize("client", sorted(CLIENTS))
+@pytest.mark.parametrize(("client", "mode"), ROWS)
 def test_a_hostile_server_cannot_hold_flood_or_fool_a_client(
         falcana_host: Host, smtp_server: Callable[..., SmtpTestServer], dns_server: Any,
-        test_ca: trustme.CA, hostile: Callable[..., HostileServer], client: str,
-        behaviour: str) -> None:
+        test_ca: trustme.CA, hostile: Callable[..., HostileServer],
+        falcana_cli: Callable[..., Any], client: str, mode: str, behaviour: str) -> None:
     for name, value in (("test_deadline", DEADLINE), ("send_deadline", DEADLINE),
                         ("net_timeout", 30.0)):  # only the deadline may cut
         object.__setattr__(falcana_host.config, name, value)
+    if mode == "web":  # the user's own test: the hostile server's port is a user's
+        object.__setattr__(falcana_host.config, "net_policy", dataclasses.replace(
+            falcana_host.config.net_policy, user_ports=((1, 65535),)))
     drive, tls_first = CLIENTS[client]
     domain = f"{behaviour}-{client}.example".replace("_", "-").replace(".", "-", 2)
     tls = tls_first or behaviour == "unknown_ca"
     ca = trustme.CA(organization_name="nobody's CA") if behaviour == "unknown_ca" else test_ca
     server = hostile(behaviour, tls=_server_tls(ca, domain) if tls else None)
-    env = Env(falcana_host, smtp_server, dns_server, domain)
+    env = Env(falcana_host, smtp_server, dns_server, domain, mode, falcana_cli)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.monotonic()
     outcome = drive(env, server.port, tls)
