@@ -43,15 +43,17 @@ from falcana_sent_copy import utf7
 T = TypeVar("T")
 S = TypeVar("S", bound=socket.socket)
 
-#: folder names mail programs use for sent mail, when the server marks none \Sent
+#: folder names mail programs use for sent mail, when the server marks none \Sent;
+#: matched below the personal namespace too (``INBOX.Gesendet`` on Courier-style hosts)
 SENT_NAMES = ("Gesendet", "Gesendete Objekte", "Gesendete Elemente", "Sent",
-              "Sent Items", "Sent Messages", "INBOX.Sent", "INBOX.Gesendet",
-              "INBOX/Sent", "INBOX/Gesendet")
+              "Sent Items", "Sent Messages")
 #: what one session reads from the server at most: a LIST of thousands of folders fits
 MAX_READ = 4 * 1024 * 1024
 #: one line of a response (imaplib's own limit is a million bytes)
 MAX_LINE = 64 * 1024
 _LIST = re.compile(rb'\((?P<flags>[^)]*)\) (?:"(?P<sep>[^"]*)"|NIL) (?P<name>.+)$')
+#: one namespace of a NAMESPACE answer (RFC 2342): ("prefix" "separator")
+_NAMESPACE = re.compile(rb'\("((?:[^"\\]|\\.)*)" (?:"(?:[^"\\]|\\.)*"|NIL)')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -261,13 +263,21 @@ class ImapSession:
         (RFC 6154), else the first usual name; raises NoSentFolder."""
         def find() -> str:
             assert self.imap is not None
+            self._capabilities_after_login()
             folders = self._list()
-            if self.settings.folder and self.settings.folder in {n for n, _f in folders}:
-                return self.settings.folder
-            for name, flags in folders:
+            prefixes = self._personal_prefixes(folders)
+            if self.settings.folder:
+                for name, _sep, _flags in folders:
+                    if self.settings.folder in (name, _below(name, prefixes)):
+                        return name
+            for name, _sep, flags in folders:
                 if b"\\sent" in flags.lower().split():
                     return name
-            names = {n.lower(): n for n, _f in folders}
+            names: dict[str, str] = {}
+            for name, _sep, _flags in folders:  # a top-level name wins over one below
+                names.setdefault(name.lower(), name)
+            for name, _sep, _flags in folders:
+                names.setdefault(_below(name, prefixes).lower(), name)
             for wanted in SENT_NAMES:
                 if wanted.lower() in names:
                     return names[wanted.lower()]
@@ -276,7 +286,29 @@ class ImapSession:
         self.folder = self.step("imap.folder", find, detail=lambda f: {"folder": f})
         return self.folder
 
-    def _list(self) -> list[tuple[str, bytes]]:
+    def _capabilities_after_login(self) -> None:
+        """Servers tell more after login (Dovecot: NAMESPACE, MULTIAPPEND): ask again."""
+        assert self.imap is not None
+        typ, data = self.imap.capability()
+        if typ == "OK" and data and isinstance(data[-1], bytes):
+            self.imap.capabilities = tuple(data[-1].decode("ascii", "replace").upper().split())
+
+    def _personal_prefixes(self, folders: list[tuple[str, str, bytes]]) -> tuple[str, ...]:
+        """The personal namespace's prefixes (RFC 2342 NAMESPACE, ``INBOX.`` on Courier-
+        style hosts); without NAMESPACE, ``INBOX`` and the separator the LIST showed."""
+        assert self.imap is not None
+        found: list[str] = []
+        if "NAMESPACE" in self.imap.capabilities:
+            typ, data = self.imap.namespace()
+            answer = data[0] if typ == "OK" and data and isinstance(data[0], bytes) else b""
+            personal = _first_group(answer)
+            found = [utf7.decode(m.group(1).decode("ascii", "replace"))
+                     for m in _NAMESPACE.finditer(personal)]
+        found += [f"INBOX{sep}" for _name, sep, _flags in folders if sep]
+        return tuple(dict.fromkeys(p for p in found if p))
+
+    def _list(self) -> list[tuple[str, str, bytes]]:
+        """(name, separator, flags) of every folder."""
         assert self.imap is not None
         typ, data = self.imap.list('""', "*")
         if typ != "OK":
@@ -291,7 +323,8 @@ class ImapSession:
             raw = m.group("name").decode("ascii", "replace").strip()
             if raw.startswith('"') and raw.endswith('"'):
                 raw = raw[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-            found.append((utf7.decode(raw), m.group("flags")))
+            sep = (m.group("sep") or b"").decode("ascii", "replace")
+            found.append((utf7.decode(raw), sep, m.group("flags")))
         return found
 
     def already_filed(self, message_id: str) -> bool:
@@ -328,6 +361,39 @@ class ImapSession:
             with contextlib.suppress(OSError):
                 imap.shutdown()
         self.guard.close()
+
+
+def _below(name: str, prefixes: tuple[str, ...]) -> str:
+    """The name below the personal namespace: ``INBOX.Gesendet`` -> ``Gesendet``."""
+    for prefix in prefixes:
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def _first_group(answer: bytes) -> bytes:
+    """The first of NAMESPACE's three parts (personal): a parenthesised list, or NIL."""
+    answer = answer.strip()
+    if not answer.startswith(b"("):
+        return b""
+    depth, quoted, escaped = 0, False, False
+    for i, ch in enumerate(answer):
+        if quoted:
+            if escaped:
+                escaped = False
+            elif ch == 0x5C:  # backslash
+                escaped = True
+            elif ch == 0x22:
+                quoted = False
+        elif ch == 0x22:
+            quoted = True
+        elif ch == 0x28:
+            depth += 1
+        elif ch == 0x29:
+            depth -= 1
+            if depth == 0:
+                return answer[:i + 1]
+    return b""
 
 
 def _refuse(why: str) -> str:

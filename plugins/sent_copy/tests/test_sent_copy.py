@@ -112,6 +112,44 @@ def test_the_test_mail_files_its_copy_in_the_folder_the_mailbox_has(
     assert falcana_host.section_values(box, "sent_copy")["folder"] == folder  # remembered
 
 
+@pytest.mark.parametrize("others", [(), ("INBOX.Sent",), ("INBOX.Sent", "INBOX.Archiv")])
+def test_a_server_with_folders_under_inbox_gets_its_copy_in_the_usual_folder(
+        falcana_host: Host, smtp: SmtpTestServer,
+        imap_server: Callable[..., DovecotTestServer], others: tuple[str, ...]) -> None:
+    """Courier- and cPanel-style: personal namespace ``INBOX.``, separator ``.``, no
+    SPECIAL-USE. The names are matched below the namespace, in the documented order
+    (Gesendete Objekte before Sent), by the test mail and by the worker alike."""
+    imap = imap_server({ADDRESS: PASSWORD}, layout="courier")
+    for folder in ("INBOX.Gesendete Objekte", *others):
+        imap.create(ADDRESS, folder)
+    box = mailbox(falcana_host, smtp, imap)
+    result = falcana_host.run_action(box, "smtp.test", {}, actor="admin")
+    [part] = result.parts
+    assert part.ok, part.explanation
+    assert {s.id: s for s in part.steps}["imap.folder"].detail["folder"] == \
+        "INBOX.Gesendete Objekte"
+    falcana_host.outbox.enqueue(box, message())
+    Worker(falcana_host).run(once=True)
+    row = falcana_host.outbox.list(limit=5)[0]
+    assert (row.status, copy_of(row)) == ("sent", "done")
+    assert len(imap.messages(ADDRESS, "INBOX.Gesendete Objekte")) == 2  # test mail + mail
+    for folder in others:
+        assert imap.messages(ADDRESS, folder) == []
+
+
+def test_a_folder_chosen_without_the_namespace_is_found_under_it(
+        falcana_host: Host, smtp: SmtpTestServer,
+        imap_server: Callable[..., DovecotTestServer]) -> None:
+    imap = imap_server({ADDRESS: PASSWORD}, layout="courier")
+    imap.create(ADDRESS, "INBOX.Sent")
+    imap.create(ADDRESS, "INBOX.Ausgang")
+    box = mailbox(falcana_host, smtp, imap, folder="Ausgang")
+    [part] = falcana_host.run_action(box, "smtp.test", {}, actor="admin").parts
+    assert part.ok, part.explanation
+    assert len(imap.messages(ADDRESS, "INBOX.Ausgang")) == 1
+    assert imap.messages(ADDRESS, "INBOX.Sent") == []
+
+
 def test_no_sent_folder_is_explained_and_sending_is_not_affected(
         falcana_host: Host, smtp: SmtpTestServer, imap: DovecotTestServer) -> None:
     box = mailbox(falcana_host, smtp, imap)
@@ -317,3 +355,16 @@ def test_the_command_line_shows_the_copy_and_fails_with_it(
     imap.create(ADDRESS, "Sent")
     filed = falcana_cli("mail", "test", "anna")
     assert filed.exit_code == 0 and "Filed in Sent." in filed.stdout
+
+
+def test_the_personal_namespace_is_read_from_namespace_answers_servers_give() -> None:
+    from falcana_sent_copy.imap import _below, _first_group
+
+    courier = _first_group(b'(("INBOX." ".")) NIL NIL')
+    several = _first_group(b'(("" "/")("Priv\\"at/" "/")) (("~" "/")) NIL')
+    assert courier == b'(("INBOX." "."))'
+    assert several == b'(("" "/")("Priv\\"at/" "/"))'
+    assert _first_group(b"NIL NIL NIL") == b""
+    assert _below("INBOX.Gesendet", ("INBOX.",)) == "Gesendet"
+    assert _below("INBOX.", ("INBOX.",)) == "INBOX."  # the namespace itself is no folder
+    assert _below("Sent", ("INBOX.",)) == "Sent"

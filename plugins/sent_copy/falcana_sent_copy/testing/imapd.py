@@ -58,9 +58,16 @@ def encode_utf7(name: str) -> str:
 
 class DovecotTestServer:
     def __init__(self, ca: Any, users: dict[str, str], *, host: str = "127.0.0.1",
-                 introspection_url: str | None = None, names: tuple[str, ...] = ()) -> None:
+                 introspection_url: str | None = None, names: tuple[str, ...] = (),
+                 layout: str = "dovecot") -> None:
         """``introspection_url``: XOAUTH2 tokens are checked there (RFC 7662), as Gmail's
-        and Microsoft's IMAP servers check theirs."""
+        and Microsoft's IMAP servers check theirs. ``layout``: ``"dovecot"`` (folders at
+        the top, separator ``/``, the usual Sent folders marked SPECIAL-USE) or
+        ``"courier"`` (every folder under the personal namespace ``INBOX.``, separator
+        ``.``, nothing marked: Courier- and cPanel-style hosts)."""
+        if layout not in ("dovecot", "courier"):
+            raise ValueError(f"unknown layout {layout!r}")
+        self.layout = layout
         self.introspection_url = introspection_url
         self.names = names  # more host names for the certificate
         import tempfile
@@ -87,8 +94,12 @@ class DovecotTestServer:
         (f / "users").write_text("".join(
             f"{user}:{{PLAIN}}{password}:{NOBODY}:{NOBODY}::{f / 'mail' / user}\n"
             for user, password in self.users.items()), encoding="utf-8")
-        special = "".join(
-            f'  mailbox "{name}" {{\n    special_use = \\Sent\n  }}\n' for name in SPECIAL_SENT)
+        if self.layout == "courier":
+            namespace = '  prefix = INBOX.\n  separator = .\n'
+        else:
+            namespace = "  separator = /\n" + "".join(
+                f'  mailbox "{name}" {{\n    special_use = \\Sent\n  }}\n'
+                for name in SPECIAL_SENT)
         oauth = ""
         mechanisms = "plain login"
         if self.introspection_url:
@@ -129,8 +140,7 @@ userdb {{
 }}
 namespace inbox {{
   inbox = yes
-  separator = /
-{special}}}
+{namespace}}}
 service imap-login {{
   inet_listener imap {{
     address = {self.host}
