@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import email
-import email.policy
-import email.utils
 import enum
 import logging
 import random
@@ -31,13 +28,13 @@ from collections.abc import Iterable, Sequence
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from falcana_core.addresses import ascii_address
+from falcana_core.bulk import insert_rows
 from falcana_core.delivery import Retry, Scope
 from falcana_core.i18n import current_language
-from falcana_core.messages import stamp
+from falcana_core.messages import envelope
 from falcana_core.models import (
     AfterDelivery,
     Mailbox,
@@ -116,6 +113,15 @@ def error_record(error: DeliveryError) -> dict[str, Any]:
     }
 
 
+class HandOverRefused(ValueError):
+    """A message of a hand-over cannot be queued; ``index`` is its place in the batch."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(f"message {index} of the hand-over: {reason}")
+        self.index = index
+        self.reason = reason
+
+
 class Outbox:
     """The outbox of one host: hand over, look at, retry and cancel messages."""
 
@@ -134,41 +140,40 @@ class Outbox:
 
     def enqueue_many(self, items: Iterable[tuple[Mailbox, EmailMessage]], *,
                      session: Session | None = None) -> list[int]:
-        """Store many messages in one transaction (one INSERT per batch of rows, the
-        senders' names looked up once)."""
+        """Store many messages in one transaction (one multi-row INSERT, the senders'
+        names looked up once), all or nothing: a message that cannot be sent (no
+        recipient, an address that is none) refuses the whole batch with
+        ``HandOverRefused`` (its index and why) before anything is written."""
         pairs = list(items)
         names = self._user_names({box.user_id for box, _msg in pairs
                                   if box.user_id and not box.display_name})
-        rows = [self._row(box, msg, names) for box, msg in pairs]
+        rows = []
+        for index, (box, msg) in enumerate(pairs):
+            try:
+                rows.append(self._row(box, msg, names))
+            except ValueError as exc:  # before anything is written: nothing half-queued
+                raise HandOverRefused(index, str(exc)) from None
         if not rows:
             return []
         # Core rows, not ORM objects: the hand-over of a mailing costs a fraction of the
         # time and memory, and the ids come back in the order the messages were given
         table: Any = OutboxMessage.__table__
-        insert_rows = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         if session is not None:
-            return list(session.scalars(insert_rows, rows))
+            return insert_rows(session.connection(), table, rows)
         with self.host.transaction() as s:
-            return list(s.scalars(insert_rows, rows))
+            return insert_rows(s.connection(), table, rows)
 
     def _row(self, mailbox: Mailbox, message: EmailMessage,
              names: dict[int, str]) -> dict[str, Any]:
         name = mailbox.display_name or (names.get(mailbox.user_id, "")
                                         if mailbox.user_id else "")
-        message_id = stamp(message, mailbox.address, name)
-        recipients = [addr for _n, addr in email.utils.getaddresses(
-            [str(v) for key in ("To", "Cc", "Bcc") for v in message.get_all(key, [])]) if addr]
-        if not recipients:
-            raise ValueError("the message has no recipient (To, Cc or Bcc)")
-        wire = [ascii_address(a) for a in [mailbox.address, *recipients]]
-        utf8 = any(a is None for a in wire)
-        del message["Bcc"]  # the envelope keeps them; the content must not show them
-        content = message.as_bytes(policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
+        ready = envelope(message, mailbox.address, name)
         now = utcnow()
-        return {"mailbox_id": mailbox.id, "message_id": message_id, "sender": mailbox.address,
-                "smtputf8": utf8, "subject": str(message.get("Subject", ""))[:255],
-                "recipients": {r: {"status": "pending"} for r in recipients},
-                "content": content, "status": OutboxStatus.QUEUED.value, "attempts": 0,
+        return {"mailbox_id": mailbox.id, "message_id": ready.message_id,
+                "sender": mailbox.address, "smtputf8": ready.smtputf8,
+                "subject": str(message.get("Subject", ""))[:255],
+                "recipients": {r: {"status": "pending"} for r in ready.recipients},
+                "content": ready.content, "status": OutboxStatus.QUEUED.value, "attempts": 0,
                 "created_at": now, "next_attempt_at": now}
 
     def _user_names(self, user_ids: set[int]) -> dict[int, str]:

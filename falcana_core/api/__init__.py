@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from falcana_core.host import Host
     from falcana_core.i18n import Domain, LazyText, Text, current_language, text_in
     from falcana_core.lazy import exports as lazy_exports
-    from falcana_core.messages import stamp
+    from falcana_core.messages import envelope, stamp
     from falcana_core.migrate import run_env
     from falcana_core.models import Base, Mailbox, User, utcnow
     from falcana_core.secretbox import SecretValue

@@ -36,9 +36,8 @@ from falcana_core.api import (
     StepProblem,
     StepStatus,
     Text,
-    ascii_address,
+    envelope,
     printable,
-    stamp,
     utcnow,
 )
 from falcana_core.api.net import HttpAnswer, HttpFailure, PolicyHttp, cancellation
@@ -233,25 +232,8 @@ class MailApiConnection:
 
     def send(self, message: EmailMessage) -> SendResult:
         """Send a message built by host code: From, Date and Message-ID are set here."""
-        stamp(message, self.mailbox.address, self.mailbox.sender_name)
-        recipients = [addr for _name, addr in email.utils.getaddresses(
-            [str(v) for key in ("To", "Cc", "Bcc") for v in message.get_all(key, [])])
-                      if addr]
-        if not recipients:
-            raise ValueError("the message has no recipient (To, Cc or Bcc)")
-        bcc = message.get_all("Bcc")
-        if bcc:
-            del message["Bcc"]
-        # RFC 2047 for non-ASCII names; raw UTF-8 (RFC 6532) only where an address needs it
-        utf8 = any(ascii_address(a) is None for a in [self.mailbox.address, *recipients])
-        try:
-            content = message.as_bytes(
-                policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
-        finally:
-            for value in bcc or ():
-                message["Bcc"] = value
-        return self.send_envelope(Envelope(self.mailbox.address, recipients, content,
-                                           str(message["Message-ID"]), utf8))
+        return self.send_envelope(envelope(message, self.mailbox.address,
+                                           self.mailbox.sender_name))
 
     def send_envelope(self, envelope: Envelope) -> SendResult:
         """One request; a 401 renews the token and tries once more."""

@@ -7,16 +7,11 @@ international domains become IDNA 2008 A-labels; a non-ASCII local part needs SM
 from __future__ import annotations
 
 import dataclasses
-import email.policy
-import email.utils
 from email.message import EmailMessage
 
-from falcana_core.api import Envelope, ascii_address, stamp
+from falcana_core.api import Envelope, ascii_address, envelope
 from falcana_smtp_settings.exchange import NotOffered
 from falcana_smtp_settings.settings import SmtpSettings
-
-_SMTP = email.policy.SMTP
-_SMTPUTF8 = email.policy.SMTPUTF8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,43 +23,13 @@ class Prepared:
     message_id: str
 
 
-def fix_headers(message: EmailMessage, settings: SmtpSettings) -> None:
-    """Set From, Date and Message-ID when the caller left them out (the outbox sets them)."""
-    stamp(message, settings.address, settings.sender_name)
-
-
 def prepare(message: EmailMessage, settings: SmtpSettings, *,
             server_smtputf8: bool, server_8bitmime: bool = False) -> Prepared:
-    """The envelope and the bytes to send; Bcc is left out of the content."""
-    fix_headers(message, settings)
-    recipients = [addr for _name, addr in email.utils.getaddresses(
-        [str(v) for key in ("To", "Cc", "Bcc") for v in message.get_all(key, [])]) if addr]
-    if not recipients:
-        raise ValueError("the message has no recipient (To, Cc or Bcc)")
-    sender = ascii_address(settings.address)
-    wire_recipients = [ascii_address(r) for r in recipients]
-    needs_utf8 = sender is None or any(r is None for r in wire_recipients)
-    if needs_utf8 and not server_smtputf8:
-        raise NotOffered("SMTPUTF8")
-    if needs_utf8:
-        sender, final = settings.address, recipients
-    else:
-        final = [r for r in wire_recipients if r is not None]
-    assert sender is not None
-    bcc = message.get_all("Bcc")
-    if bcc:
-        del message["Bcc"]
-    try:
-        content = message.as_bytes(policy=_SMTPUTF8 if needs_utf8 else _SMTP)
-    finally:
-        for value in bcc or ():
-            message["Bcc"] = value
-    options = []
-    if needs_utf8:
-        options.append("SMTPUTF8")
-    if server_8bitmime and not content.isascii():
-        options.append("BODY=8BITMIME")
-    return Prepared(sender, final, content, options, str(message["Message-ID"]))
+    """The envelope and the bytes to send (the core's ``envelope``: From, Date and
+    Message-ID set where the caller left them out, Bcc left out of the content)."""
+    ready = envelope(message, settings.address, settings.sender_name)
+    return prepare_envelope(ready, server_smtputf8=server_smtputf8,
+                            server_8bitmime=server_8bitmime)
 
 
 def prepare_envelope(envelope: Envelope, *, server_smtputf8: bool,
