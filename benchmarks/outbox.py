@@ -209,8 +209,8 @@ def worker(port: int, n: int, database_url: str | None, *, mailboxes: int = 1,
         host = start_host(Path(data), database_url,
                           **({"ca_bundle": imap.ca_file} if imap is not None else {}))
         boxes = setup_boxes(host, port, mailboxes)
-        if imap is not None:
-            saved = host.save_section(boxes[0], "sent_copy", {
+        for box in boxes if imap is not None else ():
+            saved = host.save_section(box, "sent_copy", {
                 "mode": "on", "host": "127.0.0.1", "port": imap.ssl_port, "security": "ssl",
                 "username": "", "password": "", "use_smtp_password": True, "folder": ""},
                 actor="operator")
@@ -371,16 +371,19 @@ def fresh(database_url: str | None) -> str | None:
     return database_url
 
 
-def dovecot() -> Any:
-    """A local Dovecot with the bench user and a Sent folder, or None when not installed."""
+def dovecot(mailboxes: int) -> Any:
+    """A local Dovecot with the bench users and their Sent folders, or None when not
+    installed."""
     import trustme
     from falcana_sent_copy.testing.imapd import DovecotTestServer, available
 
     if not available():
         return None
     ca = trustme.CA()
-    server = DovecotTestServer(ca, {USER: PASSWORD}).start()
-    server.create(USER, "Sent")
+    users = {address(i): PASSWORD for i in range(mailboxes)}
+    server = DovecotTestServer(ca, users).start()
+    for user in users:
+        server.create(user, "Sent")
     ca_file = Path(tempfile.mkdtemp()) / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     server.ca_file = ca_file
@@ -428,10 +431,14 @@ def instant(n: int, pg: str | None, rounds: int) -> None:
     table(f"1. {n} messages, 1 mailbox, instant sink (median of {rounds} interleaved rounds, "
           "ratio to the plain loop)",
           [(label, rate[name], rate[name] / base) for name, label in names if name in rate])
-    print(f"(baseline per round: {', '.join(f'{r:.0f}' for r in got['plain'])} msg/s; "
-          f"hand-over: falcana SQLite {handed['sqlite']:.0f}"
-          + (f", PostgreSQL {handed['postgres']:.0f}" if "postgres" in handed else "")
-          + f", django-post-office's send_many {handed['post_office']:.0f} msg/s)")
+    print(f"(baseline per round: {', '.join(f'{r:.0f}' for r in got['plain'])} msg/s)")
+    office = handed["post_office"]
+    table(f"1b. Hand-over of {n} messages (enqueue_many; median of {rounds} rounds, ratio to "
+          "django-post-office's send_many)",
+          [(label, handed[name], handed[name] / office) for name, label in (
+              ("post_office", "django-post-office send_many (baseline)"),
+              ("sqlite", "falcana enqueue_many, SQLite"),
+              ("postgres", "falcana enqueue_many, PostgreSQL")) if name in handed])
 
 
 def latency(n: int, mailboxes: int, delay: float, connections: int, pg: str | None,
@@ -481,19 +488,29 @@ def memory(n: int) -> None:
           f"{n:,} messages {large:.0f} MiB ({large / small:.2f})")
 
 
-def copies(n: int) -> None:
-    imap = dovecot()
+def copies(n: int, rounds: int) -> None:
+    """The worker's rate with the copy in Sent on against off, at 1 and 20 mailboxes
+    (interleaved rounds, median): the copies of a pass are filed after its sending."""
+    imap = dovecot(20)
     if imap is None:
         print("\n5. (Dovecot not installed: the cost of the copy in Sent is not measured)")
         return
+    rows = []
     try:
         with sink() as port:
-            off = worker(port, n, None)["rate"]
-            on = worker(port, n, None, imap=imap)["rate"]
+            for mailboxes in (1, 20):
+                off, on = [], []
+                for _round in range(rounds):
+                    off.append(worker(port, n, None, mailboxes=mailboxes)["rate"])
+                    on.append(worker(port, n, None, mailboxes=mailboxes, imap=imap)["rate"])
+                rows.append((mailboxes, statistics.median(on), statistics.median(off)))
     finally:
         imap.stop()
-    print(f"\n5. Copy in Sent (IMAP APPEND to a local Dovecot) on / off, SQLite, {n} "
-          f"messages: {on:.0f} / {off:.0f} msg/s = {on / off:.2f}")
+    print(f"\n5. Copy in Sent (IMAP APPEND to a local Dovecot), SQLite, {n} messages, "
+          f"median of {rounds} rounds: rate with the copy on / off")
+    for mailboxes, on, off in rows:
+        print(f"   {mailboxes:3} mailbox{'es' if mailboxes > 1 else '  '}: {on:7.0f} / "
+              f"{off:7.0f} msg/s = {on / off:.2f}")
 
 
 def main() -> None:
@@ -529,7 +546,7 @@ def main() -> None:
     if "memory" in parts:
         memory(args.rss_messages)
     if "copies" in parts:
-        copies(min(args.messages, 300))
+        copies(min(args.messages, 600), args.rounds)
 
 
 if __name__ == "__main__":

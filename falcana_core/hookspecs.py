@@ -141,11 +141,13 @@ def after_delivery(host: Host, mailbox: Mailbox) -> Iterable[FollowUp] | None:
     """Durable steps after this mailbox's messages were delivered (the copy in Sent).
 
     Collected. When the server accepted a message, the outbox records one due step per
-    ``FollowUp.duty`` in the same commit, and later calls ``run(content, message_id,
-    sent_at, look_first=...)`` for each due one and ``close()`` after a pass: never
-    re-sending the mail, retried with back-off on ``DeliveryError``, exactly once per
-    message after a crash as long as ``run`` looks first when told to. Return nothing for
-    a mailbox that needs no such step.
+    ``FollowUp.duty`` in the same commit, and later calls ``run(messages)`` with a batch
+    of the mailbox's due ones (``Delivered``: content, Message-ID, send time,
+    ``look_first``), beside the mailbox's sending, and ``close()`` after a pass. ``run``
+    returns one result per message (None: done; a ``DeliveryError``: retried with
+    back-off): never re-sending the mail, exactly once per message after a crash as long
+    as ``run`` looks first when told to. Return nothing for a mailbox that needs no such
+    step.
     """
 
 

@@ -82,15 +82,29 @@ class Limits:
     recipients_per_day: int | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Delivered:
+    """A message the server accepted, handed to a step after delivery."""
+
+    outbox_id: int
+    content: bytes  # exactly as it went out
+    message_id: str
+    sent_at: dt.datetime
+    #: an earlier attempt may have done it already (it failed, or its worker died):
+    #: look before doing it again
+    look_first: bool
+
+
 class FollowUp(Protocol):
     """A durable step after a message was delivered (hook ``after_delivery``): the copy
     in Sent today, any plugin's work tomorrow. It never sends the mail again.
 
-    ``duty`` names it, stable (the outbox stores a row per message and duty); ``run`` does
-    it for one message and raises ``DeliveryError`` (with an explanation) to be tried again
-    later, up to ``max_attempts`` times; with ``look_first`` (every attempt after the
-    first, and after a crash) it must look whether an earlier attempt did it already, so
-    nothing is done twice. ``close`` ends what a pass kept open (a connection)."""
+    ``duty`` names it, stable (the outbox stores a row per message and duty). ``run``
+    does it for a batch of a mailbox's messages (up to the outbox's batch, oldest first)
+    and returns one result per message, in order: None when done, a ``DeliveryError``
+    (with an explanation) to be tried again later, up to ``max_attempts`` times. A message
+    with ``look_first`` must be looked for before it is done again, so nothing is done
+    twice. ``close`` ends what a pass kept open (a connection)."""
 
     @property
     def duty(self) -> str: ...
@@ -98,8 +112,7 @@ class FollowUp(Protocol):
     @property
     def max_attempts(self) -> int: ...
 
-    def run(self, content: bytes, message_id: str, sent_at: dt.datetime, *,
-            look_first: bool) -> None: ...
+    def run(self, messages: Sequence[Delivered]) -> Sequence[DeliveryError | None]: ...
 
     def close(self) -> None: ...
 

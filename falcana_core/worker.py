@@ -69,6 +69,8 @@ if TYPE_CHECKING:
     from falcana_core.host import Host
 
 log = logging.getLogger(__name__)
+SEND, FOLLOW = "send", "follow"  # the two kinds of a mailbox's work
+LOOK_AGAIN = 0.25  # seconds between looks for new work while a pass (--once) runs
 T = TypeVar("T")
 
 SENDING = OutboxStatus.SENDING.value
@@ -145,7 +147,7 @@ class Claim:
     lease: float
     renewed_at: float = dataclasses.field(default_factory=time.monotonic)
     thread: int = dataclasses.field(default_factory=threading.get_ident)
-    #: a step after delivery being done (``ids`` holds its one message): its duty
+    #: steps after delivery being done (``ids`` holds their messages): their duty
     after: str | None = None
     lost: bool = False  # its messages were found in another's hands: send no more of them
     #: the messages not yet done with (the heartbeat checks each is still ours)
@@ -337,8 +339,8 @@ class Worker:
         return handled
 
     def run_once(self) -> int:
-        """Everything due now (messages, then the steps after delivery still due after a
-        crash or a failed attempt), concurrently; returns when nothing more can be claimed."""
+        """Everything due now (messages, and the steps after delivery), concurrently;
+        returns when nothing more can be claimed."""
         with self._running() as pool:
             return self._drain(pool, poll=None)
 
@@ -360,45 +362,56 @@ class Worker:
     def _drain(self, pool: ThreadPoolExecutor, *, poll: float | None) -> int:
         """Keep up to ``concurrency`` connections busy until nothing is left to claim.
 
-        A mailbox that had nothing more to claim (drained, at its limit, paused) is not
+        A mailbox that had nothing more to send (drained, at its limit, paused) is not
         offered again in this pass; with ``poll`` (a running worker) it is offered again
-        after that many seconds, and the pass ends when nothing is in hand."""
-        running: dict[Future[int], int] = {}
+        after that many seconds, and the pass ends when nothing is in hand. A mailbox's
+        steps after delivery (its copies in Sent) are work of their own, in a slot left
+        free by sending, beside its sending, whenever some are due."""
+        running: dict[Future[int], tuple[str, int]] = {}
         active: Counter[int] = Counter()
+        following: set[int] = set()  # mailboxes whose steps after delivery are in hand
         rested: dict[int, float] = {}  # mailbox -> when it may be offered again
-        offered: deque[int] = deque()  # looked up once, handed out as slots free up
-        handled = 0
+        offered: deque[tuple[str, int]] = deque()  # looked up once, handed out as slots free
+        handled: Counter[str] = Counter()
         while True:
             if not self._stopping():
                 now = time.monotonic()
                 rested = {m: t for m, t in rested.items() if t > now}
                 if not offered:
-                    offered.extend(self._wanted(active, rested))
+                    offered.extend(self._wanted(active, rested, following))
                 while offered and len(running) < self.concurrency:
-                    mailbox_id = offered.popleft()
-                    if mailbox_id in rested:
-                        continue
-                    active[mailbox_id] += 1
-                    running[pool.submit(self._serve, mailbox_id)] = mailbox_id
-            if not running:
-                return handled
-            done, _pending = wait(list(running), timeout=poll, return_when=FIRST_COMPLETED)
+                    kind, mailbox_id = offered.popleft()
+                    if kind == SEND and mailbox_id not in rested:
+                        active[mailbox_id] += 1
+                        running[pool.submit(self._serve, mailbox_id)] = (kind, mailbox_id)
+                    elif kind == FOLLOW and mailbox_id not in following:
+                        following.add(mailbox_id)
+                        running[pool.submit(self._follow, mailbox_id)] = (kind, mailbox_id)
+            if not running:  # messages handled; else the steps done (a pass did something)
+                return handled[SEND] or handled[FOLLOW]
+            # look again now and then: steps after delivery fall due while mail is sent
+            done, _pending = wait(list(running), timeout=poll or LOOK_AGAIN,
+                                  return_when=FIRST_COMPLETED)
             for future in done:
-                mailbox_id = running.pop(future)
-                active[mailbox_id] -= 1
-                rested[mailbox_id] = time.monotonic() + (poll or float("inf"))
+                kind, mailbox_id = running.pop(future)
+                if kind == SEND:
+                    active[mailbox_id] -= 1
+                    rested[mailbox_id] = time.monotonic() + (poll or float("inf"))
+                else:
+                    following.discard(mailbox_id)
                 try:
-                    handled += future.result()
+                    handled[kind] += future.result()
                 except Exception:  # one mailbox's fault must not stop the others
                     log.exception("mailbox %s: delivery stopped by an unexpected error; "
                                   "its messages return to the queue", mailbox_id)
 
-    def _wanted(self, active: Counter[int], rested: dict[int, float]) -> list[int]:
-        """Mailboxes to open a connection for: every due mailbox once, then a second and
-        third connection where the backlog and the provider's limit allow it."""
+    def _wanted(self, active: Counter[int], rested: dict[int, float],
+                following: set[int]) -> list[tuple[str, int]]:
+        """Work to start: a connection for every mailbox with due mail, then a second and
+        third where the backlog and the provider's limit allow it; last, the steps after
+        delivery of mailboxes that have due ones and none in hand."""
         due = self._mailboxes_due()
-        rounds: list[list[int]] = [[m for m in self.after.due_mailboxes()
-                                    if m not in due and m not in rested and not active[m]]]
+        rounds: list[list[int]] = [[]]
         for mailbox_id, backlog in due.items():
             if mailbox_id in rested:
                 continue
@@ -410,10 +423,16 @@ class Worker:
                 while len(rounds) <= i:
                     rounds.append([])
                 rounds[i].append(mailbox_id)
-        out: list[int] = []
+        out: list[tuple[str, int]] = []
         for round_ in rounds:
             random.shuffle(round_)  # several workers: start at different mailboxes
-            out.extend(round_)
+            out.extend((SEND, m) for m in round_)
+        # beside a mailbox's sending only a full batch (fewer, larger APPENDs); the rest
+        # when its sending is done
+        after = [m for m, steps in self.after.due_mailboxes().items() if m not in following
+                 and (not active[m] or steps >= self.policy.batch)]
+        random.shuffle(after)
+        out.extend((FOLLOW, m) for m in after)
         return out
 
     def _mailboxes_due(self) -> dict[int, int]:
@@ -431,12 +450,14 @@ class Worker:
 
     def _serve(self, mailbox_id: int) -> int:
         """One connection of one mailbox: claim a batch, send it, claim the next, until
-        nothing more is due; then the steps after delivery (after the connection closed)."""
+        nothing more is due. Each message sent gets its steps after delivery recorded."""
         box = self.host.mailboxes.get(mailbox_id)
         if box is None:
             return 0
         duties = self.host.hook.after_delivery(self.host, box)
         after = [d.duty for d in duties]
+        for duty in duties:
+            duty.close()  # only their names are needed here
         handled = 0
         connection: Connection | None = None
         try:
@@ -455,14 +476,15 @@ class Worker:
         finally:
             if connection is not None:
                 connection.close()
-        if not self._stopping():
-            followed = self.after.run(box, duties)
-            if not handled:
-                handled = followed  # a pass that only did steps after delivery did something
-        else:
-            for duty in duties:
-                duty.close()
         return handled
+
+    def _follow(self, mailbox_id: int) -> int:
+        """A mailbox's due steps after delivery, over connections of their own (the
+        copy in Sent: one IMAP connection for all of them)."""
+        box = self.host.mailboxes.get(mailbox_id)
+        if box is None or self._stopping():
+            return 0
+        return self.after.run(box, self.host.hook.after_delivery(self.host, box))
 
     # -- claiming ----------------------------------------------------------------------
 
@@ -588,7 +610,8 @@ class Worker:
         t = _TABLE
         until = self.now() + dt.timedelta(seconds=self.policy.lease)
         sending = [c.token for c in claims if c.after is None]
-        following = [(c.ids[0], c.after) for c in claims if c.after is not None]
+        following = [(oid, c.after) for c in claims if c.after is not None
+                     for oid in c.ids]
 
         def renew() -> set[int]:
             with self._turn, self.host.engine.begin() as conn:
@@ -726,10 +749,12 @@ class Worker:
 
     # -- steps after delivery ---------------------------------------------------------
 
-    def _hold_step(self, outbox_id: int, mailbox_id: int, duty: str) -> Callable[[], None]:
-        """The heartbeat renews this step's lease until the returned function is called."""
-        held = Claim(f"{duty}:{outbox_id}", mailbox_id, [outbox_id], self.policy.lease,
-                     after=duty)
+    def _hold_step(self, outbox_ids: Sequence[int], mailbox_id: int,
+                   duty: str) -> Callable[[], None]:
+        """The heartbeat renews these steps' leases until the returned function is
+        called."""
+        held = Claim(f"{duty}:{outbox_ids[0]}", mailbox_id, list(outbox_ids),
+                     self.policy.lease, after=duty)
         with self._held_lock:
             self._held[held.token] = held
 

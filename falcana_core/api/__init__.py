@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     )
     from falcana_core.transports import (
         Connection,
+        Delivered,
         DeliveryError,
         Envelope,
         FollowUp,

@@ -14,10 +14,10 @@ would: a ``DeliveryError`` with an explanation the outbox acts on (defer, fail, 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import email
 import email.policy
 import threading
+from collections.abc import Sequence
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,7 @@ from falcana_core.delivery import (
     StepStatus,
 )
 from falcana_core.transports import (
+    Delivered,
     DeliveryError,
     Envelope,
     FollowUp,
@@ -170,15 +171,18 @@ class _Count:
     def __init__(self, memory: MemoryTransport) -> None:
         self.memory = memory
 
-    def run(self, content: bytes, message_id: str, sent_at: dt.datetime, *,
-            look_first: bool) -> None:
+    def run(self, messages: Sequence[Delivered]) -> list[DeliveryError | None]:
+        results: list[DeliveryError | None] = []
         with self.memory._lock:
-            if self.memory.follow_failures > 0:
-                self.memory.follow_failures -= 1
-                raise error(Retry.LATER, Scope.MESSAGE)
-            if look_first and message_id in self.memory.followed:
-                return
-            self.memory.followed.append(message_id)
+            for message in messages:
+                if self.memory.follow_failures > 0:
+                    self.memory.follow_failures -= 1
+                    results.append(error(Retry.LATER, Scope.MESSAGE))
+                    continue
+                if not (message.look_first and message.message_id in self.memory.followed):
+                    self.memory.followed.append(message.message_id)
+                results.append(None)
+        return results
 
     def close(self) -> None:
         pass

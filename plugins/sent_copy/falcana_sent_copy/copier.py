@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from falcana_core.api import DeliveryError
+from falcana_core.api import Delivered, DeliveryError
 from falcana_sent_copy.imap import ImapSession, ImapSettings, StepFailed
 from falcana_sent_copy.settings import imap_settings, remember_folder, wanted
 
@@ -27,16 +28,21 @@ def session_for(host: Host, settings: ImapSettings, deadline: float) -> ImapSess
                        deadline=deadline, login_hook=login)
 
 
+def open_folder(host: Host, mailbox: Mailbox, session: ImapSession) -> None:
+    """Connect, log in and find the Sent folder (remembered for the next time)."""
+    session.open()
+    folder = session.find_folder()
+    if folder != session.settings.folder:
+        remember_folder(host, mailbox.id, folder)
+
+
 def file_copy(host: Host, mailbox: Mailbox, session: ImapSession, content: bytes,
               message_id: str, sent_at: dt.datetime, *, look_first: bool = True) -> None:
-    """Connect and log in (unless the session is open), find the folder, skip if an
-    earlier attempt filed it, APPEND with \\Seen and the send time. Raises ``StepFailed``
-    (and closes the session); the session keeps the steps."""
+    """One copy (the test e-mail's): connect and log in unless the session is open, find
+    the folder, skip if an earlier attempt filed it, APPEND with \\Seen and the send time.
+    Raises ``StepFailed`` (and closes the session); the session keeps the steps."""
     if session.imap is None:
-        session.open()
-        folder = session.find_folder()
-        if folder != session.settings.folder:
-            remember_folder(host, mailbox.id, folder)
+        open_folder(host, mailbox, session)
     if look_first and message_id and session.already_filed(message_id):
         return
     session.append(content, sent_at.timestamp())
@@ -54,20 +60,34 @@ class ImapCopier:
         self.settings = settings
         self.session: ImapSession | None = None  # kept open across a batch of copies
 
-    def run(self, content: bytes, message_id: str, sent_at: dt.datetime, *,
-            look_first: bool) -> None:
+    def run(self, messages: Sequence[Delivered]) -> list[DeliveryError | None]:
+        """File a batch over the kept connection: log in and find the folder once, look
+        for the ones an earlier attempt may have filed, then APPEND the rest, many at a
+        time where the server offers MULTIAPPEND."""
         if self.session is None:
             self.session = session_for(self.host, self.settings, 0.0)
         session = self.session
         session.deadline = time.monotonic() + self.host.config.send_deadline
         session.steps.clear()
+        results: list[DeliveryError | None] = [None] * len(messages)
+        pending = list(range(len(messages)))  # not known to be filed yet
         try:
-            file_copy(self.host, self.mailbox, session, content, message_id, sent_at,
-                      look_first=look_first)
+            if session.imap is None:
+                open_folder(self.host, self.mailbox, session)
+            pending = [i for i in pending if not (
+                messages[i].look_first and messages[i].message_id
+                and session.already_filed(messages[i].message_id))]
+            for count in session.batches([len(messages[i].content) for i in pending]):
+                session.append_many([(messages[i].content, messages[i].sent_at.timestamp())
+                                     for i in pending[:count]])
+                pending = pending[count:]
         except StepFailed as failed:
             self.session = None  # closed by the failed step: the next copy reconnects
-            raise DeliveryError(failed.failure, self.host.explain(failed.failure),
-                                session.steps) from None
+            error = DeliveryError(failed.failure, self.host.explain(failed.failure),
+                                  session.steps)
+            for i in pending:  # those filed before the failure stay done
+                results[i] = error
+        return results
 
     def close(self) -> None:
         if self.session is not None:

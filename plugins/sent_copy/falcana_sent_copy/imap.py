@@ -16,7 +16,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -51,7 +51,11 @@ SENT_NAMES = ("Gesendet", "Gesendete Objekte", "Gesendete Elemente", "Sent",
 MAX_READ = 4 * 1024 * 1024
 #: one line of a response (imaplib's own limit is a million bytes)
 MAX_LINE = 64 * 1024
+#: what one APPEND of several messages carries at most
+MAX_APPEND = 8 * 1024 * 1024
 _LIST = re.compile(rb'\((?P<flags>[^)]*)\) (?:"(?P<sep>[^"]*)"|NIL) (?P<name>.+)$')
+#: line ends as imaplib's append makes them: CRLF
+_LINE_ENDS = re.compile(rb"\r\n|\r(?!\n)|\n")
 #: one namespace of a NAMESPACE answer (RFC 2342): ("prefix" "separator")
 _NAMESPACE = re.compile(rb'\("((?:[^"\\]|\\.)*)" (?:"(?:[^"\\]|\\.)*"|NIL)')
 
@@ -138,6 +142,7 @@ class ImapSession:
         self.steps: list[Step] = []
         self.imap: _PolicyIMAP | None = None
         self.folder: str | None = None
+        self._selected = False  # the folder, for SEARCH
         self.guard = ConnectionGuard(deadline, max_read=MAX_READ, per_read=timeout)
 
     # -- steps -------------------------------------------------------------------------
@@ -328,14 +333,17 @@ class ImapSession:
         return found
 
     def already_filed(self, message_id: str) -> bool:
-        """An earlier attempt may have filed it before a crash: SEARCH HEADER Message-ID."""
+        """An earlier attempt may have filed it before a crash: SEARCH HEADER Message-ID
+        (the folder selected once per connection)."""
         assert self.imap is not None and self.folder is not None
 
         def search() -> bool:
             assert self.imap is not None
-            typ, _ = self.imap.select(_quote(utf7.encode(self.folder or "")))
-            if typ != "OK":
-                raise imaplib.IMAP4.error("SELECT failed")
+            if not self._selected:
+                typ, _ = self.imap.select(_quote(utf7.encode(self.folder or "")))
+                if typ != "OK":
+                    raise imaplib.IMAP4.error("SELECT failed")
+                self._selected = True
             typ, data = self.imap.search(None, "HEADER", "Message-ID", _quote(message_id))
             return typ == "OK" and bool(data and data[0] and data[0].split())
 
@@ -352,15 +360,74 @@ class ImapSession:
 
         self.step("imap.append", put, detail=lambda _r: {"bytes": len(content)})
 
+    def batches(self, sizes: Sequence[int]) -> list[int]:
+        """How many of the messages (of these sizes, in order) each APPEND takes: many at
+        once where the server offers MULTIAPPEND (RFC 3502), up to MAX_APPEND bytes."""
+        assert self.imap is not None
+        if "MULTIAPPEND" not in self.imap.capabilities:
+            return [1] * len(sizes)
+        out: list[int] = []
+        total = MAX_APPEND + 1
+        for size in sizes:
+            if total + size > MAX_APPEND:
+                out.append(0)
+                total = 0
+            out[-1] += 1
+            total += size
+        return out
+
+    def append_many(self, items: Sequence[tuple[bytes, float]]) -> None:
+        """Several messages by one APPEND (MULTIAPPEND: the server files all or none),
+        with non-synchronising literals where it offers LITERAL+ (RFC 7888: one write,
+        one answer), else each literal after the server's go-ahead."""
+        if len(items) == 1:
+            self.append(*items[0])
+            return
+
+        def put() -> str:
+            assert self.imap is not None and self.folder is not None
+            imap: Any = self.imap  # typeshed knows literal as str and xatom's args as str
+            plus = b"+" if "LITERAL+" in imap.capabilities else b""
+            parts = [(b"(\\Seen) " + imaplib.Time2Internaldate(at).encode("ascii"),
+                      _LINE_ENDS.sub(b"\r\n", content)) for content, at in items]
+            heads = [meta + b" {%d%s}" % (len(body), plus) for meta, body in parts]
+            if plus:
+                command = b" ".join(head + b"\r\n" + body
+                                    for head, (_meta, body) in zip(heads, parts, strict=True))
+            else:  # each literal is sent when the server asks for it, with the next head
+                command = heads[0]
+                imap.literal = _Literals([body + b" " + head for (_m, body), head in
+                                          zip(parts, heads[1:], strict=False)]
+                                         + [parts[-1][1]]).next
+            typ, data = imap.xatom("APPEND", _quote(utf7.encode(self.folder)), command)
+            if typ != "OK":
+                raise imaplib.IMAP4.error(f"APPEND refused: {data!r}")
+            return str(typ)
+
+        self.step("imap.append", put, detail=lambda _r: {
+            "messages": len(items), "bytes": sum(len(c) for c, _at in items)})
+
     def close(self) -> None:
         if self.imap is not None:
             imap, self.imap = self.imap, None
+            self._selected = False
             if not (self.guard.expired or self.guard.stopped):
                 with contextlib.suppress(Exception), self.guard.step():
                     imap.logout()
             with contextlib.suppress(OSError):
                 imap.shutdown()
         self.guard.close()
+
+
+class _Literals:
+    """What follows each go-ahead (``+``) of the server: imaplib sends a literal from a
+    bound method (as for AUTHENTICATE), one return value per go-ahead."""
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self._parts = iter(parts)
+
+    def next(self, _go_ahead: bytes) -> bytes:
+        return next(self._parts, b"")
 
 
 def _below(name: str, prefixes: tuple[str, ...]) -> str:

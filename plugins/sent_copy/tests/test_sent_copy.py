@@ -368,3 +368,73 @@ def test_the_personal_namespace_is_read_from_namespace_answers_servers_give() ->
     assert _below("INBOX.Gesendet", ("INBOX.",)) == "Gesendet"
     assert _below("INBOX.", ("INBOX.",)) == "INBOX."  # the namespace itself is no folder
     assert _below("Sent", ("INBOX.",)) == "Sent"
+
+
+def test_a_pass_files_its_copies_over_one_connection_many_per_append(
+        falcana_host: Host, smtp: SmtpTestServer, imap: DovecotTestServer) -> None:
+    """Dovecot offers MULTIAPPEND and LITERAL+: the copies of a pass go in one APPEND
+    each batch, over one login; each exactly once, with its own send time and \\Seen."""
+    imap.create(ADDRESS, "Sent")
+    box = mailbox(falcana_host, smtp, imap)
+    ids = falcana_host.outbox.enqueue_many([(box, message(f"kunde{i}@example.org"))
+                                            for i in range(12)])
+    logins = imap.log_count("imap-login: Info: Login: user=")
+    Worker(falcana_host).run(once=True)
+    assert imap.log_count("imap-login: Info: Login: user=") - logins == 1
+    rows = [falcana_host.outbox.get(i) for i in ids]
+    assert [(r.status, copy_of(r)) for r in rows if r] == [("sent", "done")] * 12
+    filed = imap.messages(ADDRESS, "Sent")
+    assert sorted(f.split(b"Message-ID: ")[1].split(b"\r\n")[0].decode() for _fl, f in filed) \
+        == sorted(r.message_id for r in rows if r)
+    assert all(b"\\Seen" in flags for flags, _f in filed)
+
+
+@pytest.mark.parametrize("without", [(), ("LITERAL+",), ("MULTIAPPEND",)])
+def test_several_copies_append_alike_with_and_without_the_extensions(
+        falcana_host: Host, smtp: SmtpTestServer, imap: DovecotTestServer,
+        without: tuple[str, ...]) -> None:
+    from falcana_sent_copy.copier import open_folder, session_for
+    from falcana_sent_copy.settings import imap_settings
+
+    imap.create(ADDRESS, "Sent")
+    box = mailbox(falcana_host, smtp, imap)
+    settings = imap_settings(falcana_host, box)
+    assert settings is not None
+    session = session_for(falcana_host, settings, 0.0)
+    session.deadline = None
+    open_folder(falcana_host, box, session)
+    assert session.imap is not None
+    session.imap.capabilities = tuple(c for c in session.imap.capabilities if c not in without)
+    contents = [f"Subject: Nr. {i}\r\nMessage-ID: <{i}@firma.example>\r\n\r\nText {i}\n"
+                .encode() for i in range(5)]
+    for count in session.batches([len(c) for c in contents]):
+        session.append_many([(c, 1_700_000_000.0) for c in contents[:count]])
+        contents = contents[count:]
+    session.close()
+    appends = [s for s in session.steps if s.id == "imap.append"]
+    assert len(appends) == (5 if "MULTIAPPEND" in without else 1)
+    filed = imap.messages(ADDRESS, "Sent")
+    assert [f.split(b"\r\n")[0] for _fl, f in filed] == [f"Subject: Nr. {i}".encode()
+                                                         for i in range(5)]
+    assert all(f.endswith(f"Text {i}\r\n".encode()) for i, (_fl, f) in enumerate(filed))
+
+
+def test_a_batch_whose_filing_was_not_recorded_is_looked_for_and_filed_once(
+        falcana_host: Host, smtp: SmtpTestServer, imap: DovecotTestServer) -> None:
+    """The worker died after a MULTIAPPEND and before recording it, and 3 of the copies
+    were deleted since: the next pass files those 3 and no other twice."""
+    imap.create(ADDRESS, "Sent")
+    box = mailbox(falcana_host, smtp, imap)
+    ids = falcana_host.outbox.enqueue_many([(box, message(f"kunde{i}@example.org"))
+                                            for i in range(10)])
+    Worker(falcana_host).run(once=True)
+    assert len(imap.messages(ADDRESS, "Sent")) == 10
+    imap.delete(ADDRESS, "Sent", [1, 4, 7])
+    with falcana_host.transaction() as s:  # as if "done" had never been committed
+        s.execute(update(AfterDelivery).where(AfterDelivery.outbox_id.in_(ids)).values(
+            status="pending", next_at=utcnow() - dt.timedelta(seconds=1)))
+    Worker(falcana_host).run(once=True)
+    filed = imap.messages(ADDRESS, "Sent")
+    ids_filed = [f.split(b"Message-ID: ")[1].split(b"\r\n")[0] for _fl, f in filed]
+    assert len(ids_filed) == len(set(ids_filed)) == 10
+    assert len(smtp.messages) == 10

@@ -141,7 +141,11 @@ userdb {{
 namespace inbox {{
   inbox = yes
 {namespace}}}
+# high-performance mode, as busy servers run: a login process serves many connections
+# (the default forks one per connection)
 service imap-login {{
+  service_count = 0
+  process_min_avail = 2
   inet_listener imap {{
     address = {self.host}
     port = {self.port}
@@ -232,3 +236,22 @@ service stats {{
             return found
         finally:
             client.logout()
+
+    def delete(self, user: str, folder: str, numbers: list[int]) -> None:
+        """Delete messages by their sequence numbers (1-based), as a mail program would."""
+        client = self._client(user)
+        try:
+            typ, _ = client.select('"' + encode_utf7(folder) + '"')
+            assert typ == "OK"
+            for number in numbers:
+                client.store(str(number), "+FLAGS", "(\\Deleted)")
+            client.expunge()
+        finally:
+            client.logout()
+
+    def log_count(self, text: str) -> int:
+        """How often ``text`` stands in the server's log (``imap-login: Info: Login: user=``
+        counts logins)."""
+        log = self.folder / "dovecot.log"
+        return log.read_text(encoding="utf-8", errors="replace").count(text) \
+            if log.exists() else 0
