@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import resource
 import ssl
 import time
@@ -32,6 +33,7 @@ from falcana_core.testing.net import HOSTILE_BEHAVIOURS, HostileServer, closed_p
 DEADLINE = 3.0
 ADDRESS = "anna@firma.example"
 PASSWORD = "Postfach-Pw-1"
+IMAP_PW = "IMAP-Pw-1"
 USER_PW = "anna-login-1"
 
 
@@ -51,12 +53,12 @@ class Outcome:
     shown: str  # everything the user is shown, as JSON
 
 
-def _smtp_mailbox(env: Env, port: int, tls: bool) -> Any:
+def _smtp_mailbox(env: Env, port: int, security: str) -> Any:
     user = env.host.users.add("anna", email=ADDRESS, password=USER_PW)
     box = env.host.mailboxes.personal(user)
     assert env.host.save_section(box, "smtp", {
         "email": ADDRESS, "username": ADDRESS, "password": PASSWORD, "host": "127.0.0.1",
-        "port": str(port), "security": "ssl" if tls else "normal"}, actor="admin").saved
+        "port": str(port), "security": security}, actor="admin").saved
     return box
 
 
@@ -76,8 +78,8 @@ def _cli_test(env: Env) -> tuple[bool, str]:
     return shown.exit_code == 0, shown.stdout + shown.stderr
 
 
-def smtp_test(env: Env, port: int, tls: bool) -> Outcome:
-    box = _smtp_mailbox(env, port, tls)
+def smtp_test(env: Env, port: int, security: str) -> Outcome:
+    box = _smtp_mailbox(env, port, security)
     if env.mode == "web":
         page = _web_test(env, box)
         return Outcome("Test bestanden" in page, page)
@@ -87,10 +89,10 @@ def smtp_test(env: Env, port: int, tls: bool) -> Outcome:
     return Outcome(result.ok, json.dumps(result.as_dict("en")))
 
 
-def smtp_send(env: Env, port: int, tls: bool) -> Outcome:
+def smtp_send(env: Env, port: int, security: str) -> Outcome:
     from falcana_core.worker import Worker
 
-    box = _smtp_mailbox(env, port, tls)
+    box = _smtp_mailbox(env, port, security)
     msg = EmailMessage()
     msg["To"] = "kunde@example.org"
     msg["Subject"] = "Angebot"
@@ -101,12 +103,12 @@ def smtp_send(env: Env, port: int, tls: bool) -> Outcome:
     return Outcome(row.status == "sent", json.dumps(row.last_error, default=str))
 
 
-def imap_copy(env: Env, port: int, tls: bool) -> Outcome:
+def imap_copy(env: Env, port: int, security: str) -> Outcome:
     smtp = env.smtp("normal", users={ADDRESS: PASSWORD})
-    box = _smtp_mailbox(env, smtp.port, False)
+    box = _smtp_mailbox(env, smtp.port, "normal")
     assert env.host.save_section(box, "sent_copy", {
         "mode": "on", "host": "127.0.0.1", "port": str(port),
-        "security": "ssl" if tls else "normal", "username": "", "password": "IMAP-Pw-1",
+        "security": security, "username": "", "password": IMAP_PW,
         "folder": ""}, actor="admin").saved
     if env.mode == "web":
         page = _web_test(env, box)
@@ -128,20 +130,20 @@ def _discovery(env: Env, **kwargs: Any) -> tuple[Any, str]:
     return result, shown
 
 
-def discovery_autoconfig(env: Env, port: int, tls: bool) -> Outcome:
+def discovery_autoconfig(env: Env, port: int, security: str) -> Outcome:
     env.dns.set_address(f"autoconfig.{env.name}", ["127.0.0.1"])
     result, shown = _discovery(env, https_port=port, probe_ports=())
     return Outcome(any(f.source == "autoconfig" for f in result.found), shown)
 
 
-def discovery_probe(env: Env, port: int, tls: bool) -> Outcome:
+def discovery_probe(env: Env, port: int, security: str) -> Outcome:
     env.dns.set_address(f"smtp.{env.name}", ["127.0.0.1"])
     result, shown = _discovery(env, https_port=closed_port(),
-                               probe_ports=((port, "ssl" if tls else "tls"),))
+                               probe_ports=((port, "ssl" if security == "ssl" else "tls"),))
     return Outcome(any(f.source == "probe" for f in result.found), shown)
 
 
-def oauth_token(env: Env, port: int, tls: bool) -> Outcome:
+def oauth_token(env: Env, port: int, security: str) -> Outcome:
     from falcana_oauth import oauth
     from falcana_oauth.service import OAuthError
 
@@ -163,33 +165,56 @@ def oauth_token(env: Env, port: int, tls: bool) -> Outcome:
     return Outcome(True, "")
 
 
-def mail_api_send(env: Env, port: int, tls: bool) -> Outcome:
+def mail_api_send(env: Env, port: int, security: str) -> Outcome:
     from falcana_core.http import HttpFailure, PolicyHttp
 
     config = env.host.config
     http = PolicyHttp(config.net_policy, ca_bundle=config.ca_bundle,
                       timeout=config.net_timeout)
     try:
-        http.post(f"https://127.0.0.1:{port}/v1.0/users/x/sendMail", data=b"{}",
-                  headers={"Content-Type": "application/json"},
-                  deadline=time.monotonic() + DEADLINE)
+        answer = http.post(f"https://127.0.0.1:{port}/v1.0/users/x/sendMail", data=b"{}",
+                           headers={"Content-Type": "application/json"},
+                           deadline=time.monotonic() + DEADLINE)
     except HttpFailure as failed:
         return Outcome(False, json.dumps({"kind": str(failed.kind), "detail": str(failed)}))
     finally:
         http.close()
-    return Outcome(True, "")
+    # the mail APIs take only a 2xx for sent (a redirect is handed back, not followed)
+    return Outcome(200 <= answer.status < 300, str(answer.status))
 
 
-#: each declared client: how to drive it, and whether it speaks TLS first
-CLIENTS: dict[str, tuple[Callable[[Env, int, bool], Outcome], bool]] = {
-    "smtp.test": (smtp_test, False),
-    "smtp.send": (smtp_send, False),
-    "imap.copy": (imap_copy, False),
-    "discovery.autoconfig": (discovery_autoconfig, True),
-    "discovery.probe": (discovery_probe, False),
-    "oauth.token": (oauth_token, True),
-    "mail_api.send": (mail_api_send, True),
+@dataclasses.dataclass(frozen=True)
+class Client:
+    drive: Callable[[Env, int, str], Outcome]
+    speaks: str  # "smtp", "imap" (STARTTLS possible) or "https" (TLS first, redirects)
+
+
+#: each declared client: how to drive it, and what it speaks
+CLIENTS: dict[str, Client] = {
+    "smtp.test": Client(smtp_test, "smtp"),
+    "smtp.send": Client(smtp_send, "smtp"),
+    "imap.copy": Client(imap_copy, "imap"),
+    "discovery.autoconfig": Client(discovery_autoconfig, "https"),
+    "discovery.probe": Client(discovery_probe, "smtp"),
+    "oauth.token": Client(oauth_token, "https"),
+    "mail_api.send": Client(mail_api_send, "https"),
 }
+
+
+def applies(behaviour: str, speaks: str) -> bool:
+    """Redirects are HTTP's; a stripped STARTTLS is a protocol's that upgrades."""
+    if behaviour.startswith("redirect_"):
+        return speaks == "https"
+    if behaviour == "starttls_stripped":
+        return speaks != "https"
+    return True
+
+
+def talk(speaks: str) -> Any:
+    from falcana_sent_copy.testing import stripped as imap
+    from falcana_smtp_settings.testing import stripped as smtp
+
+    return {"smtp": smtp.TALK, "imap": imap.TALK}[speaks]
 
 
 def test_every_declared_outgoing_client_has_a_row(falcana_host: Host) -> None:
@@ -211,21 +236,23 @@ def hostile() -> Iterator[Callable[..., HostileServer]]:
         server.close()
 
 
-def _server_tls(ca: trustme.CA, name: str) -> ssl.SSLContext:
+def _server_tls(ca: trustme.CA, *names: str) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", f"autoconfig.{name}", f"smtp.{name}").configure_cert(ctx)
+    ca.issue_cert(*names).configure_cert(ctx)
     return ctx
 
 
 #: the clients a person starts from the popup (as the mailbox's own user) and the
 #: command line, beside the Python API every client has
 MODES = {"smtp.test": ("web", "cli"), "imap.copy": ("web", "cli")}
-ROWS = [(client, mode) for client in sorted(CLIENTS)
-        for mode in ("api", *MODES.get(client, ()))]
+ROWS = [(client, mode, behaviour) for client in sorted(CLIENTS)
+        for mode in ("api", *MODES.get(client, ()))
+        for behaviour in HOSTILE_BEHAVIOURS if applies(behaviour, CLIENTS[client].speaks)]
+#: what a client sends when it logs in or hands a message over
+_SECRETS_SENT = re.compile(rb"^(AUTH|MAIL FROM|\S+ (LOGIN|AUTHENTICATE))\b", re.I | re.M)
 
 
-@pytest.mark.parametrize("behaviour", HOSTILE_BEHAVIOURS)
-@pytest.mark.parametrize(("client", "mode"), ROWS)
+@pytest.mark.parametrize(("client", "mode", "behaviour"), ROWS)
 def test_a_hostile_server_cannot_hold_flood_or_fool_a_client(
         falcana_host: Host, smtp_server: Callable[..., SmtpTestServer], dns_server: Any,
         test_ca: trustme.CA, hostile: Callable[..., HostileServer],
@@ -236,15 +263,23 @@ def test_a_hostile_server_cannot_hold_flood_or_fool_a_client(
     if mode == "web":  # the user's own test: the hostile server's port is a user's
         object.__setattr__(falcana_host.config, "net_policy", dataclasses.replace(
             falcana_host.config.net_policy, user_ports=((1, 65535),)))
-    drive, tls_first = CLIENTS[client]
+    speaks = CLIENTS[client].speaks
     domain = f"{behaviour}-{client}.example".replace("_", "-").replace(".", "-", 2)
-    tls = tls_first or behaviour == "unknown_ca"
+    names = ("127.0.0.1", f"autoconfig.{domain}", f"smtp.{domain}")
+    tls_first = speaks == "https" or behaviour in ("unknown_ca", "wrong_name")
+    security = "ssl" if tls_first else "tls" if behaviour == "starttls_stripped" else "normal"
     ca = trustme.CA(organization_name="nobody's CA") if behaviour == "unknown_ca" else test_ca
-    server = hostile(behaviour, tls=_server_tls(ca, domain) if tls else None)
+    canary = hostile("silent", tls=_server_tls(test_ca, *names))  # where redirects point
+    server = hostile(
+        behaviour, tls=(_server_tls(ca, "elsewhere.example") if behaviour == "wrong_name"
+                        else _server_tls(ca, *names) if tls_first else None),
+        redirect_to=(f"http://127.0.0.1:{canary.port}/" if behaviour == "redirect_http"
+                     else f"https://127.0.0.1:{canary.port}/.well-known/x"),
+        talk=talk(speaks) if behaviour == "starttls_stripped" else None)
     env = Env(falcana_host, smtp_server, dns_server, domain, mode, falcana_cli)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.monotonic()
-    outcome = drive(env, server.port, tls)
+    outcome = CLIENTS[client].drive(env, server.port, security)
     took = time.monotonic() - started
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
     assert took < DEADLINE + 5, f"{client} held {took:.1f} s by a {behaviour} server"
@@ -252,5 +287,11 @@ def test_a_hostile_server_cannot_hold_flood_or_fool_a_client(
     assert not outcome.ok, f"{client} took a {behaviour} server for a good one"
     if behaviour != "closed":  # the client did meet the server: nothing stopped it before
         assert server.connections > 0, f"{client} never reached the {behaviour} server"
+    assert canary.connections == 0, f"{client} followed a redirect to {server.redirect_to}"
+    if speaks != "https":  # over HTTPS the saved server may have its secret; in plain: none
+        assert not _SECRETS_SENT.search(bytes(server.received)), \
+            f"{client} logged in or sent mail without the TLS it was told to use"
+        assert PASSWORD.encode() not in server.received
+        assert IMAP_PW.encode() not in server.received
     assert "OpenSSH" not in outcome.shown
     assert "x" * 64 not in outcome.shown

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -94,7 +95,11 @@ def closed_port(host: str = "127.0.0.1") -> int:
 
 
 #: what ``HostileServer`` can do to a client, one behaviour per server
-HOSTILE_BEHAVIOURS = ("silent", "trickle", "flood", "banner", "closed", "unknown_ca")
+HOSTILE_BEHAVIOURS = ("silent", "trickle", "flood", "banner", "closed", "unknown_ca",
+                      "wrong_name", "redirect_internal", "redirect_http",
+                      "starttls_stripped")
+#: a protocol's greeting, and its answer to each line a client sends (``talk``)
+Talk = tuple[bytes, Callable[[bytes], bytes]]
 FOREIGN_BANNER = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
 
 
@@ -108,16 +113,28 @@ class HostileServer:
     * ``banner``: another service's banner (SSH), then nothing
     * ``closed``: nothing listens on ``port``
     * ``unknown_ca``: TLS with a certificate from a CA nobody trusts (needs ``tls``)
+    * ``wrong_name``: TLS with a trusted certificate for another name (needs ``tls``)
+    * ``redirect_internal``, ``redirect_http``: answers an HTTP request with a redirect
+      to ``redirect_to`` (an internal port; a plain ``http://`` address)
+    * ``starttls_stripped``: speaks ``talk`` (a protocol's test kit has it: a greeting and
+      an answer to each line) that offers login and no STARTTLS, and says yes to
+      everything else, as a downgrading middlebox would
 
-    ``streamed`` counts the bytes sent after the banner; ``connections`` who came."""
+    ``streamed`` counts the bytes sent after the banner, ``received`` what clients sent,
+    ``connections`` who came."""
 
     def __init__(self, behaviour: str, *, tls: Any = None, interval: float = 0.5,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", redirect_to: str = "",
+                 talk: Talk | None = None) -> None:
         if behaviour not in HOSTILE_BEHAVIOURS:
             raise ValueError(f"unknown behaviour {behaviour!r}")
         self.behaviour, self.tls, self.interval, self.host = behaviour, tls, interval, host
+        if behaviour == "starttls_stripped" and talk is None:
+            raise ValueError("starttls_stripped needs the protocol's talk")
+        self.redirect_to, self.talk = redirect_to, talk
         self.connections = 0
         self.streamed = 0
+        self.received = bytearray()
         self._closed = threading.Event()
         self._sock: socket.socket | None = None
         if behaviour == "closed":
@@ -149,7 +166,11 @@ class HostileServer:
                 conn.settimeout(None)
             if self.behaviour == "banner":
                 conn.sendall(FOREIGN_BANNER)
-            if self.behaviour == "trickle":
+            if self.behaviour.startswith("redirect_"):
+                self._redirect(conn)
+            elif self.behaviour == "starttls_stripped":
+                self._talk(conn)
+            elif self.behaviour == "trickle":
                 while not self._closed.wait(self.interval):
                     conn.sendall(b"x")
                     self.streamed += 1
@@ -165,6 +186,36 @@ class HostileServer:
         finally:
             with contextlib.suppress(OSError):
                 conn.close()
+
+    def _lines(self, conn: Any) -> Iterator[bytes]:
+        """The client's lines, each kept in ``received``, until it goes away."""
+        buffer = b""
+        conn.settimeout(0.2)
+        while not self._closed.is_set() and len(self.received) < 1_000_000:
+            try:
+                data = conn.recv(65536)
+            except TimeoutError:
+                continue
+            if not data:
+                return
+            self.received += data
+            buffer += data
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                yield line.rstrip(b"\r")
+
+    def _redirect(self, conn: Any) -> None:
+        for line in self._lines(conn):
+            if not line:  # the end of the request's head
+                conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: " + self.redirect_to.encode()
+                             + b"\r\nContent-Length: 0\r\n\r\n")
+
+    def _talk(self, conn: Any) -> None:
+        assert self.talk is not None
+        greeting, answer = self.talk
+        conn.sendall(greeting)
+        for line in self._lines(conn):
+            conn.sendall(answer(line))
 
     def close(self) -> None:
         self._closed.set()
