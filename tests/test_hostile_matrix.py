@@ -50,6 +50,7 @@ class Env:
     #: SIGTERM stops it, a second into its work
     mode: str = "api"
     cli: Callable[..., Any] | None = None
+    fixture: Callable[[str], Any] | None = None  # another fixture, for the rows that need it
 
 
 @dataclasses.dataclass
@@ -231,6 +232,66 @@ class Client:
     speaks: str  # "smtp", "imap" (STARTTLS possible) or "https" (TLS first, redirects)
 
 
+def _api_send(env: Env, box: Any) -> Outcome:
+    """A message sent through the mailbox's mail API: right away, or by the worker."""
+    from falcana_core.transports import DeliveryError
+
+    if env.mode == "worker":
+        env.host.outbox.enqueue(box, _message())
+        return _sent(env, _work(env))
+    try:
+        env.host.send(env.host.mailboxes.get(box.id), _message())
+    except DeliveryError as failed:
+        return Outcome(False, json.dumps({"steps": [s.detail for s in failed.steps],
+                                          "error": str(failed)}, default=str))
+    return Outcome(True, "")
+
+
+def graph_send(env: Env, port: int, security: str) -> Outcome:
+    """App-only Microsoft Graph: a real token from the test authorization server, the
+    hostile server as the Graph endpoint."""
+    assert env.fixture is not None
+    authority = env.fixture("oauth_server")
+    authority.add_client("falcana-ms", "ms-client-secret-4711", redirect_uris=[],
+                         app_accounts={"vertrieb@contoso-gmbh.de"},
+                         scopes={"https://graph.microsoft.com/.default"})
+    env.dns.set_mx("contoso-gmbh.de", ["contoso-gmbh-de.mail.protection.outlook.com"])
+    assert env.host.save_section(None, "oauth_microsoft", {
+        "client_id": "falcana-ms", "client_secret": "ms-client-secret-4711",
+        "tenant": "organizations", "authority": authority.url, "smtp_servers": "127.0.0.1",
+        "graph_url": f"https://127.0.0.1:{port}"}, actor="admin").saved
+    box = env.host.mailboxes.create_shared("vertrieb@contoso-gmbh.de", "Vertrieb",
+                                           actor="admin")
+    assert env.host.save_section(box, "smtp", {
+        "email": "vertrieb@contoso-gmbh.de", "transport": "graph",
+        "auth_method": "oauth2_app"}, actor="admin").saved
+    return _api_send(env, box)
+
+
+def gmail_api_send(env: Env, port: int, security: str) -> Outcome:
+    """The Gmail API by domain-wide delegation: a real token for a service account from
+    the test authorization server, the hostile server as the Gmail API."""
+    assert env.fixture is not None
+    authority = env.fixture("oauth_server")
+    send = "https://www.googleapis.com/auth/gmail.send"
+    key = authority.add_service_account("falcana-sa@project.iam.example", scopes={send},
+                                        accounts={"lisa@agentur-nord.de"})
+    authority.add_client("falcana-google", "google-secret", redirect_uris=[], scopes={send})
+    env.dns.set_mx("agentur-nord.de", ["aspmx.l.google.com"])
+    assert env.host.save_section(None, "oauth_google", {
+        "client_id": "falcana-google", "client_secret": "google-secret",
+        "service_account_key": json.dumps(key), "auth_uri": f"{authority.url}/auth",
+        "token_uri": f"{authority.url}/token", "revoke_uri": f"{authority.url}/revoke",
+        "smtp_servers": "127.0.0.1", "gmail_url": f"https://127.0.0.1:{port}"},
+        actor="admin").saved
+    user = env.host.users.add("lisa", email="lisa@agentur-nord.de")
+    box = env.host.mailboxes.personal(user)
+    assert env.host.save_section(box, "smtp", {
+        "email": "lisa@agentur-nord.de", "transport": "gmail_api",
+        "auth_method": "oauth2_delegation"}, actor="admin").saved
+    return _api_send(env, box)
+
+
 #: each declared client: how to drive it, and what it speaks
 CLIENTS: dict[str, Client] = {
     "smtp.test": Client(smtp_test, "smtp"),
@@ -240,6 +301,8 @@ CLIENTS: dict[str, Client] = {
     "discovery.probe": Client(discovery_probe, "smtp"),
     "oauth.token": Client(oauth_token, "https"),
     "mail_api.send": Client(mail_api_send, "https"),
+    "graph.send": Client(graph_send, "https"),
+    "gmail_api.send": Client(gmail_api_send, "https"),
 }
 
 
@@ -287,7 +350,8 @@ def _server_tls(ca: trustme.CA, *names: str) -> ssl.SSLContext:
 #: the clients a person starts from the popup (as the mailbox's own user) and the
 #: command line, and those the worker runs, beside the Python API every client has
 MODES = {"smtp.test": ("web", "cli"), "imap.copy": ("web", "cli", "worker"),
-         "smtp.send": ("worker",), "oauth.token": ("worker",)}
+         "smtp.send": ("worker",), "oauth.token": ("worker",), "graph.send": ("worker",),
+         "gmail_api.send": ("worker",)}
 ROWS = [(client, mode, behaviour) for client in sorted(CLIENTS)
         for mode in ("api", *MODES.get(client, ()))
         for behaviour in HOSTILE_BEHAVIOURS if applies(behaviour, CLIENTS[client].speaks)]
@@ -299,7 +363,8 @@ _SECRETS_SENT = re.compile(rb"^(AUTH|MAIL FROM|\S+ (LOGIN|AUTHENTICATE))\b", re.
 def test_a_hostile_server_cannot_hold_flood_or_fool_a_client(
         falcana_host: Host, smtp_server: Callable[..., SmtpTestServer], dns_server: Any,
         test_ca: trustme.CA, hostile: Callable[..., HostileServer],
-        falcana_cli: Callable[..., Any], client: str, mode: str, behaviour: str) -> None:
+        falcana_cli: Callable[..., Any], request: pytest.FixtureRequest, client: str,
+        mode: str, behaviour: str) -> None:
     # only the deadline may cut; in the worker, stopping it must (the deadline is later)
     deadline = 30.0 if mode == "worker" else DEADLINE
     for name, value in (("test_deadline", deadline), ("send_deadline", deadline),
@@ -321,7 +386,8 @@ def test_a_hostile_server_cannot_hold_flood_or_fool_a_client(
         redirect_to=(f"http://127.0.0.1:{canary.port}/" if behaviour == "redirect_http"
                      else f"https://127.0.0.1:{canary.port}/.well-known/x"),
         talk=talk(speaks) if behaviour == "starttls_stripped" else None)
-    env = Env(falcana_host, smtp_server, dns_server, domain, mode, falcana_cli)
+    env = Env(falcana_host, smtp_server, dns_server, domain, mode, falcana_cli,
+              request.getfixturevalue)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.monotonic()
     outcome = CLIENTS[client].drive(env, server.port, security)

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from falcana_smtp_settings.api import SmtpSettings
 
     from falcana_core.api import Host, RegisterTransport, Section
+    from falcana_core.api.net import RegisterClient
 
 
 @hookimpl
@@ -117,6 +118,12 @@ def explain_delivery_error(failure: DeliveryFailure) -> Explanation | None:
 @hookimpl
 def provider_limits(provider: str) -> Limits | None:
     return rules.LIMITS.get(provider)
+
+
+@hookimpl
+def register_outgoing_clients(register: RegisterClient) -> None:
+    register("gmail_api.send",
+             "the Gmail API's messages.send, for the user or by domain-wide delegation")
 
 
 @hookimpl

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from falcana_oauth import OAuthProvider
 
     from falcana_core.api import Host, RegisterTransport, Section
+    from falcana_core.api.net import RegisterClient
 
 
 @hookimpl
@@ -131,6 +132,11 @@ def explain_delivery_error(failure: DeliveryFailure) -> Explanation | None:
 @hookimpl
 def provider_limits(provider: str) -> Limits | None:
     return rules.LIMITS if provider == M365 else None
+
+
+@hookimpl
+def register_outgoing_clients(register: RegisterClient) -> None:
+    register("graph.send", "Microsoft Graph sendMail, app-only or for the user")
 
 
 @hookimpl
