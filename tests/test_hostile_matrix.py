@@ -208,6 +208,37 @@ def oauth_token(env: Env, port: int, security: str) -> Outcome:
     return Outcome(True, "")
 
 
+def oauth_token_delegation(env: Env, port: int, security: str) -> Outcome:
+    """Google's domain-wide delegation: the service account's signed request (JWT bearer,
+    RFC 7523) to a token endpoint that is the hostile server."""
+    from falcana_oauth import oauth
+    from falcana_oauth.service import OAuthError
+
+    assert env.fixture is not None
+    send = "https://www.googleapis.com/auth/gmail.send"
+    key = env.fixture("oauth_server").add_service_account(
+        "falcana-sa@project.iam.example", scopes={send}, accounts={"lisa@agentur-nord.de"})
+    key["token_uri"] = f"https://127.0.0.1:{port}/token"
+    env.dns.set_mx("agentur-nord.de", ["aspmx.l.google.com"])
+    assert env.host.save_section(None, "oauth_google", {
+        "client_id": "falcana-google", "client_secret": "google-secret",
+        "service_account_key": json.dumps(key), "token_uri": key["token_uri"],
+        "smtp_servers": "127.0.0.1"}, actor="admin").saved
+    user = env.host.users.add("lisa", email="lisa@agentur-nord.de")
+    box = env.host.mailboxes.personal(user)
+    assert env.host.save_section(box, "smtp", {
+        "email": "lisa@agentur-nord.de", "transport": "gmail_api",
+        "auth_method": "oauth2_delegation"}, actor="admin").saved
+    if env.mode == "worker":
+        env.host.outbox.enqueue(box, _message())
+        return _sent(env, _work(env))
+    try:
+        oauth(env.host).access_token(box, deadline=time.monotonic() + DEADLINE)
+    except OAuthError as refused:
+        return Outcome(False, json.dumps(refused.as_dict("en"), default=str))
+    return Outcome(True, "")
+
+
 def mail_api_send(env: Env, port: int, security: str) -> Outcome:
     from falcana_core.http import HttpFailure, PolicyHttp
 
@@ -292,14 +323,16 @@ def gmail_api_send(env: Env, port: int, security: str) -> Outcome:
     return _api_send(env, box)
 
 
-#: each declared client: how to drive it, and what it speaks
+#: each declared client (after a "/": another way it connects): how to drive it, and what
+#: it speaks
 CLIENTS: dict[str, Client] = {
     "smtp.test": Client(smtp_test, "smtp"),
     "smtp.send": Client(smtp_send, "smtp"),
     "imap.copy": Client(imap_copy, "imap"),
     "discovery.autoconfig": Client(discovery_autoconfig, "https"),
     "discovery.probe": Client(discovery_probe, "smtp"),
-    "oauth.token": Client(oauth_token, "https"),
+    "oauth.token": Client(oauth_token, "https"),  # app-only (client credentials)
+    "oauth.token/delegation": Client(oauth_token_delegation, "https"),
     "mail_api.send": Client(mail_api_send, "https"),
     "graph.send": Client(graph_send, "https"),
     "gmail_api.send": Client(gmail_api_send, "https"),
@@ -324,7 +357,8 @@ def talk(speaks: str) -> Any:
 
 def test_every_declared_outgoing_client_has_a_row(falcana_host: Host) -> None:
     declared = falcana_host.hook.register_outgoing_clients()
-    assert set(declared) == set(CLIENTS), "declared clients and the suite's rows differ"
+    assert set(declared) == {name.split("/")[0] for name in CLIENTS}, \
+        "declared clients and the suite's rows differ"
 
 
 @pytest.fixture
@@ -350,7 +384,8 @@ def _server_tls(ca: trustme.CA, *names: str) -> ssl.SSLContext:
 #: the clients a person starts from the popup (as the mailbox's own user) and the
 #: command line, and those the worker runs, beside the Python API every client has
 MODES = {"smtp.test": ("web", "cli"), "imap.copy": ("web", "cli", "worker"),
-         "smtp.send": ("worker",), "oauth.token": ("worker",), "graph.send": ("worker",),
+         "smtp.send": ("worker",), "oauth.token": ("worker",),
+         "oauth.token/delegation": ("worker",), "graph.send": ("worker",),
          "gmail_api.send": ("worker",)}
 ROWS = [(client, mode, behaviour) for client in sorted(CLIENTS)
         for mode in ("api", *MODES.get(client, ()))
@@ -374,7 +409,8 @@ def test_a_hostile_server_cannot_hold_flood_or_fool_a_client(
         object.__setattr__(falcana_host.config, "net_policy", dataclasses.replace(
             falcana_host.config.net_policy, user_ports=((1, 65535),)))
     speaks = CLIENTS[client].speaks
-    domain = f"{behaviour}-{client}.example".replace("_", "-").replace(".", "-", 2)
+    domain = f"{behaviour}-{client}.example".replace("_", "-").replace("/", "-").replace(
+        ".", "-", 2)
     names = ("127.0.0.1", f"autoconfig.{domain}", f"smtp.{domain}")
     tls_first = speaks == "https" or behaviour in ("unknown_ca", "wrong_name")
     security = "ssl" if tls_first else "tls" if behaviour == "starttls_stripped" else "normal"
