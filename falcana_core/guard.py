@@ -1,7 +1,7 @@
 """One outgoing connection's bounds, for clients that speak a protocol on a raw socket
-(IMAP, and any plugin's): the work's absolute deadline, enforced by the watchdog; SIGTERM,
-which shuts the socket at once; and a budget for everything read, so a server cannot
-choose how much memory we spend (``{1000000000}``).
+(SMTP, IMAP, discovery's probes, and any plugin's): the work's absolute deadline,
+enforced by the watchdog; SIGTERM, which shuts the socket at once; and a budget for
+everything read, so a server cannot choose how much memory we spend (``{1000000000}``).
 
 A per-read time-out alone bounds nothing: a server that answers a byte every few seconds
 never trips it. The guard shuts the socket at the deadline, whatever is being read, and

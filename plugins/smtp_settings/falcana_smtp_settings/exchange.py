@@ -29,7 +29,14 @@ from falcana_core.api import (
     StepStatus,
     Text,
 )
-from falcana_core.api.net import DestinationRefused, NetPolicy, cancellation, connect, watchdog
+from falcana_core.api.net import (
+    ConnectionGuard,
+    DeadlineExceeded,
+    DestinationRefused,
+    NetPolicy,
+    Stopped,
+    connect,
+)
 from falcana_smtp_settings.settings import SmtpSettings
 from falcana_smtp_settings.tls import PinMismatch, check_pin, client_context, session_info
 
@@ -55,10 +62,6 @@ class NotOffered(Exception):
 
 class NoCredentials(Exception):
     """The server wants AUTH but no password is stored."""
-
-
-class DeadlineExceeded(TimeoutError):
-    pass
 
 
 #: a reply longer than this is not from a mail server we want to talk to
@@ -113,10 +116,6 @@ class ReplyTooLong(smtplib.SMTPServerDisconnected):
     pass
 
 
-class Stopped(ConnectionAbortedError):
-    """The process is stopping (SIGTERM) and closed this connection."""
-
-
 class NotSmtp(Exception):
     """Whatever answered did not greet like an SMTP server; its bytes are not shown."""
 
@@ -161,43 +160,25 @@ class SmtpSession:
         self.auth_mechanism: str | None = None
         self.sasl: str | None = None  # a mechanism a sign-in plugin is trying (XOAUTH2)
         self.extensions: dict[str, str] = {}
-        self._sock: socket.socket | None = None  # the raw socket, for the deadline
-        self._expired = False
-        self._stopped = False
-        self._cancel_token: int | None = None
+        #: the core's gate for this connection: the deadline (the socket is shut when it
+        #: passes, whatever is being read), SIGTERM; replies are capped by BoundedSMTP
+        self.guard = ConnectionGuard(deadline, per_read=timeout)
 
     # -- steps -------------------------------------------------------------------------
 
     def _timeout(self) -> float:
-        if self.deadline is None:
-            return self.timeout
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise DeadlineExceeded("the overall time for the test ran out")
-        return min(self.timeout, remaining)
+        return self.guard.timeout()
 
     def step(self, step_id: str, fn: Callable[[], T],
              detail: Callable[[T], dict[str, Any]] | None = None,
              reply: Callable[[T], Reply | None] | None = None) -> T:
         started = time.perf_counter()
-        alarm = None
+        self.guard.deadline = self.deadline  # a kept connection gets each message's
         try:
-            timeout = self._timeout()
-            if self.smtp is not None and self.smtp.sock is not None:
-                self.smtp.sock.settimeout(timeout)
-            if self.deadline is not None:
-                # a server that trickles a byte at a time never trips a read time-out:
-                # at the deadline the socket is shut, whatever is being read
-                alarm = watchdog.arm(self.deadline, self._expire)
-            result = fn()
-            if self._expired:
-                raise DeadlineExceeded("the overall time ran out")
-            if self._stopped:
-                raise Stopped("stopped: falcana is shutting down")
+            with self.guard.step():
+                result = fn()
         except Exception as exc:
-            cause = DeadlineExceeded("the overall time ran out") if self._expired else (
-                Stopped("stopped: falcana is shutting down") if self._stopped else exc)
-            failure = self.classify(step_id, cause)
+            failure = self.classify(step_id, exc)
             self.steps.append(Step(step_id, StepStatus.FAILED,
                                    (time.perf_counter() - started) * 1000, failure.reply,
                                    {"error": failure.detail}))
@@ -209,29 +190,14 @@ class SmtpSession:
             else:
                 self.abort()
             raise StepFailed(failure, outcome_unknown=unknown) from None
-        finally:
-            if alarm is not None:
-                watchdog.disarm(alarm)
         self.steps.append(Step(step_id, StepStatus.OK, (time.perf_counter() - started) * 1000,
                                reply(result) if reply else None,
                                detail(result) if detail else {}))
         return result
 
-    def _expire(self) -> None:
-        """The deadline passed: shut the connection so any blocked read returns now."""
-        self._expired = True
-        self._shut()
-
     def stop(self) -> None:
         """The process is stopping: shut the connection now (safe in a signal handler)."""
-        self._stopped = True
-        self._shut()
-
-    def _shut(self) -> None:
-        sock = self._sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        self.guard.stop()
 
     def skip(self, step_id: str, why: str) -> None:
         self.steps.append(Step(step_id, StepStatus.SKIPPED, 0.0, None, {"why": why}))
@@ -350,9 +316,9 @@ class SmtpSession:
 
     def _connect(self, infos: list[Any]) -> socket.socket:
         """Only the addresses the policy passed: no second look-up to be rebound."""
-        self._sock = connect(infos, self._timeout())
-        self._cancel_token = cancellation.register(self.stop)
-        return self._sock
+        sock = connect(infos, self._timeout())
+        self.guard.watch(sock)
+        return sock
 
     def _wrap(self, ctx: ssl.SSLContext, sock: socket.socket) -> ssl.SSLSocket:
         try:
@@ -360,7 +326,7 @@ class SmtpSession:
         except BaseException:
             sock.close()
             raise
-        self._sock = tls  # the wrapped socket owns the connection now
+        self.guard.watch(tls)  # the wrapped socket owns the connection now
         try:
             check_pin(tls, self.settings.pin)
         except PinMismatch:
@@ -396,7 +362,7 @@ class SmtpSession:
             raise NotOffered("STARTTLS", sorted(k.upper() for k in self.extensions))
         ctx = client_context(self.ca_bundle, self.settings.pin)
         code, msg = self.smtp.starttls(context=ctx)
-        self._sock = self.smtp.sock  # the wrapped socket owns the connection now
+        self.guard.watch(self._tls_sock())  # the wrapped socket owns the connection now
         check_pin(self._tls_sock(), self.settings.pin)  # before another word is sent
         return code, msg
 
@@ -534,17 +500,11 @@ class SmtpSession:
 
     def abort(self) -> None:
         """Close without QUIT."""
-        if self._cancel_token is not None:
-            cancellation.unregister(self._cancel_token)
-            self._cancel_token = None
         if self.smtp is not None:
             with contextlib.suppress(OSError):
                 self.smtp.close()
             self.smtp = None
-        elif self._sock is not None:
-            with contextlib.suppress(OSError):
-                self._sock.close()
-        self._sock = None
+        self.guard.close()
 
     @property
     def alive(self) -> bool:
