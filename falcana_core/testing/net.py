@@ -31,23 +31,21 @@ class SilentServer:
         self.close()
 
 
-class ScriptedServer:
-    """A hostile TCP server on loopback: to each connection it sends ``banner`` (another
-    service's greeting, or megabytes of one), then ``trickle`` one byte every
-    ``interval`` seconds until the client goes away. ``connections`` counts who came."""
+class LoopbackServer:
+    """A TCP server on loopback that serves each connection in a thread of its own with
+    ``serve(conn)``: the base of the kits' scripted and hostile servers. ``connections``
+    counts who came; ``close()`` stops it. Subclasses set what ``serve`` needs before
+    calling ``__init__`` (it starts accepting)."""
 
-    def __init__(self, banner: bytes = b"", *, trickle: bytes = b"",
-                 interval: float = 1.0, host: str = "127.0.0.1") -> None:
-        self.banner, self.trickle, self.interval = banner, trickle, interval
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
         self.connections = 0
-        self.received = bytearray()
         self._closed = threading.Event()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, 0))
         self._sock.listen(16)
-        self.port = self._sock.getsockname()[1]
+        self.port: int = self._sock.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -57,28 +55,48 @@ class ScriptedServer:
             except OSError:
                 return
             self.connections += 1
-            threading.Thread(target=self._play, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._serve_closing, args=(conn,), daemon=True).start()
 
-    def _play(self, conn: socket.socket) -> None:
-        with conn:
-            try:
-                conn.sendall(self.banner)
-                for byte in self.trickle * 10_000:
-                    if self._closed.wait(self.interval):
-                        return
-                    conn.sendall(bytes([byte]))
-            except OSError:
-                return
+    def _serve_closing(self, conn: socket.socket) -> None:
+        try:
+            self.serve(conn)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
 
     def close(self) -> None:
         self._closed.set()
         self._sock.close()
 
-    def __enter__(self) -> ScriptedServer:
+    def __enter__(self) -> LoopbackServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class ScriptedServer(LoopbackServer):
+    """A hostile TCP server on loopback: to each connection it sends ``banner`` (another
+    service's greeting, or megabytes of one), then ``trickle`` one byte every
+    ``interval`` seconds until the client goes away. ``connections`` counts who came."""
+
+    def __init__(self, banner: bytes = b"", *, trickle: bytes = b"",
+                 interval: float = 1.0, host: str = "127.0.0.1") -> None:
+        self.banner, self.trickle, self.interval = banner, trickle, interval
+        self.received = bytearray()
+        super().__init__(host)
+
+    def serve(self, conn: socket.socket) -> None:
+        conn.sendall(self.banner)
+        for byte in self.trickle * 10_000:
+            if self._closed.wait(self.interval):
+                return
+            conn.sendall(bytes([byte]))
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -103,7 +121,7 @@ Talk = tuple[bytes, Callable[[bytes], bytes]]
 FOREIGN_BANNER = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
 
 
-class HostileServer:
+class HostileServer(LoopbackServer):
     """One hostile behaviour on loopback, over TLS when given a server context (for
     clients that speak TLS first: HTTPS, implicit TLS):
 
@@ -128,42 +146,25 @@ class HostileServer:
                  talk: Talk | None = None) -> None:
         if behaviour not in HOSTILE_BEHAVIOURS:
             raise ValueError(f"unknown behaviour {behaviour!r}")
-        self.behaviour, self.tls, self.interval, self.host = behaviour, tls, interval, host
         if behaviour == "starttls_stripped" and talk is None:
             raise ValueError("starttls_stripped needs the protocol's talk")
+        self.behaviour, self.tls, self.interval = behaviour, tls, interval
         self.redirect_to, self.talk = redirect_to, talk
-        self.connections = 0
         self.streamed = 0
         self.received = bytearray()
-        self._closed = threading.Event()
-        self._sock: socket.socket | None = None
-        if behaviour == "closed":
-            self.port = closed_port(host)
+        if behaviour != "closed":
+            super().__init__(host)
             return
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, 0))
-        self._sock.listen(16)
-        self.port = self._sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.host, self.connections, self._closed = host, 0, threading.Event()
+        self.port = closed_port(host)
 
-    def _accept(self) -> None:
-        assert self._sock is not None
-        while not self._closed.is_set():
-            try:
-                conn, _addr = self._sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._play, args=(conn,), daemon=True).start()
-
-    def _play(self, raw: socket.socket) -> None:
+    def serve(self, raw: socket.socket) -> None:
         conn: Any = raw
-        try:
-            if self.tls is not None:
-                raw.settimeout(10)
-                conn = self.tls.wrap_socket(raw, server_side=True)
-                conn.settimeout(None)
+        if self.tls is not None:
+            raw.settimeout(10)
+            conn = self.tls.wrap_socket(raw, server_side=True)
+            conn.settimeout(None)
+        with conn:
             if self.behaviour == "banner":
                 conn.sendall(FOREIGN_BANNER)
             if self.behaviour.startswith("redirect_"):
@@ -181,11 +182,6 @@ class HostileServer:
                     self.streamed += len(chunk)
             else:
                 self._closed.wait(60)
-        except OSError:
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                conn.close()
 
     def _lines(self, conn: Any) -> Iterator[bytes]:
         """The client's lines, each kept in ``received``, until it goes away."""
@@ -218,6 +214,7 @@ class HostileServer:
             conn.sendall(answer(line))
 
     def close(self) -> None:
-        self._closed.set()
-        if self._sock is not None:
-            self._sock.close()
+        if self.behaviour == "closed":
+            self._closed.set()
+            return
+        super().close()

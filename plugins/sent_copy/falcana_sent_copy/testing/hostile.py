@@ -12,62 +12,42 @@ connection guard (deadline, SIGTERM, read budget) against the copy in Sent.
 from __future__ import annotations
 
 import socket
-import threading
+
+from falcana_core.testing.net import LoopbackServer
 
 BEHAVIOURS = ("trickle", "literal", "line", "banner")
 
 
-class HostileImap:
+class HostileImap(LoopbackServer):
     def __init__(self, behaviour: str, *, interval: float = 1.0, banner: bytes = b"",
                  host: str = "127.0.0.1") -> None:
         if behaviour not in BEHAVIOURS:
             raise ValueError(f"unknown behaviour {behaviour!r}")
         self.behaviour, self.interval, self.banner = behaviour, interval, banner
-        self.host = host
-        self.connections = 0
         self.streamed = 0
         self.commands: list[bytes] = []
-        self._closed = threading.Event()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, 0))
-        self._sock.listen(16)
-        self.port: int = self._sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(host)
 
-    def _accept(self) -> None:
+    def serve(self, conn: socket.socket) -> None:
+        if self.behaviour == "banner":
+            conn.sendall(self.banner)
+            self._closed.wait(30)
+            return
+        conn.sendall(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n")
+        reader = conn.makefile("rb")
         while not self._closed.is_set():
-            try:
-                conn, _addr = self._sock.accept()
-            except OSError:
+            line = reader.readline(8192)
+            if not line:
                 return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        with conn:
-            try:
-                if self.behaviour == "banner":
-                    conn.sendall(self.banner)
-                    self._closed.wait(30)
-                    return
-                conn.sendall(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n")
-                reader = conn.makefile("rb")
-                while not self._closed.is_set():
-                    line = reader.readline(8192)
-                    if not line:
-                        return
-                    self.commands.append(line)
-                    tag, _, rest = line.partition(b" ")
-                    verb = rest.split(b" ", 1)[0].strip().upper()
-                    if verb == b"LIST":
-                        self._hostile(conn)
-                        return
-                    if verb == b"CAPABILITY":
-                        conn.sendall(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n")
-                    conn.sendall(tag + b" OK done\r\n")
-            except OSError:
+            self.commands.append(line)
+            tag, _, rest = line.partition(b" ")
+            verb = rest.split(b" ", 1)[0].strip().upper()
+            if verb == b"LIST":
+                self._hostile(conn)
                 return
+            if verb == b"CAPABILITY":
+                conn.sendall(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n")
+            conn.sendall(tag + b" OK done\r\n")
 
     def _hostile(self, conn: socket.socket) -> None:
         if self.behaviour == "trickle":
@@ -84,13 +64,3 @@ class HostileImap:
         while not self._closed.is_set() and self.streamed < 1_000_000_000:
             conn.sendall(chunk)
             self.streamed += len(chunk)
-
-    def close(self) -> None:
-        self._closed.set()
-        self._sock.close()
-
-    def __enter__(self) -> HostileImap:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
