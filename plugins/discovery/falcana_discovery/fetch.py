@@ -76,8 +76,9 @@ def _get_once(parts: urllib.parse.SplitResult, policy: NetPolicy, deadline: floa
     host = parts.hostname or ""
     port = parts.port or 443
     infos = policy.resolve(host, port)
-    guard = ConnectionGuard(deadline, max_read=MAX_BYTES + 64 * 1024,
-                            per_read=_remaining(deadline))
+    # the deadline and SIGTERM are the guard's; what is read is capped here: http.client
+    # caps the head (64 KiB a line, 100 lines), the loop below the body
+    guard = ConnectionGuard(deadline, per_read=_remaining(deadline))
     conn: http.client.HTTPSConnection | None = None
     try:
         with guard.step():
