@@ -239,6 +239,45 @@ def oauth_token_delegation(env: Env, port: int, security: str) -> Outcome:
     return Outcome(True, "")
 
 
+def oauth_token_user(env: Env, port: int, security: str) -> Outcome:
+    """The user's sign-in: consent at the test authorization server, the code exchanged
+    at a token endpoint that is the hostile server (Google's endpoints are separate)."""
+    import urllib.parse
+
+    import requests
+    from falcana_oauth import oauth
+    from falcana_oauth.service import OAuthError
+
+    assert env.fixture is not None
+    authority = env.fixture("oauth_server")
+    callback = "http://localhost/plugins/oauth/google/callback"
+    send = "https://www.googleapis.com/auth/gmail.send"
+    authority.add_client("falcana-google", "google-secret", redirect_uris=[callback],
+                         scopes={send, "openid", "email"})
+    env.dns.set_mx("agentur-nord.de", ["aspmx.l.google.com"])
+    assert env.host.save_section(None, "oauth_google", {
+        "client_id": "falcana-google", "client_secret": "google-secret",
+        "auth_uri": f"{authority.url}/auth", "token_uri": f"https://127.0.0.1:{port}/token",
+        "smtp_servers": "127.0.0.1"}, actor="admin").saved
+    user = env.host.users.add("max", email="max@agentur-nord.de")
+    box = env.host.mailboxes.personal(user)
+    assert env.host.save_section(box, "smtp", {
+        "email": "max@agentur-nord.de", "transport": "gmail_api", "auth_method": "oauth2"},
+        actor="admin").saved
+    service = oauth(env.host)
+    provider = service.providers()["google"]
+    url, _state, verifier = service.authorization_url(provider, box, callback)
+    approved = requests.post(url, data={"account": box.address}, allow_redirects=False,
+                             timeout=10, verify=str(env.host.config.ca_bundle))
+    code = urllib.parse.parse_qs(urllib.parse.urlparse(approved.headers["Location"]).query)
+    try:
+        service.complete(provider, box, code=code["code"][0], verifier=verifier,
+                         redirect_uri=callback, actor=box.address)
+    except OAuthError as refused:
+        return Outcome(False, json.dumps(refused.as_dict("en"), default=str))
+    return Outcome(True, "")
+
+
 def mail_api_send(env: Env, port: int, security: str) -> Outcome:
     from falcana_core.http import HttpFailure, PolicyHttp
 
@@ -333,6 +372,7 @@ CLIENTS: dict[str, Client] = {
     "discovery.probe": Client(discovery_probe, "smtp"),
     "oauth.token": Client(oauth_token, "https"),  # app-only (client credentials)
     "oauth.token/delegation": Client(oauth_token_delegation, "https"),
+    "oauth.token/user": Client(oauth_token_user, "https"),  # the code exchange
     "mail_api.send": Client(mail_api_send, "https"),
     "graph.send": Client(graph_send, "https"),
     "gmail_api.send": Client(gmail_api_send, "https"),
