@@ -181,10 +181,22 @@ def discovery_probe(env: Env, port: int, security: str) -> Outcome:
     return Outcome(any(f.source == "probe" for f in result.found), shown)
 
 
-def oauth_token(env: Env, port: int, security: str) -> Outcome:
+def _token(env: Env, box: Any) -> Outcome:
+    """The mailbox's token: asked right away, or by the worker as it opens the connection."""
     from falcana_oauth import oauth
     from falcana_oauth.service import OAuthError
 
+    if env.mode == "worker":
+        env.host.outbox.enqueue(box, _message())
+        return _sent(env, _work(env))
+    try:
+        oauth(env.host).access_token(box, deadline=time.monotonic() + DEADLINE)
+    except OAuthError as refused:
+        return Outcome(False, json.dumps(refused.as_dict("en"), default=str))
+    return Outcome(True, "")
+
+
+def oauth_token(env: Env, port: int, security: str) -> Outcome:
     env.dns.set_mx("contoso-gmbh.de", ["contoso-gmbh-de.mail.protection.outlook.com"])
     assert env.host.save_section(None, "oauth_microsoft", {
         "client_id": "falcana-ms", "client_secret": "ms-client-secret-4711",
@@ -198,22 +210,12 @@ def oauth_token(env: Env, port: int, security: str) -> Outcome:
         "email": "vertrieb@contoso-gmbh.de", "username": "vertrieb@contoso-gmbh.de",
         "password": "", "host": "127.0.0.1", "port": smtp_port, "security": "tls",
         "auth_method": "oauth2_app"}, actor="admin").saved
-    if env.mode == "worker":  # the worker asks for the token as it opens the connection
-        env.host.outbox.enqueue(box, _message())
-        return _sent(env, _work(env))
-    try:
-        oauth(env.host).access_token(box, deadline=time.monotonic() + DEADLINE)
-    except OAuthError as refused:
-        return Outcome(False, json.dumps(refused.as_dict("en"), default=str))
-    return Outcome(True, "")
+    return _token(env, box)
 
 
 def oauth_token_delegation(env: Env, port: int, security: str) -> Outcome:
     """Google's domain-wide delegation: the service account's signed request (JWT bearer,
     RFC 7523) to a token endpoint that is the hostile server."""
-    from falcana_oauth import oauth
-    from falcana_oauth.service import OAuthError
-
     assert env.fixture is not None
     send = "https://www.googleapis.com/auth/gmail.send"
     key = env.fixture("oauth_server").add_service_account(
@@ -229,14 +231,7 @@ def oauth_token_delegation(env: Env, port: int, security: str) -> Outcome:
     assert env.host.save_section(box, "smtp", {
         "email": "lisa@agentur-nord.de", "transport": "gmail_api",
         "auth_method": "oauth2_delegation"}, actor="admin").saved
-    if env.mode == "worker":
-        env.host.outbox.enqueue(box, _message())
-        return _sent(env, _work(env))
-    try:
-        oauth(env.host).access_token(box, deadline=time.monotonic() + DEADLINE)
-    except OAuthError as refused:
-        return Outcome(False, json.dumps(refused.as_dict("en"), default=str))
-    return Outcome(True, "")
+    return _token(env, box)
 
 
 def oauth_token_user(env: Env, port: int, security: str) -> Outcome:
