@@ -213,6 +213,16 @@ def oauth_token(env: Env, port: int, security: str) -> Outcome:
     return _token(env, box)
 
 
+def _delegated_mailbox(env: Env) -> Any:
+    """Lisa's mailbox, sending through the Gmail API by domain-wide delegation."""
+    user = env.host.users.add("lisa", email="lisa@agentur-nord.de")
+    box = env.host.mailboxes.personal(user)
+    assert env.host.save_section(box, "smtp", {
+        "email": "lisa@agentur-nord.de", "transport": "gmail_api",
+        "auth_method": "oauth2_delegation"}, actor="admin").saved
+    return box
+
+
 def oauth_token_delegation(env: Env, port: int, security: str) -> Outcome:
     """Google's domain-wide delegation: the service account's signed request (JWT bearer,
     RFC 7523) to a token endpoint that is the hostile server."""
@@ -226,11 +236,7 @@ def oauth_token_delegation(env: Env, port: int, security: str) -> Outcome:
         "client_id": "falcana-google", "client_secret": "google-secret",
         "service_account_key": json.dumps(key), "token_uri": key["token_uri"],
         "smtp_servers": "127.0.0.1"}, actor="admin").saved
-    user = env.host.users.add("lisa", email="lisa@agentur-nord.de")
-    box = env.host.mailboxes.personal(user)
-    assert env.host.save_section(box, "smtp", {
-        "email": "lisa@agentur-nord.de", "transport": "gmail_api",
-        "auth_method": "oauth2_delegation"}, actor="admin").saved
+    box = _delegated_mailbox(env)
     return _token(env, box)
 
 
@@ -349,11 +355,7 @@ def gmail_api_send(env: Env, port: int, security: str) -> Outcome:
         "token_uri": f"{authority.url}/token", "revoke_uri": f"{authority.url}/revoke",
         "smtp_servers": "127.0.0.1", "gmail_url": f"https://127.0.0.1:{port}"},
         actor="admin").saved
-    user = env.host.users.add("lisa", email="lisa@agentur-nord.de")
-    box = env.host.mailboxes.personal(user)
-    assert env.host.save_section(box, "smtp", {
-        "email": "lisa@agentur-nord.de", "transport": "gmail_api",
-        "auth_method": "oauth2_delegation"}, actor="admin").saved
+    box = _delegated_mailbox(env)
     return _api_send(env, box)
 
 
