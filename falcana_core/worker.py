@@ -371,14 +371,16 @@ class Worker:
         active: Counter[int] = Counter()
         following: set[int] = set()  # mailboxes whose steps after delivery are in hand
         rested: dict[int, float] = {}  # mailbox -> when it may be offered again
+        idle: dict[int, float] = {}  # the same for steps after delivery that found none
         offered: deque[tuple[str, int]] = deque()  # looked up once, handed out as slots free
         handled: Counter[str] = Counter()
         while True:
             if not self._stopping():
                 now = time.monotonic()
                 rested = {m: t for m, t in rested.items() if t > now}
+                idle = {m: t for m, t in idle.items() if t > now}
                 if not offered:
-                    offered.extend(self._wanted(active, rested, following))
+                    offered.extend(self._wanted(active, rested, following | set(idle)))
                 while offered and len(running) < self.concurrency:
                     kind, mailbox_id = offered.popleft()
                     if kind == SEND and mailbox_id not in rested:
@@ -400,10 +402,14 @@ class Worker:
                 else:
                     following.discard(mailbox_id)
                 try:
-                    handled[kind] += future.result()
+                    done_here = future.result()
                 except Exception:  # one mailbox's fault must not stop the others
                     log.exception("mailbox %s: delivery stopped by an unexpected error; "
                                   "its messages return to the queue", mailbox_id)
+                    done_here = 0
+                handled[kind] += done_here
+                if kind == FOLLOW and not done_here:  # due, yet none could be done
+                    idle[mailbox_id] = time.monotonic() + (poll or float("inf"))
 
     def _wanted(self, active: Counter[int], rested: dict[int, float],
                 following: set[int]) -> list[tuple[str, int]]:

@@ -380,7 +380,7 @@ def applies(behaviour: str, speaks: str) -> bool:
     """Redirects are HTTP's; a stripped STARTTLS is a protocol's that upgrades."""
     if behaviour.startswith("redirect_"):
         return speaks == "https"
-    if behaviour == "starttls_stripped":
+    if behaviour == "tls_upgrade_stripped":
         return speaks != "https"
     return True
 
@@ -450,7 +450,7 @@ def test_a_hostile_server_cannot_hold_flood_or_fool_a_client(
         ".", "-", 2)
     names = ("127.0.0.1", f"autoconfig.{domain}", f"smtp.{domain}")
     tls_first = speaks == "https" or behaviour in ("unknown_ca", "wrong_name")
-    security = "ssl" if tls_first else "tls" if behaviour == "starttls_stripped" else "normal"
+    security = "ssl" if tls_first else "tls" if behaviour == "tls_upgrade_stripped" else "normal"
     ca = trustme.CA(organization_name="nobody's CA") if behaviour == "unknown_ca" else test_ca
     canary = hostile("silent", tls=_server_tls(test_ca, *names))  # where redirects point
     server = hostile(
@@ -458,7 +458,7 @@ def test_a_hostile_server_cannot_hold_flood_or_fool_a_client(
                         else _server_tls(ca, *names) if tls_first else None),
         redirect_to=(f"http://127.0.0.1:{canary.port}/" if behaviour == "redirect_http"
                      else f"https://127.0.0.1:{canary.port}/.well-known/x"),
-        talk=talk(speaks) if behaviour == "starttls_stripped" else None)
+        talk=talk(speaks) if behaviour == "tls_upgrade_stripped" else None)
     env = Env(falcana_host, smtp_server, dns_server, domain, mode, falcana_cli,
               request.getfixturevalue)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -115,7 +115,7 @@ def closed_port(host: str = "127.0.0.1") -> int:
 #: what ``HostileServer`` can do to a client, one behaviour per server
 HOSTILE_BEHAVIOURS = ("silent", "trickle", "flood", "banner", "closed", "unknown_ca",
                       "wrong_name", "redirect_internal", "redirect_http",
-                      "starttls_stripped")
+                      "tls_upgrade_stripped")
 #: a protocol's greeting, and its answer to each line a client sends (``talk``)
 Talk = tuple[bytes, Callable[[bytes], bytes]]
 FOREIGN_BANNER = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
@@ -134,8 +134,8 @@ class HostileServer(LoopbackServer):
     * ``wrong_name``: TLS with a trusted certificate for another name (needs ``tls``)
     * ``redirect_internal``, ``redirect_http``: answers an HTTP request with a redirect
       to ``redirect_to`` (an internal port; a plain ``http://`` address)
-    * ``starttls_stripped``: speaks ``talk`` (a protocol's test kit has it: a greeting and
-      an answer to each line) that offers login and no STARTTLS, and says yes to
+    * ``tls_upgrade_stripped``: speaks ``talk`` (a protocol's test kit has it: a greeting and
+      an answer to each line) that offers login and no TLS upgrade, and says yes to
       everything else, as a downgrading middlebox would
 
     ``streamed`` counts the bytes sent after the banner, ``received`` what clients sent,
@@ -146,8 +146,8 @@ class HostileServer(LoopbackServer):
                  talk: Talk | None = None) -> None:
         if behaviour not in HOSTILE_BEHAVIOURS:
             raise ValueError(f"unknown behaviour {behaviour!r}")
-        if behaviour == "starttls_stripped" and talk is None:
-            raise ValueError("starttls_stripped needs the protocol's talk")
+        if behaviour == "tls_upgrade_stripped" and talk is None:
+            raise ValueError("tls_upgrade_stripped needs the protocol's talk")
         self.behaviour, self.tls, self.interval = behaviour, tls, interval
         self.redirect_to, self.talk = redirect_to, talk
         self.streamed = 0
@@ -169,7 +169,7 @@ class HostileServer(LoopbackServer):
                 conn.sendall(FOREIGN_BANNER)
             if self.behaviour.startswith("redirect_"):
                 self._redirect(conn)
-            elif self.behaviour == "starttls_stripped":
+            elif self.behaviour == "tls_upgrade_stripped":
                 self._talk(conn)
             elif self.behaviour == "trickle":
                 while not self._closed.wait(self.interval):

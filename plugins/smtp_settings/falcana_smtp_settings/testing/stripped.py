@@ -1,6 +1,6 @@
 """An SMTP server that offers AUTH and no STARTTLS, and says yes to everything else: what
 a downgrading middlebox leaves of a server. For the core kit's ``HostileServer``
-(behaviour ``starttls_stripped``): ``HostileServer("starttls_stripped", talk=TALK)``."""
+(behaviour ``tls_upgrade_stripped``): ``HostileServer("tls_upgrade_stripped", talk=TALK)``."""
 
 from __future__ import annotations
 
