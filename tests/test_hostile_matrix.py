@@ -15,13 +15,14 @@ beside this (test_hostile_servers.py, test_hostile_imap.py)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import resource
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
 
@@ -399,17 +400,8 @@ def test_every_declared_outgoing_client_has_a_row(falcana_host: Host) -> None:
 
 
 @pytest.fixture
-def hostile() -> Iterator[Callable[..., HostileServer]]:
-    servers: list[HostileServer] = []
-
-    def start(behaviour: str, **kwargs: Any) -> HostileServer:
-        server = HostileServer(behaviour, **kwargs)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
+def hostile(loopback_server: Callable[..., Any]) -> Callable[..., HostileServer]:
+    return functools.partial(loopback_server, HostileServer)
 
 
 def _server_tls(ca: trustme.CA, *names: str) -> ssl.SSLContext:

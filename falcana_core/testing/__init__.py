@@ -10,7 +10,7 @@ Enable it with ``pytest -p falcana_core.testing`` or ``pytest_plugins =
   servers, trusted by the host through ``FALCANA_CA_BUNDLE``;
 * ``dns_server``: a local DNS server the host asks (``FALCANA_DNS_SERVERS``);
 * ``silent_server``: a port that accepts and never answers (``testing.net`` has more
-  hostile peers);
+  hostile peers); ``loopback_server(kind, ...)`` starts any of them for one test;
 * ``memory_transport``: a transport that keeps what it is given (``testing.memory``), for
   tests of the outbox and of host code that need no mail server;
 * ``falcana_cli``: the command line against the test host's data directory;
@@ -170,6 +170,24 @@ def silent_server() -> Iterator[SilentServer]:
 
     with SilentServer() as server:
         yield server
+
+
+@pytest.fixture
+def loopback_server() -> Iterator[Callable[..., Any]]:
+    """``loopback_server(HostileServer, "trickle", tls=ctx)``: a test kit's scripted or
+    hostile server (any ``testing.net.LoopbackServer``), closed after the test."""
+    from falcana_core.testing.net import LoopbackServer
+
+    started: list[LoopbackServer] = []
+
+    def start(kind: type[LoopbackServer], *args: Any, **kwargs: Any) -> Any:
+        server = kind(*args, **kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()
 
 
 def require_service(what: str, reason: str) -> None:

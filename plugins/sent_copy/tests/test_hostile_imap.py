@@ -4,6 +4,7 @@ deadline, SIGTERM, a read budget), and a foreign banner is never shown."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import resource
@@ -11,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -30,17 +31,8 @@ SSH = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
 
 
 @pytest.fixture
-def hostile() -> Iterator[Callable[..., HostileImap]]:
-    servers: list[HostileImap] = []
-
-    def start(behaviour: str, **kwargs: Any) -> HostileImap:
-        server = HostileImap(behaviour, **kwargs)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
+def hostile(loopback_server: Callable[..., Any]) -> Callable[..., HostileImap]:
+    return functools.partial(loopback_server, HostileImap)
 
 
 def point(app: Host, smtp: SmtpTestServer, imap_port: int) -> Mailbox:

@@ -4,13 +4,14 @@ flood, control characters (docs/security.md)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -28,17 +29,8 @@ NATS = (b'INFO {"server_id":"NDXJ4ZQ","server_name":"internal-nats","version":"2
 
 
 @pytest.fixture
-def scripted() -> Iterator[Callable[..., ScriptedServer]]:
-    servers: list[ScriptedServer] = []
-
-    def start(banner: bytes = b"", **kwargs: Any) -> ScriptedServer:
-        server = ScriptedServer(banner, **kwargs)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
+def scripted(loopback_server: Callable[..., Any]) -> Callable[..., ScriptedServer]:
+    return functools.partial(loopback_server, ScriptedServer)
 
 
 def point(host: Host, box: Mailbox, server_host: str, port: int, actor: str = "admin") -> Any:
