@@ -5,21 +5,26 @@ none of the flood. Clients declare themselves (hook ``register_outgoing_clients`
 declared client without a row here fails the suite.
 
 The rows drive each client the way its users do: the test e-mail (``run_action``, the
-popup as the mailbox's own user, ``falcana mail test``), the worker (``Worker.run``; for the
-clients it runs also stopped a second in, as SIGTERM stops it, with a deadline far off:
-it must end within 5 s of the stop), discovery (``discover``), a token request
-(``access_token``) and a mail API's request (``PolicyHttp.post``, the one HTTP client of
-Graph and the Gmail API). SIGTERM itself, to a worker process, is tested per protocol
-beside this (test_hostile_servers.py, test_hostile_imap.py)."""
+popup as the mailbox's own user, ``falcana mail test``), Einstellungen ermitteln
+(``discover``, the popup's button, ``falcana mail detect``), the worker (``Worker.run``;
+for the clients it runs also stopped a second in, as SIGTERM stops it, and as a
+``falcana worker`` process sent SIGTERM while a silent or trickling server holds it, with
+a deadline far off: it must end within 5 s of the stop), a token request
+(``access_token``: client credentials, delegation, the code exchange, a refresh) and a
+mail API's request (``PolicyHttp.post``, the one HTTP client of Graph and the Gmail API)."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
 import json
+import os
 import re
 import resource
+import signal
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -48,10 +53,12 @@ class Env:
     dns: Any
     name: str  # a domain of this row's own: discovery caches per domain
     #: "web": the popup's button, as the mailbox's own user; "cli"; "worker": stopped as
-    #: SIGTERM stops it, a second into its work
+    #: SIGTERM stops it, a second into its work; "sigterm": ``falcana worker`` as a process
+    #: of its own, sent SIGTERM a second after it reached the server
     mode: str = "api"
     cli: Callable[..., Any] | None = None
     fixture: Callable[[str], Any] | None = None  # another fixture, for the rows that need it
+    server: HostileServer | None = None  # the row's hostile server
 
 
 @dataclasses.dataclass
@@ -70,14 +77,20 @@ def _smtp_mailbox(env: Env, port: int, security: str) -> Any:
     return box
 
 
-def _web_test(env: Env, box: Any) -> str:
-    """The popup's Test-E-Mail senden, as the mailbox's own user (not an admin)."""
+def _web_page(env: Env, box: Any, action: str, form: dict[str, str] | None = None) -> str:
+    """A button of the popup, as the mailbox's own user (not an admin)."""
     from falcana_core.web import create_app
 
     client = create_app(env.host, WTF_CSRF_ENABLED=False).test_client()
     assert client.post("/login", data={"login": "anna", "password": USER_PW}
                        ).status_code == 302
-    return client.post(f"/mailboxes/{box.id}/actions/smtp.test").get_data(as_text=True)
+    return client.post(f"/mailboxes/{box.id}/actions/{action}",
+                       data=form or {}).get_data(as_text=True)
+
+
+def _web_test(env: Env, box: Any) -> str:
+    """The popup's Test-E-Mail senden."""
+    return _web_page(env, box, "smtp.test")
 
 
 def _cli_test(env: Env) -> tuple[bool, str]:
@@ -105,11 +118,39 @@ def _message() -> EmailMessage:
     return msg
 
 
+def _worker_process(env: Env) -> float:
+    """``falcana worker --once`` with the host's own configuration, sent SIGTERM a second
+    after it reached the hostile server; how long it took to end."""
+    assert env.server is not None
+    environ = {**os.environ, **{name: str(value) for name, value in
+                                env.host.config.masked().items() if value != ""}}
+    del environ["FALCANA_SECRET_KEY"]  # the key file in the data directory
+    proc = subprocess.Popen([sys.executable, "-m", "falcana_core", "worker", "--once",
+                             "--quiet"], env=environ, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        reached = time.monotonic() + 20
+        while not env.server.connections and proc.poll() is None \
+                and time.monotonic() < reached:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        stopping = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert env.server.connections, f"the worker never reached the server: {err!r}"
+    return time.monotonic() - stopping
+
+
 def _work(env: Env) -> float | None:
     """The worker, as ``falcana worker`` runs it: to the end of its pass, or (mode
-    "worker") stopped a second in by what SIGTERM calls; then how long stopping took."""
+    "worker") stopped a second in by what SIGTERM calls, or (mode "sigterm") a worker
+    process sent SIGTERM; then how long stopping took."""
     from falcana_core.worker import Worker
 
+    if env.mode == "sigterm":
+        return _worker_process(env)
     worker = Worker(env.host)
     if env.mode != "worker":
         worker.run(once=True)
@@ -147,7 +188,7 @@ def imap_copy(env: Env, port: int, security: str) -> Outcome:
         return Outcome("Abgelegt in" in page, page)
     if env.mode == "cli":
         return Outcome(*_cli_test(env))
-    if env.mode == "worker":
+    if env.mode in ("worker", "sigterm"):
         env.host.outbox.enqueue(box, _message())
         stopped_in = _work(env)
         [row] = env.host.outbox.list(limit=5)
@@ -159,27 +200,43 @@ def imap_copy(env: Env, port: int, security: str) -> Outcome:
     return Outcome(part.ok, json.dumps(result.as_dict("en")))
 
 
-def _discovery(env: Env, **kwargs: Any) -> tuple[Any, str]:
-    from falcana_discovery.engine import discoverer
+def _discovery(env: Env, *, https_port: int, probe_ports: tuple[tuple[int, str], ...],
+               found_by: str) -> Outcome:
+    """Einstellungen ermitteln for an address of the row's domain: from the Python API, the
+    popup's button (as the mailbox's own user) or ``falcana mail detect``; the button and
+    the command ask the ports a deployment sets, pointed here at the row's servers."""
+    from falcana_discovery.engine import Discoverer, discoverer
 
-    result = discoverer(env.host).discover(f"x@{env.name}", budget=DEADLINE,
-                                           use_cache=False, **kwargs)
-    shown = json.dumps([text_in(t.detail, "en") for t in result.tried]
-                       + [dict(f.values) for f in result.found], default=str)
-    return result, shown
+    address = f"x@{env.name}"
+    if env.mode == "api":
+        result = discoverer(env.host).discover(address, budget=DEADLINE, use_cache=False,
+                                               https_port=https_port, probe_ports=probe_ports)
+        shown = json.dumps([text_in(t.detail, "en") for t in result.tried]
+                           + [dict(f.values) for f in result.found], default=str)
+        return Outcome(any(f.source == found_by for f in result.found), shown)
+    assert env.fixture is not None
+    monkeypatch = env.fixture("monkeypatch")
+    monkeypatch.setattr(Discoverer, "https_port", https_port)
+    monkeypatch.setattr(Discoverer, "probe_ports", probe_ports)
+    monkeypatch.setenv("FALCANA_DISCOVERY_BUDGET", str(DEADLINE))
+    if env.mode == "cli":
+        assert env.cli is not None
+        shown = env.cli("mail", "detect", address, "--json")
+        return Outcome(shown.exit_code == 0, shown.stdout + shown.stderr)
+    box = _smtp_mailbox(env, closed_port(), "normal")
+    page = _web_page(env, box, "discovery.detect", {"email": address})
+    return Outcome("data-fill=" in page, page)
 
 
 def discovery_autoconfig(env: Env, port: int, security: str) -> Outcome:
     env.dns.set_address(f"autoconfig.{env.name}", ["127.0.0.1"])
-    result, shown = _discovery(env, https_port=port, probe_ports=())
-    return Outcome(any(f.source == "autoconfig" for f in result.found), shown)
+    return _discovery(env, https_port=port, probe_ports=(), found_by="autoconfig")
 
 
 def discovery_probe(env: Env, port: int, security: str) -> Outcome:
     env.dns.set_address(f"smtp.{env.name}", ["127.0.0.1"])
-    result, shown = _discovery(env, https_port=closed_port(),
-                               probe_ports=((port, "ssl" if security == "ssl" else "tls"),))
-    return Outcome(any(f.source == "probe" for f in result.found), shown)
+    return _discovery(env, https_port=closed_port(), found_by="probe",
+                      probe_ports=((port, "ssl" if security == "ssl" else "tls"),))
 
 
 def _token(env: Env, box: Any) -> Outcome:
@@ -187,7 +244,7 @@ def _token(env: Env, box: Any) -> Outcome:
     from falcana_oauth import oauth
     from falcana_oauth.service import OAuthError
 
-    if env.mode == "worker":
+    if env.mode in ("worker", "sigterm"):
         env.host.outbox.enqueue(box, _message())
         return _sent(env, _work(env))
     try:
@@ -206,7 +263,7 @@ def oauth_token(env: Env, port: int, security: str) -> Outcome:
     box = env.host.mailboxes.create_shared("vertrieb@contoso-gmbh.de", "Vertrieb",
                                            actor="admin")
     # the worker asks for the token when the SMTP server asks it to sign in
-    smtp_port = env.smtp("starttls").port if env.mode == "worker" else closed_port()
+    smtp_port = env.smtp("starttls").port if env.mode != "api" else closed_port()
     assert env.host.save_section(box, "smtp", {
         "email": "vertrieb@contoso-gmbh.de", "username": "vertrieb@contoso-gmbh.de",
         "password": "", "host": "127.0.0.1", "port": smtp_port, "security": "tls",
@@ -241,14 +298,13 @@ def oauth_token_delegation(env: Env, port: int, security: str) -> Outcome:
     return _token(env, box)
 
 
-def oauth_token_user(env: Env, port: int, security: str) -> Outcome:
-    """The user's sign-in: consent at the test authorization server, the code exchanged
-    at a token endpoint that is the hostile server (Google's endpoints are separate)."""
+def _consent(env: Env, token_uri: str) -> Any:
+    """Max's consent for the Gmail API at the test authorization server, the code exchanged
+    at ``token_uri``; his mailbox."""
     import urllib.parse
 
     import requests
     from falcana_oauth import oauth
-    from falcana_oauth.service import OAuthError
 
     assert env.fixture is not None
     authority = env.fixture("oauth_server")
@@ -257,10 +313,7 @@ def oauth_token_user(env: Env, port: int, security: str) -> Outcome:
     authority.add_client("falcana-google", "google-secret", redirect_uris=[callback],
                          scopes={send, "openid", "email"})
     env.dns.set_mx("agentur-nord.de", ["aspmx.l.google.com"])
-    assert env.host.save_section(None, "oauth_google", {
-        "client_id": "falcana-google", "client_secret": "google-secret",
-        "auth_uri": f"{authority.url}/auth", "token_uri": f"https://127.0.0.1:{port}/token",
-        "smtp_servers": "127.0.0.1"}, actor="admin").saved
+    _google_client(env, token_uri)
     user = env.host.users.add("max", email="max@agentur-nord.de")
     box = env.host.mailboxes.personal(user)
     assert env.host.save_section(box, "smtp", {
@@ -272,12 +325,46 @@ def oauth_token_user(env: Env, port: int, security: str) -> Outcome:
     approved = requests.post(url, data={"account": box.address}, allow_redirects=False,
                              timeout=10, verify=str(env.host.config.ca_bundle))
     code = urllib.parse.parse_qs(urllib.parse.urlparse(approved.headers["Location"]).query)
+    service.complete(provider, box, code=code["code"][0], verifier=verifier,
+                     redirect_uri=callback, actor=box.address)
+    return box
+
+
+def _google_client(env: Env, token_uri: str) -> None:
+    assert env.fixture is not None
+    assert env.host.save_section(None, "oauth_google", {
+        "client_id": "falcana-google", "client_secret": "google-secret",
+        "auth_uri": f"{env.fixture('oauth_server').url}/auth", "token_uri": token_uri,
+        "smtp_servers": "127.0.0.1"}, actor="admin").saved
+
+
+def oauth_token_user(env: Env, port: int, security: str) -> Outcome:
+    """The user's sign-in: consent at the test authorization server, the code exchanged
+    at a token endpoint that is the hostile server (Google's endpoints are separate)."""
+    from falcana_oauth.service import OAuthError
+
     try:
-        service.complete(provider, box, code=code["code"][0], verifier=verifier,
-                         redirect_uri=callback, actor=box.address)
+        _consent(env, f"https://127.0.0.1:{port}/token")
     except OAuthError as refused:
         return Outcome(False, json.dumps(refused.as_dict("en"), default=str))
     return Outcome(True, "")
+
+
+def oauth_token_refresh(env: Env, port: int, security: str) -> Outcome:
+    """A consented mailbox whose access token ran out: the refresh token goes to a token
+    endpoint that is now the hostile server (right away, or as the worker sends)."""
+    import datetime as dt
+
+    from falcana_oauth.models import OAuthConnection
+    from sqlalchemy import update
+
+    assert env.fixture is not None
+    box = _consent(env, f"{env.fixture('oauth_server').url}/token")
+    _google_client(env, f"https://127.0.0.1:{port}/token")
+    with env.host.transaction() as s:
+        s.execute(update(OAuthConnection).where(OAuthConnection.mailbox_id == box.id).values(
+            expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)))
+    return _token(env, box)
 
 
 def mail_api_send(env: Env, port: int, security: str) -> Outcome:
@@ -308,7 +395,7 @@ def _api_send(env: Env, box: Any) -> Outcome:
     """A message sent through the mailbox's mail API: right away, or by the worker."""
     from falcana_core.transports import DeliveryError
 
-    if env.mode == "worker":
+    if env.mode in ("worker", "sigterm"):
         env.host.outbox.enqueue(box, _message())
         return _sent(env, _work(env))
     try:
@@ -371,6 +458,7 @@ CLIENTS: dict[str, Client] = {
     "oauth.token": Client(oauth_token, "https"),  # app-only (client credentials)
     "oauth.token/delegation": Client(oauth_token_delegation, "https"),
     "oauth.token/user": Client(oauth_token_user, "https"),  # the code exchange
+    "oauth.token/refresh": Client(oauth_token_refresh, "https"),  # a consent's refresh
     "mail_api.send": Client(mail_api_send, "https"),
     "graph.send": Client(graph_send, "https"),
     "gmail_api.send": Client(gmail_api_send, "https"),
@@ -412,13 +500,17 @@ def _server_tls(ca: trustme.CA, *names: str) -> ssl.SSLContext:
 
 #: the clients a person starts from the popup (as the mailbox's own user) and the
 #: command line, and those the worker runs, beside the Python API every client has
-MODES = {"smtp.test": ("web", "cli"), "imap.copy": ("web", "cli", "worker"),
-         "smtp.send": ("worker",), "oauth.token": ("worker",),
-         "oauth.token/delegation": ("worker",), "graph.send": ("worker",),
-         "gmail_api.send": ("worker",)}
+WORKER = ("worker", "sigterm")
+MODES = {"smtp.test": ("web", "cli"), "imap.copy": ("web", "cli", *WORKER),
+         "discovery.autoconfig": ("web", "cli"), "discovery.probe": ("web", "cli"),
+         "smtp.send": WORKER, "oauth.token": WORKER, "oauth.token/delegation": WORKER,
+         "oauth.token/refresh": WORKER, "graph.send": WORKER, "gmail_api.send": WORKER}
+#: a worker process is sent SIGTERM while a server holds it (the others end by themselves)
+HOLDING = ("silent", "trickle")
 ROWS = [(client, mode, behaviour) for client in sorted(CLIENTS)
         for mode in ("api", *MODES.get(client, ()))
-        for behaviour in HOSTILE_BEHAVIOURS if applies(behaviour, CLIENTS[client].speaks)]
+        for behaviour in HOSTILE_BEHAVIOURS if applies(behaviour, CLIENTS[client].speaks)
+        and (mode != "sigterm" or behaviour in HOLDING)]
 #: what a client sends when it logs in or hands a message over
 _SECRETS_SENT = re.compile(rb"^(AUTH|MAIL FROM|\S+ (LOGIN|AUTHENTICATE))\b", re.I | re.M)
 
@@ -430,7 +522,7 @@ def test_a_hostile_server_cannot_hold_flood_or_fool_a_client(
         falcana_cli: Callable[..., Any], request: pytest.FixtureRequest, client: str,
         mode: str, behaviour: str) -> None:
     # only the deadline may cut; in the worker, stopping it must (the deadline is later)
-    deadline = 30.0 if mode == "worker" else DEADLINE
+    deadline = 30.0 if mode in WORKER else DEADLINE
     for name, value in (("test_deadline", deadline), ("send_deadline", deadline),
                         ("net_timeout", 60.0)):
         object.__setattr__(falcana_host.config, name, value)
@@ -439,7 +531,7 @@ def test_a_hostile_server_cannot_hold_flood_or_fool_a_client(
             falcana_host.config.net_policy, user_ports=((1, 65535),)))
     speaks = CLIENTS[client].speaks
     domain = f"{behaviour}-{client}.example".replace("_", "-").replace("/", "-").replace(
-        ".", "-", 2)
+        ".", "-", 1)
     names = ("127.0.0.1", f"autoconfig.{domain}", f"smtp.{domain}")
     tls_first = speaks == "https" or behaviour in ("unknown_ca", "wrong_name")
     security = "ssl" if tls_first else "tls" if behaviour == "tls_upgrade_stripped" else "normal"
@@ -452,7 +544,7 @@ def test_a_hostile_server_cannot_hold_flood_or_fool_a_client(
                      else f"https://127.0.0.1:{canary.port}/.well-known/x"),
         talk=talk(speaks) if behaviour == "tls_upgrade_stripped" else None)
     env = Env(falcana_host, smtp_server, dns_server, domain, mode, falcana_cli,
-              request.getfixturevalue)
+              request.getfixturevalue, server)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.monotonic()
     outcome = CLIENTS[client].drive(env, server.port, security)

@@ -79,16 +79,24 @@ def discoverer(host: Host) -> Discoverer:
 class Discoverer:
     """One per host (``Host.service``): the cache lives here."""
 
+    #: the ports a real deployment asks; tests that drive the button or the command line
+    #: point these at their servers on free ports
+    https_port: int = 443
+    probe_ports: Sequence[tuple[int, str]] = PROBE_PORTS
+    imap_port: int = 993
+
     def __init__(self, host: Host) -> None:
         self.host = host
         self._cache: dict[str, tuple[float, Discovery]] = {}
 
     def discover(self, address: str, *, budget: float | None = None,
-                 probe_ports: Sequence[tuple[int, str]] = PROBE_PORTS,
-                 https_port: int = 443, imap_port: int = 993,
+                 probe_ports: Sequence[tuple[int, str]] | None = None,
+                 https_port: int | None = None, imap_port: int | None = None,
                  use_cache: bool = True) -> Discovery:
-        """``probe_ports`` and ``https_port`` are what a real deployment uses; tests run
-        their servers on free ports."""
+        """Ports not given are the class's (``Discoverer.https_port`` and the like)."""
+        probe_ports = self.probe_ports if probe_ports is None else probe_ports
+        https_port = https_port or self.https_port
+        imap_port = imap_port or self.imap_port
         _local, domain = split_address(address.strip())
         domain = domain.lower().rstrip(".")
         key = f"{domain}|{https_port}|{','.join(f'{p}{s}' for p, s in probe_ports)}"

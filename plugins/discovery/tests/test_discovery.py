@@ -287,6 +287,34 @@ def test_bulk_detection_fills_mailboxes_without_a_server(falcana_cli: Callable[.
     assert [r["address"] for r in again["mailboxes"]] == ["c@nowhere-at-all.example"]
 
 
+def test_the_button_and_the_command_ask_the_port_a_deployment_sets(
+        falcana_host: Host, dns_server: Any, autoconfig: Callable[..., AutoconfigServer],
+        falcana_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The popup's button (as the mailbox's own user) and ``falcana mail detect`` find the
+    domain's autoconfig: the hostile-server matrix relies on this to reach its servers."""
+    from falcana_discovery.engine import Discoverer
+
+    from falcana_core.web import create_app
+
+    for name in ("autoconfig", "smtp", "imap"):
+        dns_server.set_address(f"{name}.port-firma.example", ["127.0.0.1"])
+    server = autoconfig(CONFIG.format(domain="port-firma.example", host="smtp.port-firma.example",
+                                      port=465), "autoconfig.port-firma.example")
+    monkeypatch.setattr(Discoverer, "https_port", server.port)
+    monkeypatch.setattr(Discoverer, "probe_ports", ())
+    shown = falcana_cli("mail", "detect", "lena@port-firma.example")
+    assert shown.exit_code == 0, shown.stdout + shown.stderr
+    assert "smtp.port-firma.example:465 ssl" in shown.stdout
+    user = falcana_host.users.add("lena", email="lena@port-firma.example", password="Lena-Pw-1")
+    box = falcana_host.mailboxes.personal(user)
+    client = create_app(falcana_host, WTF_CSRF_ENABLED=False).test_client()
+    client.post("/login", data={"login": "lena", "password": "Lena-Pw-1"})
+    page = client.post(f"/mailboxes/{box.id}/actions/discovery.detect",
+                       data={"email": box.address}).get_data(as_text=True)
+    assert "data-fill=" in page and "smtp.port-firma.example" in page
+    assert len(server.paths) == 2  # once each: the command line's host and the web's
+
+
 def test_setting_up_users_is_not_throttled_but_tests_are(falcana_host: Host,
                                                         smtp_server: Callable[..., Any]) -> None:
     """Finding settings for user after user (on every typed address) never meets the
