@@ -48,3 +48,16 @@ def _copy(conn: Connection, driver: Any, table: Table,
                                       for process, value in
                                       zip(processors, values, strict=True))])
     return ids
+
+
+def insert_if_missing(model: Any, dialect: str, key: str = "mailbox_id") -> Any:
+    """INSERT of a per-mailbox row that leaves it alone when another worker created it at
+    the same moment (ON CONFLICT DO NOTHING on ``key``; the dialect's module is imported
+    only where it is used: start-up time)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model).on_conflict_do_nothing(index_elements=[key])
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model).on_conflict_do_nothing(index_elements=[key])

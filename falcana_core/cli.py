@@ -17,6 +17,7 @@ import click
 
 from falcana_core import __version__, click_words
 from falcana_core.config import Config, ConfigError
+from falcana_core.health_cli import health_command
 from falcana_core.i18n import Domain, set_language
 
 if TYPE_CHECKING:
@@ -359,6 +360,9 @@ def mailboxes_list(as_json: bool) -> None:
         return
     for b in boxes:
         click.echo(f"{b.id:>5}  {b.address}  {b.display_name}")
+
+
+mailboxes_group.add_command(health_command)
 
 
 @cli.command("settings")

@@ -34,6 +34,14 @@ def _float(env: Mapping[str, str], name: str, default: float, *aliases: str) -> 
     return value
 
 
+def _every(env: Mapping[str, str], name: str, default: float) -> float:
+    """Seconds between runs of a duty; 0 (or ``off``) switches it off."""
+    raw = (env.get(name) or "").strip().lower()
+    if raw in {"0", "off"}:
+        return 0.0
+    return _float(env, name, default)
+
+
 def _count(env: Mapping[str, str], name: str) -> int:
     raw = (env.get(name) or "0").strip()
     if not raw.isdigit() or int(raw) > 10:
@@ -87,6 +95,9 @@ class Config:
     #: mailbox connections one worker process keeps open at once
     worker_concurrency: int = dataclasses.field(default_factory=default_concurrency)
     outbox_max_age: float = 3 * 24 * 3600.0  # seconds before a deferred message fails
+    #: seconds between two verifies of a mailbox by the worker (falcana_core/health.py);
+    #: 0: none
+    health_every: float = 24 * 3600.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -121,6 +132,7 @@ class Config:
             "outbox_lease": _float(env, "FALCANA_OUTBOX_LEASE", cls.outbox_lease),
             "worker_concurrency": _connections(env, "FALCANA_WORKER_CONCURRENCY"),
             "outbox_max_age": _float(env, "FALCANA_OUTBOX_MAX_AGE", cls.outbox_max_age),
+            "health_every": _every(env, "FALCANA_HEALTH_EVERY", cls.health_every),
         }
         values.update(overrides)
         if "dns_servers" in overrides and "net_policy" not in overrides:
@@ -156,4 +168,5 @@ class Config:
             "FALCANA_OUTBOX_LEASE": self.outbox_lease,
             "FALCANA_WORKER_CONCURRENCY": self.worker_concurrency,
             "FALCANA_OUTBOX_MAX_AGE": self.outbox_max_age,
+            "FALCANA_HEALTH_EVERY": self.health_every,
         }

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from falcana_core.delivery import DeliveryFailure, Explanation
     from falcana_core.guard import RegisterClient
+    from falcana_core.health import HealthReport, HealthState, Notice
     from falcana_core.host import Host
     from falcana_core.i18n import Text
     from falcana_core.models import Mailbox, User
@@ -148,6 +149,33 @@ def after_delivery(host: Host, mailbox: Mailbox) -> Iterable[FollowUp] | None:
     back-off): never re-sending the mail, exactly once per message after a crash as long
     as ``run`` looks first when told to. Return nothing for a mailbox that needs no such
     step.
+    """
+
+
+@hookspec
+def mailbox_notices(host: Host, mailbox: Mailbox) -> Iterable[Notice] | None:
+    """What you know ahead that will stop this mailbox sending: a client secret that runs
+    out, a sign-in method the provider switches off (``Notice``: cause, fix, due date,
+    warning window, the field or button that fixes it).
+
+    Collected; ordered by ``Notice.order``, then plugin name. Called when the worker
+    verifies the mailbox and whenever its health is shown (the popup, ``falcana mailboxes
+    health``): read your own tables, open no connection. Return nothing for a mailbox you
+    have nothing to say about. A notice that falls due within its window makes an
+    otherwise passing mailbox ``warning``.
+    """
+
+
+@hookspec
+def mailbox_health_changed(host: Host, mailbox: Mailbox, before: HealthState,
+                           after: HealthReport) -> None:
+    """A mailbox's health state changed (``ok``, ``warning``, ``broken``, ``unknown``):
+    tell its user, open a ticket, page someone.
+
+    Collected (results ignored); called after the change was committed, by the worker
+    that verified the mailbox or the sending that found it broken. ``after`` holds the
+    reason (the failed step and its explanation) and the notices. Keep it short: the
+    worker waits for it.
     """
 
 

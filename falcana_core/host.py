@@ -26,6 +26,7 @@ from falcana_core.audit import AuditLog
 from falcana_core.config import Config
 from falcana_core.db import make_engine, make_session_factory, private_dir
 from falcana_core.delivery import DeliveryFailure, Explanation
+from falcana_core.health import Health
 from falcana_core.i18n import Domain
 from falcana_core.models import DeploymentSetting, Mailbox, PluginState
 from falcana_core.outbox import Outbox
@@ -73,6 +74,7 @@ class Host:
         self.users = Users(self)
         self.mailboxes = Mailboxes(self)
         self.outbox = Outbox(self)
+        self.health = Health(self)
         self._services: dict[str, Any] = {}
 
     # -- start-up ----------------------------------------------------------------------
@@ -237,6 +239,7 @@ class Host:
         changes = section.save(self.context(mailbox, actor), merged)
         if changes and mailbox is not None:
             self.outbox.resume(mailbox.id)  # changed settings are worth another try
+            self.health.track(mailbox.id)  # and a verify, once typing is done
         if changes:
             self.audit.record(actor, f"section.{section_id}.save", "mailbox",
                               str(mailbox.id) if mailbox else "", changes)

@@ -308,3 +308,24 @@ class MailboxQueue(Base):
     pauses: Mapped[int] = mapped_column(Integer, default=0)
     reason: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class MailboxHealth(Base):
+    """Per mailbox: whether it can still send (falcana_core/health.py), as the worker's
+    last verify and the plugins' notices found, and when it is verified next."""
+
+    __tablename__ = "mailbox_health"
+    __table_args__ = (Index("ix_mailbox_health_due", "next_check_at"),
+                      Index("ix_mailbox_health_state", "state"))
+
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    state: Mapped[str] = mapped_column(String(10), default="unknown")
+    #: why it is broken (the failed step and its explanation), or the last verify's
+    #: failure that did not concern the mailbox (a server not reachable)
+    reason: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    #: the notices (ids and due dates) that made it a warning
+    notices: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    checked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    changed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    next_check_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from falcana_core.bulk import insert_rows
+from falcana_core.bulk import insert_if_missing, insert_rows
 from falcana_core.delivery import Retry, Scope
 from falcana_core.i18n import current_language
 from falcana_core.messages import envelope
@@ -320,13 +320,5 @@ def lock_queue(s: Session, mailbox_id: int) -> MailboxQueue:
 
 
 def insert_queue_row(dialect: str) -> Any:
-    """INSERT of a mailbox's queue row that leaves it alone when another worker created it
-    at the same moment (ON CONFLICT DO NOTHING; the dialect's module is imported only
-    where it is used: start-up time)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(MailboxQueue).on_conflict_do_nothing(index_elements=["mailbox_id"])
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(MailboxQueue).on_conflict_do_nothing(index_elements=["mailbox_id"])
+    """INSERT of a mailbox's queue row, left alone when another worker made it first."""
+    return insert_if_missing(MailboxQueue, dialect)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import click
 
     from falcana_core.delivery import DeliveryFailure, Explanation
+    from falcana_core.health import HealthReport, HealthState, Notice
     from falcana_core.host import Host
     from falcana_core.i18n import Text
     from falcana_core.models import Mailbox, User
@@ -523,6 +524,14 @@ class Hooks:
 
     def after_delivery(self, host: Host, mailbox: Mailbox) -> list[FollowUp]:
         return _values(self.call("after_delivery", host=host, mailbox=mailbox))
+
+    def mailbox_notices(self, host: Host, mailbox: Mailbox) -> list[Notice]:
+        return _values(self.call("mailbox_notices", host=host, mailbox=mailbox))
+
+    def mailbox_health_changed(self, host: Host, mailbox: Mailbox, before: HealthState,
+                               after: HealthReport) -> None:
+        self.call("mailbox_health_changed", host=host, mailbox=mailbox, before=before,
+                  after=after)
 
     def register_routes(self, host: Host) -> list[tuple[str, Route | tuple[Any, ...]]]:
         """(plugin, route) pairs; a route may be a ``(rule, view)`` tuple."""

@@ -69,7 +69,7 @@ if TYPE_CHECKING:
     from falcana_core.host import Host
 
 log = logging.getLogger(__name__)
-SEND, FOLLOW = "send", "follow"  # the two kinds of a mailbox's work
+SEND, FOLLOW, CHECK = "send", "follow", "check"  # the kinds of a mailbox's work
 LOOK_AGAIN = 0.25  # seconds between looks for new work while a pass (--once) runs
 T = TypeVar("T")
 
@@ -150,6 +150,7 @@ class Claim:
     #: steps after delivery being done (``ids`` holds their messages): their duty
     after: str | None = None
     lost: bool = False  # its messages were found in another's hands: send no more of them
+    delivered: int = 0  # of its messages, accepted by the server
     #: the messages not yet done with (the heartbeat checks each is still ours)
     open_ids: set[int] = dataclasses.field(default_factory=set)
 
@@ -291,6 +292,7 @@ class Worker:
         self.progress = progress
         self.concurrency = max(1, concurrency or host.config.worker_concurrency)
         self.sent = 0
+        self.checked = 0  # mailboxes verified (falcana_core/health.py)
         self._postgres = host.engine.dialect.name == "postgresql"
         self._limits: dict[int, tuple[float, Limits]] = {}
         self._stop: threading.Event | None = None
@@ -370,6 +372,7 @@ class Worker:
         running: dict[Future[int], tuple[str, int]] = {}
         active: Counter[int] = Counter()
         following: set[int] = set()  # mailboxes whose steps after delivery are in hand
+        checking: set[int] = set()  # mailboxes being verified (falcana_core/health.py)
         rested: dict[int, float] = {}  # mailbox -> when it may be offered again
         idle: dict[int, float] = {}  # the same for steps after delivery that found none
         offered: deque[tuple[str, int]] = deque()  # looked up once, handed out as slots free
@@ -380,7 +383,8 @@ class Worker:
                 rested = {m: t for m, t in rested.items() if t > now}
                 idle = {m: t for m, t in idle.items() if t > now}
                 if not offered:
-                    offered.extend(self._wanted(active, rested, following | set(idle)))
+                    offered.extend(self._wanted(active, rested, following | set(idle),
+                                                checking))
                 while offered and len(running) < self.concurrency:
                     kind, mailbox_id = offered.popleft()
                     if kind == SEND and mailbox_id not in rested:
@@ -389,6 +393,9 @@ class Worker:
                     elif kind == FOLLOW and mailbox_id not in following:
                         following.add(mailbox_id)
                         running[pool.submit(self._follow, mailbox_id)] = (kind, mailbox_id)
+                    elif kind == CHECK and mailbox_id not in checking | set(active):
+                        checking.add(mailbox_id)
+                        running[pool.submit(self._check, mailbox_id)] = (kind, mailbox_id)
             if not running:  # messages handled; else the steps done (a pass did something)
                 return handled[SEND] or handled[FOLLOW]
             # look again now and then: steps after delivery fall due while mail is sent
@@ -399,6 +406,8 @@ class Worker:
                 if kind == SEND:
                     active[mailbox_id] -= 1
                     rested[mailbox_id] = time.monotonic() + (poll or float("inf"))
+                elif kind == CHECK:
+                    checking.discard(mailbox_id)
                 else:
                     following.discard(mailbox_id)
                 try:
@@ -412,10 +421,11 @@ class Worker:
                     idle[mailbox_id] = time.monotonic() + (poll or float("inf"))
 
     def _wanted(self, active: Counter[int], rested: dict[int, float],
-                following: set[int]) -> list[tuple[str, int]]:
+                following: set[int], checking: set[int]) -> list[tuple[str, int]]:
         """Work to start: a connection for every mailbox with due mail, then a second and
-        third where the backlog and the provider's limit allow it; last, the steps after
-        delivery of mailboxes that have due ones and none in hand."""
+        third where the backlog and the provider's limit allow it; then the steps after
+        delivery of mailboxes that have due ones and none in hand; last, the verifies due
+        of mailboxes with no mail due (sending proves as much), a few at a time."""
         due = self._mailboxes_due()
         rounds: list[list[int]] = [[]]
         for mailbox_id, backlog in due.items():
@@ -439,6 +449,9 @@ class Worker:
                  and (not active[m] or steps >= self.policy.batch)]
         random.shuffle(after)
         out.extend((FOLLOW, m) for m in after)
+        if self.host.health.every and not self._stopping():
+            out.extend((CHECK, m) for m in self.host.health.due(self.now(), self.concurrency)
+                       if m not in due and m not in checking and not active[m])
         return out
 
     def _mailboxes_due(self) -> dict[int, int]:
@@ -464,7 +477,7 @@ class Worker:
         after = [d.duty for d in duties]
         for duty in duties:
             duty.close()  # only their names are needed here
-        handled = 0
+        handled = delivered = 0
         connection: Connection | None = None
         try:
             while not self._stopping():
@@ -477,12 +490,32 @@ class Worker:
                     with self._held_lock:
                         self._held.pop(claim.token, None)
                 handled += done
+                delivered += claim.delivered
                 if not go_on or len(claim.ids) < self.policy.batch:
                     break  # a short batch: nothing more was due (a later pass looks again)
         finally:
             if connection is not None:
                 connection.close()
+        if delivered and self.host.health.every:
+            self.host.health.proved(mailbox_id, self.now())
         return handled
+
+    def _check(self, mailbox_id: int) -> int:
+        """Verify one mailbox (sign in, send nothing) if no other worker took it first."""
+        now = self.now()
+        if not self.host.health.claim(mailbox_id, now, self.policy.lease * 4):
+            return 0
+        box = self.host.mailboxes.get(mailbox_id)
+        if box is None:
+            return 0
+        try:
+            self.host.health.verify(box, now=now, cancelled=self._stopping)
+        except Exception:  # its transport's plugin is gone, say: not again every lease
+            log.exception("mailbox %s: the verify could not run", mailbox_id)
+            self.host.health.postpone(mailbox_id, now)
+        with self._counting:
+            self.checked += 1
+        return 1
 
     def _follow(self, mailbox_id: int) -> int:
         """A mailbox's due steps after delivery, over connections of their own (the
@@ -748,6 +781,7 @@ class Worker:
         if not held:
             log.warning("outbox message %s: the claim was lost before its result was "
                         "committed", row.id)
+        claim.delivered += 1
         with self._counting:
             self.sent += 1
         if self.progress:
@@ -817,6 +851,8 @@ class Worker:
             state.reason = error_record(error)
         log.warning("mailbox %s paused for %.0f s: %s", mailbox_id, seconds,
                     explanation.id if explanation else error.failure.kind.value)
+        if self.host.health.every:
+            self.host.health.failed(mailbox_id, error, now)
 
     def _release(self, token: str, ids: Sequence[int]) -> None:
         """Give claimed, unsent messages back to the queue as they were."""

@@ -35,7 +35,7 @@ def test_each_plugin_has_its_own_version_table(host: Host) -> None:
     tables = set(inspect(host.engine).get_table_names())
     assert {"alembic_version_core", "alembic_version_smtp_settings"} <= tables
     with host.engine.connect() as conn:
-        assert conn.scalar(text("select version_num from alembic_version_core")) == "core_0010"
+        assert conn.scalar(text("select version_num from alembic_version_core")) == "core_0011"
         assert conn.scalar(text("select version_num from alembic_version_smtp_settings")
                            ) == "smtp_0004"
 

@@ -1,4 +1,4 @@
-"""``falcana mail show|set|test``: the section and the test mail for admins who script.
+"""``falcana mail show|set|test|health``: the section and the test mail for admins who script.
 
 LOGIN addresses a user's personal mailbox; a shared mailbox is addressed by its address.
 """
@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from falcana_core.api import split_address
-from falcana_core.api.cli import echo_input_errors, fail, host, print_json, read_secret
+from falcana_core.api.cli import (
+    echo_input_errors,
+    fail,
+    health_command,
+    host,
+    print_json,
+    read_secret,
+)
 from falcana_smtp_settings.detection import detect_provider, mx_resolver
 from falcana_smtp_settings.discovery import discover
 from falcana_smtp_settings.i18n import _
@@ -329,3 +336,7 @@ def demo(port: int, smtp_port: int) -> None:
 
     data = Path(os.environ.get("FALCANA_DATA_DIR") or "falcana-demo").absolute()
     run(port, smtp_port, data)
+
+
+# the mailboxes' health is the core's (every transport's); admins look for it here too
+mail.add_command(health_command)
