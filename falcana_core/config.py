@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Mapping
@@ -37,8 +38,9 @@ def _float(env: Mapping[str, str], name: str, default: float, *aliases: str) -> 
 def _every(env: Mapping[str, str], name: str, default: float) -> float:
     """Seconds between runs of a duty; 0 (or ``off``) switches it off."""
     raw = (env.get(name) or "").strip().lower()
-    if raw in {"0", "off"}:
-        return 0.0
+    with contextlib.suppress(ValueError):
+        if raw == "off" or float(raw) == 0:
+            return 0.0
     return _float(env, name, default)
 
 
