@@ -393,7 +393,7 @@ class Worker:
                     elif kind == FOLLOW and mailbox_id not in following:
                         following.add(mailbox_id)
                         running[pool.submit(self._follow, mailbox_id)] = (kind, mailbox_id)
-                    elif kind == CHECK and mailbox_id not in checking | set(active):
+                    elif kind == CHECK and mailbox_id not in checking:
                         checking.add(mailbox_id)
                         running[pool.submit(self._check, mailbox_id)] = (kind, mailbox_id)
             if not running:  # messages handled; else the steps done (a pass did something)
