@@ -103,6 +103,10 @@ class Scope(enum.StrEnum):
     MESSAGE = "message"
     RECIPIENT = "recipient"
     MAILBOX = "mailbox"  # concerns every message of the mailbox (password, quota, Send As)
+    #: concerns every mailbox of the sender's domain: a provider's limit for a whole
+    #: organisation (Microsoft's tenant-wide external recipient limit); a domain belongs
+    #: to one organisation, so its mailboxes wait together
+    DOMAIN = "domain"
 
 
 @dataclasses.dataclass(frozen=True)

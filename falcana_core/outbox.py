@@ -95,7 +95,7 @@ def outcome_of(error: DeliveryError) -> Outcome:
     explanation = error.explanation
     if explanation is None:
         return Outcome.DEFER
-    if explanation.scope is Scope.MAILBOX:
+    if explanation.scope in (Scope.MAILBOX, Scope.DOMAIN):
         return Outcome.PAUSE
     if error.outcome_unknown or explanation.retry is Retry.LATER:
         return Outcome.DEFER

@@ -65,6 +65,7 @@ from falcana_core.transports import (
 if TYPE_CHECKING:
     from sqlalchemy import Connection as SAConnection
     from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
 
     from falcana_core.host import Host
 
@@ -849,10 +850,31 @@ class Worker:
                 seconds = self.policy.pause_after_fix
             state.paused_until = now + dt.timedelta(seconds=seconds)
             state.reason = error_record(error)
+            others = self._same_domain(s, mailbox_id) \
+                if explanation is not None and explanation.scope is Scope.DOMAIN else []
+            for other in others:  # the organisation's limit: its mailboxes wait together
+                queue = lock_queue(s, other)
+                if queue.paused_until is None or as_utc(queue.paused_until) < \
+                        state.paused_until:
+                    queue.paused_until, queue.reason = state.paused_until, state.reason
         log.warning("mailbox %s paused for %.0f s: %s", mailbox_id, seconds,
                     explanation.id if explanation else error.failure.kind.value)
+        if others:
+            log.warning("%d more mailboxes of the same domain paused with it", len(others))
         if self.host.health.every:
             self.host.health.failed(mailbox_id, error, now)
+
+    @staticmethod
+    def _same_domain(s: Session, mailbox_id: int) -> list[int]:
+        """The other mailboxes whose address has the domain of this one's."""
+        address = s.scalar(select(Mailbox.address).where(Mailbox.id == mailbox_id)) or ""
+        domain = address.rpartition("@")[2].lower()
+        if not domain:
+            return []
+        pattern = "%@" + domain.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return list(s.scalars(select(Mailbox.id).where(
+            func.lower(Mailbox.address).like(pattern, escape="\\"), Mailbox.id != mailbox_id)
+            .order_by(Mailbox.id)))
 
     def _release(self, token: str, ids: Sequence[int]) -> None:
         """Give claimed, unsent messages back to the queue as they were."""

@@ -7,6 +7,7 @@ client secret, a service account key) go to the secret store, write-only like pa
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ class ClientField:
     default: str = ""
     multiline: bool = False  # a JSON key may hold line breaks
     https_url: bool = False  # an address a token is sent to: https only
+    date: bool = False  # a day as YYYY-MM-DD (when a secret expires: warned ahead)
 
 
 class OAuthClientSection:
@@ -50,7 +52,8 @@ class OAuthClientSection:
 
     def fields(self, ctx: SectionContext) -> Sequence[Field]:
         return [Field(f.id, f.label, FieldType.PASSWORD if f.secret else FieldType.TEXT,
-                      help=f.help, placeholder=f.default or None, multiline=f.multiline,
+                      help=f.help, multiline=f.multiline,
+                      placeholder=f.default or ("YYYY-MM-DD" if f.date else None),
                       max_length=64 * 1024) for f in self.client_fields]
 
     def load(self, ctx: SectionContext) -> dict[str, Any]:
@@ -63,6 +66,13 @@ class OAuthClientSection:
         if spec.secret:
             return host.secrets.get(self.owner, field_id, REF)
         return host.setting(self.owner, field_id, "") or spec.default
+
+    def date(self, host: Any, field_id: str) -> dt.date | None:
+        """A date field's day; None when empty (or not a date: it was checked on save)."""
+        try:
+            return dt.date.fromisoformat(str(self.value(host, field_id)))
+        except ValueError:
+            return None
 
     def is_set(self, ctx: SectionContext, field_id: str) -> bool:
         return ctx.host.secrets.has(self.owner, field_id, REF)
@@ -91,6 +101,9 @@ class OAuthClientSection:
             if spec.https_url and not _https_url(raw.strip()):
                 v.error(spec.id, _("Enter an address starting with https:// (a token is sent "
                                    "there)."), "https_required")
+            elif spec.date and not _is_date(raw.strip()):
+                v.error(spec.id, _("Enter a date as YYYY-MM-DD, e.g. 2027-06-30."),
+                        "date_format")
             else:
                 v.normalised[spec.id] = raw if spec.secret else raw.strip()
         return v
@@ -110,6 +123,14 @@ class OAuthClientSection:
                 changes[spec.id] = [ctx.host.setting(self.owner, spec.id, ""), value]
                 ctx.host.set_setting(self.owner, spec.id, value, actor=ctx.actor)
         return changes
+
+
+def _is_date(value: str) -> bool:
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return len(value) == 10
 
 
 def _https_url(value: str) -> bool:

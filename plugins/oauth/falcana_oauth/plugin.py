@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         HelpText,
         Host,
         Mailbox,
+        Notice,
         SectionContext,
     )
     from falcana_core.api.net import RegisterClient
@@ -83,6 +84,13 @@ def explain_delivery_error(failure: DeliveryFailure) -> Explanation | None:
     from falcana_oauth.explain import explain
 
     return explain(failure)
+
+
+@hookimpl
+def mailbox_notices(host: Host, mailbox: Mailbox) -> list[Notice]:
+    from falcana_oauth.notices import notices
+
+    return notices(host, mailbox)
 
 
 @hookimpl

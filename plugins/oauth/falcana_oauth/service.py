@@ -133,6 +133,10 @@ class OAuthProvider:
     smtp_hosts: Sequence[str] | str = ()
     #: mail APIs the client's tokens also open (transports beside SMTP)
     apis: Sequence[OAuthApi] = ()
+    #: the day the client secret runs out, as the admin entered it (warned 14 days ahead)
+    secret_expires: dt.date | None = None
+    #: days without use after which the provider ends a refresh token (Microsoft: 90)
+    refresh_idle_days: int | None = None
 
     def api(self, transport: str) -> OAuthApi | None:
         """The scopes for a transport ("" or "smtp": XOAUTH2); None: not offered."""

@@ -589,3 +589,81 @@ def test_a_trickling_token_service_ends_at_the_tests_deadline(
     result = host.run_action(box, "smtp.test", {}, actor="admin")
     assert not result.ok and time.monotonic() - started < 3 + 5
     slow.close()
+
+
+# -- mailbox health: what the sign-in tells ahead, and a consent revoked -------------------
+
+def health_on(host: Host) -> None:
+    object.__setattr__(host.config, "health_every", 86400.0)  # the deployment default
+
+
+def test_a_token_revoked_at_the_authorization_server_breaks_the_mailbox_at_its_verify(
+        host: Host, smtp: SmtpTestServer, oauth: OAuthTestServer, client: FlaskClient) -> None:
+    health_on(host)
+    box = mailbox(host, smtp, "anna", ANNA, "oauth2")
+    client.post("/login", data={"login": "anna", "password": "user-pw"})
+    consent(client, f"/plugins/oauth/microsoft/start?mailbox={box.id}", ANNA)
+    report = host.health.verify(box)
+    assert report is not None and report.state.value == "ok"
+    oauth.revoke_all()  # the user changed their password at Microsoft, say
+    with host.transaction() as s:
+        s.execute(update(OAuthConnection).values(
+            expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)))
+    report = host.health.verify(box)
+    assert report is not None and report.state.value == "broken"
+    assert report.reason is not None and report.reason["step"] == "token"
+    assert report.reason["explanation"]["field"] == "auth_method"
+    assert smtp.messages == []  # a verify never sends
+    assert host.outbox.paused(box.id) is not None
+    assert CLIENT_SECRET not in json.dumps(report.as_dict("de"))
+
+
+def save_expiry(host: Host, day: str) -> Any:
+    return host.save_section(None, "oauth_microsoft", {"client_secret_expires": day},
+                             actor="admin")
+
+
+def test_a_client_secret_expiring_in_ten_days_gives_every_signed_in_mailbox_a_warning(
+        host: Host, smtp: SmtpTestServer, oauth: OAuthTestServer) -> None:
+    from falcana_core.i18n import language
+
+    health_on(host)
+    box = mailbox(host, smtp, "", SHARED, "oauth2_app", shared=True)
+    today = dt.date.today()
+    assert save_expiry(host, (today + dt.timedelta(days=30)).isoformat()).saved
+    report = host.health.verify(box)
+    assert report is not None and report.state.value == "ok"  # 30 days: not yet
+    assert save_expiry(host, (today + dt.timedelta(days=10)).isoformat()).saved
+    report = host.health.verify(box)
+    assert report is not None and report.state.value == "warning"
+    shown = report.as_dict("de")["notices"]
+    assert [n["id"] for n in shown] == ["oauth.client_secret_expires"]
+    assert shown[0]["days_left"] == 10 and shown[0]["field"] == "client_secret"
+    assert "Systemeinstellungen" in shown[0]["fix"]
+    with language("de"):
+        refused = save_expiry(host, "31.12.2026")
+        assert not refused.saved
+        error = refused.validation.errors[0]
+        assert error.field == "client_secret_expires" and "JJJJ-MM-TT" in str(error.text)
+
+
+def test_a_sign_in_unused_for_80_days_warns_and_its_next_use_clears_it(
+        host: Host, smtp: SmtpTestServer, oauth: OAuthTestServer, client: FlaskClient) -> None:
+    health_on(host)
+    box = mailbox(host, smtp, "anna", ANNA, "oauth2")
+    client.post("/login", data={"login": "anna", "password": "user-pw"})
+    consent(client, f"/plugins/oauth/microsoft/start?mailbox={box.id}", ANNA)
+    assert (first := host.health.verify(box)) is not None and first.state.value == "ok"
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=82)
+    with host.transaction() as s:
+        s.execute(update(OAuthConnection).values(connected_at=long_ago, refreshed_at=None))
+    report = host.health.report(box)
+    assert report.state.value == "warning"
+    notice = report.as_dict("en")["notices"][0]
+    assert notice["id"] == "oauth.refresh_idle" and notice["days_left"] == 8
+    assert notice["action"] == "oauth.microsoft.sign_in"
+    with host.transaction() as s:  # the access token ran out long ago: a verify refreshes
+        s.execute(update(OAuthConnection).values(expires_at=long_ago))
+    report = host.health.verify(box)
+    assert report is not None and report.state.value == "ok" and report.notices == []
+    assert oauth.grants["refresh_token"] == 1 and smtp.messages == []

@@ -13,6 +13,8 @@ from falcana_providers_gmail.i18n import _
 
 PLUGIN = "providers_gmail"  # owner of the client settings
 PROVIDER_ID = "google"
+#: Google ends a refresh token unused for six months
+REFRESH_IDLE_DAYS = 182
 SMTP_SCOPE = "https://mail.google.com/"
 
 SECTION = OAuthClientSection(PLUGIN, "oauth_google", _("Google: OAuth2 sign-in"), [
@@ -53,7 +55,7 @@ def provider(host: Any) -> OAuthProvider | None:
         client_secret=SECTION.value(host, "client_secret"), service_account=key,
         delegation_scope=SMTP_SCOPE,
         authorize_params={"access_type": "offline", "prompt": "consent"},
-        sign_in_label=_("Sign in with Google"),
+        sign_in_label=_("Sign in with Google"), refresh_idle_days=REFRESH_IDLE_DAYS,
         smtp_hosts=str(SECTION.value(host, "smtp_servers")),
         apis=(OAuthApi(gmail_api.TRANSPORT, gmail_api.API.label,
                        f"{gmail_api.SCOPE} openid email",

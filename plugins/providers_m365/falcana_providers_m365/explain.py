@@ -6,7 +6,7 @@ from typing import Any
 
 from falcana_smtp_settings.api import ReplyRule, provider_explanation
 
-from falcana_core.api import DeliveryFailure, Explanation, Retry, Text
+from falcana_core.api import DeliveryFailure, Explanation, Retry, Scope, Text
 from falcana_providers_m365.detect import M365, OUTLOOK_COM
 from falcana_providers_m365.i18n import _
 
@@ -34,6 +34,19 @@ SEND_AS_DENIED = _e(
     _("Use the mailbox's own address as e-mail, or have the Microsoft 365 admin grant "
       "\"Send As\" on that address. Retrying does not help."),
     field="email", retry=Retry.NO)
+
+TERRL_DOCS = (_("Microsoft: Tenant External Recipient Rate Limit (Exchange Online limits)"),
+              "https://learn.microsoft.com/office365/servicedescriptions/"
+              "exchange-online-service-description/exchange-online-limits")
+
+TENANT_LIMIT = _e(
+    "tenant_recipient_limit",
+    _("The whole Microsoft 365 organisation reached its limit of external recipients in 24 "
+      "hours (every mailbox of the tenant gets this reply, even one that sent little)."),
+    _("Wait: every mailbox of this domain pauses for an hour and tries again. For lasting "
+      "relief, the tenant needs more paid licences (the limit grows with them) or mailings "
+      "through a bulk-mail service."),
+    retry=Retry.LATER, scope=Scope.DOMAIN, retry_after=3600, links=(TERRL_DOCS,))
 
 RULES = (
     # OAuth2 (XOAUTH2): Microsoft answers a refused token with the generic 5.7.3
@@ -109,6 +122,10 @@ RULES = (
         _("The mailbox reached Microsoft's daily sending limit (10,000 recipients a day)."),
         _("Wait 24 hours; mail is sent again then."), retry=Retry.LATER,
         retry_after=24 * 3600), distinctive=True),
+    # the tenant's external recipient rate limit (TERRL): every mailbox of the
+    # organisation gets it, so all of the domain's mailboxes wait, not only this one
+    ReplyRule(550, "5.7.233", (), TENANT_LIMIT, distinctive=True),
+    ReplyRule(550, "5.7.232", (), TENANT_LIMIT, distinctive=True),
     ReplyRule(432, "4.3.2", ("Concurrent connections limit exceeded",), _e(
         "too_many_connections",
         _("More than 3 connections to this mailbox at once."),

@@ -15,6 +15,8 @@ PLUGIN = "providers_m365"  # owner of the client settings
 PROVIDER_ID = "microsoft"
 SMTP_SCOPE = "https://outlook.office.com/SMTP.Send"
 APP_SCOPE = "https://outlook.office365.com/.default"
+#: a refresh token unused this long is dead (AADSTS700082); each use gives a new one
+REFRESH_IDLE_DAYS = 90
 
 SECTION = OAuthClientSection(PLUGIN, "oauth_microsoft",
                              _("Microsoft 365: OAuth2 sign-in"), [
@@ -23,6 +25,10 @@ SECTION = OAuthClientSection(PLUGIN, "oauth_microsoft",
     ClientField("client_secret", _("Client secret"),
                 _("A client secret of the app registration; needed for app-only access."),
                 secret=True),
+    ClientField("client_secret_expires", _("Client secret expires on"),
+                _("The date Microsoft Entra shows beside the secret (Certificates & secrets, "
+                  "Expires), as YYYY-MM-DD: every mailbox signing in through this client "
+                  "shows a warning 14 days ahead."), date=True),
     ClientField("tenant", _("Tenant"),
                 _("Your tenant id, \"organizations\" for work accounts, or \"common\" when "
                   "personal Outlook.com accounts must sign in too."), default="organizations"),
@@ -53,6 +59,8 @@ def provider(host: Any) -> OAuthProvider | None:
         authorize_params={"prompt": "select_account"},
         sign_in_label=_("Sign in with Microsoft"),
         smtp_hosts=str(SECTION.value(host, "smtp_servers")),
+        secret_expires=SECTION.date(host, "client_secret_expires"),
+        refresh_idle_days=REFRESH_IDLE_DAYS,
         apis=(OAuthApi(graph.TRANSPORT, graph.API.label,
                        f"{graph.SCOPE} offline_access openid email",
                        app_scope=graph.APP_SCOPE,

@@ -38,7 +38,7 @@ from falcana_providers_m365.i18n import _
 if TYPE_CHECKING:
     from falcana_oauth import OAuthProvider
 
-    from falcana_core.api import Host, RegisterTransport, Section
+    from falcana_core.api import Host, Mailbox, Notice, RegisterTransport, Section
     from falcana_core.api.net import RegisterClient
 
 
@@ -127,6 +127,13 @@ def explain_delivery_error(failure: DeliveryFailure) -> Explanation | None:
 
         return explain(failure)
     return explain_by_rules(failure, RULES, is_microsoft)
+
+
+@hookimpl
+def mailbox_notices(host: Host, mailbox: Mailbox) -> list[Notice]:
+    from falcana_providers_m365.notices import notices
+
+    return notices(host, mailbox)
 
 
 @hookimpl

@@ -9,7 +9,7 @@ from falcana_providers_m365.i18n import _
 LAST_CHECKED = "2026-11-27"
 
 LIMITS = Limits(max_connections=3, messages_per_minute=30, recipients_per_day=10_000,
-                recipients_per_message=500)
+                recipients_per_message=1000)
 
 SETUP_DOCS = (_("Microsoft: Set up a multifunction device or application to send email "
                 "using Microsoft 365"),

@@ -140,6 +140,7 @@ def test_limits(falcana_host: Host) -> None:
     limits = provider_limits(falcana_host, "m365")
     assert limits is not None and limits.max_connections == 3
     assert limits.messages_per_minute == 30
+    assert limits.recipients_per_message == 1000  # the service maximum, not 500
 
 
 # Replies as Microsoft sends them (providers.md), with the step at which they come.
@@ -201,6 +202,12 @@ WIRE = [
      "Failed to process message due to a permanent exception with message Cannot submit "
      "message. [Hostname=FR2P281MB0123.DEUP281.PROD.OUTLOOK.COM]",
      "m365.quota_exceeded", None),
+    ("data", "550 5.7.233 Your message can't be sent because your organization has exceeded "
+     "the tenant's external recipient rate limit. [FR2P281MB0123.DEUP281.PROD.OUTLOOK.COM]",
+     "m365.tenant_recipient_limit", None),
+    ("rcpt", "550 5.7.232 Your message can't be sent because your trial tenant has exceeded "
+     "its external recipient rate limit. [AM0PR02MB1234.eurprd02.prod.outlook.com]",
+     "m365.tenant_recipient_limit", None),
 ]
 
 
