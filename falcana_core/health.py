@@ -31,12 +31,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from falcana_core.bulk import insert_if_missing
 from falcana_core.delivery import Retry, Scope
 from falcana_core.i18n import Domain, Text, text_in
-from falcana_core.models import Mailbox, MailboxHealth, utcnow
+from falcana_core.models import Mailbox, MailboxHealth, User, utcnow
 from falcana_core.outbox import OutboxPolicy, as_utc, error_record, lock_queue
 from falcana_core.transports import DeliveryError
 
@@ -166,18 +166,31 @@ class Health:
     def reports(self, *, state: HealthState | None = None,
                 today: dt.date | None = None) -> list[HealthReport]:
         """Every tracked mailbox's report, by address."""
+        states = None if state is None else {state}
+        return [report for _box, report in self.listing(states=states, today=today)]
+
+    def listing(self, *, states: set[HealthState] | None = None, search: str = "",
+                today: dt.date | None = None) -> list[tuple[Mailbox, HealthReport]]:
+        """Tracked mailboxes with their reports, by address: those in ``states`` (None:
+        all) whose address or user's name contains ``search`` (the admin's health view)."""
+        query = select(Mailbox, MailboxHealth).join(
+            MailboxHealth, MailboxHealth.mailbox_id == Mailbox.id)
+        if search.strip():
+            needle = search.strip().lower()
+            query = query.outerjoin(User, User.id == Mailbox.user_id).where(or_(*(
+                func.lower(column).contains(needle, autoescape=True) for column in (
+                    Mailbox.address, Mailbox.display_name, User.login,
+                    User.first_name + " " + User.last_name))))
         with self.host.sessions() as s:
-            pairs = list(s.execute(select(Mailbox, MailboxHealth).join(
-                MailboxHealth, MailboxHealth.mailbox_id == Mailbox.id)
-                .order_by(Mailbox.address, Mailbox.id)))
-        found = [self._report(box, row, today) for box, row in pairs]
-        return [r for r in found if state is None or r.state is state]
+            pairs = list(s.execute(query.order_by(Mailbox.address, Mailbox.id)))
+        found = [(box, self._report(box, row, today)) for box, row in pairs]
+        return [(b, r) for b, r in found if states is None or r.state in states]
 
     def counts(self) -> dict[str, int]:
         """Tracked mailboxes by stored state (one query: the admin's overview)."""
         with self.host.sessions() as s:
             rows = dict(s.execute(select(MailboxHealth.state, func.count())
-                                  .group_by(MailboxHealth.state)))
+                                  .group_by(MailboxHealth.state)).all())
         return {state.value: rows.get(state.value, 0) for state in HealthState}
 
     def _report(self, mailbox: Mailbox, row: MailboxHealth | None,

@@ -206,6 +206,11 @@ class Mailboxes:
         with self._host.sessions() as s:
             return s.get(Mailbox, mailbox_id)
 
+    def find_personal(self, user: User) -> Mailbox | None:
+        """The user's personal mailbox if it exists (nothing is created)."""
+        with self._host.sessions() as s:
+            return s.scalar(select(Mailbox).where(Mailbox.user_id == user.id))
+
     def personal(self, user: User) -> Mailbox:
         """The user's personal mailbox, created on first use."""
         with self._host.transaction() as s:

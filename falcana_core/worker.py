@@ -871,9 +871,9 @@ class Worker:
         domain = address.rpartition("@")[2].lower()
         if not domain:
             return []
-        pattern = "%@" + domain.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return list(s.scalars(select(Mailbox.id).where(
-            func.lower(Mailbox.address).like(pattern, escape="\\"), Mailbox.id != mailbox_id)
+            func.lower(Mailbox.address).endswith("@" + domain, autoescape=True),
+            Mailbox.id != mailbox_id)
             .order_by(Mailbox.id)))
 
     def _release(self, token: str, ids: Sequence[int]) -> None:

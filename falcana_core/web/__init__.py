@@ -34,7 +34,7 @@ def create_app(host: Host | None = None, **overrides: Any) -> Flask:
     from flask_wtf.csrf import CSRFProtect
 
     from falcana_core.host import Host
-    from falcana_core.web import auth, views
+    from falcana_core.web import auth, health, views
     from falcana_core.web.limits import ActionGate
 
     host = host or Host.start()
@@ -64,6 +64,7 @@ def create_app(host: Host | None = None, **overrides: Any) -> Flask:
     CSRFProtect(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(health.bp)
     views.install(app)
     _mount_plugin_routes(app, host)
     return app

@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.wrappers import Response
 
 from falcana_core.general import users_may_edit_own
+from falcana_core.health import HealthState
 from falcana_core.i18n import (
     SUPPORTED_LANGUAGES,
     current_language,
@@ -126,7 +127,8 @@ def home() -> Response:
 @admin_required
 def admin() -> str:
     return render_template("admin.html", shared=host().mailboxes.shared(),
-                           first_visit=not session.get("seen_panel"))
+                           first_visit=not session.get("seen_panel"),
+                           broken=host().health.counts()[HealthState.BROKEN.value])
 
 
 @bp.route("/admin/users")

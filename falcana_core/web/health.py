@@ -1,0 +1,154 @@
+"""The admins' health view ("Postfach-Zustand"): how many mailboxes can send, which cannot
+or soon will not and why, filtered, as CSV; and the notice a user gets at login when their
+own mailbox cannot send (docs/health.md)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from falcana_core.general import users_may_edit_own
+from falcana_core.health import HealthReport, HealthState
+from falcana_core.i18n import Text, current_language, text_in
+from falcana_core.web.auth import admin_required, host
+from falcana_core.web.i18n import _
+
+if TYPE_CHECKING:
+    from falcana_core.models import Mailbox, User
+
+bp = Blueprint("health", __name__)
+#: rows a page shows; the CSV holds every one
+PAGE = 200
+#: the default filter: what needs someone's attention
+PROBLEMS = "problems"
+FILTERS = {PROBLEMS: {HealthState.BROKEN, HealthState.WARNING},
+           **{s.value: {s} for s in HealthState}, "all": None}
+#: the worst first: what cannot send is at the top of the list
+ORDER = (HealthState.BROKEN, HealthState.WARNING, HealthState.UNKNOWN, HealthState.OK)
+STATE_LABELS: dict[str, Text] = {
+    "ok": _("ok"), "warning": _("warning"), "broken": _("broken"),
+    "unknown": _("not checked yet")}
+
+
+def _filters() -> tuple[str, set[HealthState] | None, str]:
+    chosen = request.args.get("state", PROBLEMS)
+    if chosen not in FILTERS:
+        chosen = PROBLEMS
+    return chosen, FILTERS[chosen], request.args.get("q", "")[:200]
+
+
+def _owner(box: Mailbox) -> str:
+    if box.user is None:
+        return text_in(_("Shared mailbox"), current_language())
+    return box.user.full_name or box.user.login
+
+
+def row(box: Mailbox, report: HealthReport) -> dict[str, Any]:
+    """One line of the view and the CSV, in the admin's language: what is wrong, what
+    fixes it, by when."""
+    lang = current_language()
+    today = report.today
+    cause = fix = ""
+    due = None
+    if report.state is HealthState.BROKEN:
+        why = (report.reason or {}).get("explanation") or {}
+        cause, fix = why.get("cause", ""), why.get("fix", "")
+    elif report.notices:
+        first = report.notices[0]
+        cause, fix = text_in(first.cause, lang), text_in(first.fix, lang)
+        due = first.due
+    return {"mailbox_id": box.id, "address": box.address, "owner": _owner(box),
+            "state": report.state.value,
+            "state_label": text_in(STATE_LABELS[report.state.value], lang),
+            "cause": cause, "fix": fix, "due": due.isoformat() if due else "",
+            "days_left": (due - today).days if due else "",
+            "more": max(0, len(report.notices) - 1),
+            "checked_at": _when(report.checked_at),
+            "next_check_at": _when(report.next_check_at)}
+
+
+def _when(value: dt.datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+@bp.route("/admin/health")
+@admin_required
+def view() -> str:
+    chosen, states, search = _filters()
+    listing = host().health.listing(search=search)
+    counts = {s.value: 0 for s in HealthState}
+    for _box, report in listing:
+        counts[report.state.value] += 1
+    shown = [row(b, r) for b, r in sorted(
+        listing, key=lambda pair: ORDER.index(pair[1].state))
+        if states is None or r.state in states]
+    return render_template("health.html", counts=counts, rows=shown[:PAGE],
+                           hidden=max(0, len(shown) - PAGE), chosen=chosen, search=search,
+                           labels={k: text_in(v, current_language())
+                                   for k, v in STATE_LABELS.items()})
+
+
+COLUMNS = ("address", "owner", "state", "cause", "fix", "due", "days_left", "checked_at",
+           "next_check_at")
+
+
+@bp.route("/admin/health.csv")
+@admin_required
+def export() -> Response:
+    """The filtered list for a spreadsheet; a cell that a spreadsheet would run as a
+    formula is quoted (an address or a server's reply is not ours to trust)."""
+    _chosen, states, search = _filters()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    for box, report in host().health.listing(states=states, search=search):
+        line = row(box, report)
+        writer.writerow([_cell(line[c]) for c in COLUMNS])
+    stamp = dt.date.today().isoformat()
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="falcana-health-{stamp}.csv"'})
+
+
+def _cell(value: Any) -> str:
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.route("/admin/health/<int:mailbox_id>/check", methods=["POST"])
+@admin_required
+def check(mailbox_id: int) -> Response:
+    """Verify soon: the worker takes it on its next round (the web sends nothing)."""
+    if host().mailboxes.get(mailbox_id) is None:
+        abort(404)
+    host().health.track(mailbox_id, after=0)
+    flash(text_in(_("The mailbox is checked within the next minute."), current_language()),
+          "saved")
+    kept: dict[str, Any] = request.args.to_dict()
+    return redirect(url_for("health.view", **kept))
+
+
+def tell_at_login(user: User) -> None:
+    """A user whose own mailbox cannot send, or soon will not, learns it as they log in,
+    with where to fix it (their settings when they may edit them, else an admin)."""
+    box = host().mailboxes.find_personal(user)
+    if box is None:
+        return
+    report = host().health.report(box)
+    lang = current_language()
+    may_fix = user.is_admin or users_may_edit_own(host())
+    where = _("Open \u201cMy settings\u201d to fix it.") if may_fix else \
+        _("Please tell an admin.")
+    if report.state is HealthState.BROKEN:
+        why = (report.reason or {}).get("explanation") or {}
+        flash(" ".join(filter(None, (
+            text_in(_("Your mailbox can no longer send:"), lang), why.get("fix", ""),
+            text_in(where, lang)))), "health-broken")
+    elif report.notices:
+        notice = report.notices[0]
+        flash(" ".join((text_in(notice.cause, lang), text_in(notice.fix, lang),
+                        text_in(where, lang))), "health-warning")
