@@ -46,3 +46,19 @@ class OAuthConsentLink(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column()
     used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class OAuthMigration(Base):
+    """A mailbox moved off its password in bulk (``falcana mail migrate``): what it was
+    before, so that ``--rollback`` restores it exactly."""
+
+    __tablename__ = "oauth_migrations"
+
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    provider: Mapped[str] = mapped_column(String(50))  # the OAuth client's id
+    auth_method: Mapped[str] = mapped_column(String(20))  # the sign-in it moved to
+    #: the e-mail settings as they were (no secret: the password stays where it was)
+    previous: Mapped[dict[str, Any]] = mapped_column(JSON)
+    switched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    switched_by: Mapped[str] = mapped_column(String(150), default="")

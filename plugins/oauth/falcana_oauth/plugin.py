@@ -9,6 +9,7 @@ from falcana_core.api import hookimpl
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    import click
     from falcana_smtp_settings.api import SmtpSession, SmtpSettings
 
     from falcana_core.api import (
@@ -91,6 +92,13 @@ def mailbox_notices(host: Host, mailbox: Mailbox) -> list[Notice]:
     from falcana_oauth.notices import notices
 
     return notices(host, mailbox)
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    from falcana_oauth.cli import register
+
+    register(cli)
 
 
 @hookimpl

@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -133,6 +134,9 @@ class OAuthProvider:
     smtp_hosts: Sequence[str] | str = ()
     #: mail APIs the client's tokens also open (transports beside SMTP)
     apis: Sequence[OAuthApi] = ()
+    #: the detected providers its app-only or delegation signs in for (empty: all it
+    #: serves); the others need their user's sign-in (Outlook.com, consumer Gmail)
+    admin_serves: Sequence[str] = ()
     #: the day the client secret runs out, as the admin entered it (warned 14 days ahead)
     secret_expires: dt.date | None = None
     #: days without use after which the provider ends a refresh token (Microsoft: 90)
@@ -207,6 +211,7 @@ class OAuth:
 
     def __init__(self, host: Host) -> None:
         self.host = host
+        self._trials = threading.local()
 
     # -- providers -------------------------------------------------------------------
 
@@ -405,6 +410,9 @@ class OAuth:
         (once for all workers) when about to expire, or when the server ``rejected`` the
         one we hold (a 401: revoked or expired early)."""
         transport = transport if transport is not None else (mailbox.transport or SMTP)
+        trial = self._trial(mailbox.id)
+        if trial is not None:
+            return self._trial_token(trial, transport, deadline)
         row = self.connection(mailbox.id)
         if row is None:
             raise OAuthError("oauth.not_connected", _("This mailbox is not signed in."),
@@ -413,6 +421,38 @@ class OAuth:
         if cached is not None:
             return cached
         return self._refresh(mailbox, transport, rejected, deadline)
+
+    @contextlib.contextmanager
+    def trial(self, mailbox: Mailbox, provider: OAuthProvider, mode: str) -> Iterator[None]:
+        """Sign the mailbox in with ``mode`` without switching it (a migration's dry run):
+        in this thread its tokens come from ``mode`` and stay in memory; nothing of the
+        mailbox's stored sign-in is read or changed."""
+        if mode not in (APP, DELEGATION) or mode not in provider.modes:
+            raise ValueError(f"{provider.id} offers no {mode} sign-in")
+        trials: dict[int, OAuthConnection] = getattr(self._trials, "rows", {})
+        self._trials.rows = {**trials, mailbox.id: OAuthConnection(
+            mailbox_id=mailbox.id, provider=provider.id, mode=mode, account=mailbox.address,
+            status="connected")}
+        try:
+            yield
+        finally:
+            self._trials.rows = trials
+
+    def _trial(self, mailbox_id: int) -> OAuthConnection | None:
+        found: OAuthConnection | None = getattr(self._trials, "rows", {}).get(mailbox_id)
+        return found
+
+    def _trial_token(self, row: OAuthConnection, transport: str,
+                     deadline: float | None) -> AccessToken:
+        provider = self.providers().get(row.provider)
+        api = self._api(row, transport)
+        if provider is None or api is None:
+            raise OAuthError("oauth.no_client",
+                             _("The OAuth client for this mailbox is not configured."),
+                             _("Enter it in the deployment settings."))
+        token, source = self._new_token(provider, row, api, deadline)
+        expires = utcnow() + dt.timedelta(seconds=int(token.get("expires_in") or 3600))
+        return AccessToken(SecretValue(token["access_token"]), row.account, source, expires)
 
     def _api(self, row: OAuthConnection, transport: str) -> OAuthApi | None:
         """The scopes for the transport, or None when the client is gone (refreshing

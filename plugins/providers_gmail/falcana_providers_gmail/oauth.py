@@ -8,7 +8,7 @@ from falcana_oauth import ClientField, OAuthApi, OAuthClientSection, OAuthProvid
 
 from falcana_core.api import HelpText
 from falcana_providers_gmail import gmail_api
-from falcana_providers_gmail.detect import PROVIDERS
+from falcana_providers_gmail.detect import PROVIDERS, WORKSPACE
 from falcana_providers_gmail.i18n import _
 
 PLUGIN = "providers_gmail"  # owner of the client settings
@@ -56,6 +56,7 @@ def provider(host: Any) -> OAuthProvider | None:
         delegation_scope=SMTP_SCOPE,
         authorize_params={"access_type": "offline", "prompt": "consent"},
         sign_in_label=_("Sign in with Google"), refresh_idle_days=REFRESH_IDLE_DAYS,
+        admin_serves=(WORKSPACE,),
         smtp_hosts=str(SECTION.value(host, "smtp_servers")),
         apis=(OAuthApi(gmail_api.TRANSPORT, gmail_api.API.label,
                        f"{gmail_api.SCOPE} openid email",

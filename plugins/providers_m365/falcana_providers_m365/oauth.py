@@ -60,7 +60,7 @@ def provider(host: Any) -> OAuthProvider | None:
         sign_in_label=_("Sign in with Microsoft"),
         smtp_hosts=str(SECTION.value(host, "smtp_servers")),
         secret_expires=SECTION.date(host, "client_secret_expires"),
-        refresh_idle_days=REFRESH_IDLE_DAYS,
+        refresh_idle_days=REFRESH_IDLE_DAYS, admin_serves=(M365,),
         apis=(OAuthApi(graph.TRANSPORT, graph.API.label,
                        f"{graph.SCOPE} offline_access openid email",
                        app_scope=graph.APP_SCOPE,

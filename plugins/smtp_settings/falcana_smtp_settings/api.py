@@ -31,8 +31,13 @@ if TYPE_CHECKING:
         explain_by_rules,
         provider_explanation,
     )
-    from falcana_smtp_settings.settings import SmtpSettings, binding, load_settings
-    from falcana_smtp_settings.testmail import TestPart
+    from falcana_smtp_settings.settings import (
+        SmtpSettings,
+        binding,
+        load_settings,
+        mailboxes_by_sign_in,
+    )
+    from falcana_smtp_settings.testmail import TestPart, TestResult, run_test
     from falcana_smtp_settings.transport import provider_limits, stored_provider
 
 

@@ -163,3 +163,15 @@ def unpin(host: Host, mailbox: Mailbox, *, actor: str) -> None:
         if account is not None:
             account.pin_sha256 = account.pin_for = None
     host.audit.record(actor, "smtp.unpin", "mailbox", str(mailbox.id), {})
+
+
+def mailboxes_by_sign_in(host: Host, auth_method: str) -> list[Mailbox]:
+    """The mailboxes that send by SMTP and sign in with ``auth_method``, by address: what a
+    bulk change of sign-in (``falcana mail migrate``) picks from."""
+    from sqlalchemy import select
+
+    with host.sessions() as s:
+        return list(s.scalars(select(Mailbox).join(
+            SmtpAccount, SmtpAccount.mailbox_id == Mailbox.id).where(
+            SmtpAccount.auth_method == auth_method, SmtpAccount.host != "",
+            Mailbox.transport.in_(("", "smtp"))).order_by(Mailbox.address, Mailbox.id)))
