@@ -82,6 +82,9 @@ class Notice:
     field: str | None = None
     action: str | None = None
     order: int = 100
+    #: a command that fixes it for every mailbox at once, shown once per notice in the
+    #: admins' health view ("falcana mail migrate m365 --dry-run")
+    bulk: str | None = None
 
     def warns(self, today: dt.date) -> bool:
         return self.due is None or (self.due - today).days <= self.warn_days
@@ -92,6 +95,7 @@ class Notice:
     def as_dict(self, lang: str, today: dt.date) -> dict[str, Any]:
         return {"id": self.id, "cause": text_in(self.cause, lang),
                 "fix": text_in(self.fix, lang), "field": self.field, "action": self.action,
+                "bulk": self.bulk,
                 "due": self.due.isoformat() if self.due else None,
                 "days_left": self.days_left(today), "warns": self.warns(today)}
 

@@ -88,9 +88,24 @@ def view() -> str:
         listing, key=lambda pair: ORDER.index(pair[1].state))
         if states is None or r.state in states]
     return render_template("health.html", counts=counts, rows=shown[:PAGE],
+                           ahead=_grouped(listing),
                            hidden=max(0, len(shown) - PAGE), chosen=chosen, search=search,
                            labels={k: text_in(v, current_language())
                                    for k, v in STATE_LABELS.items()})
+
+
+def _grouped(listing: list[tuple[Mailbox, HealthReport]]) -> list[dict[str, Any]]:
+    """Each notice once, with how many mailboxes it concerns and the command that fixes
+    it for all of them, where its plugin names one (the most mailboxes first)."""
+    lang = current_language()
+    groups: dict[str, dict[str, Any]] = {}
+    for _box, report in listing:
+        for notice in report.notices:
+            group = groups.setdefault(notice.id, {
+                "id": notice.id, "cause": text_in(notice.cause, lang), "bulk": notice.bulk,
+                "days_left": notice.days_left(report.today), "count": 0})
+            group["count"] += 1
+    return sorted(groups.values(), key=lambda g: -g["count"])
 
 
 COLUMNS = ("address", "owner", "state", "cause", "fix", "due", "days_left", "checked_at",

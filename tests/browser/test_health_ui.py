@@ -59,6 +59,9 @@ def test_the_admin_sees_what_needs_attention_in_view_and_opens_it(
         assert in_view(sized, row), row
     assert "defekt" in broken.inner_text() and "Passwort" in broken.inner_text()
     assert "Tage" in warned.inner_text() and "OAuth2" in warned.inner_text()
+    ahead = sized.locator(".health-ahead[data-notice='m365.basic_auth_off']")
+    assert "Betroffene Postfächer: 1." in ahead.inner_text()  # the way to move them all
+    assert ahead.locator("code").inner_text() == "falcana mail migrate m365 --dry-run"
     if sized.height == 720:
         sized.screenshot(path=str(SCREENSHOTS / "health.png"))
     with sized.expect_download() as download:

@@ -128,3 +128,43 @@ def test_without_an_app_only_client_it_says_what_to_set_up(
     assert refused.exit_code == 2 and "OAuth2" in refused.stderr
     both = falcana_cli("mail", "migrate", "m365", "--dry-run", "--rollback")
     assert both.exit_code == 2
+
+
+GOOGLE = "https://mail.google.com/"
+WORKSPACE = [f"team{i}@agentur-nord.de" for i in range(3)]
+CONSUMER = "privat@gmail.com"  # no delegation for a consumer account
+
+
+def test_workspace_app_passwords_move_to_domain_wide_delegation_and_back(
+        falcana_host: Host, oauth_server: OAuthTestServer, dns_server: Any,
+        smtp_server: Callable[..., SmtpTestServer], falcana_cli: Callable[..., Any]) -> None:
+    host = falcana_host
+    dns_server.set_mx("agentur-nord.de", ["aspmx.l.google.com"])
+    key = oauth_server.add_service_account("falcana-sa@project.iam.example",
+                                           scopes={GOOGLE}, accounts=set(WORKSPACE))
+    assert host.save_section(None, "oauth_google", {
+        "client_id": "", "service_account_key": json.dumps(key),
+        "auth_uri": f"{oauth_server.url}/auth", "token_uri": f"{oauth_server.url}/token",
+        "smtp_servers": "127.0.0.1"}, actor="admin").saved
+    smtp = smtp_server("starttls", users={a: "abcdefghijklmnop" for a in
+                                          [*WORKSPACE, CONSUMER]},
+                       extra_auth={"XOAUTH2": xoauth2_authenticator(oauth_server, GOOGLE)})
+    boxes = {}
+    for address in [*WORKSPACE, CONSUMER]:
+        user = host.users.add(address.split("@")[0], email=address)
+        boxes[address] = box = host.mailboxes.personal(user)
+        assert host.save_section(box, "smtp", {
+            "email": address, "username": address, "password": "abcd efgh ijkl mnop",
+            "host": "127.0.0.1", "port": smtp.port, "security": "tls"}, actor="admin").saved
+    before = settings_of(host, boxes)
+    switched = falcana_cli("mail", "migrate", "gmail", "--json")
+    moved = {m["address"]: m for m in json.loads(switched.stdout)["mailboxes"]}
+    assert switched.exit_code == 1  # the consumer account cannot move without its user
+    assert moved[CONSUMER]["to"] is None and not moved[CONSUMER]["switched"]
+    assert all(moved[a]["switched"] and moved[a]["to"] == "oauth2_delegation"
+               for a in WORKSPACE)
+    text = falcana_cli("mail", "migrate", "gmail", "--dry-run", lang="de")
+    assert "Einwilligungslink" in text.stdout  # the consumer account, in German
+    back = falcana_cli("mail", "migrate", "gmail", "--rollback")
+    assert back.exit_code == 0 and "3 of 3" in back.stdout
+    assert settings_of(host, boxes) == before

@@ -33,7 +33,8 @@ BASIC_AUTH_NOTICE = Notice(
     _("Choose \"Sign-in: OAuth2\" and sign in with Microsoft, or \"Send through: Microsoft "
       "Graph\"; an admin can move every mailbox at once with app-only access (falcana "
       "mail migrate m365)."),
-    due=BASIC_AUTH_OFF, warn_days=WARN_DAYS, field="auth_method", order=10)
+    due=BASIC_AUTH_OFF, warn_days=WARN_DAYS, field="auth_method", order=10,
+    bulk="falcana mail migrate m365 --dry-run")
 
 
 def notices(host: Host, mailbox: Mailbox) -> list[Notice]:
