@@ -675,7 +675,10 @@ def outbox_show(outbox_id: int, as_json: bool) -> None:
         if key not in ("recipients", "last_error"):
             click.echo(f"{key}: {value}")
     for address, result in (m.recipients or {}).items():
-        click.echo(f"  {address}: {result.get('status')} {result.get('reply') or ''}")
+        # what a plugin learned later (a delivery report) comes with the server's text
+        said = result.get("reply") or " ".join(
+            str(result[k]) for k in ("status_code", "diagnostic") if result.get(k))
+        click.echo(f"  {address}: {result.get('status')} {said}")
     if m.last_error:
         e = m.last_error.get("explanation") or {}
         click.echo(str(_("Last error at {step}: {reply}", step=m.last_error.get("step"),

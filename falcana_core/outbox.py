@@ -24,7 +24,7 @@ import datetime as dt
 import enum
 import logging
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
@@ -190,6 +190,65 @@ class Outbox:
     def get(self, outbox_id: int) -> OutboxMessage | None:
         with self.host.sessions() as s:
             return s.get(OutboxMessage, outbox_id)
+
+    def find_sent(self, mailbox_id: int, message_ids: Sequence[str]) -> OutboxMessage | None:
+        """The message this mailbox sent with one of these Message-IDs (a report about it
+        names them); never another mailbox's."""
+        wanted = {m.strip() for m in message_ids if m and m.strip()}
+        wanted |= {f"<{m.strip('<>')}>" for m in wanted}
+        if not wanted:
+            return None
+        with self.host.sessions() as s:
+            return s.scalar(select(OutboxMessage).where(
+                OutboxMessage.mailbox_id == mailbox_id, OutboxMessage.sent_at.is_not(None),
+                OutboxMessage.message_id.in_(sorted(wanted))).order_by(OutboxMessage.id)
+                .limit(1))
+
+    def last_sent(self, mailbox_id: int) -> dt.datetime | None:
+        """When this mailbox last sent a message (None: never)."""
+        with self.host.sessions() as s:
+            found = s.scalar(select(func.max(OutboxMessage.sent_at)).where(
+                OutboxMessage.mailbox_id == mailbox_id))
+        return as_utc(found) if found is not None else None
+
+    def sent_to(self, mailbox_id: int, recipient: str, since: dt.datetime,
+                until: dt.datetime) -> OutboxMessage | None:
+        """The latest message this mailbox sent to ``recipient`` in a time window."""
+        wanted = recipient.strip().lower()
+        with self.host.sessions() as s:
+            rows = s.scalars(select(OutboxMessage).where(
+                OutboxMessage.mailbox_id == mailbox_id, OutboxMessage.sent_at >= since,
+                OutboxMessage.sent_at <= until).order_by(OutboxMessage.sent_at.desc())
+                .limit(500))
+            return next((r for r in rows if wanted in {a.lower() for a in r.recipients}),
+                        None)
+
+    def recipient_learned(self, outbox_id: int, address: str, status: str,
+                          detail: dict[str, Any], *, keep: Callable[[str], bool] =
+                          lambda _old: False) -> bool:
+        """What became of a recipient after the server accepted the message, as a plugin
+        learned it later (a delivery report): its status and the detail, with the time.
+        ``keep(old_status)`` True leaves a status that says more (a hard bounce is not
+        undone by an auto-reply). Returns whether it was recorded."""
+        with self.host.transaction() as s:
+            query = select(OutboxMessage).where(OutboxMessage.id == outbox_id)
+            if s.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update()
+            row = s.scalar(query)
+            if row is None:
+                return False
+            key = next((a for a in row.recipients if a.lower() == address.lower()), None)
+            if key is None:
+                return False
+            before = dict(row.recipients[key] or {})
+            if keep(str(before.get("status", ""))):
+                return False
+            history = [*before.get("history", []),
+                       {k: v for k, v in before.items() if k != "history"}]
+            row.recipients = {**row.recipients, key: {
+                **detail, "status": status, "learned_at": utcnow().isoformat(),
+                "history": history[-10:]}}
+        return True
 
     def list(self, *, status: str | None = None, mailbox_id: int | None = None,
              limit: int = 50) -> list[OutboxMessage]:
