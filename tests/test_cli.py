@@ -134,7 +134,7 @@ def test_the_console_script_runs(tmp_path: Path) -> None:
 def test_db_upgrade_runs_every_plugins_migrations(falcana_cli: Callable[..., Any]) -> None:
     result = falcana_cli("db", "upgrade")
     assert result.exit_code == 0
-    assert result.stdout.strip() == "Upgraded: core, smtp_settings, oauth, sent_copy"
+    assert result.stdout.strip() == "Upgraded: core, smtp_settings, oauth, sent_copy, bounces"
 
 
 def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:

@@ -200,6 +200,24 @@ def imap_copy(env: Env, port: int, security: str) -> Outcome:
     return Outcome(part.ok, json.dumps(result.as_dict("en")))
 
 
+def imap_bounces(env: Env, port: int, security: str) -> Outcome:
+    """Unzustellbare E-Mails: the inbox look, from the Python API and ``falcana bounces
+    look`` (a cron job's)."""
+    from falcana_bounces.service import bounces
+
+    smtp = env.smtp("normal", users={ADDRESS: PASSWORD})
+    box = _smtp_mailbox(env, smtp.port, "normal")
+    assert env.host.save_section(box, "sent_copy", {
+        "mode": "off", "host": "127.0.0.1", "port": str(port), "security": security,
+        "username": "", "password": IMAP_PW, "folder": ""}, actor="admin").saved
+    if env.mode == "cli":
+        assert env.cli is not None
+        shown = env.cli("bounces", "look", "anna", "--json")
+        return Outcome(shown.exit_code == 0, shown.stdout + shown.stderr)
+    look = bounces(env.host).look(box)
+    return Outcome(look.ok, json.dumps(look.as_dict(), default=str))
+
+
 def _discovery(env: Env, *, https_port: int, probe_ports: tuple[tuple[int, str], ...],
                found_by: str) -> Outcome:
     """Einstellungen ermitteln for an address of the row's domain: from the Python API, the
@@ -453,6 +471,7 @@ CLIENTS: dict[str, Client] = {
     "smtp.test": Client(smtp_test, "smtp"),
     "smtp.send": Client(smtp_send, "smtp"),
     "imap.copy": Client(imap_copy, "imap"),
+    "imap.bounces": Client(imap_bounces, "imap"),
     "discovery.autoconfig": Client(discovery_autoconfig, "https"),
     "discovery.probe": Client(discovery_probe, "smtp"),
     "oauth.token": Client(oauth_token, "https"),  # app-only (client credentials)
@@ -502,6 +521,7 @@ def _server_tls(ca: trustme.CA, *names: str) -> ssl.SSLContext:
 #: command line, and those the worker runs, beside the Python API every client has
 WORKER = ("worker", "sigterm")
 MODES = {"smtp.test": ("web", "cli"), "imap.copy": ("web", "cli", *WORKER),
+         "imap.bounces": ("cli",),
          "discovery.autoconfig": ("web", "cli"), "discovery.probe": ("web", "cli"),
          "smtp.send": WORKER, "oauth.token": WORKER, "oauth.token/delegation": WORKER,
          "oauth.token/refresh": WORKER, "graph.send": WORKER, "gmail_api.send": WORKER}

@@ -48,7 +48,7 @@ def test_plugin_whose_import_raises_is_failed_and_dependents_disabled(
     assert dependent.reason == "depends on broken, which is failed"
     assert fine is not None and fine.status is Status.ENABLED
     # the host keeps working: the SMTP section is still there
-    assert [s.id for s in host.sections()] == ["smtp", "sent_copy", "outbox"]
+    assert [s.id for s in host.sections()] == ["smtp", "sent_copy", "outbox", "bounces"]
 
 
 def test_misspelled_hookimpl_disables_its_plugin_naming_the_function(
@@ -158,7 +158,7 @@ def test_a_raising_plugin_in_a_collecting_hook_is_skipped(
 
     with register_plugin(Bad(), "aaa_bad"), caplog.at_level(logging.ERROR):
         sections = falcana_host.sections()
-    assert [s.id for s in sections] == ["smtp", "sent_copy", "outbox"]
+    assert [s.id for s in sections] == ["smtp", "sent_copy", "outbox", "bounces"]
     assert any("aaa_bad" in r.getMessage() and "skipped" in r.getMessage()
                for r in caplog.records)
 
@@ -184,7 +184,8 @@ def test_collected_results_are_ordered_by_declared_order_then_name(
     # registered in the "wrong" order on purpose: registration order must not matter
     with register_plugin(Late(), "zzz_late"), register_plugin(Early(), "aaa_early"):
         ids = [s.id for s in falcana_host.sections()]
-    assert ids == ["first", "early_b", "late", "smtp", "sent_copy", "outbox"]
+    assert ids == ["first", "early_b", "late", "smtp", "sent_copy", "outbox",
+                   "bounces"]
 
 
 def test_loading_reports_but_never_imports_blocked_and_disabled(tmp_path: Path) -> None:

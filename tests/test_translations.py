@@ -17,6 +17,7 @@ PACKAGES = {
     "oauth": ROOT / "plugins/oauth/falcana_oauth",
     "discovery": ROOT / "plugins/discovery/falcana_discovery",
     "sent_copy": ROOT / "plugins/sent_copy/falcana_sent_copy",
+    "bounces": ROOT / "plugins/bounces/falcana_bounces",
     "providers_m365": ROOT / "plugins/providers_m365/falcana_providers_m365",
     "providers_gmail": ROOT / "plugins/providers_gmail/falcana_providers_gmail",
     "providers_de": ROOT / "examples/providers_de/falcana_providers_de",

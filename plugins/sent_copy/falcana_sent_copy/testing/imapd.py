@@ -237,6 +237,17 @@ service stats {{
         finally:
             client.logout()
 
+    def append(self, user: str, folder: str, content: bytes, flags: str = "") -> None:
+        """Put a message in ``folder`` as a mail server's delivery would (for the inbox:
+        ``"INBOX"``)."""
+        client = self._client(user)
+        try:
+            name = folder if folder == "INBOX" else '"' + encode_utf7(folder) + '"'
+            typ, data = client.append(name, flags or None, None, content)
+            assert typ == "OK", data
+        finally:
+            client.logout()
+
     def delete(self, user: str, folder: str, numbers: list[int]) -> None:
         """Delete messages by their sequence numbers (1-based), as a mail program would."""
         client = self._client(user)

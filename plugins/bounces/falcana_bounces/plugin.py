@@ -1,0 +1,41 @@
+"""Hook implementations: the popup's "Unzustellbare E-Mails", the command line, the
+step labels of the inbox look, and its outgoing client."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from falcana_core.api import hookimpl
+
+if TYPE_CHECKING:
+    import click
+
+    from falcana_core.api import Host, Section
+    from falcana_core.api.net import RegisterClient
+
+
+@hookimpl
+def user_settings_sections(host: Host) -> list[Section]:
+    from falcana_bounces.section import BouncesSection
+
+    return [BouncesSection()]
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    from falcana_bounces.cli import bounces_group
+
+    cli.add_command(bounces_group)
+
+
+@hookimpl
+def step_labels() -> dict[str, Any]:
+    from falcana_bounces.steps import STEP_LABELS
+
+    return STEP_LABELS
+
+
+@hookimpl
+def register_outgoing_clients(register: RegisterClient) -> None:
+    register("imap.bounces", "reading the inbox for delivery reports: EXAMINE, SEARCH, "
+             "FETCH (BODY.PEEK), read-only")

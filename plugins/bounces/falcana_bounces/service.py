@@ -1,0 +1,260 @@
+"""Looking at a mailbox's inbox, reading its reports, tying each to the message this
+mailbox sent, recording the recipient's outcome and telling the host application.
+
+A report is tied by the Message-ID of the returned message (what we sent), else by its
+References / In-Reply-To (an auto-reply), else by recipient and time: only when the
+report names no Message-ID at all (one that names another message is about that one).
+Only this mailbox's messages are looked at, never another's. A report that is tied to
+nothing is kept (it was in this mailbox's inbox) but changes no message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from falcana_bounces.inbox import FIRST_LOOK_DAYS, Seen, deadline_in, read_inbox
+from falcana_bounces.models import BounceReport, InboxCursor
+from falcana_bounces.reports import MAX_TEXT, Kind, Report, read_report
+from falcana_core.api import current_language, utcnow
+
+if TYPE_CHECKING:
+    from falcana_core.api import Host, Mailbox
+
+log = logging.getLogger(__name__)
+
+#: the window in which a report without a Message-ID is tied by its recipient
+RECIPIENT_WINDOW = dt.timedelta(days=FIRST_LOOK_DAYS)
+#: the recipient's status in the outbox for each class of report
+STATUS = {Kind.HARD: "bounced_hard", Kind.SOFT: "bounced_soft", Kind.POLICY: "bounced_policy",
+          Kind.DELAYED: "delayed", Kind.AUTO_REPLY: "auto_reply", Kind.DELIVERED: "delivered"}
+#: statuses a later report of this class does not replace (a hard bounce is not undone
+#: by an auto-reply; a success after a soft bounce or a delay is kept)
+KEEPS: dict[Kind, set[str]] = {
+    Kind.HARD: set(), Kind.POLICY: {"bounced_hard"},
+    Kind.SOFT: {"bounced_hard", "bounced_policy"},
+    Kind.DELAYED: {"bounced_hard", "bounced_policy", "bounced_soft", "delivered"},
+    Kind.AUTO_REPLY: {"bounced_hard", "bounced_policy", "bounced_soft"},
+    Kind.DELIVERED: {"bounced_hard", "bounced_policy"}}
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """One recipient's outcome as a report told it (the hooks' argument)."""
+
+    outbox_id: int | None
+    recipient: str
+    kind: Kind
+    status: str | None
+    diagnostic: str
+    matched_by: str | None  # message_id | references | recipient | None
+    reported_at: dt.datetime | None
+    format: str
+
+    def as_dict(self) -> dict[str, Any]:
+        found = dataclasses.asdict(self)
+        found["kind"] = self.kind.value
+        found["reported_at"] = self.reported_at.isoformat() if self.reported_at else None
+        return found
+
+
+@dataclasses.dataclass
+class Look:
+    """What one look at a mailbox's inbox found."""
+
+    mailbox_id: int
+    looked_at: int = 0
+    outcomes: list[Outcome] = dataclasses.field(default_factory=list)
+    too_large: int = 0
+    failure: dict[str, Any] | None = None
+    steps: list[Any] = dataclasses.field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mailbox_id": self.mailbox_id, "ok": self.ok, "looked_at": self.looked_at,
+                "too_large": self.too_large, "failure": self.failure,
+                "outcomes": [o.as_dict() for o in self.outcomes],
+                "steps": [{"id": s.id, "status": s.status.value} for s in self.steps]}
+
+
+def bounces(host: Host) -> Bounces:
+    return host.service("bounces", Bounces)
+
+
+class Bounces:
+    """The bounces part of a host: ``falcana_bounces.service.bounces(host)``."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    # -- looking ------------------------------------------------------------------------
+
+    def readable(self, *, due: bool = False) -> list[Mailbox]:
+        """The mailboxes whose inbox can be read (IMAP settings of the copy in Sent), by
+        address; ``due``: only those whose next look has come."""
+        from falcana_sent_copy.models import SentCopySettings
+
+        from falcana_core.api import Mailbox
+
+        query = select(Mailbox).join(SentCopySettings,
+                                     SentCopySettings.mailbox_id == Mailbox.id).where(
+            SentCopySettings.host != "")
+        if due:
+            query = query.outerjoin(InboxCursor, InboxCursor.mailbox_id == Mailbox.id).where(
+                (InboxCursor.next_look_at.is_(None)) | (InboxCursor.next_look_at <= utcnow()))
+        with self.host.sessions() as s:
+            return list(s.scalars(query.order_by(Mailbox.address, Mailbox.id)))
+
+    def look(self, mailbox: Mailbox) -> Look:
+        """Read what is new in the mailbox's inbox (needs its IMAP settings, the copy in
+        Sent's) and record every report found."""
+        from falcana_sent_copy.copier import session_for
+        from falcana_sent_copy.imap import StepFailed
+        from falcana_sent_copy.settings import imap_settings
+
+        look = Look(mailbox.id)
+        settings = imap_settings(self.host, mailbox)
+        if settings is None:
+            look.failure = {"step": "settings", "explanation": {
+                "cause": "no IMAP settings (Kopie in Gesendet) for this mailbox"}}
+            return look
+        with self.host.sessions() as s:
+            cursor = s.get(InboxCursor, mailbox.id)
+            uidvalidity = cursor.uidvalidity if cursor else None
+            last_uid = cursor.last_uid if cursor else 0
+        session = session_for(self.host, settings, deadline_in(self.host.config.send_deadline))
+        seen: Seen | None = None
+        try:
+            session.open()
+            seen = read_inbox(session, uidvalidity, last_uid, utcnow().date())
+        except StepFailed as failed:
+            explanation = self.host.explain(failed.failure)
+            look.failure = {"step": failed.failure.step, "kind": failed.failure.kind.value,
+                            "explanation": explanation.as_dict(current_language())
+                            if explanation else None}
+        finally:
+            look.steps = list(session.steps)
+            session.close()
+        if seen is not None:
+            look.looked_at, look.too_large = seen.looked_at, len(seen.too_large)
+            for uid, raw in seen.reports:
+                report = read_report(raw)
+                if report is not None:
+                    look.outcomes += self.record(mailbox, uid, report)
+        self._moved_on(mailbox.id, seen, look.failure)
+        return look
+
+    def _moved_on(self, mailbox_id: int, seen: Seen | None,
+                  failure: dict[str, Any] | None) -> None:
+        with self.host.transaction() as s:
+            cursor = s.get(InboxCursor, mailbox_id) or InboxCursor(mailbox_id=mailbox_id,
+                                                                   last_uid=0)
+            if seen is not None:
+                cursor.uidvalidity, cursor.last_uid = seen.uidvalidity, seen.last_uid
+            cursor.looked_at, cursor.error = utcnow(), failure
+            cursor.next_look_at = utcnow() + dt.timedelta(seconds=self.cadence(mailbox_id))
+            s.add(cursor)
+
+    def cadence(self, mailbox_id: int) -> float:
+        """Every 5 minutes while the mailbox sent in the last 3 days, hourly for the
+        rest of its window; a report comes within days of the send."""
+        last = self.host.outbox.last_sent(mailbox_id)
+        if last is None:
+            return 24 * 3600.0
+        age = utcnow() - last
+        return 300.0 if age <= dt.timedelta(days=3) else 3600.0
+
+    # -- recording ----------------------------------------------------------------------
+
+    def record(self, mailbox: Mailbox, uid: int, report: Report) -> list[Outcome]:
+        """Tie a report's findings to this mailbox's messages, record and tell them."""
+        outcomes = []
+        for finding in report.findings:
+            outbox_id, matched_by = self._tie(mailbox, report, finding.recipient)
+            outcome = Outcome(outbox_id, finding.recipient, finding.kind, finding.status,
+                              finding.diagnostic[:MAX_TEXT], matched_by, report.reported_at,
+                              report.format)
+            if not self._store(mailbox, uid, outcome):
+                continue  # this report was read before (a look that was cut short)
+            if outbox_id is not None:
+                keeps = KEEPS[finding.kind]
+                self.host.outbox.recipient_learned(outbox_id, finding.recipient,
+                                                   STATUS[finding.kind], {
+                    "kind": finding.kind.value, "status_code": finding.status,
+                    "diagnostic": outcome.diagnostic, "matched_by": matched_by,
+                    "reported_at": report.reported_at.isoformat()
+                    if report.reported_at else None}, keep=keeps.__contains__)
+            outcomes.append(outcome)
+            self._tell(mailbox, outcome)
+        return outcomes
+
+    def _tie(self, mailbox: Mailbox, report: Report,
+             recipient: str) -> tuple[int | None, str | None]:
+        outbox = self.host.outbox
+        if report.returned_ids:
+            found = outbox.find_sent(mailbox.id, report.returned_ids)
+            return (found.id, "message_id") if found else (None, None)
+        if report.references:
+            found = outbox.find_sent(mailbox.id, report.references)
+            if found is not None:
+                return found.id, "references"
+        when = report.reported_at or utcnow()
+        found = outbox.sent_to(mailbox.id, recipient, when - RECIPIENT_WINDOW,
+                               when + dt.timedelta(hours=1))
+        return (found.id, "recipient") if found else (None, None)
+
+    def _store(self, mailbox: Mailbox, uid: int, outcome: Outcome) -> bool:
+        with self.host.transaction() as s:
+            if s.scalar(select(BounceReport.id).where(
+                    BounceReport.mailbox_id == mailbox.id, BounceReport.uid == uid,
+                    BounceReport.recipient == outcome.recipient)) is not None:
+                return False
+            s.add(BounceReport(
+                mailbox_id=mailbox.id, outbox_id=outcome.outbox_id, uid=uid,
+                recipient=outcome.recipient[:320], kind=outcome.kind.value,
+                status=outcome.status, diagnostic=outcome.diagnostic,
+                format=outcome.format, matched_by=outcome.matched_by,
+                reported_at=outcome.reported_at))
+        self.host.audit.record("system", f"bounces.{outcome.kind.value}", "outbox",
+                               str(outcome.outbox_id or ""), {
+                                   "mailbox": mailbox.id, "recipient": outcome.recipient,
+                                   "status": outcome.status})
+        return True
+
+    def _tell(self, mailbox: Mailbox, outcome: Outcome) -> None:
+        hook = "message_auto_replied" if outcome.kind is Kind.AUTO_REPLY \
+            else "message_bounced"
+        if outcome.kind is Kind.DELIVERED:
+            return
+        self.host.hook.call(hook, host=self.host, mailbox=mailbox, outcome=outcome)
+
+    # -- looking at what was found --------------------------------------------------------
+
+    def reports(self, *, mailbox_id: int | None = None, days: int = 7,
+                kinds: set[str] | None = None, limit: int = 500) -> list[BounceReport]:
+        query = select(BounceReport).where(
+            BounceReport.found_at >= utcnow() - dt.timedelta(days=days)).order_by(
+            BounceReport.found_at.desc(), BounceReport.id.desc()).limit(limit)
+        if mailbox_id is not None:
+            query = query.where(BounceReport.mailbox_id == mailbox_id)
+        if kinds:
+            query = query.where(BounceReport.kind.in_(sorted(kinds)))
+        with self.host.sessions() as s:
+            return list(s.scalars(query))
+
+    def counts(self, mailbox_id: int, days: int = 7) -> dict[str, int]:
+        """Reports tied to this mailbox's messages in the last ``days``, by class."""
+        with self.host.sessions() as s:
+            rows = s.execute(select(BounceReport.kind, func.count()).where(
+                BounceReport.mailbox_id == mailbox_id, BounceReport.outbox_id.is_not(None),
+                BounceReport.found_at >= utcnow() - dt.timedelta(days=days))
+                .group_by(BounceReport.kind)).all()
+        return {kind: n for kind, n in rows}
+

@@ -1,0 +1,222 @@
+"""Reports found in the sender's own inbox, against the test kit's real Dovecot, after real
+sends through aiosmtpd: tied to the message by its Message-ID, an auto-reply by
+In-Reply-To, a report without one by recipient and time; never to another mailbox's
+message, never a forged one; nothing in the inbox read (\\Seen), moved or deleted; what
+is not new is not read again; a huge report skipped; the host told by its hooks."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from falcana_bounces.service import Outcome, bounces
+from falcana_sent_copy.testing.imapd import DovecotTestServer
+from falcana_smtp_settings.testing.smtpd import SmtpTestServer
+
+from falcana_core import hookimpl
+from falcana_core.host import Host
+from falcana_core.models import Mailbox
+from falcana_core.worker import Worker
+
+ANNA = "anna@firma.example"
+BEN = "ben@firma.example"
+PASSWORD = "Postfach-Pw-1"
+Register = Callable[..., Any]
+
+
+class Told:
+    def __init__(self) -> None:
+        self.bounced: list[tuple[int, str, str]] = []
+        self.replied: list[tuple[int, str]] = []
+
+    @hookimpl
+    def message_bounced(self, mailbox: Mailbox, outcome: Outcome) -> None:
+        self.bounced.append((mailbox.id, outcome.recipient, outcome.kind.value))
+
+    @hookimpl
+    def message_auto_replied(self, mailbox: Mailbox, outcome: Outcome) -> None:
+        self.replied.append((mailbox.id, outcome.recipient))
+
+
+@pytest.fixture
+def told(register_plugin: Register) -> Iterator[Told]:
+    plugin = Told()
+    with register_plugin(plugin, "crm"):
+        yield plugin
+
+
+@pytest.fixture
+def servers(smtp_server: Callable[..., SmtpTestServer],
+            imap_server: Callable[..., DovecotTestServer]
+            ) -> tuple[SmtpTestServer, DovecotTestServer]:
+    users = {ANNA: PASSWORD, BEN: PASSWORD}
+    return smtp_server("normal", users=users), imap_server(users)
+
+
+def mailbox(host: Host, address: str, smtp: SmtpTestServer,
+            imap: DovecotTestServer) -> Mailbox:
+    user = host.users.add(address.split("@")[0], email=address)
+    box = host.mailboxes.personal(user)
+    assert host.save_section(box, "smtp", {
+        "email": address, "username": address, "password": PASSWORD, "host": "127.0.0.1",
+        "port": str(smtp.port), "security": "normal"}, actor="admin").saved
+    assert host.save_section(box, "sent_copy", {
+        "mode": "off", "host": "127.0.0.1", "port": str(imap.ssl_port), "security": "ssl",
+        "username": "", "password": "", "use_smtp_password": True, "folder": ""},
+        actor="admin").saved
+    return box
+
+
+def send(host: Host, box: Mailbox, to: str) -> str:
+    msg = EmailMessage()
+    msg["To"] = to
+    msg["Subject"] = "Angebot Nr. 4711"
+    msg.set_content("Guten Tag,\nanbei das Angebot.\n")
+    outbox_id = host.outbox.enqueue(box, msg)
+    Worker(host).run_once()
+    row = host.outbox.get(outbox_id)
+    assert row is not None and row.status == "sent"
+    return row.message_id
+
+
+def dsn(recipient: str, status: str, diagnostic: str, message_id: str | None,
+        action: str = "failed", sender: str = "MAILER-DAEMON@mx.example.org") -> bytes:
+    returned = f"""--B
+Content-Type: text/rfc822-headers
+
+From: {ANNA}
+To: {recipient}
+Subject: Angebot Nr. 4711
+Message-ID: {message_id}
+
+""" if message_id else ""
+    return f"""From: Mail Delivery System <{sender}>
+To: {ANNA}
+Subject: Undelivered Mail Returned to Sender
+Date: {email.utils.formatdate()}
+Message-ID: <r-{abs(hash((recipient, status, message_id)))}@mx.example.org>
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+This is the mail system at host mx.example.org.
+
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.org
+
+Final-Recipient: rfc822; {recipient}
+Action: {action}
+Status: {status}
+Diagnostic-Code: smtp; {diagnostic}
+
+{returned}--B--
+""".replace("\n", "\r\n").encode()
+
+
+def out_of_office(sender: str, in_reply_to: str) -> bytes:
+    return (f"From: Klaus Kunde <{sender}>\r\nTo: {ANNA}\r\n"
+            f"Subject: Abwesenheitsnotiz: Angebot Nr. 4711\r\n"
+            f"Date: {email.utils.formatdate()}\r\nIn-Reply-To: {in_reply_to}\r\n"
+            "Auto-Submitted: auto-replied\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+            "Ich bin bis zum 2. Januar nicht im Büro.\r\n").encode()
+
+
+def status_of(host: Host, message_id: str, recipient: str) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from falcana_core.models import OutboxMessage
+
+    with host.sessions() as s:
+        row = s.scalar(select(OutboxMessage).where(OutboxMessage.message_id == message_id))
+    assert row is not None
+    found: dict[str, Any] = row.recipients[recipient]
+    return found
+
+
+def test_reports_in_the_inbox_are_tied_to_the_messages_this_mailbox_sent(
+        falcana_host: Host, servers: tuple[SmtpTestServer, DovecotTestServer],
+        told: Told) -> None:
+    host = falcana_host
+    smtp, imap = servers
+    anna, ben = mailbox(host, ANNA, smtp, imap), mailbox(host, BEN, smtp, imap)
+    first = send(host, anna, "kunde1@example.org")
+    second = send(host, anna, "kunde2@example.org")
+    third = send(host, anna, "kunde3@example.org")
+    bens = send(host, ben, "kunde4@example.org")
+    customer = (b"From: kunde9@example.org\r\nTo: anna@firma.example\r\nSubject: Re: Angebot"
+                b"\r\n\r\nDanke, passt.\r\n")
+    for content in (
+            customer,  # ordinary mail: never fetched, never marked read
+            dsn("kunde1@example.org", "5.1.1", "550 5.1.1 <kunde1@example.org>: Recipient "
+                "address rejected: User unknown in local recipient table", first),
+            out_of_office("kunde2@example.org", second),
+            dsn("kunde3@example.org", "4.2.2", "452 4.2.2 Mailbox full", None),  # no id
+            dsn("kunde4@example.org", "5.1.1", "550 5.1.1 User unknown", bens),  # Ben's
+            dsn("kunde1@example.org", "5.1.1", "550 5.1.1 User unknown",
+                "<forged-1@stranger.example>", sender="postmaster@stranger.example")):
+        imap.append(ANNA, "INBOX", content)
+    before = imap.messages(ANNA, "INBOX")
+
+    look = bounces(host).look(anna)
+    assert look.ok, look.failure
+    assert look.looked_at == 6
+    tied = {(o.recipient, o.kind.value, o.matched_by) for o in look.outcomes}
+    assert ("kunde1@example.org", "hard", "message_id") in tied
+    assert ("kunde2@example.org", "auto_reply", "references") in tied
+    assert ("kunde3@example.org", "soft", "recipient") in tied
+    assert ("kunde4@example.org", "hard", None) in tied  # Ben's message: not tied here
+    assert ("kunde1@example.org", "hard", None) in tied  # the forged one: tied to nothing
+    assert status_of(host, first, "kunde1@example.org")["status"] == "bounced_hard"
+    assert status_of(host, first, "kunde1@example.org")["status_code"] == "5.1.1"
+    assert status_of(host, second, "kunde2@example.org")["status"] == "auto_reply"
+    assert status_of(host, third, "kunde3@example.org")["status"] == "bounced_soft"
+    assert status_of(host, bens, "kunde4@example.org")["status"] == "accepted"  # untouched
+    assert (anna.id, "kunde1@example.org", "hard") in told.bounced
+    assert told.replied == [(anna.id, "kunde2@example.org")]
+    # read-only: the inbox is as it was, nothing marked read, nothing moved
+    assert imap.messages(ANNA, "INBOX") == before
+    assert all(b"\\Seen" not in flags for flags, _content in before)
+
+    again = bounces(host).look(anna)  # nothing new: nothing read again
+    assert again.ok and again.looked_at == 0 and again.outcomes == []
+    imap.append(ANNA, "INBOX", dsn("kunde2@example.org", "5.1.1", "550 5.1.1 unknown",
+                                   second))
+    later = bounces(host).look(anna)
+    assert [(o.recipient, o.kind.value) for o in later.outcomes] == [
+        ("kunde2@example.org", "hard")]
+    shown = status_of(host, second, "kunde2@example.org")
+    assert shown["status"] == "bounced_hard"  # the auto-reply is in its history
+    assert [h["status"] for h in shown["history"]] == ["accepted", "auto_reply"]
+    assert bounces(host).counts(anna.id) == {"hard": 2, "auto_reply": 1, "soft": 1}
+
+
+def test_a_huge_report_is_skipped_unread_and_the_password_is_nowhere(
+        falcana_host: Host, servers: tuple[SmtpTestServer, DovecotTestServer],
+        falcana_cli: Callable[..., Any]) -> None:
+    host = falcana_host
+    smtp, imap = servers
+    anna = mailbox(host, ANNA, smtp, imap)
+    sent = send(host, anna, "kunde1@example.org")
+    huge = dsn("kunde1@example.org", "5.1.1", "550 5.1.1 User unknown", sent).replace(
+        b"--B--", b"--B\r\nContent-Type: text/plain\r\n\r\n" + b"x" * (50 * 1024 * 1024)
+        + b"\r\n--B--")
+    imap.append(ANNA, "INBOX", huge)
+    imap.append(ANNA, "INBOX", b"From: MAILER-DAEMON@mx.example.org\r\nSubject: Undelivered"
+                b"\r\nContent-Type: multipart/report; boundary=\"B\"\r\n\r\n--B\r\nbroken")
+    result = falcana_cli("bounces", "look", "anna", "--json")
+    assert result.exit_code == 0, result.output
+    [look] = json.loads(result.stdout)["looks"]
+    assert look["too_large"] == 1 and look["outcomes"] == []
+    assert PASSWORD not in result.output
+    assert status_of(host, sent, "kunde1@example.org")["status"] == "accepted"
+    listed = falcana_cli("bounces", "list", "--json")
+    assert json.loads(listed.stdout)["reports"] == []
