@@ -19,6 +19,18 @@ def _bool(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """on/off (also 1/0, true/false, yes/no); empty: the default."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}: {raw!r} is not on or off")
+
+
 def _float(env: Mapping[str, str], name: str, default: float, *aliases: str) -> float:
     raw = env.get(name)
     for alias in aliases:  # earlier names, still honoured
@@ -100,6 +112,8 @@ class Config:
     #: seconds between two verifies of a mailbox by the worker (falcana_core/health.py);
     #: 0: none
     health_every: float = 24 * 3600.0
+    #: the worker also does the plugins' periodic duties (hook ``worker_duties``)
+    worker_duties: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -135,6 +149,7 @@ class Config:
             "worker_concurrency": _connections(env, "FALCANA_WORKER_CONCURRENCY"),
             "outbox_max_age": _float(env, "FALCANA_OUTBOX_MAX_AGE", cls.outbox_max_age),
             "health_every": _every(env, "FALCANA_HEALTH_EVERY", cls.health_every),
+            "worker_duties": _switch(env, "FALCANA_WORKER_DUTIES", cls.worker_duties),
         }
         values.update(overrides)
         if "dns_servers" in overrides and "net_policy" not in overrides:
@@ -171,4 +186,5 @@ class Config:
             "FALCANA_WORKER_CONCURRENCY": self.worker_concurrency,
             "FALCANA_OUTBOX_MAX_AGE": self.outbox_max_age,
             "FALCANA_HEALTH_EVERY": self.health_every,
+            "FALCANA_WORKER_DUTIES": "on" if self.worker_duties else "off",
         }

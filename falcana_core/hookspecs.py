@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import click
 
     from falcana_core.delivery import DeliveryFailure, Explanation
+    from falcana_core.duties import Duty
     from falcana_core.guard import RegisterClient
     from falcana_core.health import HealthReport, HealthState, Notice
     from falcana_core.host import Host
@@ -176,6 +177,17 @@ def mailbox_health_changed(host: Host, mailbox: Mailbox, before: HealthState,
     that verified the mailbox or the sending that found it broken. ``after`` holds the
     reason (the failed step and its explanation) and the notices. Keep it short: the
     worker waits for it.
+    """
+
+
+@hookspec
+def worker_duties(host: Host) -> Iterable[Duty] | None:
+    """Periodic work per mailbox the worker does beside sending (``falcana_core.duties``):
+    reading an inbox for delivery reports, say.
+
+    Collected once when a worker pass starts. The worker asks each duty what is ``due``,
+    ``claim``s each mailbox (only one worker wins) and ``run``s it in a slot of its own.
+    ``FALCANA_WORKER_DUTIES=off`` leaves every duty to the command line.
     """
 
 

@@ -204,6 +204,12 @@ class Outbox:
                 OutboxMessage.message_id.in_(sorted(wanted))).order_by(OutboxMessage.id)
                 .limit(1))
 
+    def senders_since(self, since: dt.datetime) -> set[int]:
+        """The mailboxes that sent a message since then."""
+        with self.host.sessions() as s:
+            return set(s.scalars(select(OutboxMessage.mailbox_id).where(
+                OutboxMessage.sent_at >= since).distinct()))
+
     def last_sent(self, mailbox_id: int) -> dt.datetime | None:
         """When this mailbox last sent a message (None: never)."""
         with self.host.sessions() as s:

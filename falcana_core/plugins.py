@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import click
 
     from falcana_core.delivery import DeliveryFailure, Explanation
+    from falcana_core.duties import Duty
     from falcana_core.health import HealthReport, HealthState, Notice
     from falcana_core.host import Host
     from falcana_core.i18n import Text
@@ -527,6 +528,9 @@ class Hooks:
 
     def mailbox_notices(self, host: Host, mailbox: Mailbox) -> list[Notice]:
         return _values(self.call("mailbox_notices", host=host, mailbox=mailbox))
+
+    def worker_duties(self, host: Host) -> list[Duty]:
+        return _values(self.call("worker_duties", host=host))
 
     def mailbox_health_changed(self, host: Host, mailbox: Mailbox, before: HealthState,
                                after: HealthReport) -> None:

@@ -67,10 +67,12 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
+    from falcana_core.duties import Duty
     from falcana_core.host import Host
 
 log = logging.getLogger(__name__)
 SEND, FOLLOW, CHECK = "send", "follow", "check"  # the kinds of a mailbox's work
+DUTY = "duty:"  # a plugin's duty: "duty:<its name>" (falcana_core/duties.py)
 LOOK_AGAIN = 0.25  # seconds between looks for new work while a pass (--once) runs
 T = TypeVar("T")
 
@@ -294,6 +296,8 @@ class Worker:
         self.concurrency = max(1, concurrency or host.config.worker_concurrency)
         self.sent = 0
         self.checked = 0  # mailboxes verified (falcana_core/health.py)
+        self.duties: Counter[str] = Counter()  # plugins' duties done, by name
+        self._duties: dict[str, Duty] = {}
         self._postgres = host.engine.dialect.name == "postgresql"
         self._limits: dict[int, tuple[float, Limits]] = {}
         self._stop: threading.Event | None = None
@@ -349,6 +353,8 @@ class Worker:
 
     @contextmanager
     def _running(self) -> Iterator[ThreadPoolExecutor]:
+        self._duties = {f"{DUTY}{d.name}": d for d in self.host.hook.worker_duties(self.host)} \
+            if self.host.config.worker_duties else {}
         beat = threading.Event()
         heart = threading.Thread(target=self._heartbeat, args=(beat,), daemon=True,
                                  name="falcana-heartbeat")
@@ -374,6 +380,8 @@ class Worker:
         active: Counter[int] = Counter()
         following: set[int] = set()  # mailboxes whose steps after delivery are in hand
         checking: set[int] = set()  # mailboxes being verified (falcana_core/health.py)
+        #: plugins' duties in hand or done in this pass (falcana_core/duties.py)
+        doing: set[tuple[str, int]] = set()
         rested: dict[int, float] = {}  # mailbox -> when it may be offered again
         idle: dict[int, float] = {}  # the same for steps after delivery that found none
         offered: deque[tuple[str, int]] = deque()  # looked up once, handed out as slots free
@@ -385,7 +393,7 @@ class Worker:
                 idle = {m: t for m, t in idle.items() if t > now}
                 if not offered:
                     offered.extend(self._wanted(active, rested, following | set(idle),
-                                                checking))
+                                                checking, doing))
                 while offered and len(running) < self.concurrency:
                     kind, mailbox_id = offered.popleft()
                     if kind == SEND and mailbox_id not in rested:
@@ -397,6 +405,10 @@ class Worker:
                     elif kind == CHECK and mailbox_id not in checking:
                         checking.add(mailbox_id)
                         running[pool.submit(self._check, mailbox_id)] = (kind, mailbox_id)
+                    elif kind.startswith(DUTY) and (kind, mailbox_id) not in doing:
+                        doing.add((kind, mailbox_id))
+                        running[pool.submit(self._duty, kind, mailbox_id)] = (kind,
+                                                                              mailbox_id)
             if not running:  # messages handled; else the steps done (a pass did something)
                 return handled[SEND] or handled[FOLLOW]
             # look again now and then: steps after delivery fall due while mail is sent
@@ -409,6 +421,8 @@ class Worker:
                     rested[mailbox_id] = time.monotonic() + (poll or float("inf"))
                 elif kind == CHECK:
                     checking.discard(mailbox_id)
+                elif kind.startswith(DUTY):
+                    pass  # kept in ``doing``: once a pass, whatever the duty's next time
                 else:
                     following.discard(mailbox_id)
                 try:
@@ -422,7 +436,8 @@ class Worker:
                     idle[mailbox_id] = time.monotonic() + (poll or float("inf"))
 
     def _wanted(self, active: Counter[int], rested: dict[int, float],
-                following: set[int], checking: set[int]) -> list[tuple[str, int]]:
+                following: set[int], checking: set[int],
+                doing: set[tuple[str, int]] | None = None) -> list[tuple[str, int]]:
         """Work to start: a connection for every mailbox with due mail, then a second and
         third where the backlog and the provider's limit allow it; then the steps after
         delivery of mailboxes that have due ones and none in hand; last, the verifies due
@@ -453,6 +468,15 @@ class Worker:
         if self.host.health.every and not self._stopping():
             out.extend((CHECK, m) for m in self.host.health.due(self.now(), self.concurrency)
                        if m not in due and m not in checking and not active[m])
+        for kind, duty in self._duties.items():
+            if self._stopping():
+                break
+            try:
+                found = duty.due(self.now(), self.concurrency)
+            except Exception:  # one plugin's fault must not stop the worker
+                log.exception("duty %s: what is due could not be found", duty.name)
+                continue
+            out.extend((kind, m) for m in found if (kind, m) not in (doing or set()))
         return out
 
     def _mailboxes_due(self) -> dict[int, int]:
@@ -517,6 +541,20 @@ class Worker:
         with self._counting:
             self.checked += 1
         return 1
+
+    def _duty(self, kind: str, mailbox_id: int) -> int:
+        """A plugin's duty for one mailbox, if no other worker took it first."""
+        duty = self._duties[kind]
+        now = self.now()
+        if not duty.claim(mailbox_id, now, self.policy.lease * 4):
+            return 0
+        box = self.host.mailboxes.get(mailbox_id)
+        if box is None:
+            return 0
+        done = duty.run(box, now, self._stopping)
+        with self._counting:
+            self.duties[duty.name] += 1
+        return done
 
     def _follow(self, mailbox_id: int) -> int:
         """A mailbox's due steps after delivery, over connections of their own (the

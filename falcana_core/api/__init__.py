@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         StepStatus,
         printable,
     )
+    from falcana_core.duties import Duty
     from falcana_core.health import HealthReport, HealthState, Notice
     from falcana_core.host import Host
     from falcana_core.i18n import Domain, LazyText, Text, current_language, text_in

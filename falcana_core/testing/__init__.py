@@ -66,13 +66,15 @@ class Clock:
 
 def make_config(data_dir: Path, **overrides: Any) -> Config:
     """A configuration for tests: everything in ``data_dir``, strict plugin loading, and
-    no health verifies by the worker (a test of them sets ``health_every``): a verify is
-    one more connection to the test's servers."""
+    no health verifies and no plugin duties by the worker (a test of them sets
+    ``health_every`` or ``worker_duties``): each is one more connection to the test's
+    servers."""
     # the test servers listen on loopback, on ephemeral ports: allowed here explicitly
     env = {"FALCANA_DATA_DIR": str(data_dir), "FALCANA_ALLOW_NETWORKS": "loopback",
            "FALCANA_USER_PORTS": "25,465,587,2525,1024-65535"}
     values: dict[str, Any] = {"strict_plugins": True, "net_timeout": 5.0,
-                              "test_deadline": 15.0, "health_every": 0.0}
+                              "test_deadline": 15.0, "health_every": 0.0,
+                              "worker_duties": False}
     values.update(overrides)
     return Config.from_env(env, **values)
 

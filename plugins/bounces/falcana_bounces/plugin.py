@@ -1,5 +1,5 @@
-"""Hook implementations: the popup's "Unzustellbare E-Mails", the command line, the
-step labels of the inbox look, and its outgoing client."""
+"""Hook implementations: the popup's "Unzustellbare E-Mails", the inbox look as the
+worker's duty and on the command line, its step labels and its outgoing client."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from falcana_core.api import hookimpl
 if TYPE_CHECKING:
     import click
 
-    from falcana_core.api import Host, Section
+    from falcana_core.api import Duty, Host, Section
     from falcana_core.api.net import RegisterClient
 
 
@@ -19,6 +19,13 @@ def user_settings_sections(host: Host) -> list[Section]:
     from falcana_bounces.section import BouncesSection
 
     return [BouncesSection()]
+
+
+@hookimpl
+def worker_duties(host: Host) -> list[Duty]:
+    from falcana_bounces.duty import InboxLook
+
+    return [InboxLook(host)]
 
 
 @hookimpl

@@ -112,9 +112,9 @@ class Bounces:
         with self.host.sessions() as s:
             return list(s.scalars(query.order_by(Mailbox.address, Mailbox.id)))
 
-    def look(self, mailbox: Mailbox) -> Look:
+    def look(self, mailbox: Mailbox, *, now: dt.datetime | None = None) -> Look:
         """Read what is new in the mailbox's inbox (needs its IMAP settings, the copy in
-        Sent's) and record every report found."""
+        Sent's) and record every report found; the next look is set from ``now``."""
         from falcana_sent_copy.copier import session_for
         from falcana_sent_copy.imap import StepFailed
         from falcana_sent_copy.settings import imap_settings
@@ -148,27 +148,27 @@ class Bounces:
                 report = read_report(raw)
                 if report is not None:
                     look.outcomes += self.record(mailbox, uid, report)
-        self._moved_on(mailbox.id, seen, look.failure)
+        self._moved_on(mailbox.id, seen, look.failure, now or utcnow())
         return look
 
     def _moved_on(self, mailbox_id: int, seen: Seen | None,
-                  failure: dict[str, Any] | None) -> None:
+                  failure: dict[str, Any] | None, now: dt.datetime) -> None:
         with self.host.transaction() as s:
             cursor = s.get(InboxCursor, mailbox_id) or InboxCursor(mailbox_id=mailbox_id,
                                                                    last_uid=0)
             if seen is not None:
                 cursor.uidvalidity, cursor.last_uid = seen.uidvalidity, seen.last_uid
-            cursor.looked_at, cursor.error = utcnow(), failure
-            cursor.next_look_at = utcnow() + dt.timedelta(seconds=self.cadence(mailbox_id))
+            cursor.looked_at, cursor.error = now, failure
+            cursor.next_look_at = now + dt.timedelta(seconds=self.cadence(mailbox_id, now))
             s.add(cursor)
 
-    def cadence(self, mailbox_id: int) -> float:
+    def cadence(self, mailbox_id: int, now: dt.datetime | None = None) -> float:
         """Every 5 minutes while the mailbox sent in the last 3 days, hourly for the
         rest of its window; a report comes within days of the send."""
         last = self.host.outbox.last_sent(mailbox_id)
         if last is None:
             return 24 * 3600.0
-        age = utcnow() - last
+        age = (now or utcnow()) - last
         return 300.0 if age <= dt.timedelta(days=3) else 3600.0
 
     # -- recording ----------------------------------------------------------------------

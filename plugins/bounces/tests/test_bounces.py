@@ -6,6 +6,7 @@ is not new is not read again; a huge report skipped; the host told by its hooks.
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import json
 from collections.abc import Callable, Iterator
@@ -220,3 +221,37 @@ def test_a_huge_report_is_skipped_unread_and_the_password_is_nowhere(
     assert status_of(host, sent, "kunde1@example.org")["status"] == "accepted"
     listed = falcana_cli("bounces", "list", "--json")
     assert json.loads(listed.stdout)["reports"] == []
+
+
+def test_the_worker_looks_at_each_inbox_that_sent_at_its_cadence_one_worker_a_time(
+        falcana_host: Host, servers: tuple[SmtpTestServer, DovecotTestServer]) -> None:
+    from falcana_bounces.duty import InboxLook
+
+    from falcana_core.testing import Clock
+
+    host = falcana_host
+    object.__setattr__(host.config, "worker_duties", True)  # the deployment default
+    smtp, imap = servers
+    anna = mailbox(host, ANNA, smtp, imap)
+    mailbox(host, BEN, smtp, imap)  # sends nothing: its inbox is never read
+    clock = Clock()
+    worker = Worker(host, clock=clock)
+    sent = send(host, anna, "kunde1@example.org")  # that pass looked once, found nothing
+    imap.append(ANNA, "INBOX", dsn("kunde1@example.org", "5.1.1", "550 5.1.1 User unknown",
+                                   sent))
+    worker.run_once()
+    assert worker.duties["bounces.look"] == 0  # not due again for 5 minutes
+    clock.advance(301)
+    worker.run_once()
+    assert worker.duties["bounces.look"] == 1  # Anna's only
+    assert status_of(host, sent, "kunde1@example.org")["status"] == "bounced_hard"
+    later = clock() + dt.timedelta(minutes=10)
+    duty = InboxLook(host)
+    assert duty.due(later, 10) == [anna.id]
+    assert duty.claim(anna.id, later, 60) is True
+    assert duty.claim(anna.id, later, 60) is False  # another worker has it
+    object.__setattr__(host.config, "worker_duties", False)
+    clock.advance(3600)
+    off = Worker(host, clock=clock)
+    off.run_once()
+    assert off.duties["bounces.look"] == 0  # FALCANA_WORKER_DUTIES=off

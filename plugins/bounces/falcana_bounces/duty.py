@@ -1,0 +1,64 @@
+"""The inbox look as the worker's duty (hook ``worker_duties``): each mailbox with inbox
+access that sent in the report window, at its cadence (every 5 minutes while it sent in
+the last 3 days, hourly after), taken by one worker only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from falcana_bounces.models import InboxCursor
+from falcana_bounces.service import RECIPIENT_WINDOW, bounces
+
+if TYPE_CHECKING:
+    from falcana_core.api import Host, Mailbox
+
+
+class InboxLook:
+    name = "bounces.look"
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    def due(self, now: dt.datetime, limit: int) -> Sequence[int]:
+        """Never a mailbox without recent sends: a report comes within days of a send."""
+        from falcana_sent_copy.models import SentCopySettings
+
+        senders = self.host.outbox.senders_since(now - RECIPIENT_WINDOW)
+        if not senders:
+            return []
+        with self.host.sessions() as s:
+            found = s.scalars(select(SentCopySettings.mailbox_id).outerjoin(
+                InboxCursor, InboxCursor.mailbox_id == SentCopySettings.mailbox_id).where(
+                SentCopySettings.host != "", SentCopySettings.mailbox_id.in_(sorted(senders)),
+                or_(InboxCursor.next_look_at.is_(None), InboxCursor.next_look_at <= now))
+                .order_by(InboxCursor.next_look_at.is_not(None), InboxCursor.next_look_at)
+                .limit(limit))
+            return list(found)
+
+    def claim(self, mailbox_id: int, now: dt.datetime, lease: float) -> bool:
+        """Its next look moves a lease ahead in one UPDATE only one worker wins; a mailbox
+        never looked at gets its row from the one worker whose INSERT succeeds."""
+        until = now + dt.timedelta(seconds=lease)
+        with self.host.engine.begin() as conn:
+            moved = conn.execute(update(InboxCursor).where(
+                InboxCursor.mailbox_id == mailbox_id, InboxCursor.next_look_at <= now)
+                .values(next_look_at=until)).rowcount
+            if moved:
+                return True
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(InboxCursor).values(
+                        mailbox_id=mailbox_id, last_uid=0, next_look_at=until))
+            except IntegrityError:
+                return False  # it exists and is not due, or another worker made it
+            return True
+
+    def run(self, mailbox: Mailbox, now: dt.datetime, cancelled: Callable[[], bool]) -> int:
+        if cancelled():
+            return 0
+        return len(bounces(self.host).look(mailbox, now=now).outcomes)
