@@ -21,54 +21,18 @@ import datetime as dt
 import logging
 import smtplib
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).parent
-PASSWORD = "bench-pw"
-
-
-def address(i: int) -> str:
-    return f"verify{i}@example.com"
-
-
-@contextmanager
-def sink(delay: float = 0.0) -> Iterator[int]:
-    """The sink in its own process (its work does not share our interpreter lock)."""
-    proc = subprocess.Popen([sys.executable, str(HERE / "_sink.py"), "--delay", str(delay)],
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    try:
-        yield int(proc.stdout.readline())
-    finally:
-        proc.kill()
-        proc.wait()
+from _sink import sink  # benchmarks/ is on the path when a benchmark runs
+from outbox import PASSWORD, address, setup_boxes
+from outbox import start_host as outbox_host
 
 
 def start_host(data: Path) -> Any:
-    from falcana_core.host import Host
-    from falcana_core.testing import make_config
-
-    return Host.start(make_config(data, dns_servers=("127.0.0.1:9",), health_every=86400.0))
-
-
-def setup_boxes(host: Any, port: int, count: int) -> list[Any]:
-    boxes = []
-    for i in range(count):
-        user = host.users.add(f"verify{i}", first_name="Jürgen", last_name=f"Müßig {i}",
-                              email=address(i))
-        box = host.mailboxes.personal(user)
-        assert host.save_section(box, "smtp", {
-            "email": address(i), "password": PASSWORD, "host": "127.0.0.1", "port": port,
-            "security": "normal"}, actor="operator").saved
-        boxes.append(box)
-    return boxes
+    return outbox_host(data, None, health_every=86400.0)
 
 
 def smtplib_sign_ins(port: int, count: int) -> float:

@@ -39,6 +39,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from _sink import sink  # benchmarks/ is on the path when a benchmark runs
+
 HERE = Path(__file__).parent
 PASSWORD = "bench-pw"
 USER = "bench@example.com"
@@ -57,19 +59,6 @@ def messages(n: int) -> list[EmailMessage]:
         msg.set_content("Guten Tag,\n\nanbei unser Angebot.\n\nMit freundlichen Grüßen\n" * 5)
         out.append(msg)
     return out
-
-
-@contextmanager
-def sink(delay: float = 0.0) -> Iterator[int]:
-    """The sink in its own process (its work does not share our interpreter lock)."""
-    proc = subprocess.Popen([sys.executable, str(HERE / "_sink.py"), "--delay", str(delay)],
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    try:
-        yield int(proc.stdout.readline())
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 # -- reference senders ----------------------------------------------------------------------

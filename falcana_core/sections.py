@@ -249,6 +249,31 @@ class Section(Protocol):
         ...
 
 
+class ShownSection:
+    """A section that only shows (no fields, nothing to save): set ``id``, ``title``,
+    ``order`` and its ``template``; the rest of ``Section`` is here."""
+
+    id: str
+    title: Text
+    order: int = 100
+    template: str | None = None
+
+    def fields(self, ctx: SectionContext) -> Sequence[Field]:
+        return ()
+
+    def load(self, ctx: SectionContext) -> dict[str, Any]:
+        return {}
+
+    def is_set(self, ctx: SectionContext, field_id: str) -> bool:
+        return False
+
+    def validate(self, ctx: SectionContext, values: Mapping[str, Any]) -> Validation:
+        return Validation()
+
+    def save(self, ctx: SectionContext, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {}
+
+
 @dataclasses.dataclass
 class SaveResult:
     saved: bool

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         HelpText,
         Section,
         SectionContext,
+        ShownSection,
         Validation,
     )
     from falcana_core.transports import (

@@ -3,12 +3,11 @@ mail, with what each class means and what to do. It has no fields: it only shows
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from falcana_bounces.i18n import _
 from falcana_bounces.reports import Kind
-from falcana_core.api import Field, SectionContext, Text, Validation
+from falcana_core.api import ShownSection, Text
 
 if TYPE_CHECKING:
     from falcana_bounces.models import BounceReport
@@ -32,27 +31,12 @@ CLASSES: dict[str, tuple[Text, Text]] = {
 }
 
 
-class BouncesSection:
+class BouncesSection(ShownSection):
     id: str = "bounces"
     title: Text = _("Undeliverable mail")
     order: int = 92
     template: str | None = "bounces/bounces_section.html"
     classes = CLASSES
-
-    def fields(self, ctx: SectionContext) -> Sequence[Field]:
-        return ()
-
-    def load(self, ctx: SectionContext) -> dict[str, Any]:
-        return {}
-
-    def is_set(self, ctx: SectionContext, field_id: str) -> bool:
-        return False
-
-    def validate(self, ctx: SectionContext, values: Mapping[str, Any]) -> Validation:
-        return Validation()
-
-    def save(self, ctx: SectionContext, values: Mapping[str, Any]) -> dict[str, Any]:
-        return {}
 
     @staticmethod
     def recent(host: Any, mailbox_id: int) -> list[BounceReport]:
