@@ -7,22 +7,29 @@ clear message on bad input. Secrets come from stdin or a prompt, never the comma
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from falcana_core import __version__, click_words
+from falcana_core.cli_support import (
+    CliState,
+    echo_input_errors,
+    fail,
+    host,
+    mailbox,
+    print_json,
+    read_secret,
+    state,
+)
 from falcana_core.config import Config, ConfigError
 from falcana_core.health_cli import health_command
 from falcana_core.i18n import Domain, set_language
 
 if TYPE_CHECKING:
-    from falcana_core.host import Host
-    from falcana_core.models import Mailbox
     from falcana_core.plugins import Plugins
     from falcana_core.secretbox import SecretStore
 
@@ -32,85 +39,12 @@ _ = Domain("core", Path(__file__).parent / "locale")
 click_words.install()  # before the decorators below: some of click's words are set there
 
 
-class CliState:
-    """What every command shares: configuration, the loaded plugins, a host on demand."""
-
-    def __init__(self, config: Config, plugins: Plugins) -> None:
-        self.config = config
-        self.plugins = plugins
-        self._host: Host | None = None
-
-    @property
-    def host(self) -> Host:
-        if self._host is None:
-            from falcana_core.host import Host
-
-            self._host = Host.start(self.config, plugins=self.plugins)
-        return self._host
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"{_('Error')}: {message}", err=True)
-    sys.exit(code)
-
-
-def state() -> CliState:
-    obj = click.get_current_context().find_object(CliState)
-    if obj is None:  # pragma: no cover - main() always sets it
-        raise RuntimeError("falcana CLI state missing")
-    return obj
-
-
-def host() -> Host:
-    """The host of this CLI run (started on first use: database, migrations, key ring)."""
-    from sqlalchemy.exc import OperationalError
-
-    from falcana_core.secretbox import SecretKeyError
-
-    try:
-        return state().host
-    except SecretKeyError as exc:
-        fail(str(exc), 1)
-    except OperationalError as exc:
-        url = state().config.masked()["FALCANA_DATABASE_URL"]
-        fail(str(_("Cannot open the database {url}: {error}", url=url,
-                   error=exc.orig or exc.__class__.__name__)), 1)
-
-
-def mailbox(ref: str) -> Mailbox:
-    """A user's personal mailbox by login, or a shared one by address; fails clearly."""
-    box = host().mailboxes.resolve(ref)
-    if box is None:
-        fail(str(_("No mailbox {mailbox}.", mailbox=ref)))
-    return box
-
-
-def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
 def user_field(field: str | None) -> str:
     """A user's field by its label (the CLI's errors name fields as the web UI does)."""
     labels = {"login": _("Login"), "first_name": _("First name"), "last_name": _("Last name"),
               "email": _("E-mail"), "role": _("Role"), "external_id": _("External id"),
               "display_name": _("Display name"), "password": _("Password")}
     return str(labels.get(field or "", field or ""))
-
-
-def echo_input_errors(errors: list[tuple[str | None, str]]) -> None:
-    """``(field label, message)`` pairs, one line each."""
-    for field, text in errors:
-        click.echo(f"{_('Error')}: {field}: {text}" if field else f"{_('Error')}: {text}",
-                   err=True)
-
-
-def read_secret(prompt: str, from_stdin: bool) -> str:
-    """A secret from stdin (scripts) or a hidden prompt (people): never an argument."""
-    if from_stdin:
-        value = sys.stdin.readline().rstrip("\r\n")
-    else:
-        value = click.prompt(prompt, hide_input=True, confirmation_prompt=True)
-    return value
 
 
 @contextlib.contextmanager

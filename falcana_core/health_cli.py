@@ -24,7 +24,7 @@ STATES = ("ok", "warning", "broken", "unknown")
 def health_command(as_json: bool, verify: bool, state: str | None,
                    mailbox_ref: str | None) -> None:
     """Whether each mailbox can still send, and what to do where it cannot."""
-    from falcana_core.cli import host, mailbox, print_json
+    from falcana_core.cli_support import host, mailbox, print_json
     from falcana_core.health import EXIT_CODES, HealthState, worst
 
     h = host()

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 from falcana_core.lazy import exports
 
 if TYPE_CHECKING:
-    from falcana_core.cli import echo_input_errors, fail, host, print_json, read_secret
+    from falcana_core.cli_support import (
+        echo_input_errors,
+        fail,
+        host,
+        print_json,
+        read_secret,
+    )
     from falcana_core.health_cli import health_command
 else:  # names load on first use; type checkers read the imports above
     __getattr__, __dir__, __all__ = exports(__name__, __file__)

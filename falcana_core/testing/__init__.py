@@ -246,7 +246,8 @@ def falcana_cli(falcana_config: Config) -> Callable[..., Any]:
     """
     from click.testing import CliRunner
 
-    from falcana_core.cli import CliState, build_cli
+    from falcana_core.cli import build_cli
+    from falcana_core.cli_support import CliState
     from falcana_core.db import make_engine
     from falcana_core.i18n import language
     from falcana_core.plugin_state import load_enabled_plugins

@@ -32,6 +32,7 @@ from falcana_core.host import Host
 from falcana_core.i18n import current_language, language
 from falcana_core.models import User, WebSession, utcnow
 from falcana_core.web.i18n import _
+from falcana_core.web.login_notice import tell_at_login
 
 bp = Blueprint("auth", __name__)
 SESSION_IDLE = dt.timedelta(days=7)  # a session unused this long has ended
@@ -212,10 +213,8 @@ def login() -> Any:
                 start_session(user)
                 if user.language:
                     session["lang"] = user.language
-                from falcana_core.web.health import tell_at_login
-
                 with language(user.language or current_language()):
-                    tell_at_login(user)
+                    tell_at_login(host(), user)
                 return redirect(safe_next(request.args.get("next")))
     demo = current_app.config.get("FALCANA_DEMO_LOGIN")
     return render_template("login.html", error=error, login=login_name, demo=demo), status

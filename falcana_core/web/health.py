@@ -1,6 +1,5 @@
 """The admins' health view ("Postfach-Zustand"): how many mailboxes can send, which cannot
-or soon will not and why, filtered, as CSV; and the notice a user gets at login when their
-own mailbox cannot send (docs/health.md)."""
+or soon will not and why, filtered, as CSV (docs/health.md)."""
 
 from __future__ import annotations
 
@@ -12,14 +11,13 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from falcana_core.general import users_may_edit_own
 from falcana_core.health import HealthReport, HealthState
 from falcana_core.i18n import Text, current_language, text_in
 from falcana_core.web.auth import admin_required, host
 from falcana_core.web.i18n import _
 
 if TYPE_CHECKING:
-    from falcana_core.models import Mailbox, User
+    from falcana_core.models import Mailbox
 
 bp = Blueprint("health", __name__)
 #: rows a page shows; the CSV holds every one
@@ -145,25 +143,3 @@ def check(mailbox_id: int) -> Response:
           "saved")
     kept: dict[str, Any] = request.args.to_dict()
     return redirect(url_for("health.view", **kept))
-
-
-def tell_at_login(user: User) -> None:
-    """A user whose own mailbox cannot send, or soon will not, learns it as they log in,
-    with where to fix it (their settings when they may edit them, else an admin)."""
-    box = host().mailboxes.find_personal(user)
-    if box is None:
-        return
-    report = host().health.report(box)
-    lang = current_language()
-    may_fix = user.is_admin or users_may_edit_own(host())
-    where = _("Open \u201cMy settings\u201d to fix it.") if may_fix else \
-        _("Please tell an admin.")
-    if report.state is HealthState.BROKEN:
-        why = (report.reason or {}).get("explanation") or {}
-        flash(" ".join(filter(None, (
-            text_in(_("Your mailbox can no longer send:"), lang), why.get("fix", ""),
-            text_in(where, lang)))), "health-broken")
-    elif report.notices:
-        notice = report.notices[0]
-        flash(" ".join((text_in(notice.cause, lang), text_in(notice.fix, lang),
-                        text_in(where, lang))), "health-warning")
