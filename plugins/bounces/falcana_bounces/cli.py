@@ -37,7 +37,8 @@ def look(mailboxes: tuple[str, ...], due: bool, as_json: bool) -> None:
     else:
         for box, found in zip(boxes, looks, strict=True):
             if not found.ok:
-                why = ((found.failure or {}).get("explanation") or {}).get("cause", "")
+                said = (found.failure or {}).get("explanation") or {}
+                why = " ".join(filter(None, (said.get("cause"), said.get("fix"))))
                 click.echo(f"{box.address}: {_('failed')} ({(found.failure or {}).get('step')})"
                            f" {why}")
                 continue

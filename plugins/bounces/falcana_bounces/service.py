@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from falcana_bounces.i18n import _
 from falcana_bounces.inbox import FIRST_LOOK_DAYS, Seen, deadline_in, read_inbox
 from falcana_bounces.models import BounceReport, InboxCursor
 from falcana_bounces.reports import MAX_TEXT, Kind, Report, read_report
-from falcana_core.api import current_language, utcnow
+from falcana_core.api import current_language, text_in, utcnow
 
 if TYPE_CHECKING:
     from falcana_core.api import Host, Mailbox
@@ -123,7 +124,10 @@ class Bounces:
         settings = imap_settings(self.host, mailbox)
         if settings is None:
             look.failure = {"step": "settings", "explanation": {
-                "cause": "no IMAP settings (Kopie in Gesendet) for this mailbox"}}
+                "cause": text_in(_("The inbox cannot be read: this mailbox has no IMAP "
+                                   "settings."), current_language()),
+                "fix": text_in(_("Enter them in the section \"Copy in Sent (IMAP)\" (its "
+                                 "mode may stay off)."), current_language())}}
             return look
         with self.host.sessions() as s:
             cursor = s.get(InboxCursor, mailbox.id)

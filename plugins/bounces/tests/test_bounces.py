@@ -255,3 +255,12 @@ def test_the_worker_looks_at_each_inbox_that_sent_at_its_cadence_one_worker_a_ti
     off = Worker(host, clock=clock)
     off.run_once()
     assert off.duties["bounces.look"] == 0  # FALCANA_WORKER_DUTIES=off
+
+
+def test_a_mailbox_without_inbox_access_is_told_what_to_enter(
+        falcana_host: Host, falcana_cli: Callable[..., Any]) -> None:
+    user = falcana_host.users.add("anna", email=ANNA)
+    falcana_host.mailboxes.personal(user)
+    result = falcana_cli("bounces", "look", "anna", lang="de")
+    assert result.exit_code == 1
+    assert "keine IMAP-Einstellungen" in result.output and "Kopie in Gesendet" in result.output
