@@ -437,7 +437,7 @@ class Worker:
 
     def _wanted(self, active: Counter[int], rested: dict[int, float],
                 following: set[int], checking: set[int],
-                doing: set[tuple[str, int]] | None = None) -> list[tuple[str, int]]:
+                doing: set[tuple[str, int]]) -> list[tuple[str, int]]:
         """Work to start: a connection for every mailbox with due mail, then a second and
         third where the backlog and the provider's limit allow it; then the steps after
         delivery of mailboxes that have due ones and none in hand; last, the verifies due
@@ -476,7 +476,7 @@ class Worker:
             except Exception:  # one plugin's fault must not stop the worker
                 log.exception("duty %s: what is due could not be found", duty.name)
                 continue
-            out.extend((kind, m) for m in found if (kind, m) not in (doing or set()))
+            out.extend((kind, m) for m in found if (kind, m) not in doing)
         return out
 
     def _mailboxes_due(self) -> dict[int, int]:

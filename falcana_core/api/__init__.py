@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         normalise_host,
         split_address,
     )
+    from falcana_core.bulk import insert_if_missing
     from falcana_core.config import Config
     from falcana_core.delivery import (
         DeliveryFailure,

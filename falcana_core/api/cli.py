@@ -12,6 +12,7 @@ if TYPE_CHECKING:
         echo_input_errors,
         fail,
         host,
+        mailbox,
         print_json,
         read_secret,
     )

@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from falcana_bounces.i18n import _
-from falcana_core.api.cli import fail, print_json
 from falcana_core.api.cli import host as cli_host
+from falcana_core.api.cli import mailbox, print_json
 
 
 @click.group("bounces")
@@ -29,7 +29,7 @@ def look(mailboxes: tuple[str, ...], due: bool, as_json: bool) -> None:
 
     h = cli_host()
     service = bounces(h)
-    boxes = [_mailbox(h, ref) for ref in mailboxes] if mailboxes else service.readable(
+    boxes = [mailbox(ref) for ref in mailboxes] if mailboxes else service.readable(
         due=due)
     looks = [service.look(box) for box in boxes]
     if as_json:
@@ -52,15 +52,15 @@ def look(mailboxes: tuple[str, ...], due: bool, as_json: bool) -> None:
 
 
 @bounces_group.command("list")
-@click.argument("mailbox", required=False)
+@click.argument("ref", metavar="MAILBOX", required=False)
 @click.option("--days", default=7, show_default=True, type=click.IntRange(1, 3650))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (version 1).")
-def list_(mailbox: str | None, days: int, as_json: bool) -> None:
+def list_(ref: str | None, days: int, as_json: bool) -> None:
     """Reports found in the last DAYS, newest first."""
     from falcana_bounces.service import bounces
 
     h = cli_host()
-    box = _mailbox(h, mailbox) if mailbox else None
+    box = mailbox(ref) if ref else None
     found = bounces(h).reports(mailbox_id=box.id if box else None, days=days)
     rows: list[dict[str, Any]] = [{
         "mailbox_id": r.mailbox_id, "outbox_id": r.outbox_id, "recipient": r.recipient,
@@ -72,11 +72,3 @@ def list_(mailbox: str | None, days: int, as_json: bool) -> None:
     for row in rows:
         click.echo(f"{row['found_at'][:16]}  {row['kind']:<10} {row['recipient']}  "
                    f"{row['status'] or '-'}  #{row['outbox_id'] or '-'}")
-
-
-def _mailbox(h: Any, ref: str) -> Any:
-    box = h.mailboxes.resolve(ref)
-    if box is None:
-        fail(str(_("No user with the login {ref} and no shared mailbox with that address.",
-                   ref=ref)))
-    return box

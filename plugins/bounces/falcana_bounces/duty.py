@@ -8,11 +8,11 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import or_, select, update
 
 from falcana_bounces.models import InboxCursor
 from falcana_bounces.service import RECIPIENT_WINDOW, bounces
+from falcana_core.api import insert_if_missing
 
 if TYPE_CHECKING:
     from falcana_core.api import Host, Mailbox
@@ -48,15 +48,10 @@ class InboxLook:
             moved = conn.execute(update(InboxCursor).where(
                 InboxCursor.mailbox_id == mailbox_id, InboxCursor.next_look_at <= now)
                 .values(next_look_at=until)).rowcount
-            if moved:
-                return True
-            try:
-                with conn.begin_nested():
-                    conn.execute(insert(InboxCursor).values(
-                        mailbox_id=mailbox_id, last_uid=0, next_look_at=until))
-            except IntegrityError:
-                return False  # it exists and is not due, or another worker made it
-            return True
+            if not moved:  # none yet: made here, unless another worker made it first
+                moved = conn.execute(insert_if_missing(InboxCursor, conn.dialect.name), {
+                    "mailbox_id": mailbox_id, "last_uid": 0, "next_look_at": until}).rowcount
+            return bool(moved)
 
     def run(self, mailbox: Mailbox, now: dt.datetime, cancelled: Callable[[], bool]) -> int:
         if cancelled():

@@ -4,12 +4,12 @@ still signs in with a password to app-only access or delegation (falcana_oauth.m
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from falcana_core.api import current_language
-from falcana_core.api.cli import fail, print_json
+from falcana_core.api.cli import fail, mailbox, print_json
 from falcana_core.api.cli import host as cli_host
 from falcana_oauth.i18n import _
 
@@ -48,7 +48,7 @@ def migrate(provider: str, mailboxes: tuple[str, ...], dry_run: bool, rollback: 
         run = Migration(h, provider, actor="cli")
     except NoClient as exc:
         fail(str(exc))
-    only = [_mailbox_id(h, ref) for ref in mailboxes]
+    only = [int(mailbox(ref).id) for ref in mailboxes]
     found = run.migrated() if rollback else run.candidates(only)
     if rollback and only:
         found = [m for m in found if m.mailbox_id in only]
@@ -71,14 +71,6 @@ def migrate(provider: str, mailboxes: tuple[str, ...], dry_run: bool, rollback: 
     else:
         _print(found, dry_run=dry_run, rollback=rollback)
     sys.exit(0 if done else 1)
-
-
-def _mailbox_id(h: Any, ref: str) -> int:
-    box = h.mailboxes.resolve(ref)
-    if box is None:
-        fail(str(_("No user with the login {ref} and no shared mailbox with that address.",
-                   ref=ref)))
-    return int(box.id)
 
 
 def _print(found: list[Moved], *, dry_run: bool, rollback: bool) -> None:
