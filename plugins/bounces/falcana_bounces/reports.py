@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import email
+import email.header
 import email.policy
 import email.utils
 import enum
@@ -47,10 +48,14 @@ _BOUNCE_SUBJECT = re.compile(
     r"fehler bei der zustellung|non remis|warning: could not send|delayed mail", re.I)
 _AUTO_SUBJECT = re.compile(
     r"^\s*(auto(matic)?[ -]?(reply|response|antwort)|automatische antwort|"
-    r"abwesenheits(notiz|nachricht|meldung)|out of (the )?office|"
-    r"abwesend|urlaub|vacation|absence|r[ée]ponse automatique)", re.I)
+    r"abwesenheits(notiz|nachricht|meldung)|out of (the )?office( reply)?\s*:|"
+    r"abwesend\s*:|vacation (reply|message)\s*:|r[ée]ponse automatique)", re.I)
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _REPLY = re.compile(r"\b([45]\d\d)[ -]")
+_RETURNED = re.compile(r"^\s*-{3,}|^(received|return-path):|original message|"
+                       r"copy of the message|undelivered message", re.I)
+_BARE_ADDRESS = re.compile(r"[\w.+%=-]+@[\w-]+(\.[\w-]+)+")
+_ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>@]+>?")
 
 
 class Kind(enum.StrEnum):
@@ -92,6 +97,15 @@ def header_text(value: Any) -> str:
     return " ".join(str(value or "").split())[:MAX_TEXT]
 
 
+def decoded(value: Any) -> str:
+    """A header's text with its encoded words (RFC 2047) decoded: "Unzustellbar" and
+    "Abwesenheitsnotiz" come as =?utf-8?q?...?= as often as not."""
+    try:
+        return str(email.header.make_header(email.header.decode_header(str(value or ""))))
+    except (ValueError, LookupError, UnicodeDecodeError):
+        return str(value or "")
+
+
 def is_candidate(headers: Message) -> bool:
     """From the headers alone: may this message be a report? (Bodies are fetched only for
     candidates: the rest of the inbox is never read.)"""
@@ -99,7 +113,7 @@ def is_candidate(headers: Message) -> bool:
     if "multipart/report" in content_type:
         return True
     sender = str(headers.get("From", "")) + " " + str(headers.get("Return-Path", ""))
-    subject = str(headers.get("Subject", ""))
+    subject = decoded(headers.get("Subject"))
     if headers.get("X-Failed-Recipients"):
         return True
     if _DAEMONS.search(sender) or _BOUNCE_SUBJECT.search(subject):
@@ -142,18 +156,18 @@ def _read(msg: Message) -> Report | None:
             return None
         return dataclasses.replace(base, format="nonstandard", findings=findings,
                                    returned_ids=_unique(_returned_ids(msg)))
-    if _auto_reply_headers(msg) or _AUTO_SUBJECT.search(str(msg.get("Subject", ""))):
+    if _auto_reply_headers(msg) or _AUTO_SUBJECT.search(decoded(msg.get("Subject"))):
         sender = email.utils.parseaddr(str(msg.get("From", "")))[1]
         if sender:
             return dataclasses.replace(base, format="auto_reply", findings=(Finding(
-                sender.lower(), Kind.AUTO_REPLY, None, header_text(msg.get("Subject"))),))
+                sender.lower(), Kind.AUTO_REPLY, None, header_text(decoded(msg.get("Subject")))),))
     return None
 
 
 def _looks_like_bounce(msg: Message) -> bool:
     sender = str(msg.get("From", "")) + " " + str(msg.get("Return-Path", ""))
     return bool(msg.get("X-Failed-Recipients") or _DAEMONS.search(sender)
-                or _BOUNCE_SUBJECT.search(str(msg.get("Subject", "")))
+                or _BOUNCE_SUBJECT.search(decoded(msg.get("Subject")))
                 or "multipart/report" in str(msg.get("Content-Type", "")).lower())
 
 
@@ -168,9 +182,21 @@ def _dsn_part(msg: Message) -> list[Message] | None:
             if isinstance(payload, list):
                 return [p for p in payload if isinstance(p, Message)]
             if isinstance(payload, str):  # not parsed into blocks: read them ourselves
-                return [email.message_from_string(block + "\n")
-                        for block in re.split(r"\r?\n\s*\r?\n", payload) if block.strip()]
+                return _blocks(payload)
+    # a broken MIME tree (a wrong boundary): the fields may still be there, as text
+    payload = msg.get_payload()
+    if isinstance(payload, list):  # parts that are no parts: read the message as text
+        payload = msg.as_string()
+    if isinstance(payload, str) and re.search(r"^(final|original)-recipient:", payload,
+                                              re.I | re.M):
+        return [b for b in _blocks(payload) if b.get("Final-Recipient") or
+                b.get("Original-Recipient") or b.get("Reporting-MTA")]
     return None
+
+
+def _blocks(text: str) -> list[Message]:
+    return [email.message_from_string(block.strip("\r\n") + "\n")
+            for block in re.split(r"\r?\n\s*\r?\n", text) if block.strip()]
 
 
 def _dsn_findings(blocks: list[Message]) -> Iterable[Finding]:
@@ -196,20 +222,85 @@ def _address(value: Any) -> str:
     text = str(value or "").strip()
     if ";" in text:
         text = text.split(";", 1)[1]
-    found = email.utils.parseaddr(text.strip())[1] or text.strip()
-    return found.strip("<> ").lower() if "@" in found else ""
+    found = (email.utils.parseaddr(text.strip())[1] or text.strip()).strip("<> ").lower()
+    found = found.rsplit(":", 1)[-1]  # a source route, "@relay:user@example.org"
+    return found if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", found) else ""
+
+
+#: what a server's text says about the cause, tried in this order before the status code:
+#: a temporary state first (a "refused" connection is no policy), then an address that
+#: does not exist, then a rule of the receiving side. The phrases are the ones the servers
+#: of the test corpus use (Postfix, Exim, Sendmail, qmail, Exchange, Gmail, GMX, 1&1).
+_SOFT_TEXT = re.compile(
+    r"mailbox (is )?full|quota|storage (limit|space)|postfach (ist )?voll|speicherplatz|"
+    r"insufficient (system )?storage|disk full|"
+    r"disabled|inactive|(account|mailbox|user)( is| has been)? suspended|frozen|"
+    r"account is locked|deaktiviert|gesperrt|"
+    r"expired|retry time(out)? (was )?exceeded|retry timeout|timed? ?out|"
+    r"no route to host|connection refused|network is unreachable|"
+    r"try again|name service error|dns query failed|all hosts have been failing|"
+    r"did not accept our requests|too many (recipients|hops|connections)|"
+    r"receiving mail at a rate|"
+    r"transaction failed|improper sequence|parameter not implemented|"
+    r"local configuration error|unable to deliver mail|mailer error|"
+    r"does not support tls|pipe to \||procmail|couldn.t create", re.I)
+_HARD_TEXT = re.compile(
+    r"user unknown|unknown user|no such (user|mailbox|recipient|address)|"
+    r"(address|account|mailbox|user|recipient)[^.;]{0,40}(does not|doesn.t|do not|may not) exist|"
+    r"(recipient|user|address|mailbox) (not found|unknown|invalid|unavailable)|"
+    r"invalid (recipient|mailbox|address)|recipientnotfound|unrouteable address|"
+    r"unknown (local part|recipient|address)|not a valid (mailbox|recipient)|"
+    r"host (or domain name )?not found|domain (not found|does not exist)|"
+    r"null mx|does not accept mail|doesn.t receive email|has moved|not reachable|"
+    r"(?<!sender )(?<!sender's )address rejected|not a registered|"
+    r"empf.nger (unbekannt|existiert nicht)|unbekannter empf.nger|"
+    r"adresse (existiert nicht|unbekannt)", re.I)
+_POLICY_TEXT = re.compile(
+    r"spam|black ?list|block ?list|\bblocked\b|spamhaus|barracuda|\brbl\b|dnsbl|"
+    r"reputation|\bspf\b|dkim|dmarc|policy|reverse (dns|lookup)|\bptr\b|rdns|"
+    r"ip name lookup failed|client host rejected|mismatches client ip|"
+    r"not accepting connections|service not available|valid sender domain|"
+    r"after (initial connection|ehlo|helo|mail from)|sender address|"
+    r"sender (address )?(was )?rejected|domain of sender|my name was rejected|"
+    r"relay(ing)? (access )?denied|not permitted to relay|relay not permitted|"
+    r"not accepted|unauthenticated|authentication required|virus|content rejected|"
+    r"protocol violation|8-bit data|headers too large|too (large|big)|size exceeds|"
+    r"size limit|sizelimit|not allowed|prohibited|unexpected volume|refused to talk|server refused|"
+    r"^rejected|\b[45]\d\d rejected\b|line limit|message rejected|"
+    r"abgelehnt|unerw.nscht", re.I)
+
+
+def _said(text: str) -> Kind | None:
+    """The cause the server's text names first (servers put the cause before the advice:
+    "not allowed to send per its SPF record. Please try again" is a policy)."""
+    # the addresses themselves say nothing ("mailboxfull@", "nospam@"), and Postfix's
+    # "Recipient address rejected: Mailbox full" names its reason after the colon
+    text = _ADDRESS.sub(" ", text)
+    text = re.sub(r"(recipient )?address rejected:\s*(?=\w)", "", text, flags=re.I)
+    found = [(m.start(), order, kind) for order, (pattern, kind) in enumerate((
+        (_SOFT_TEXT, Kind.SOFT), (_HARD_TEXT, Kind.HARD), (_POLICY_TEXT, Kind.POLICY)))
+        if (m := pattern.search(text))]
+    return min(found)[2] if found else None
 
 
 def classify(action: str | None, status: str | None, text: str = "") -> Kind | None:
-    """The class of a recipient's outcome from the DSN's action, the enhanced status and
-    the server's text; None for what says nothing (relayed, expanded)."""
-    if action in ("delivered",):
+    """The class of a recipient's outcome from the DSN's action, the server's text and the
+    enhanced status; None for what says nothing (relayed, expanded).
+
+    The server's text comes first: the status is often a bare 5.0.0 (or, from some
+    servers, a 5.x.x that does not fit), while "Mailbox full" or "listed in Spamhaus" says
+    what the sender must do. The status decides where the text says nothing we know."""
+    if action in ("delivered", "deliverable"):
         return Kind.DELIVERED
     if action in ("relayed", "expanded"):
         return None
-    if action == "delayed" or ((status or "").startswith("4.") and action != "failed"):
+    if action == "delayed":
         return Kind.DELAYED
-    low = text.lower()
+    said = _said(text)
+    if said is not None:
+        if said is Kind.SOFT and action != "failed" and (status or "").startswith("4."):
+            return Kind.DELAYED
+        return said
     if status is None:
         code = _REPLY.search(text)
         if code is None:
@@ -217,14 +308,14 @@ def classify(action: str | None, status: str | None, text: str = "") -> Kind | N
         status = f"{code.group(1)[0]}.0.0"
     klass, subject, _detail = status.split(".")
     if klass == "4":
-        return Kind.SOFT
-    if subject == "7" or any(w in low for w in ("spam", "blocked", "blacklist", "spf",
-                                                "dkim", "dmarc", "policy", "reputation")):
+        return Kind.SOFT if action == "failed" else Kind.DELAYED
+    if subject in ("6", "7"):  # content and security: a rule of the receiving side
         return Kind.POLICY
-    if status in ("5.2.2", "5.2.0") or any(w in low for w in (
-            "quota", "mailbox full", "over quota", "postfach voll", "speicherplatz")):
-        return Kind.SOFT
-    return Kind.HARD
+    # 5.4.1: Microsoft's "Recipient address rejected: Access denied" for an address its
+    # directory does not know
+    if subject == "1" or status in ("5.4.4", "5.4.1", "5.4.0", "5.0.0"):
+        return Kind.HARD  # the address or its domain
+    return Kind.SOFT  # the mailbox (5.2), the system (5.3), routing (5.4), protocol (5.5)
 
 
 def _returned_ids(msg: Message) -> Iterable[str]:
@@ -282,27 +373,67 @@ def _text(part: Message) -> str:
 def _nonstandard(msg: Message) -> Iterable[Finding]:
     from flufl.bounce import all_failures
 
-    temporary, permanent = all_failures(msg)
+    temporary, permanent = ({a for a in map(_flufl_address, found) if a}
+                            for found in all_failures(msg))
     body = "\n".join(_text(p) for p in msg.walk() if p.get_content_maintype() == "text")
-    for addresses, default in ((permanent, Kind.HARD), (temporary, Kind.SOFT)):
-        for raw in sorted(addresses):
-            address = (raw.decode("utf-8", "replace") if isinstance(raw, bytes)
-                       else str(raw)).strip("<> ").lower()
-            if "@" not in address:
-                continue
+    if not temporary and not permanent:
+        permanent = set(_named_in_text(msg, body))
+    # flufl.bounce's temporary failures are the warnings of a server still trying
+    for addresses, default in ((permanent, Kind.HARD), (temporary, Kind.DELAYED)):
+        for address in sorted(addresses):
             status, diagnostic = _near(body, address)
-            kind = classify("failed", status, diagnostic) if default is Kind.HARD \
-                else Kind.SOFT
-            yield Finding(address, kind or default, status, diagnostic, "failed")
+            kind = classify("failed", status, _near(body, address, 1500)[1]) or default
+            if default is Kind.DELAYED and kind is not Kind.POLICY:
+                kind = Kind.DELAYED  # what the server still tries is not gone for good
+            yield Finding(address, kind, status, diagnostic, "failed")
 
 
-def _near(body: str, address: str) -> tuple[str | None, str]:
-    """The status and the server's line about ``address`` in a bounce's text."""
+def _flufl_address(raw: bytes | str) -> str:
+    address = (raw.decode("utf-8", "replace") if isinstance(raw, bytes)
+               else str(raw)).strip("<> ").lower()
+    return address if _BARE_ADDRESS.fullmatch(address) else ""
+
+
+#: the line before a list of failed recipients in the formats flufl.bounce does not know
+#: (Exchange and Microsoft 365 in English and German, older Exchange connectors)
+_LIST_INTRO = re.compile(
+    r"delivery has failed to these recipients|did not reach some or all of the intended|"
+    r"could not be delivered to (the following|these) recipients|"
+    r"following recipient\(s\) could not be reached|following addresses had permanent|"
+    r"zustellung an folgende empf.nger[^\n]*fehlgeschlagen|"
+    r"konnte (an )?folgende[^\n]*nicht zugestellt", re.I)
+
+
+def _named_in_text(msg: Message, body: str) -> Iterable[str]:
+    """Failed recipients a bounce names where flufl.bounce finds none: Exim's
+    X-Failed-Recipients, the addresses listed below an intro line, qmail's "<address>:"
+    lines. Our own addresses (the report's To) are never among them."""
+    own = {a.lower() for _n, a in email.utils.getaddresses([str(msg.get("To", ""))])}
+    found: list[str] = [a for _n, a in email.utils.getaddresses(
+        [str(msg.get("X-Failed-Recipients", ""))])]
+    lines = body.splitlines()
+    for i, line in enumerate(lines):
+        if _LIST_INTRO.search(line):
+            for following in [x for x in lines[i + 1:i + 8] if x.strip()][:4]:
+                found.extend(m.group(0) for m in _BARE_ADDRESS.finditer(following))
+        elif re.fullmatch(r"\s*<[^<>\s]+@[^<>\s]+>:\s*", line):
+            found.append(line.strip().strip("<>:"))
+    return [a for a in dict.fromkeys(x.lower().strip("<>") for x in found)
+            if "@" in a and a not in own]
+
+
+def _near(body: str, address: str, size: int = MAX_TEXT) -> tuple[str | None, str]:
+    """The status and the server's lines about ``address`` in a bounce's text."""
     lines = body.splitlines()
     for i, line in enumerate(lines):
         if address in line.lower():
-            window = " ".join(s.strip() for s in lines[i:i + 4] if s.strip())
+            near: list[str] = []
+            for following in lines[i:i + 12]:
+                if near and _RETURNED.search(following):
+                    break  # the returned message says nothing about the outcome
+                near.append(following.strip())
+            window = " ".join(s for s in near if s)[:size]
             status = _STATUS.search(window)
-            return (".".join(status.groups()) if status else None), window[:MAX_TEXT]
+            return (".".join(status.groups()) if status else None), window
     status = _STATUS.search(body)
     return (".".join(status.groups()) if status else None), ""
