@@ -542,14 +542,18 @@ def _message_dict(m: Any) -> dict[str, Any]:
                                              "cancelled"]), default=None)
 @click.option("--mailbox", "mailbox_ref", default=None, help="A login or a shared address.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--bounced", is_flag=True,
+              help="Only messages with a recipient whose delivery report came back.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def outbox_list(status: str | None, mailbox_ref: str | None, limit: int, as_json: bool) -> None:
+def outbox_list(status: str | None, mailbox_ref: str | None, limit: int, bounced: bool,
+                as_json: bool) -> None:
     """Messages, newest first, with the counts per status."""
     h = host()
     mailbox_id = None
     if mailbox_ref:
         mailbox_id = mailbox(mailbox_ref).id
-    rows = h.outbox.list(status=status, mailbox_id=mailbox_id, limit=limit)
+    rows = h.outbox.list(status=status, mailbox_id=mailbox_id, limit=limit,
+                         recipient_status="bounced" if bounced else None)
     counts = h.outbox.counts(mailbox_id)
     if as_json:
         print_json({"counts": counts, "messages": [_message_dict(m) for m in rows]})
@@ -559,6 +563,12 @@ def outbox_list(status: str | None, mailbox_ref: str | None, limit: int, as_json
         error = (m.last_error or {}).get("explanation") or {}
         click.echo(f"{m.id:>7}  {m.status:<9}  box {m.mailbox_id:<5} {m.subject[:40]:<40}  "
                    f"{error.get('id', '')}")
+        if bounced:
+            for address, result in (m.recipients or {}).items():
+                if str(result.get("status", "")).startswith("bounced"):
+                    click.echo(f"         {address}: {result.get('status')} "
+                               f"{result.get('status_code') or ''} "
+                               f"{(result.get('diagnostic') or '')[:80]}")
 
 
 class Age(click.ParamType):  # type: ignore[type-arg]

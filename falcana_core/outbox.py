@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import String, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from falcana_core.bulk import insert_if_missing, insert_rows
@@ -257,14 +257,29 @@ class Outbox:
         return True
 
     def list(self, *, status: str | None = None, mailbox_id: int | None = None,
-             limit: int = 50) -> list[OutboxMessage]:
-        query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+             limit: int = 50, recipient_status: str | None = None) -> list[OutboxMessage]:
+        """Newest first. ``recipient_status``: only messages with a recipient whose status
+        (as sent, or as learned later) starts with it: "bounced" finds every bounce."""
+        query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
         if status:
             query = query.where(OutboxMessage.status == status)
         if mailbox_id is not None:
             query = query.where(OutboxMessage.mailbox_id == mailbox_id)
+        if not recipient_status:
+            with self.host.sessions() as s:
+                return list(s.scalars(query.limit(limit)).all())
+        # the JSON's text narrows it down in the database; each row is then checked
+        query = query.where(cast(OutboxMessage.recipients, String).contains(
+            f'"{recipient_status}', autoescape=True))
+        found: list[OutboxMessage] = []
         with self.host.sessions() as s:
-            return list(s.scalars(query).all())
+            for row in s.scalars(query.execution_options(yield_per=500)):
+                if any(str((r or {}).get("status", "")).startswith(recipient_status)
+                       for r in (row.recipients or {}).values()):
+                    found.append(row)
+                    if len(found) == limit:
+                        break
+        return found
 
     def counts(self, mailbox_id: int | None = None) -> dict[str, int]:
         query = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)

@@ -173,3 +173,20 @@ def test_the_envelope_of_a_message_keeps_it_intact_and_leaves_bcc_out() -> None:
     assert ready.message_id == msg["Message-ID"]
     again = envelope(msg, "anna@firma.example", "Anna Groß")
     assert again.message_id == ready.message_id  # stamped once
+
+
+def test_messages_found_by_what_was_learned_of_a_recipient(host: Host) -> None:
+    """`outbox list --bounced` on both databases: the JSON narrows it down in the
+    database, each row is checked; a word in a subject or an address finds nothing."""
+    box = mailbox(host, "Jürgen Müßig", "vertrieb@firma.example")
+    ids = host.outbox.enqueue_many([(box, m) for m in (
+        message(1), message(2, to="bounced_hard@example.org"), message(3), message(4))])
+    assert host.outbox.recipient_learned(ids[0], "kunde1@example.org", "bounced_hard",
+                                         {"status_code": "5.1.1"})
+    assert host.outbox.recipient_learned(ids[2], "kunde3@example.org", "auto_reply", {})
+    assert host.outbox.recipient_learned(ids[3], "kunde4@example.org", "bounced_soft",
+                                         {"status_code": "4.2.2"})
+    found = host.outbox.list(recipient_status="bounced")
+    assert [m.id for m in found] == [ids[3], ids[0]]
+    assert [m.id for m in host.outbox.list(recipient_status="bounced", limit=1)] == [ids[3]]
+    assert [m.id for m in host.outbox.list(recipient_status="auto_reply")] == [ids[2]]

@@ -264,3 +264,30 @@ def test_a_mailbox_without_inbox_access_is_told_what_to_enter(
     result = falcana_cli("bounces", "look", "anna", lang="de")
     assert result.exit_code == 1
     assert "keine IMAP-Einstellungen" in result.output and "Kopie in Gesendet" in result.output
+
+
+def test_outbox_list_bounced_shows_the_messages_whose_report_came_back(
+        falcana_host: Host, servers: tuple[SmtpTestServer, DovecotTestServer],
+        falcana_cli: Callable[..., Any]) -> None:
+    """`falcana outbox list --bounced`: the message with a hard bounce and its recipient
+    with the server's text; not the one answered by an auto-reply, not the one without a
+    report."""
+    host = falcana_host
+    smtp, imap = servers
+    anna = mailbox(host, ANNA, smtp, imap)
+    bounced = send(host, anna, "kunde1@example.org")
+    replied = send(host, anna, "kunde2@example.org")
+    send(host, anna, "kunde3@example.org")
+    imap.append(ANNA, "INBOX", dsn("kunde1@example.org", "5.1.1", "550 5.1.1 User unknown",
+                                   bounced))
+    imap.append(ANNA, "INBOX", out_of_office("kunde2@example.org", replied))
+    assert bounces(host).look(anna).ok
+
+    listed = json.loads(falcana_cli("outbox", "list", "--bounced", "--json").stdout)
+    assert [m["message_id"] for m in listed["messages"]] == [bounced]
+    assert listed["messages"][0]["recipients"]["kunde1@example.org"]["status"] == \
+        "bounced_hard"
+    text = falcana_cli("outbox", "list", "--bounced").stdout
+    assert "kunde1@example.org: bounced_hard 5.1.1 550 5.1.1 User unknown" in text
+    assert "kunde2@example.org" not in text and "kunde3@example.org" not in text
+    assert len(json.loads(falcana_cli("outbox", "list", "--json").stdout)["messages"]) == 3
