@@ -224,7 +224,8 @@ def test_a_huge_report_is_skipped_unread_and_the_password_is_nowhere(
 
 
 def test_the_worker_looks_at_each_inbox_that_sent_at_its_cadence_one_worker_a_time(
-        falcana_host: Host, servers: tuple[SmtpTestServer, DovecotTestServer]) -> None:
+        falcana_host: Host, servers: tuple[SmtpTestServer, DovecotTestServer],
+        told: Told) -> None:
     from falcana_bounces.duty import InboxLook
 
     from falcana_core.testing import Clock
@@ -245,6 +246,8 @@ def test_the_worker_looks_at_each_inbox_that_sent_at_its_cadence_one_worker_a_ti
     worker.run_once()
     assert worker.duties["bounces.look"] == 1  # Anna's only
     assert status_of(host, sent, "kunde1@example.org")["status"] == "bounced_hard"
+    # the host application hears of it within the one poll interval
+    assert told.bounced == [(anna.id, "kunde1@example.org", "hard")]
     later = clock() + dt.timedelta(minutes=10)
     duty = InboxLook(host)
     assert duty.due(later, 10) == [anna.id]

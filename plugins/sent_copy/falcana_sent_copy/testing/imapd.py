@@ -207,6 +207,7 @@ service stats {{
         ctx = ssl.create_default_context()
         self._ca.configure_trust(ctx)
         client = imaplib.IMAP4_SSL(self.host, self.ssl_port, ssl_context=ctx, timeout=10)
+        client._encoding = "utf-8"  # type: ignore[attr-defined]  # passwords with umlauts
         client.login(user, self.users[user])
         return client
 

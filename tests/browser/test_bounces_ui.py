@@ -1,0 +1,99 @@
+"""The popup's "Unzustellbare E-Mails" in a real browser: after a real send and a delivery
+report found in the sender's inbox (Dovecot), the admin scrolls to the section and sees,
+at 1280x720 and 1366x768, how many came back, the recipient, what the class means and
+what to do, and the server's text, in German; an auto-reply is not counted."""
+
+from __future__ import annotations
+
+import email.utils
+from email.message import EmailMessage
+from typing import Any
+
+from falcana_bounces.service import bounces
+
+from falcana_core.worker import Worker
+
+from .conftest import SCREENSHOTS, SMTP_PW, Web, in_view, open_popup
+
+JUERGEN = "juergen@example.com"
+
+
+def report(recipient: str, message_id: str) -> bytes:
+    return f"""From: Mail Delivery System <MAILER-DAEMON@mx.example.org>
+To: {JUERGEN}
+Subject: Undelivered Mail Returned to Sender
+Date: {email.utils.formatdate()}
+Message-ID: <report-{recipient}>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.org
+
+Final-Recipient: rfc822; {recipient}
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 <{recipient}>: Recipient address rejected: User unknown
+
+--B
+Content-Type: text/rfc822-headers
+
+Message-ID: {message_id}
+
+--B--
+""".replace("\n", "\r\n").encode()
+
+
+def test_the_popup_shows_what_came_back_in_view(sized: Any, web: Web,
+                                                imap_server: Any) -> None:
+    imap = imap_server({JUERGEN: SMTP_PW})
+    host = web.host()
+    try:
+        user = host.users.by_login("juergen")
+        assert user is not None
+        box = host.mailboxes.personal(user)
+        assert host.save_section(box, "smtp", {
+            "email": JUERGEN, "username": JUERGEN, "password": SMTP_PW,
+            "host": "127.0.0.1", "port": web.smtp.port, "security": "tls"},
+            actor="admin").saved
+        assert host.save_section(box, "sent_copy", {
+            "mode": "off", "host": "127.0.0.1", "port": str(imap.ssl_port),
+            "security": "ssl", "username": "", "password": "", "use_smtp_password": True,
+            "folder": ""}, actor="admin").saved
+        sent = []
+        for to in ("kunde1@example.org", "kunde2@example.org"):
+            msg = EmailMessage()
+            msg["To"] = to
+            msg["Subject"] = "Angebot Nr. 4711"
+            msg.set_content("Guten Tag,\nanbei das Angebot.\n")
+            sent.append(host.outbox.enqueue(box, msg))
+        Worker(host).run_once()
+        ids = [row.message_id for row in map(host.outbox.get, sent) if row is not None]
+        imap.append(JUERGEN, "INBOX", report("kunde1@example.org", ids[0]))
+        imap.append(JUERGEN, "INBOX", (
+            f"From: kunde2@example.org\r\nTo: {JUERGEN}\r\nSubject: Abwesenheitsnotiz: "
+            f"Angebot\r\nIn-Reply-To: {ids[1]}\r\nAuto-Submitted: auto-replied\r\n\r\n"
+            "Bis 2. Januar nicht im Haus.\r\n").encode())
+        assert bounces(host).look(box).ok
+    finally:
+        host.close()
+
+    popup = open_popup(sized, "Müßig")
+    section = popup.locator("section[data-section='bounces']")
+    section.locator("h3").scroll_into_view_if_needed()  # the admin scrolls down to it
+    assert section.locator("h3").inner_text() == "Unzustellbare E-Mails"
+    count = section.locator(".bounce-count")
+    assert count.get_attribute("data-count") == "1"  # the auto-reply is no bounce
+    assert "1 Unzustellbare in den letzten 7 Tagen" in count.inner_text()
+    row = section.locator("tr.bounce-hard")
+    row.scroll_into_view_if_needed()
+    assert in_view(sized, row) and in_view(sized, count)
+    text = row.inner_text()
+    assert "kunde1@example.org" in text
+    assert "unzustellbar" in text.lower() and "5.1.1" in text and "User unknown" in text
+    assert "nicht erneut" in text or "prüfen" in text.lower()  # what to do, in German
+    assert section.locator("tr.bounce-auto_reply").count() == 1
+    if sized.viewport_size["height"] == 720:
+        sized.screenshot(path=str(SCREENSHOTS / "bounces.png"))
