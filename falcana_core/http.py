@@ -76,6 +76,14 @@ class PolicyHttp:
     def post(self, url: str, *, data: bytes, headers: Mapping[str, str],
              deadline: float) -> HttpAnswer:
         """POST and read the answer, all before ``deadline`` (``time.monotonic()``)."""
+        return self.request("POST", url, data=data, headers=headers, deadline=deadline)
+
+    def get(self, url: str, *, headers: Mapping[str, str], deadline: float) -> HttpAnswer:
+        """GET and read the answer (at most ``max_answer`` bytes), before ``deadline``."""
+        return self.request("GET", url, data=None, headers=headers, deadline=deadline)
+
+    def request(self, method: str, url: str, *, data: bytes | None,
+                headers: Mapping[str, str], deadline: float) -> HttpAnswer:
         import requests
         import urllib3
 
@@ -83,9 +91,10 @@ class PolicyHttp:
         sent = False
         with self.within(deadline) as expired:
             try:
-                response = self.session.post(url, data=data, headers=dict(headers),
-                                             timeout=(min(self.timeout, left), self.timeout),
-                                             allow_redirects=False, stream=True)
+                response = self.session.request(
+                    method, url, data=data, headers=dict(headers),
+                    timeout=(min(self.timeout, left), self.timeout),
+                    allow_redirects=False, stream=True)
                 sent = True
                 with response:
                     body = response.raw.read(self.max_answer + 1, decode_content=True) or b""

@@ -465,6 +465,60 @@ def gmail_api_send(env: Env, port: int, security: str) -> Outcome:
     return _api_send(env, box)
 
 
+def graph_bounces(env: Env, port: int, security: str) -> Outcome:
+    """Unzustellbare E-Mails through Microsoft Graph (app-only, Mail.Read): the delta
+    query to the hostile server as the Graph endpoint."""
+    assert env.fixture is not None
+    authority = env.fixture("oauth_server")
+    authority.add_client("falcana-ms", "ms-client-secret-4711", redirect_uris=[],
+                         app_accounts={"vertrieb@contoso-gmbh.de"},
+                         scopes={"https://graph.microsoft.com/.default"})
+    assert env.host.save_section(None, "oauth_microsoft", {
+        "client_id": "falcana-ms", "client_secret": "ms-client-secret-4711",
+        "tenant": "organizations", "authority": authority.url, "smtp_servers": "127.0.0.1",
+        "graph_url": f"https://127.0.0.1:{port}", "read_reports": True},
+        actor="admin").saved
+    env.dns.set_mx("contoso-gmbh.de", ["contoso-gmbh-de.mail.protection.outlook.com"])
+    box = env.host.mailboxes.create_shared("vertrieb@contoso-gmbh.de", "Vertrieb",
+                                           actor="admin")
+    assert env.host.save_section(box, "smtp", {
+        "email": "vertrieb@contoso-gmbh.de", "transport": "graph",
+        "auth_method": "oauth2_app"}, actor="admin").saved
+    return _look(env, box, "vertrieb@contoso-gmbh.de")
+
+
+def _look(env: Env, box: Any, ref: str) -> Outcome:
+    """An inbox look from the Python API, or a cron job's ``falcana bounces look``."""
+    from falcana_bounces.service import bounces
+
+    if env.mode == "cli":
+        assert env.cli is not None
+        shown = env.cli("bounces", "look", ref, "--json")
+        return Outcome(shown.exit_code == 0, shown.stdout + shown.stderr)
+    look = bounces(env.host).look(box)
+    return Outcome(look.ok, json.dumps(look.as_dict(), default=str))
+
+
+def gmail_api_bounces(env: Env, port: int, security: str) -> Outcome:
+    """Unzustellbare E-Mails through the Gmail API (domain-wide delegation,
+    gmail.readonly): the history and message requests to the hostile server."""
+    assert env.fixture is not None
+    authority = env.fixture("oauth_server")
+    scopes = {"https://www.googleapis.com/auth/gmail.send",
+              "https://www.googleapis.com/auth/gmail.readonly"}
+    key = authority.add_service_account("falcana-sa@project.iam.example", scopes=scopes,
+                                        accounts={"lisa@agentur-nord.de"})
+    authority.add_client("falcana-google", "google-secret", redirect_uris=[], scopes=scopes)
+    env.dns.set_mx("agentur-nord.de", ["aspmx.l.google.com"])
+    assert env.host.save_section(None, "oauth_google", {
+        "client_id": "falcana-google", "client_secret": "google-secret",
+        "service_account_key": json.dumps(key), "auth_uri": f"{authority.url}/auth",
+        "token_uri": f"{authority.url}/token", "revoke_uri": f"{authority.url}/revoke",
+        "smtp_servers": "127.0.0.1", "gmail_url": f"https://127.0.0.1:{port}",
+        "read_reports": True}, actor="admin").saved
+    return _look(env, _delegated_mailbox(env), "lisa")
+
+
 #: each declared client (after a "/": another way it connects): how to drive it, and what
 #: it speaks
 CLIENTS: dict[str, Client] = {
@@ -481,6 +535,8 @@ CLIENTS: dict[str, Client] = {
     "mail_api.send": Client(mail_api_send, "https"),
     "graph.send": Client(graph_send, "https"),
     "gmail_api.send": Client(gmail_api_send, "https"),
+    "graph.bounces": Client(graph_bounces, "https"),
+    "gmail_api.bounces": Client(gmail_api_bounces, "https"),
 }
 
 
@@ -521,7 +577,7 @@ def _server_tls(ca: trustme.CA, *names: str) -> ssl.SSLContext:
 #: command line, and those the worker runs, beside the Python API every client has
 WORKER = ("worker", "sigterm")
 MODES = {"smtp.test": ("web", "cli"), "imap.copy": ("web", "cli", *WORKER),
-         "imap.bounces": ("cli",),
+         "imap.bounces": ("cli",), "graph.bounces": ("cli",), "gmail_api.bounces": ("cli",),
          "discovery.autoconfig": ("web", "cli"), "discovery.probe": ("web", "cli"),
          "smtp.send": WORKER, "oauth.token": WORKER, "oauth.token/delegation": WORKER,
          "oauth.token/refresh": WORKER, "graph.send": WORKER, "gmail_api.send": WORKER}

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import or_, select, update
 
 from falcana_bounces.models import InboxCursor
-from falcana_bounces.service import RECIPIENT_WINDOW, bounces
+from falcana_bounces.service import RECIPIENT_WINDOW, bounces, readable_inbox
 from falcana_core.api import insert_if_missing
 
 if TYPE_CHECKING:
@@ -26,15 +26,16 @@ class InboxLook:
 
     def due(self, now: dt.datetime, limit: int) -> Sequence[int]:
         """Never a mailbox without recent sends: a report comes within days of a send."""
-        from falcana_sent_copy.models import SentCopySettings
+        from falcana_core.api import Mailbox
 
         senders = self.host.outbox.senders_since(now - RECIPIENT_WINDOW)
         if not senders:
             return []
         with self.host.sessions() as s:
-            found = s.scalars(select(SentCopySettings.mailbox_id).outerjoin(
-                InboxCursor, InboxCursor.mailbox_id == SentCopySettings.mailbox_id).where(
-                SentCopySettings.host != "", SentCopySettings.mailbox_id.in_(sorted(senders)),
+            found = s.scalars(select(Mailbox.id).outerjoin(
+                InboxCursor, InboxCursor.mailbox_id == Mailbox.id).where(
+                Mailbox.id.in_(sorted(senders)),
+                readable_inbox(self.host, Mailbox.id, Mailbox.transport),
                 or_(InboxCursor.next_look_at.is_(None), InboxCursor.next_look_at <= now))
                 .order_by(InboxCursor.next_look_at.is_not(None), InboxCursor.next_look_at)
                 .limit(limit))

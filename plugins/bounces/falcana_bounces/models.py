@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from falcana_core.api import Base, utcnow
@@ -25,6 +25,9 @@ class InboxCursor(Base):
     next_look_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     #: the last look's failure (step and explanation), None when it passed
     error: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    #: read through a mail API: where the next look goes on (Graph's delta link, the
+    #: Gmail API's history id)
+    position: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class BounceReport(Base):
@@ -41,6 +44,8 @@ class BounceReport(Base):
     outbox_id: Mapped[int | None] = mapped_column(
         ForeignKey("outbox_messages.id", ondelete="SET NULL"), default=None)
     uid: Mapped[int] = mapped_column(Integer)  # in the inbox, under the cursor's UIDVALIDITY
+    #: read through a mail API: the message's id there (uid is 0)
+    source_id: Mapped[str | None] = mapped_column(String(200), default=None)
     recipient: Mapped[str] = mapped_column(String(320))
     kind: Mapped[str] = mapped_column(String(20))  # reports.Kind
     status: Mapped[str | None] = mapped_column(String(20), default=None)

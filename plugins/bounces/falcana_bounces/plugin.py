@@ -46,3 +46,7 @@ def step_labels() -> dict[str, Any]:
 def register_outgoing_clients(register: RegisterClient) -> None:
     register("imap.bounces", "reading the inbox for delivery reports: EXAMINE, SEARCH, "
              "FETCH (BODY.PEEK), read-only")
+    register("graph.bounces", "reading the inbox for delivery reports through Microsoft "
+             "Graph: the Inbox's delta query and a report's $value, GET only")
+    register("gmail_api.bounces", "reading the inbox for delivery reports through the "
+             "Gmail API: history, metadata and raw of a report, GET only")

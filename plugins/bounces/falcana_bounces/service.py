@@ -17,6 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from falcana_bounces.api_readers import (
+    READERS,
+    Fetched,
+    ReadFailed,
+    api_for,
+    reading_transports,
+)
 from falcana_bounces.i18n import _
 from falcana_bounces.inbox import FIRST_LOOK_DAYS, Seen, deadline_in, read_inbox
 from falcana_bounces.models import BounceReport, InboxCursor
@@ -24,6 +31,8 @@ from falcana_bounces.reports import MAX_TEXT, Kind, Report, read_report
 from falcana_core.api import current_language, text_in, utcnow
 
 if TYPE_CHECKING:
+    from falcana_oauth import OAuthApi
+
     from falcana_core.api import Host, Mailbox
 
 log = logging.getLogger(__name__)
@@ -85,6 +94,17 @@ class Look:
                 "steps": [{"id": s.id, "status": s.status.value} for s in self.steps]}
 
 
+def readable_inbox(host: Host, mailbox_id: Any, transport: Any) -> Any:
+    """A condition on a mailbox: its inbox can be read, by IMAP (the copy in Sent's
+    settings) or through its mail API where the admin chose that."""
+    from falcana_sent_copy.models import SentCopySettings
+
+    imap = select(SentCopySettings.mailbox_id).where(SentCopySettings.host != "")
+    through_api = reading_transports(host)
+    return mailbox_id.in_(imap) | transport.in_(sorted(through_api)) if through_api \
+        else mailbox_id.in_(imap)
+
+
 def bounces(host: Host) -> Bounces:
     return host.service("bounces", Bounces)
 
@@ -98,15 +118,13 @@ class Bounces:
     # -- looking ------------------------------------------------------------------------
 
     def readable(self, *, due: bool = False) -> list[Mailbox]:
-        """The mailboxes whose inbox can be read (IMAP settings of the copy in Sent), by
-        address; ``due``: only those whose next look has come."""
-        from falcana_sent_copy.models import SentCopySettings
-
+        """The mailboxes whose inbox can be read (IMAP settings of the copy in Sent, or
+        a mail API the admin chose to read through), by address; ``due``: only those
+        whose next look has come."""
         from falcana_core.api import Mailbox
 
-        query = select(Mailbox).join(SentCopySettings,
-                                     SentCopySettings.mailbox_id == Mailbox.id).where(
-            SentCopySettings.host != "")
+        query = select(Mailbox).where(readable_inbox(self.host, Mailbox.id,
+                                                     Mailbox.transport))
         if due:
             query = query.outerjoin(InboxCursor, InboxCursor.mailbox_id == Mailbox.id).where(
                 (InboxCursor.next_look_at.is_(None)) | (InboxCursor.next_look_at <= utcnow()))
@@ -123,11 +141,19 @@ class Bounces:
         look = Look(mailbox.id)
         settings = imap_settings(self.host, mailbox)
         if settings is None:
+            api = api_for(self.host, mailbox)
+            if api is not None:
+                return self._look_through(mailbox, api, now or utcnow())
+            fix = _("Enter them in the section \"Copy in Sent (IMAP)\" (its mode may stay "
+                    "off).")
+            if mailbox.transport in READERS:
+                fix = _("Enter them in the section \"Copy in Sent (IMAP)\" (its mode may "
+                        "stay off), or let an admin choose reading delivery reports through "
+                        "the mail API in the OAuth2 client's settings.")
             look.failure = {"step": "settings", "explanation": {
                 "cause": text_in(_("The inbox cannot be read: this mailbox has no IMAP "
                                    "settings."), current_language()),
-                "fix": text_in(_("Enter them in the section \"Copy in Sent (IMAP)\" (its "
-                                 "mode may stay off)."), current_language())}}
+                "fix": text_in(fix, current_language())}}
             return look
         with self.host.sessions() as s:
             cursor = s.get(InboxCursor, mailbox.id)
@@ -155,13 +181,42 @@ class Bounces:
         self._moved_on(mailbox.id, seen, look.failure, now or utcnow())
         return look
 
+    def _look_through(self, mailbox: Mailbox, api: OAuthApi, now: dt.datetime) -> Look:
+        """A look through the mailbox's mail API (Microsoft Graph, the Gmail API)."""
+        look = Look(mailbox.id)
+        with self.host.sessions() as s:
+            cursor = s.get(InboxCursor, mailbox.id)
+            position = cursor.position if cursor else None
+        reader = READERS[str(mailbox.transport)](
+            self.host, mailbox, api, deadline_in(self.host.config.send_deadline))
+        fetched: Fetched | None = None
+        try:
+            fetched = reader.read(position, now.date())
+        except ReadFailed as failed:
+            look.failure = failed.as_dict()
+        finally:
+            look.steps = list(reader.steps)
+            reader.close()
+        if fetched is not None:
+            look.looked_at, look.too_large = fetched.looked_at, len(fetched.too_large)
+            for source_id, raw in fetched.reports:
+                report = read_report(raw)
+                if report is not None:
+                    look.outcomes += self.record(mailbox, 0, report, source_id=source_id)
+        self._moved_on(mailbox.id, None, look.failure, now,
+                       position=fetched.position if fetched is not None else None)
+        return look
+
     def _moved_on(self, mailbox_id: int, seen: Seen | None,
-                  failure: dict[str, Any] | None, now: dt.datetime) -> None:
+                  failure: dict[str, Any] | None, now: dt.datetime, *,
+                  position: str | None = None) -> None:
         with self.host.transaction() as s:
             cursor = s.get(InboxCursor, mailbox_id) or InboxCursor(mailbox_id=mailbox_id,
                                                                    last_uid=0)
             if seen is not None:
                 cursor.uidvalidity, cursor.last_uid = seen.uidvalidity, seen.last_uid
+            if position:
+                cursor.position = position
             cursor.looked_at, cursor.error = now, failure
             cursor.next_look_at = now + dt.timedelta(seconds=self.cadence(mailbox_id, now))
             s.add(cursor)
@@ -177,15 +232,17 @@ class Bounces:
 
     # -- recording ----------------------------------------------------------------------
 
-    def record(self, mailbox: Mailbox, uid: int, report: Report) -> list[Outcome]:
-        """Tie a report's findings to this mailbox's messages, record and tell them."""
+    def record(self, mailbox: Mailbox, uid: int, report: Report, *,
+               source_id: str | None = None) -> list[Outcome]:
+        """Tie a report's findings to this mailbox's messages, record and tell them
+        (``uid`` in the IMAP inbox, or ``source_id`` in a mail API's)."""
         outcomes = []
         for finding in report.findings:
             outbox_id, matched_by = self._tie(mailbox, report, finding.recipient)
             outcome = Outcome(outbox_id, finding.recipient, finding.kind, finding.status,
                               finding.diagnostic[:MAX_TEXT], matched_by, report.reported_at,
                               report.format)
-            if not self._store(mailbox, uid, outcome):
+            if not self._store(mailbox, uid, outcome, source_id):
                 continue  # this report was read before (a look that was cut short)
             if outbox_id is not None:
                 keeps = KEEPS[finding.kind]
@@ -214,14 +271,18 @@ class Bounces:
                                when + dt.timedelta(hours=1))
         return (found.id, "recipient") if found else (None, None)
 
-    def _store(self, mailbox: Mailbox, uid: int, outcome: Outcome) -> bool:
+    def _store(self, mailbox: Mailbox, uid: int, outcome: Outcome,
+               source_id: str | None = None) -> bool:
         with self.host.transaction() as s:
             if s.scalar(select(BounceReport.id).where(
                     BounceReport.mailbox_id == mailbox.id, BounceReport.uid == uid,
+                    BounceReport.source_id.is_(None) if source_id is None
+                    else BounceReport.source_id == source_id,
                     BounceReport.recipient == outcome.recipient)) is not None:
                 return False
             s.add(BounceReport(
                 mailbox_id=mailbox.id, outbox_id=outcome.outbox_id, uid=uid,
+                source_id=source_id,
                 recipient=outcome.recipient[:320], kind=outcome.kind.value,
                 status=outcome.status, diagnostic=outcome.diagnostic,
                 format=outcome.format, matched_by=outcome.matched_by,

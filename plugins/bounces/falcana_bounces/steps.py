@@ -9,4 +9,6 @@ STEP_LABELS = {
     "bounces.search": _("Find new messages"),
     "bounces.headers": _("Read their headers"),
     "bounces.fetch": _("Read a report"),
+    "bounces.token": _("Get the mailbox's token"),
+    "bounces.list": _("List the inbox's new messages"),
 }

@@ -35,6 +35,7 @@ class ClientField:
     multiline: bool = False  # a JSON key may hold line breaks
     https_url: bool = False  # an address a token is sent to: https only
     date: bool = False  # a day as YYYY-MM-DD (when a secret expires: warned ahead)
+    boolean: bool = False  # a choice the admin makes (a checkbox)
 
 
 class OAuthClientSection:
@@ -51,13 +52,15 @@ class OAuthClientSection:
         self.client_fields = list(client_fields)
 
     def fields(self, ctx: SectionContext) -> Sequence[Field]:
-        return [Field(f.id, f.label, FieldType.PASSWORD if f.secret else FieldType.TEXT,
+        return [Field(f.id, f.label, FieldType.PASSWORD if f.secret else
+                      FieldType.BOOLEAN if f.boolean else FieldType.TEXT,
                       help=f.help, multiline=f.multiline,
                       placeholder=f.default or ("YYYY-MM-DD" if f.date else None),
                       max_length=64 * 1024) for f in self.client_fields]
 
     def load(self, ctx: SectionContext) -> dict[str, Any]:
-        return {f.id: None if f.secret else ctx.host.setting(self.owner, f.id, "")
+        return {f.id: None if f.secret else self.value(ctx.host, f.id)
+                if f.boolean else ctx.host.setting(self.owner, f.id, "")
                 for f in self.client_fields}
 
     def value(self, host: Any, field_id: str) -> Any:
@@ -65,6 +68,8 @@ class OAuthClientSection:
         spec = next(f for f in self.client_fields if f.id == field_id)
         if spec.secret:
             return host.secrets.get(self.owner, field_id, REF)
+        if spec.boolean:
+            return host.setting(self.owner, field_id, False) is True
         return host.setting(self.owner, field_id, "") or spec.default
 
     def date(self, host: Any, field_id: str) -> dt.date | None:

@@ -92,6 +92,9 @@ class OAuthApi:
     #: granted scopes that include this one (Google's https://mail.google.com/ covers
     #: gmail.send): such a sign-in needs no new consent
     covered_by: Sequence[str] = ()
+    #: the admin chose to let its token read the inbox too (delivery reports): the
+    #: scopes above include the provider's read scope
+    reads_inbox: bool = False
 
     def requested(self, mode: str) -> str:
         return {DELEGATED: self.scope, APP: self.app_scope,

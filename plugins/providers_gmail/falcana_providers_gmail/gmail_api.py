@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 TRANSPORT = "gmail_api"
 GMAIL_URL = "https://gmail.googleapis.com"
 SCOPE = "https://www.googleapis.com/auth/gmail.send"
+#: reading the inbox for delivery reports: a *restricted* scope (Google's verification
+#: and a yearly security assessment for an app used outside the own organisation)
+READ_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
 #: the media upload's documented "Maximum file size: 35MB"
 MAX_MIME = 35 * 1024 * 1024
 

@@ -38,6 +38,16 @@ SECTION = OAuthClientSection(PLUGIN, "oauth_google", _("Google: OAuth2 sign-in")
                 _("Where \"Send through: Gmail API\" sends (and its token goes). Leave as it "
                   "is unless you use a proxy."),
                 default=gmail_api.GMAIL_URL, https_url=True),
+    ClientField("read_reports", _("Read delivery reports through the Gmail API"),
+                _("For mailboxes that send through the Gmail API without IMAP settings: "
+                  "their inbox is read, read-only, for delivery reports and automatic "
+                  "replies (Unzustellbare E-Mails). It needs the scope gmail.readonly, which "
+                  "Google classes as restricted: it opens the whole mailbox to reading (falcana "
+                  "reads only reports and stores nothing else), and an app used outside your "
+                  "own Workspace organisation needs Google's verification and a yearly "
+                  "security assessment. For domain-wide delegation, authorise it beside "
+                  "gmail.send in the Admin console; users who signed in before sign in "
+                  "again."), boolean=True),
 ])
 
 
@@ -58,10 +68,17 @@ def provider(host: Any) -> OAuthProvider | None:
         sign_in_label=_("Sign in with Google"), refresh_idle_days=REFRESH_IDLE_DAYS,
         admin_serves=(WORKSPACE,),
         smtp_hosts=str(SECTION.value(host, "smtp_servers")),
-        apis=(OAuthApi(gmail_api.TRANSPORT, gmail_api.API.label,
-                       f"{gmail_api.SCOPE} openid email",
-                       delegation_scope=gmail_api.SCOPE, covered_by=(SMTP_SCOPE,),
-                       base_url=str(SECTION.value(host, "gmail_url"))),))
+        apis=(gmail(host),))
+
+
+def gmail(host: Any) -> OAuthApi:
+    """The Gmail API's scopes: gmail.send, and gmail.readonly where the admin chose to
+    read delivery reports (restricted: see the field's help)."""
+    reads = SECTION.value(host, "read_reports") is True
+    scope = f"{gmail_api.SCOPE} {gmail_api.READ_SCOPE}" if reads else gmail_api.SCOPE
+    return OAuthApi(gmail_api.TRANSPORT, gmail_api.API.label, f"{scope} openid email",
+                    delegation_scope=scope, covered_by=(SMTP_SCOPE,),
+                    base_url=str(SECTION.value(host, "gmail_url")), reads_inbox=reads)
 
 
 def client_missing_help(ctx: Any) -> HelpText | None:

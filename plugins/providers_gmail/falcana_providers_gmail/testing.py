@@ -16,6 +16,9 @@ refused (400 ``invalidArgument``, "Invalid From header"). Accepted: 200 with ``{
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import email
 import email.utils
 import secrets
 from collections.abc import Mapping
@@ -33,13 +36,40 @@ STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENI
           429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
 
 
+MAY_READ = {"https://www.googleapis.com/auth/gmail.readonly", "https://mail.google.com/",
+            "https://www.googleapis.com/auth/gmail.modify"}
+
+
+@dataclasses.dataclass
+class StoredMessage:
+    id: str
+    history_id: int
+    raw: bytes
+    labels: tuple[str, ...] = ("INBOX", "UNREAD")
+
+
 class GmailApiTestServer(MailApiTestServer):
     name = "Gmail API"
 
     def __init__(self, *args: Any, strict_from: bool = False, **kwargs: Any) -> None:
         self.aliases: dict[str, set[str]] = {}  # account -> verified "Send mail as"
         self.strict_from = strict_from
+        #: account -> its messages, for reading (``deliver``); the history's counter
+        self.mailboxes: dict[str, list[StoredMessage]] = {}
+        self.history_id = 1000
+        #: history ids below this are gone (Gmail keeps about a week): 404
+        self.history_floor = 0
+        #: every reading request's method: reading must change nothing (GET only)
+        self.methods: list[str] = []
         super().__init__(*args, **kwargs)
+
+    def deliver(self, account: str, raw: bytes) -> str:
+        """A message arrives in the account's Inbox; its id."""
+        with self.lock:
+            self.history_id += 7
+            found = StoredMessage(secrets.token_hex(8), self.history_id, raw)
+            self.mailboxes.setdefault(account.lower(), []).append(found)
+            return found.id
 
     def error(self, status: int, code: str, message: str,
               headers: Mapping[str, str] | None = None) -> Any:
@@ -91,5 +121,78 @@ class GmailApiTestServer(MailApiTestServer):
                                                message, token.scope))
             return jsonify({"id": secrets.token_hex(8), "threadId": secrets.token_hex(8),
                             "labelIds": ["SENT"]})
+
+        def reader() -> tuple[str | None, Any]:
+            """The account a reading request's token may read, or Gmail's error."""
+            with outer.lock:
+                outer.methods.append(request.method)
+            failure = outer._take_failure()
+            if failure is not None:
+                return None, outer.error(failure.status, failure.code, failure.message,
+                                         failure.headers)
+            token = outer.bearer(request.headers.get("Authorization", ""))
+            if token is None or token.account is None:
+                return None, outer.error(401, "authError", "Request had invalid "
+                                         "authentication credentials.")
+            if not MAY_READ & set(token.scope.split()):
+                return None, outer.error(403, "insufficientPermissions",
+                                         "Request had insufficient authentication scopes.")
+            return token.account.lower(), None
+
+        @app.get("/gmail/v1/users/me/profile")
+        def profile() -> Any:
+            account, refused = reader()
+            if account is None:
+                return refused
+            return jsonify({"emailAddress": account, "historyId": str(outer.history_id),
+                            "messagesTotal": len(outer.mailboxes.get(account, []))})
+
+        @app.get("/gmail/v1/users/me/messages")
+        def listed() -> Any:
+            account, refused = reader()
+            if account is None:
+                return refused
+            inbox = [m for m in outer.mailboxes.get(account, []) if "INBOX" in m.labels]
+            start = int(request.args.get("pageToken") or 0)
+            size = int(request.args.get("maxResults") or 100)
+            body: dict[str, Any] = {"messages": [{"id": m.id, "threadId": m.id} for m in
+                                                 reversed(inbox)][start:start + size],
+                                    "resultSizeEstimate": len(inbox)}
+            if start + size < len(inbox):
+                body["nextPageToken"] = str(start + size)
+            return jsonify(body)
+
+        @app.get("/gmail/v1/users/me/history")
+        def history() -> Any:
+            account, refused = reader()
+            if account is None:
+                return refused
+            start = int(request.args.get("startHistoryId") or 0)
+            if start < outer.history_floor:
+                return outer.error(404, "notFound", "Requested entity was not found.")
+            added = [m for m in outer.mailboxes.get(account, []) if m.history_id > start
+                     and request.args.get("labelId", "INBOX") in m.labels]
+            return jsonify({"history": [{"id": str(m.history_id), "messagesAdded": [
+                {"message": {"id": m.id, "labelIds": list(m.labels)}}]} for m in added],
+                "historyId": str(outer.history_id)})
+
+        @app.get("/gmail/v1/users/me/messages/<message_id>")
+        def message(message_id: str) -> Any:
+            account, refused = reader()
+            if account is None:
+                return refused
+            found = next((m for m in outer.mailboxes.get(account, [])
+                          if m.id == message_id), None)
+            if found is None:
+                return outer.error(404, "notFound", "Requested entity was not found.")
+            if request.args.get("format") == "raw":
+                return jsonify({"id": found.id, "raw": base64.urlsafe_b64encode(
+                    found.raw).decode().rstrip("=")})
+            wanted = {h.lower() for h in request.args.getlist("metadataHeaders")}
+            parsed = email.message_from_bytes(found.raw)
+            return jsonify({"id": found.id, "labelIds": list(found.labels),
+                            "sizeEstimate": len(found.raw), "payload": {"headers": [
+                                {"name": k, "value": str(v)} for k, v in parsed.items()
+                                if k.lower() in wanted]}})
 
         return app

@@ -19,6 +19,9 @@ TRANSPORT = "graph"
 GRAPH_URL = "https://graph.microsoft.com"
 SCOPE = "https://graph.microsoft.com/Mail.Send"
 APP_SCOPE = "https://graph.microsoft.com/.default"
+#: reading the inbox for delivery reports (the MIME of a report needs Mail.Read: the
+#: narrower Mail.ReadBasic gives no body); app-only: the application permission Mail.Read
+READ_SCOPE = "https://graph.microsoft.com/Mail.Read"
 #: "the total request size must not exceed 4 MB" (user-sendmail, MIME example), and the
 #: body is the MIME message in base64 (4 bytes for every 3): 3 MiB of MIME at most
 MAX_MIME = 4 * 1024 * 1024 * 3 // 4

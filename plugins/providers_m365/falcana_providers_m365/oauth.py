@@ -43,6 +43,14 @@ SECTION = OAuthClientSection(PLUGIN, "oauth_microsoft",
                 _("Where \"Send through: Microsoft Graph\" sends (and its token goes). Leave "
                   "as it is unless you use a national cloud or a proxy."),
                 default=graph.GRAPH_URL, https_url=True),
+    ClientField("read_reports", _("Read delivery reports through Microsoft Graph"),
+                _("For mailboxes that send through Microsoft Graph without IMAP settings: "
+                  "their inbox is read, read-only, for delivery reports and automatic "
+                  "replies (Unzustellbare E-Mails). It needs the permission Mail.Read: for "
+                  "app-only access as an application permission with admin consent (limit "
+                  "it to the sending mailboxes with RBAC for Applications); a user's "
+                  "sign-in then asks for it too, and users who signed in before sign in "
+                  "again."), boolean=True),
 ])
 
 
@@ -61,10 +69,18 @@ def provider(host: Any) -> OAuthProvider | None:
         smtp_hosts=str(SECTION.value(host, "smtp_servers")),
         secret_expires=SECTION.date(host, "client_secret_expires"),
         refresh_idle_days=REFRESH_IDLE_DAYS, admin_serves=(M365,),
-        apis=(OAuthApi(graph.TRANSPORT, graph.API.label,
-                       f"{graph.SCOPE} offline_access openid email",
-                       app_scope=graph.APP_SCOPE,
-                       base_url=str(SECTION.value(host, "graph_url"))),))
+        apis=(graph_api(host),))
+
+
+def graph_api(host: Any) -> OAuthApi:
+    """Graph's scopes: Mail.Send, and Mail.Read where the admin chose to read delivery
+    reports (app-only: ``.default`` holds whatever the app was granted)."""
+    reads = SECTION.value(host, "read_reports") is True
+    read = f" {graph.READ_SCOPE}" if reads else ""
+    return OAuthApi(graph.TRANSPORT, graph.API.label,
+                    f"{graph.SCOPE}{read} offline_access openid email",
+                    app_scope=graph.APP_SCOPE, base_url=str(SECTION.value(host, "graph_url")),
+                    reads_inbox=reads)
 
 
 def client_missing_help(ctx: Any) -> HelpText | None:

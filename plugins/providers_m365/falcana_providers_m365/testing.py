@@ -18,7 +18,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
+import datetime as dt
+import email
 import email.utils
+import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -32,13 +36,51 @@ MAIL_SEND = "https://graph.microsoft.com/Mail.Send"
 APP_DEFAULT = "https://graph.microsoft.com/.default"
 
 
+MAIL_READ = "https://graph.microsoft.com/Mail.Read"
+
+
+@dataclasses.dataclass
+class InboxMessage:
+    """A message in a mailbox's Inbox, as the delta query and ``$value`` show it."""
+
+    id: str
+    raw: bytes
+    received: dt.datetime
+
+    def resource(self) -> dict[str, Any]:
+        message = email.message_from_bytes(self.raw)
+        name, address = email.utils.parseaddr(str(message.get("From", "")))
+        return {"id": self.id, "subject": str(message.get("Subject", "")),
+                "from": {"emailAddress": {"name": name, "address": address}},
+                "sender": {"emailAddress": {"name": name, "address": address}},
+                "internetMessageId": str(message.get("Message-ID", "")),
+                "receivedDateTime": self.received.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
 class GraphTestServer(MailApiTestServer):
     name = "Microsoft Graph"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         #: account -> further From addresses it may send as ("Send As" rights)
         self.send_as: dict[str, set[str]] = {}
+        #: account -> its Inbox, for the delta query and $value (``deliver``)
+        self.inboxes: dict[str, list[InboxMessage]] = {}
+        #: application permissions an app-only token has (its admin consent)
+        self.app_permissions: set[str] = {"Mail.Send"}
+        #: where the delta query's next and delta links point (a test may point them away)
+        self.link_base: str | None = None
+        #: every request's method: reading must change nothing (GET only)
+        self.methods: list[str] = []
         super().__init__(*args, **kwargs)
+
+    def deliver(self, account: str, raw: bytes, received: dt.datetime | None = None) -> str:
+        """Put a message in the account's Inbox (as a report arriving there); its id."""
+        with self.lock:
+            box = self.inboxes.setdefault(account.lower(), [])
+            found = InboxMessage(f"AAMk{secrets.token_hex(12)}=", raw,
+                                 received or dt.datetime.now(dt.UTC))
+            box.append(found)
+            return found.id
 
     def error(self, status: int, code: str, message: str,
               headers: Mapping[str, str] | None = None) -> Any:
@@ -55,7 +97,7 @@ class GraphTestServer(MailApiTestServer):
         return response
 
     def build_app(self) -> Flask:
-        from flask import Flask, request
+        from flask import Flask, jsonify, request
 
         app = Flask("falcana-graph-test-server")
         outer = self
@@ -103,6 +145,68 @@ class GraphTestServer(MailApiTestServer):
             return "", 202, {"request-id": rid,
                              "client-request-id": request.headers.get("client-request-id",
                                                                       rid)}
+
+        def may_read(user: str) -> Any:
+            """None when the token may read the user's mail, else Graph's error."""
+            token = outer.bearer(request.headers.get("Authorization", ""))
+            if token is None:
+                return outer.error(401, "InvalidAuthenticationToken",
+                                   "Access token has expired or is not yet valid.")
+            scopes = token.scope.split()
+            app_only = token.account is None and APP_DEFAULT in scopes
+            allowed = MAIL_READ in scopes or (app_only and "Mail.Read" in outer.app_permissions)
+            if not allowed or not outer.oauth.may_act_for(token, user):
+                return outer.error(403, "ErrorAccessDenied",
+                                   "Access is denied. Check credentials and try again.")
+            return None
+
+        @app.get("/v1.0/users/<user>/mailFolders/inbox/messages/delta")
+        def delta(user: str) -> Any:
+            with outer.lock:
+                outer.methods.append(request.method)
+            failure = outer._take_failure()
+            if failure is not None:
+                return outer.error(failure.status, failure.code, failure.message,
+                                   failure.headers)
+            refused = may_read(user)
+            if refused is not None:
+                return refused
+            box = list(outer.inboxes.get(user.lower(), []))
+            if "$deltatoken" in request.args:
+                start, end = int(request.args["$deltatoken"]), len(box)
+            elif "$skiptoken" in request.args:
+                start, end = (int(x) for x in request.args["$skiptoken"].split("."))
+            else:
+                since = str(request.args.get("$filter", "")).rpartition(" ge ")[2]
+                floor = dt.datetime.fromisoformat(since.replace("Z", "+00:00")) \
+                    if since else None
+                box = [m for m in box if floor is None or m.received >= floor]
+                start, end = len(outer.inboxes.get(user.lower(), [])) - len(box), \
+                    len(outer.inboxes.get(user.lower(), []))
+            everything = outer.inboxes.get(user.lower(), [])
+            size = int(request.headers.get("Prefer", "=10").rpartition("=")[2] or 10)
+            page = everything[start:min(end, start + size)]
+            base = (outer.link_base or outer.url) + request.path
+            body: dict[str, Any] = {"value": [m.resource() for m in page]}
+            if start + size < end:
+                body["@odata.nextLink"] = f"{base}?$skiptoken={start + size}.{end}"
+            else:
+                body["@odata.deltaLink"] = f"{base}?$deltatoken={end}"
+            return jsonify(body)
+
+        @app.get("/v1.0/users/<user>/messages/<message_id>/$value")
+        def value(user: str, message_id: str) -> Any:
+            with outer.lock:
+                outer.methods.append(request.method)
+            refused = may_read(user)
+            if refused is not None:
+                return refused
+            found = next((m for m in outer.inboxes.get(user.lower(), [])
+                          if m.id == message_id), None)
+            if found is None:
+                return outer.error(404, "ErrorItemNotFound", "The specified object was not "
+                                   "found in the store.")
+            return found.raw, 200, {"Content-Type": "text/plain"}
 
         app.add_url_rule("/v1.0/me/sendMail", "me", lambda: send(None), methods=["POST"])
         app.add_url_rule("/v1.0/users/<user>/sendMail", "user", send, methods=["POST"])
