@@ -26,4 +26,7 @@ def message_bounced(host: Host, mailbox: Mailbox, outcome: Outcome) -> None:
 @hookspec
 def message_auto_replied(host: Host, mailbox: Mailbox, outcome: Outcome) -> None:
     """A recipient answered automatically (out of office, "Abwesenheitsnotiz"; RFC 3834):
-    the mail arrived, the person may be away. Same ``outcome`` as ``message_bounced``."""
+    the mail arrived, the person may be away. Same ``outcome`` as ``message_bounced``;
+    called once per message and recipient, only for an answer to a message this mailbox
+    sent (an automatic answer to other mail, as two absence notices answering each other,
+    is neither recorded nor told)."""

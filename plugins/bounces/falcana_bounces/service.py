@@ -242,6 +242,12 @@ class Bounces:
             outcome = Outcome(outbox_id, finding.recipient, finding.kind, finding.status,
                               finding.diagnostic[:MAX_TEXT], matched_by, report.reported_at,
                               report.format)
+            if finding.kind is Kind.AUTO_REPLY and (
+                    outbox_id is None or self._answered(mailbox, outbox_id,
+                                                        finding.recipient)):
+                # an automatic answer to other mail is other mail (two absence notices
+                # answering each other); one a message and recipient says it all
+                continue
             if not self._store(mailbox, uid, outcome, source_id):
                 continue  # this report was read before (a look that was cut short)
             if outbox_id is not None:
@@ -263,13 +269,21 @@ class Bounces:
             found = outbox.find_sent(mailbox.id, report.returned_ids)
             return (found.id, "message_id") if found else (None, None)
         if report.references:
+            # an answer to another message (an auto-reply to the user's own auto-reply,
+            # as two absence notices answer each other) is about that one
             found = outbox.find_sent(mailbox.id, report.references)
-            if found is not None:
-                return found.id, "references"
+            return (found.id, "references") if found else (None, None)
         when = report.reported_at or utcnow()
         found = outbox.sent_to(mailbox.id, recipient, when - RECIPIENT_WINDOW,
                                when + dt.timedelta(hours=1))
         return (found.id, "recipient") if found else (None, None)
+
+    def _answered(self, mailbox: Mailbox, outbox_id: int, recipient: str) -> bool:
+        with self.host.sessions() as s:
+            return s.scalar(select(BounceReport.id).where(
+                BounceReport.mailbox_id == mailbox.id, BounceReport.outbox_id == outbox_id,
+                BounceReport.recipient == recipient,
+                BounceReport.kind == Kind.AUTO_REPLY.value).limit(1)) is not None
 
     def _store(self, mailbox: Mailbox, uid: int, outcome: Outcome,
                source_id: str | None = None) -> bool:

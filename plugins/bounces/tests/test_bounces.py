@@ -294,3 +294,29 @@ def test_outbox_list_bounced_shows_the_messages_whose_report_came_back(
     assert "kunde1@example.org: bounced_hard 5.1.1 550 5.1.1 User unknown" in text
     assert "kunde2@example.org" not in text and "kunde3@example.org" not in text
     assert len(json.loads(falcana_cli("outbox", "list", "--json").stdout)["messages"]) == 3
+
+
+def test_a_loop_of_auto_replies_is_one_answer_to_the_host(
+        falcana_host: Host, servers: tuple[SmtpTestServer, DovecotTestServer],
+        told: Told) -> None:
+    """The recipient's absence notice and the user's own answer each other: the first
+    answers our message, the next 30 answer the user's own notices. One auto-reply is
+    recorded and told; the rest are about other messages and change nothing."""
+    host = falcana_host
+    smtp, imap = servers
+    anna = mailbox(host, ANNA, smtp, imap)
+    sent = send(host, anna, "kunde2@example.org")
+    imap.append(ANNA, "INBOX", out_of_office("kunde2@example.org", sent))
+    for n in range(30):
+        imap.append(ANNA, "INBOX", out_of_office("kunde2@example.org",
+                                                 f"<ooo-{n}@firma.example>"))
+    look = bounces(host).look(anna)
+    assert look.ok and look.looked_at == 31
+    assert [(o.recipient, o.kind.value, o.matched_by) for o in look.outcomes] == [
+        ("kunde2@example.org", "auto_reply", "references")]
+    assert told.replied == [(anna.id, "kunde2@example.org")]
+    shown = status_of(host, sent, "kunde2@example.org")
+    assert shown["status"] == "auto_reply" and len(shown["history"]) == 1
+    imap.append(ANNA, "INBOX", out_of_office("kunde2@example.org", sent))  # once more
+    assert bounces(host).look(anna).outcomes == []
+    assert told.replied == [(anna.id, "kunde2@example.org")]
