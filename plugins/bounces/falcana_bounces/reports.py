@@ -52,6 +52,7 @@ _AUTO_SUBJECT = re.compile(
     r"abwesend\s*:|vacation (reply|message)\s*:|r[ée]ponse automatique)", re.I)
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _REPLY = re.compile(r"\b([45]\d\d)[ -]")
+_FIELDS = re.compile(rb"^(final|original)-recipient:", re.I | re.M)
 _RETURNED = re.compile(r"^\s*-{3,}|^(received|return-path):|original message|"
                        r"copy of the message|undelivered message", re.I)
 _BARE_ADDRESS = re.compile(r"[\w.+%=-]+@[\w-]+(\.[\w-]+)+")
@@ -100,10 +101,13 @@ def header_text(value: Any) -> str:
 def decoded(value: Any) -> str:
     """A header's text with its encoded words (RFC 2047) decoded: "Unzustellbar" and
     "Abwesenheitsnotiz" come as =?utf-8?q?...?= as often as not."""
+    text = str(value or "")
+    if "=?" not in text:
+        return text  # nothing encoded: most subjects
     try:
-        return str(email.header.make_header(email.header.decode_header(str(value or ""))))
+        return str(email.header.make_header(email.header.decode_header(text)))
     except (ValueError, LookupError, UnicodeDecodeError):
-        return str(value or "")
+        return text
 
 
 def is_candidate(headers: Message) -> bool:
@@ -134,17 +138,17 @@ def read_report(raw: bytes) -> Report | None:
         return None
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-        return _read(msg)
+        return _read(msg, raw)
     except Exception as exc:  # a malformed message is no report, never a crash
         log.info("a message could not be read as a report: %s", exc.__class__.__name__)
         return None
 
 
-def _read(msg: Message) -> Report | None:
+def _read(msg: Message, raw: bytes = b"") -> Report | None:
     base = Report("", (), (), tuple(_ids(msg.get("In-Reply-To"), msg.get("References"))),
                   _date(msg.get("Date")), header_text(msg.get("From")),
                   header_text(msg.get("Message-ID")))
-    dsn = _dsn_part(msg)
+    dsn = _dsn_part(msg, raw)
     if dsn is not None:
         findings = tuple(_dsn_findings(dsn))
         if findings:
@@ -173,7 +177,7 @@ def _looks_like_bounce(msg: Message) -> bool:
 
 # -- RFC 3464 ---------------------------------------------------------------------------
 
-def _dsn_part(msg: Message) -> list[Message] | None:
+def _dsn_part(msg: Message, raw: bytes = b"") -> list[Message] | None:
     """The blocks of the message/delivery-status part (per message, then per recipient)."""
     for part in msg.walk():
         if part.get_content_type() in ("message/delivery-status",
@@ -186,7 +190,7 @@ def _dsn_part(msg: Message) -> list[Message] | None:
     # a broken MIME tree (a wrong boundary): the fields may still be there, as text
     payload = msg.get_payload()
     if isinstance(payload, list):  # parts that are no parts: read the message as text
-        payload = msg.as_string()
+        payload = raw.decode("utf-8", "replace") if _FIELDS.search(raw) else None
     if isinstance(payload, str) and re.search(r"^(final|original)-recipient:", payload,
                                               re.I | re.M):
         return [b for b in _blocks(payload) if b.get("Final-Recipient") or
@@ -381,8 +385,9 @@ def _nonstandard(msg: Message) -> Iterable[Finding]:
     # flufl.bounce's temporary failures are the warnings of a server still trying
     for addresses, default in ((permanent, Kind.HARD), (temporary, Kind.DELAYED)):
         for address in sorted(addresses):
-            status, diagnostic = _near(body, address)
-            kind = classify("failed", status, _near(body, address, 1500)[1]) or default
+            status, around = _near(body, address, 1500)
+            diagnostic = around[:MAX_TEXT]
+            kind = classify("failed", status, around) or default
             if default is Kind.DELAYED and kind is not Kind.POLICY:
                 kind = Kind.DELAYED  # what the server still tries is not gone for good
             yield Finding(address, kind, status, diagnostic, "failed")
