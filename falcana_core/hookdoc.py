@@ -70,7 +70,8 @@ Each implementation runs through pluggy's public `subset_hook_caller`, so
 `pm.add_hookcall_monitoring` sees every call; `FALCANA_TRACE_PLUGINS=1` logs each call
 (hook, plugin, argument names, result types, never values) on the logger `falcana.trace`.
 
-The types named in the signatures are importable from `falcana_core.api` (the core's), or
+The types named in the signatures are importable from `falcana_core.api` and
+`falcana_core.api.transport` (the core's), or
 from the API of the plugin that publishes the hook. Each plugin's section starts with what
 its hooks are for.
 """

@@ -145,7 +145,7 @@ def test_the_core_hooks_use_the_same_dispatcher(falcana_host: Host,
     """provider_limits is first-result: a second plugin is not asked."""
     from falcana_smtp_settings.api import provider_limits
 
-    from falcana_core.api import Limits
+    from falcana_core.api.transport import Limits
 
     asked = []
 

@@ -1,7 +1,8 @@
 """The plugin API: what a plugin may use of the core, and nothing else.
 
-Plugins import from here (and from ``.net`` to open a connection, ``.web`` for routes and
-pages, ``.cli`` for commands) only; a test holds the first-party plugins and the example
+Plugins import from here (and from ``.transport`` to bring a way of sending or a step
+after delivery, ``.net`` to open a connection, ``.web`` for routes and pages, ``.cli`` for
+commands) only; a test holds the first-party plugins and the example
 to it, so the modules behind these names may move without breaking a plugin. Names load
 on first use (``falcana_core.lazy``), each listed once below.
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
         normalise_host,
         split_address,
     )
-    from falcana_core.bulk import insert_if_missing
     from falcana_core.config import Config
     from falcana_core.delivery import (
         DeliveryFailure,
@@ -38,12 +38,10 @@ if TYPE_CHECKING:
         StepStatus,
         printable,
     )
-    from falcana_core.duties import Duty
     from falcana_core.health import HealthReport, HealthState, Notice
     from falcana_core.host import Host
     from falcana_core.i18n import Domain, LazyText, Text, current_language, text_in
     from falcana_core.lazy import exports as lazy_exports
-    from falcana_core.messages import envelope, stamp
     from falcana_core.migrate import run_env
     from falcana_core.models import Base, Mailbox, User, utcnow
     from falcana_core.secretbox import SecretValue
@@ -57,17 +55,6 @@ if TYPE_CHECKING:
         SectionContext,
         ShownSection,
         Validation,
-    )
-    from falcana_core.transports import (
-        Connection,
-        Delivered,
-        DeliveryError,
-        Envelope,
-        FollowUp,
-        Limits,
-        RegisterTransport,
-        SendResult,
-        Transport,
     )
 else:  # names load on first use; type checkers read the imports above
     __getattr__, __dir__, __all__ = exports(__name__, __file__)

@@ -12,7 +12,7 @@ from sqlalchemy import or_, select, update
 
 from falcana_bounces.models import InboxCursor
 from falcana_bounces.service import RECIPIENT_WINDOW, bounces, readable_inbox
-from falcana_core.api import insert_if_missing
+from falcana_core.api.transport import insert_if_missing
 
 if TYPE_CHECKING:
     from falcana_core.api import Host, Mailbox

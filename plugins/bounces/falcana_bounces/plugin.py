@@ -10,8 +10,9 @@ from falcana_core.api import hookimpl
 if TYPE_CHECKING:
     import click
 
-    from falcana_core.api import Duty, Host, Section
+    from falcana_core.api import Host, Section
     from falcana_core.api.net import RegisterClient
+    from falcana_core.api.transport import Duty
 
 
 @hookimpl

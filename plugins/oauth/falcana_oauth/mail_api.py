@@ -25,22 +25,18 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from falcana_core.api import (
-    DeliveryError,
     DeliveryFailure,
-    Envelope,
     FailureKind,
-    Limits,
     Reply,
-    SendResult,
     Step,
     StepProblem,
     StepStatus,
     Text,
-    envelope,
     printable,
     utcnow,
 )
 from falcana_core.api.net import HttpAnswer, HttpFailure, PolicyHttp, cancellation
+from falcana_core.api.transport import DeliveryError, Envelope, Limits, SendResult, envelope
 from falcana_oauth.i18n import _
 from falcana_oauth.service import AccessToken, OAuthError, oauth
 

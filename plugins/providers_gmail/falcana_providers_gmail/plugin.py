@@ -16,12 +16,12 @@ from falcana_core.api import (
     DeliveryFailure,
     Explanation,
     HelpText,
-    Limits,
     SectionContext,
     Validation,
     hookimpl,
     split_address,
 )
+from falcana_core.api.transport import Limits
 from falcana_providers_gmail import rules
 from falcana_providers_gmail.detect import (
     CONSUMER_DOMAINS,
@@ -39,8 +39,9 @@ if TYPE_CHECKING:
     from falcana_oauth import OAuthProvider
     from falcana_smtp_settings.api import SmtpSettings
 
-    from falcana_core.api import Host, RegisterTransport, Section
+    from falcana_core.api import Host, Section
     from falcana_core.api.net import RegisterClient
+    from falcana_core.api.transport import RegisterTransport
 
 
 @hookimpl

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from falcana_core.api import Limits
+from falcana_core.api.transport import Limits
 from falcana_providers_gmail.detect import GMAIL, WORKSPACE
 from falcana_providers_gmail.i18n import _
 

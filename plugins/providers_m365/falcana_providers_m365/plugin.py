@@ -15,12 +15,12 @@ from falcana_core.api import (
     DeliveryFailure,
     Explanation,
     HelpText,
-    Limits,
     SectionContext,
     Validation,
     hookimpl,
     split_address,
 )
+from falcana_core.api.transport import Limits
 from falcana_providers_m365 import rules
 from falcana_providers_m365.detect import (
     CONSUMER_DOMAINS,
@@ -38,8 +38,9 @@ from falcana_providers_m365.i18n import _
 if TYPE_CHECKING:
     from falcana_oauth import OAuthProvider
 
-    from falcana_core.api import Host, Mailbox, Notice, RegisterTransport, Section
+    from falcana_core.api import Host, Mailbox, Notice, Section
     from falcana_core.api.net import RegisterClient
+    from falcana_core.api.transport import RegisterTransport
 
 
 @hookimpl

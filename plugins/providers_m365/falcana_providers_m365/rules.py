@@ -3,7 +3,7 @@ and the sources behind it."""
 
 from __future__ import annotations
 
-from falcana_core.api import Limits
+from falcana_core.api.transport import Limits
 from falcana_providers_m365.i18n import _
 
 LAST_CHECKED = "2026-11-27"

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from falcana_core.api import Delivered, DeliveryError
+from falcana_core.api.transport import Delivered, DeliveryError
 from falcana_sent_copy.imap import ImapSession, ImapSettings, StepFailed
 from falcana_sent_copy.settings import imap_settings, remember_folder, wanted
 

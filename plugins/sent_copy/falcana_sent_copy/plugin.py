@@ -10,15 +10,9 @@ from falcana_core.api import hookimpl
 if TYPE_CHECKING:
     from falcana_smtp_settings.api import TestPart
 
-    from falcana_core.api import (
-        DeliveryFailure,
-        Explanation,
-        FollowUp,
-        Host,
-        Mailbox,
-        Section,
-    )
+    from falcana_core.api import DeliveryFailure, Explanation, Host, Mailbox, Section
     from falcana_core.api.net import RegisterClient
+    from falcana_core.api.transport import FollowUp
 
 
 @hookimpl

@@ -21,16 +21,8 @@ from typing import TYPE_CHECKING, Any
 from falcana_core.api import hookspec
 
 if TYPE_CHECKING:
-    from falcana_core.api import (
-        Choice,
-        HelpText,
-        Host,
-        Limits,
-        Mailbox,
-        SectionContext,
-        Text,
-        Validation,
-    )
+    from falcana_core.api import Choice, HelpText, Host, Mailbox, SectionContext, Text, Validation
+    from falcana_core.api.transport import Limits
     from falcana_smtp_settings.detection import Detection, MxLookup
     from falcana_smtp_settings.discovery import Discovery
     from falcana_smtp_settings.exchange import SmtpSession

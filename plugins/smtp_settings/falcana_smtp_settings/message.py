@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 from email.message import EmailMessage
 
-from falcana_core.api import Envelope, ascii_address, envelope
+from falcana_core.api import ascii_address
+from falcana_core.api.transport import Envelope, envelope
 from falcana_smtp_settings.exchange import NotOffered
 from falcana_smtp_settings.settings import SmtpSettings
 

@@ -21,12 +21,12 @@ if TYPE_CHECKING:
         Explanation,
         HelpText,
         Host,
-        RegisterTransport,
         Section,
         SectionContext,
         Validation,
     )
     from falcana_core.api.net import RegisterClient
+    from falcana_core.api.transport import RegisterTransport
     from falcana_core.api.web import Route
 
 

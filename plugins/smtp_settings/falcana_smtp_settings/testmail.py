@@ -302,7 +302,7 @@ def run_transport_test(host: Host, mailbox: Mailbox, settings: SmtpSettings, via
                        to: str | None = None, verify_only: bool = False) -> TestResult:
     """The test through the mailbox's other transport (a mail API): its own step log
     (``token``, ``request``, ``response``), its failures explained the same way."""
-    from falcana_core.api import DeliveryError
+    from falcana_core.api.transport import DeliveryError
 
     recipient = to or settings.address
     result = TestResult(ok=False, steps=[], recipient=recipient, verify_only=verify_only)

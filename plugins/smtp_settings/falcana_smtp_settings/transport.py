@@ -11,7 +11,8 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from falcana_core.api import DeliveryError, Envelope, Limits, SendResult, Step
+from falcana_core.api import Step
+from falcana_core.api.transport import DeliveryError, Envelope, Limits, SendResult
 from falcana_smtp_settings.detection import detect_provider, known_server
 from falcana_smtp_settings.exchange import SmtpSession, StepFailed
 from falcana_smtp_settings.message import Prepared, prepare, prepare_envelope
