@@ -67,10 +67,10 @@ def test_plugins_import_only_the_plugin_api_of_the_core() -> None:
     for path in sources:
         core = {m for m in imports(path) if m.split(".")[0] == "falcana_core"}
         # a plugin's own test kit (its testing module) builds on the core's test kit
-        allowed = {"falcana_core.api", "falcana_core.api.transport", "falcana_core.api.net",
-                   "falcana_core.api.web", "falcana_core.api.cli"} | ({m for m in core if m.startswith(
-                       "falcana_core.testing")} if "testing" in path.parts
-                       or path.name == "testing.py" else set())
+        api = {"falcana_core.api", "falcana_core.api.transport", "falcana_core.api.net",
+               "falcana_core.api.web", "falcana_core.api.cli"}
+        allowed = api | ({m for m in core if m.startswith("falcana_core.testing")}
+                         if "testing" in path.parts or path.name == "testing.py" else set())
         assert core <= allowed, f"{path.relative_to(ROOT)} imports {core}"
 
 
