@@ -92,6 +92,13 @@ def graph(oauth_server: OAuthTestServer, server_ssl_context: Any
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def providers_mx(dns_server: Any) -> None:
+    """The domains' MX records name Microsoft 365 and Google (how they are recognised)."""
+    dns_server.set_mx("contoso-gmbh.de", ["contoso-gmbh-de.mail.protection.outlook.com"])
+    dns_server.set_mx("agentur-nord.de", ["aspmx.l.google.com"])
+
+
 def graph_mailbox(host: Host, oauth_server: OAuthTestServer, graph: GraphTestServer, *,
                   read_reports: bool = True) -> Mailbox:
     """A shared mailbox sending through Graph with app-only access."""
@@ -109,10 +116,8 @@ def graph_mailbox(host: Host, oauth_server: OAuthTestServer, graph: GraphTestSer
 
 
 def test_graph_reads_only_what_is_new_ties_the_bounce_and_changes_nothing(
-        falcana_host: Host, oauth_server: OAuthTestServer, graph: GraphTestServer,
-        dns_server: Any) -> None:
+        falcana_host: Host, oauth_server: OAuthTestServer, graph: GraphTestServer) -> None:
     host = falcana_host
-    dns_server.set_mx("contoso-gmbh.de", ["contoso-gmbh-de.mail.protection.outlook.com"])
     graph.app_permissions.add("Mail.Read")  # the admin granted it, with admin consent
     box = graph_mailbox(host, oauth_server, graph)
     assert [b.address for b in bounces(host).readable()] == [SHARED]
@@ -142,8 +147,7 @@ def test_graph_reads_only_what_is_new_ties_the_bounce_and_changes_nothing(
 
 
 def test_graph_many_messages_are_read_page_by_page(
-        falcana_host: Host, oauth_server: OAuthTestServer, graph: GraphTestServer,
-        dns_server: Any) -> None:
+        falcana_host: Host, oauth_server: OAuthTestServer, graph: GraphTestServer) -> None:
     host = falcana_host
     graph.app_permissions.add("Mail.Read")
     box = graph_mailbox(host, oauth_server, graph)
@@ -229,10 +233,8 @@ def gmail_mailbox(host: Host, oauth_server: OAuthTestServer, gmail: GmailApiTest
 
 
 def test_gmail_reads_the_history_since_the_last_look_and_ties_the_bounce(
-        falcana_host: Host, oauth_server: OAuthTestServer, gmail: GmailApiTestServer,
-        dns_server: Any) -> None:
+        falcana_host: Host, oauth_server: OAuthTestServer, gmail: GmailApiTestServer) -> None:
     host = falcana_host
-    dns_server.set_mx("agentur-nord.de", ["aspmx.l.google.com"])
     box = gmail_mailbox(host, oauth_server, gmail, authorised={GMAIL_SEND, GMAIL_READ})
     first = send(host, box, "kunde1@example.org")
     gmail.deliver(LISA, ordinary(LISA))
@@ -273,3 +275,45 @@ def test_gmail_without_gmail_readonly_says_what_to_authorise(
     assert "403" in explanation["cause"] and "gmail.readonly" in explanation["fix"]
     assert "Kopie in Gesendet" in explanation["fix"]
     assert gmail.methods == ["GET"]  # the first request was refused; nothing was read
+
+
+def test_the_admin_ticks_reading_in_the_system_settings(
+        falcana_host: Host, oauth_server: OAuthTestServer, graph: GraphTestServer) -> None:
+    """The OAuth2 client's section shows the choice as a checkbox, in German, with what it
+    needs; ticking it saves it and adds Mail.Read to what the sign-in asks for."""
+    from falcana_oauth.service import oauth
+
+    from falcana_core.web import create_app
+
+    graph_mailbox(falcana_host, oauth_server, graph, read_reports=False)
+    falcana_host.users.add("admin", email="admin@contoso-gmbh.de", role="admin",
+                           password="a-pw")
+    app = create_app(falcana_host, WTF_CSRF_ENABLED=False)
+    with app.test_client() as client:
+        client.post("/login", data={"login": "admin", "password": "a-pw"})
+        page = client.get("/admin/settings", headers={"Accept-Language": "de"}).get_data(
+            as_text=True)
+        assert 'type="checkbox"' in page and 'name="read_reports"' in page
+        assert "Unzustellbare E-Mails über Microsoft Graph lesen" in page
+        assert "Mail.Read" in page and "ms-secret" not in page
+
+        def asked() -> tuple[str, bool]:
+            api = oauth(falcana_host).providers()["microsoft"].api("graph")
+            assert api is not None
+            return api.scope, api.reads_inbox
+
+        assert asked() == ("https://graph.microsoft.com/Mail.Send offline_access openid "
+                           "email", False)
+        form = {"_section": "oauth_microsoft", "client_id": "falcana-ms",
+                "tenant": "organizations", "authority": oauth_server.url,
+                "smtp_servers": "127.0.0.1", "graph_url": graph.url}
+        saved = client.post("/admin/settings", data={**form, "read_reports": "1"})
+        assert saved.status_code == 200
+        assert asked() == ("https://graph.microsoft.com/Mail.Send "
+                           "https://graph.microsoft.com/Mail.Read offline_access openid email",
+                           True)
+        page = client.get("/admin/settings").get_data(as_text=True)
+        assert 'name="read_reports" value="1" checked' in page or \
+            ('name="read_reports"' in page and "checked" in page)
+        client.post("/admin/settings", data=form)  # unticked
+        assert asked()[1] is False
