@@ -53,7 +53,8 @@ def _copy(conn: Connection, driver: Any, table: Table,
 def insert_if_missing(model: Any, dialect: str, key: str = "mailbox_id") -> Any:
     """INSERT of a per-mailbox row that leaves it alone when another worker created it at
     the same moment (ON CONFLICT DO NOTHING on ``key``; the dialect's module is imported
-    only where it is used: start-up time)."""
+    only where it is used: start-up time). Whether it inserted: add ``.returning(...)``
+    and look for a row (psycopg's rowcount of such an INSERT is -1)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 

@@ -50,8 +50,10 @@ class InboxLook:
                 InboxCursor.mailbox_id == mailbox_id, InboxCursor.next_look_at <= now)
                 .values(next_look_at=until)).rowcount
             if not moved:  # none yet: made here, unless another worker made it first
-                moved = conn.execute(insert_if_missing(InboxCursor, conn.dialect.name), {
-                    "mailbox_id": mailbox_id, "last_uid": 0, "next_look_at": until}).rowcount
+                made = conn.execute(insert_if_missing(InboxCursor, conn.dialect.name)
+                                    .returning(InboxCursor.mailbox_id), {
+                    "mailbox_id": mailbox_id, "last_uid": 0, "next_look_at": until}).first()
+                moved = made is not None
             return bool(moved)
 
     def run(self, mailbox: Mailbox, now: dt.datetime, cancelled: Callable[[], bool]) -> int:

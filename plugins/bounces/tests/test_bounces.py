@@ -320,3 +320,46 @@ def test_a_loop_of_auto_replies_is_one_answer_to_the_host(
     imap.append(ANNA, "INBOX", out_of_office("kunde2@example.org", sent))  # once more
     assert bounces(host).look(anna).outcomes == []
     assert told.replied == [(anna.id, "kunde2@example.org")]
+
+
+@pytest.mark.postgres
+def test_on_postgresql_one_of_many_workers_takes_an_inbox_look(
+        tmp_path: Any, postgres_url: str,
+        servers: tuple[SmtpTestServer, DovecotTestServer]) -> None:
+    """Eight workers ask for the same due look at once, on PostgreSQL, a first time (the
+    row is made) and again when it is due: each time exactly one gets it."""
+    from falcana_bounces.duty import InboxLook
+
+    from falcana_core.models import utcnow
+    from falcana_core.testing import make_config
+
+    host = Host.start(make_config(tmp_path / "data", database_url=postgres_url))
+    try:
+        smtp, imap = servers
+        anna = mailbox(host, ANNA, smtp, imap)
+        send(host, anna, "kunde1@example.org")
+        for when in (utcnow(), utcnow() + dt.timedelta(hours=2)):
+            assert InboxLook(host).due(when, 10) == [anna.id]
+            assert sorted(claimed_at_once(InboxLook(host), anna.id, when)) == \
+                [False] * 7 + [True], when
+    finally:
+        host.close()
+
+
+def claimed_at_once(duty: Any, mailbox_id: int, when: dt.datetime) -> list[bool]:
+    """Eight workers' claims of the same look, released together."""
+    import threading
+
+    start = threading.Barrier(8)
+    won: list[bool] = []
+
+    def claim() -> None:
+        start.wait()
+        won.append(duty.claim(mailbox_id, when, 60))
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    return won
