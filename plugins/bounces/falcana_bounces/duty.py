@@ -5,11 +5,13 @@ the last 3 days, hourly after), taken by one worker only."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
 
+from falcana_bounces.api_readers import reading_transports
 from falcana_bounces.models import InboxCursor
 from falcana_bounces.service import RECIPIENT_WINDOW, bounces, readable_inbox
 from falcana_core.api.transport import insert_if_missing
@@ -23,6 +25,16 @@ class InboxLook:
 
     def __init__(self, host: Host) -> None:
         self.host = host
+        #: the transports read through their API, looked up a minute at a time (the OAuth
+        #: clients' settings: several reads and a secret, every pass of the worker)
+        self._through_api: tuple[float, set[str]] = (0.0, set())
+
+    def through_api(self) -> set[str]:
+        at, found = self._through_api
+        if time.monotonic() - at > 60:
+            found = reading_transports(self.host)
+            self._through_api = (time.monotonic(), found)
+        return found
 
     def due(self, now: dt.datetime, limit: int) -> Sequence[int]:
         """Never a mailbox without recent sends: a report comes within days of a send."""
@@ -35,7 +47,7 @@ class InboxLook:
             found = s.scalars(select(Mailbox.id).outerjoin(
                 InboxCursor, InboxCursor.mailbox_id == Mailbox.id).where(
                 Mailbox.id.in_(sorted(senders)),
-                readable_inbox(self.host, Mailbox.id, Mailbox.transport),
+                readable_inbox(self.host, Mailbox.id, Mailbox.transport, self.through_api()),
                 or_(InboxCursor.next_look_at.is_(None), InboxCursor.next_look_at <= now))
                 .order_by(InboxCursor.next_look_at.is_not(None), InboxCursor.next_look_at)
                 .limit(limit))

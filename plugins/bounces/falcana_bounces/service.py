@@ -94,13 +94,16 @@ class Look:
                 "steps": [{"id": s.id, "status": s.status.value} for s in self.steps]}
 
 
-def readable_inbox(host: Host, mailbox_id: Any, transport: Any) -> Any:
+def readable_inbox(host: Host, mailbox_id: Any, transport: Any,
+                   through_api: set[str] | None = None) -> Any:
     """A condition on a mailbox: its inbox can be read, by IMAP (the copy in Sent's
-    settings) or through its mail API where the admin chose that."""
+    settings) or through its mail API where the admin chose that (``through_api``: those
+    transports, when the caller knows them)."""
     from falcana_sent_copy.models import SentCopySettings
 
     imap = select(SentCopySettings.mailbox_id).where(SentCopySettings.host != "")
-    through_api = reading_transports(host)
+    if through_api is None:
+        through_api = reading_transports(host)
     return mailbox_id.in_(imap) | transport.in_(sorted(through_api)) if through_api \
         else mailbox_id.in_(imap)
 
