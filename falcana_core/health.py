@@ -36,7 +36,15 @@ from sqlalchemy import func, or_, select, update
 from falcana_core.bulk import insert_if_missing
 from falcana_core.delivery import Retry, Scope
 from falcana_core.i18n import Domain, Text, text_in
-from falcana_core.models import Mailbox, MailboxHealth, User, utcnow
+from falcana_core.models import (
+    Mailbox,
+    MailboxHealth,
+    MailboxQueue,
+    OutboxMessage,
+    OutboxStatus,
+    User,
+    utcnow,
+)
 from falcana_core.outbox import OutboxPolicy, as_utc, error_record, lock_queue
 from falcana_core.transports import DeliveryError
 
@@ -141,6 +149,48 @@ def needs_a_fix(error: DeliveryError) -> bool:
     explanation = error.explanation
     return (explanation is not None and explanation.scope is Scope.MAILBOX
             and explanation.retry is not Retry.LATER and not explanation.retry_after_seconds)
+
+
+class Verifies:
+    """The verifies as the worker's duty (``falcana_core.duties``), like a plugin's: the
+    due ones of mailboxes with no mail waiting or being sent (sending proves as much; a
+    paused mailbox's mail waits for the verify), each claimed by one worker and run in a
+    slot of its own."""
+
+    name = "health.verify"
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    def due(self, now: dt.datetime, limit: int) -> Sequence[int]:
+        found = self.host.health.due(now, limit)
+        if not found:
+            return []
+        t = OutboxMessage
+        paused = select(MailboxQueue.mailbox_id).where(MailboxQueue.paused_until > now)
+        with self.host.engine.connect() as conn:
+            sending = set(conn.scalars(select(t.mailbox_id).where(
+                t.mailbox_id.in_(found), t.mailbox_id.not_in(paused),
+                t.status.in_(VERIFY_WAITS_FOR),
+                or_(t.next_attempt_at <= now, t.status == OutboxStatus.SENDING.value))
+                .distinct()))
+        return [m for m in found if m not in sending]
+
+    def claim(self, mailbox_id: int, now: dt.datetime, lease: float) -> bool:
+        return self.host.health.claim(mailbox_id, now, lease)
+
+    def run(self, mailbox: Mailbox, now: dt.datetime, cancelled: Callable[[], bool]) -> int:
+        try:
+            self.host.health.verify(mailbox, now=now, cancelled=cancelled)
+        except Exception:  # its transport's plugin is gone, say: not again every lease
+            log.exception("mailbox %s: the verify could not run", mailbox.id)
+            self.host.health.postpone(mailbox.id, now)
+        return 1
+
+
+#: a mailbox with messages in these states is verified by sending them
+VERIFY_WAITS_FOR = (OutboxStatus.QUEUED.value, OutboxStatus.DEFERRED.value,
+                    OutboxStatus.SENDING.value)
 
 
 class Health:

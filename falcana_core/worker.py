@@ -41,6 +41,7 @@ from sqlalchemy.exc import DBAPIError
 from falcana_core import after_delivery as steps_after
 from falcana_core.addresses import ascii_address
 from falcana_core.delivery import Retry, Scope
+from falcana_core.health import Verifies
 from falcana_core.models import Mailbox, MailboxQueue, OutboxMessage, OutboxStatus, utcnow
 from falcana_core.outbox import (
     DEFAULT_LIMITS,
@@ -71,8 +72,8 @@ if TYPE_CHECKING:
     from falcana_core.host import Host
 
 log = logging.getLogger(__name__)
-SEND, FOLLOW, CHECK = "send", "follow", "check"  # the kinds of a mailbox's work
-DUTY = "duty:"  # a plugin's duty: "duty:<its name>" (falcana_core/duties.py)
+SEND, FOLLOW = "send", "follow"  # the kinds of a mailbox's work
+DUTY = "duty:"  # a duty: "duty:<its name>" (falcana_core/duties.py)
 LOOK_AGAIN = 0.25  # seconds between looks for new work while a pass (--once) runs
 T = TypeVar("T")
 
@@ -295,8 +296,7 @@ class Worker:
         self.progress = progress
         self.concurrency = max(1, concurrency or host.config.worker_concurrency)
         self.sent = 0
-        self.checked = 0  # mailboxes verified (falcana_core/health.py)
-        self.duties: Counter[str] = Counter()  # plugins' duties done, by name
+        self.duties: Counter[str] = Counter()  # duties done, by name (the verifies too)
         self._duties: dict[str, Duty] = {}
         self._postgres = host.engine.dialect.name == "postgresql"
         self._limits: dict[int, tuple[float, Limits]] = {}
@@ -312,6 +312,11 @@ class Worker:
         self._counting = threading.Lock()
         self.after = steps_after.StepsAfterDelivery(host, self.policy, self.now, self._turn,
                                                     self._stopping, self._hold_step)
+
+    @property
+    def checked(self) -> int:
+        """Mailboxes verified (falcana_core/health.py)."""
+        return self.duties[Verifies.name]
 
     def _stopping(self) -> bool:
         return self._stop is not None and self._stop.is_set()
@@ -353,8 +358,12 @@ class Worker:
 
     @contextmanager
     def _running(self) -> Iterator[ThreadPoolExecutor]:
-        self._duties = {f"{DUTY}{d.name}": d for d in self.host.hook.worker_duties(self.host)} \
-            if self.host.config.worker_duties else {}
+        # the core's verifies (FALCANA_HEALTH_EVERY), then the plugins' duties
+        # (FALCANA_WORKER_DUTIES): the same mechanism
+        duties: list[Duty] = [Verifies(self.host)] if self.host.health.every else []
+        if self.host.config.worker_duties:
+            duties += self.host.hook.worker_duties(self.host)
+        self._duties = {f"{DUTY}{d.name}": d for d in duties}
         beat = threading.Event()
         heart = threading.Thread(target=self._heartbeat, args=(beat,), daemon=True,
                                  name="falcana-heartbeat")
@@ -379,8 +388,7 @@ class Worker:
         running: dict[Future[int], tuple[str, int]] = {}
         active: Counter[int] = Counter()
         following: set[int] = set()  # mailboxes whose steps after delivery are in hand
-        checking: set[int] = set()  # mailboxes being verified (falcana_core/health.py)
-        #: plugins' duties in hand or done in this pass (falcana_core/duties.py)
+        #: duties in hand or done in this pass (falcana_core/duties.py)
         doing: set[tuple[str, int]] = set()
         rested: dict[int, float] = {}  # mailbox -> when it may be offered again
         idle: dict[int, float] = {}  # the same for steps after delivery that found none
@@ -393,7 +401,7 @@ class Worker:
                 idle = {m: t for m, t in idle.items() if t > now}
                 if not offered:
                     offered.extend(self._wanted(active, rested, following | set(idle),
-                                                checking, doing))
+                                                doing))
                 while offered and len(running) < self.concurrency:
                     kind, mailbox_id = offered.popleft()
                     if kind == SEND and mailbox_id not in rested:
@@ -402,9 +410,6 @@ class Worker:
                     elif kind == FOLLOW and mailbox_id not in following:
                         following.add(mailbox_id)
                         running[pool.submit(self._follow, mailbox_id)] = (kind, mailbox_id)
-                    elif kind == CHECK and mailbox_id not in checking:
-                        checking.add(mailbox_id)
-                        running[pool.submit(self._check, mailbox_id)] = (kind, mailbox_id)
                     elif kind.startswith(DUTY) and (kind, mailbox_id) not in doing:
                         doing.add((kind, mailbox_id))
                         running[pool.submit(self._duty, kind, mailbox_id)] = (kind,
@@ -419,8 +424,6 @@ class Worker:
                 if kind == SEND:
                     active[mailbox_id] -= 1
                     rested[mailbox_id] = time.monotonic() + (poll or float("inf"))
-                elif kind == CHECK:
-                    checking.discard(mailbox_id)
                 elif kind.startswith(DUTY):
                     pass  # kept in ``doing``: once a pass, whatever the duty's next time
                 else:
@@ -436,12 +439,11 @@ class Worker:
                     idle[mailbox_id] = time.monotonic() + (poll or float("inf"))
 
     def _wanted(self, active: Counter[int], rested: dict[int, float],
-                following: set[int], checking: set[int],
-                doing: set[tuple[str, int]]) -> list[tuple[str, int]]:
+                following: set[int], doing: set[tuple[str, int]]) -> list[tuple[str, int]]:
         """Work to start: a connection for every mailbox with due mail, then a second and
         third where the backlog and the provider's limit allow it; then the steps after
-        delivery of mailboxes that have due ones and none in hand; last, the verifies due
-        of mailboxes with no mail due (sending proves as much), a few at a time."""
+        delivery of mailboxes that have due ones and none in hand; last, the duties due
+        (the verifies, the plugins'), a few at a time."""
         due = self._mailboxes_due()
         rounds: list[list[int]] = [[]]
         for mailbox_id, backlog in due.items():
@@ -465,9 +467,6 @@ class Worker:
                  and (not active[m] or steps >= self.policy.batch)]
         random.shuffle(after)
         out.extend((FOLLOW, m) for m in after)
-        if self.host.health.every and not self._stopping():
-            out.extend((CHECK, m) for m in self.host.health.due(self.now(), self.concurrency)
-                       if m not in due and m not in checking and not active[m])
         for kind, duty in self._duties.items():
             if self._stopping():
                 break
@@ -525,25 +524,8 @@ class Worker:
             self.host.health.proved(mailbox_id, self.now())
         return handled
 
-    def _check(self, mailbox_id: int) -> int:
-        """Verify one mailbox (sign in, send nothing) if no other worker took it first."""
-        now = self.now()
-        if not self.host.health.claim(mailbox_id, now, self.policy.lease * 4):
-            return 0
-        box = self.host.mailboxes.get(mailbox_id)
-        if box is None:
-            return 0
-        try:
-            self.host.health.verify(box, now=now, cancelled=self._stopping)
-        except Exception:  # its transport's plugin is gone, say: not again every lease
-            log.exception("mailbox %s: the verify could not run", mailbox_id)
-            self.host.health.postpone(mailbox_id, now)
-        with self._counting:
-            self.checked += 1
-        return 1
-
     def _duty(self, kind: str, mailbox_id: int) -> int:
-        """A plugin's duty for one mailbox, if no other worker took it first."""
+        """A duty for one mailbox, if no other worker took it first."""
         duty = self._duties[kind]
         now = self.now()
         if not duty.claim(mailbox_id, now, self.policy.lease * 4):
