@@ -39,9 +39,12 @@ from falcana_core.config import Config
 from falcana_core.manifests import Manifest
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     import trustme
 
     from falcana_core.host import Host
+    from falcana_core.models import Mailbox, OutboxMessage
     from falcana_core.testing.dnsd import DnsTestServer
     from falcana_core.testing.memory import MemoryTransport
     from falcana_core.testing.net import SilentServer
@@ -62,6 +65,18 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.offset += dt.timedelta(seconds=seconds)
+
+
+def sent_through_outbox(host: Host, box: Mailbox, message: EmailMessage) -> OutboxMessage:
+    """Hand a message over and let a worker send it (a plugin's test of what follows a
+    send: a copy, a report naming its Message-ID); the outbox's row, sent."""
+    from falcana_core.worker import Worker
+
+    outbox_id = host.outbox.enqueue(box, message)
+    Worker(host).run_once()
+    row = host.outbox.get(outbox_id)
+    assert row is not None and row.status == "sent", row and row.last_error
+    return row
 
 
 def make_config(data_dir: Path, **overrides: Any) -> Config:

@@ -5,45 +5,14 @@ what to do, and the server's text, in German; an auto-reply is not counted."""
 
 from __future__ import annotations
 
-import email.utils
-from email.message import EmailMessage
 from typing import Any
 
 from falcana_bounces.service import bounces
-
-from falcana_core.worker import Worker
+from falcana_bounces.testing import absence_notice, delivery_report, send_through_outbox
 
 from .conftest import SCREENSHOTS, SMTP_PW, Web, in_view, open_popup
 
 JUERGEN = "juergen@example.com"
-
-
-def report(recipient: str, message_id: str) -> bytes:
-    return f"""From: Mail Delivery System <MAILER-DAEMON@mx.example.org>
-To: {JUERGEN}
-Subject: Undelivered Mail Returned to Sender
-Date: {email.utils.formatdate()}
-Message-ID: <report-{recipient}>
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="B"
-
---B
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example.org
-
-Final-Recipient: rfc822; {recipient}
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 <{recipient}>: Recipient address rejected: User unknown
-
---B
-Content-Type: text/rfc822-headers
-
-Message-ID: {message_id}
-
---B--
-""".replace("\n", "\r\n").encode()
 
 
 def test_the_popup_shows_what_came_back_in_view(sized: Any, web: Web,
@@ -62,20 +31,10 @@ def test_the_popup_shows_what_came_back_in_view(sized: Any, web: Web,
             "mode": "off", "host": "127.0.0.1", "port": str(imap.ssl_port),
             "security": "ssl", "username": "", "password": "", "use_smtp_password": True,
             "folder": ""}, actor="admin").saved
-        sent = []
-        for to in ("kunde1@example.org", "kunde2@example.org"):
-            msg = EmailMessage()
-            msg["To"] = to
-            msg["Subject"] = "Angebot Nr. 4711"
-            msg.set_content("Guten Tag,\nanbei das Angebot.\n")
-            sent.append(host.outbox.enqueue(box, msg))
-        Worker(host).run_once()
-        ids = [row.message_id for row in map(host.outbox.get, sent) if row is not None]
-        imap.append(JUERGEN, "INBOX", report("kunde1@example.org", ids[0]))
-        imap.append(JUERGEN, "INBOX", (
-            f"From: kunde2@example.org\r\nTo: {JUERGEN}\r\nSubject: Abwesenheitsnotiz: "
-            f"Angebot\r\nIn-Reply-To: {ids[1]}\r\nAuto-Submitted: auto-replied\r\n\r\n"
-            "Bis 2. Januar nicht im Haus.\r\n").encode())
+        ids = [send_through_outbox(host, box, to)
+               for to in ("kunde1@example.org", "kunde2@example.org")]
+        imap.append(JUERGEN, "INBOX", delivery_report(JUERGEN, "kunde1@example.org", ids[0]))
+        imap.append(JUERGEN, "INBOX", absence_notice("kunde2@example.org", JUERGEN, ids[1]))
         assert bounces(host).look(box).ok
     finally:
         host.close()

@@ -176,11 +176,8 @@ class Bounces:
             look.steps = list(session.steps)
             session.close()
         if seen is not None:
-            look.looked_at, look.too_large = seen.looked_at, len(seen.too_large)
-            for uid, raw in seen.reports:
-                report = read_report(raw)
-                if report is not None:
-                    look.outcomes += self.record(mailbox, uid, report)
+            self._read(look, mailbox, seen.looked_at, len(seen.too_large),
+                       [(uid, None, raw) for uid, raw in seen.reports])
         self._moved_on(mailbox.id, seen, look.failure, now or utcnow())
         return look
 
@@ -201,14 +198,21 @@ class Bounces:
             look.steps = list(reader.steps)
             reader.close()
         if fetched is not None:
-            look.looked_at, look.too_large = fetched.looked_at, len(fetched.too_large)
-            for source_id, raw in fetched.reports:
-                report = read_report(raw)
-                if report is not None:
-                    look.outcomes += self.record(mailbox, 0, report, source_id=source_id)
+            self._read(look, mailbox, fetched.looked_at, len(fetched.too_large),
+                       [(0, source_id, raw) for source_id, raw in fetched.reports])
         self._moved_on(mailbox.id, None, look.failure, now,
                        position=fetched.position if fetched is not None else None)
         return look
+
+    def _read(self, look: Look, mailbox: Mailbox, looked_at: int, too_large: int,
+              reports: list[tuple[int, str | None, bytes]]) -> None:
+        """Read what a look fetched (by IMAP UID, or a mail API's message id) and record
+        every report in it."""
+        look.looked_at, look.too_large = looked_at, too_large
+        for uid, source_id, raw in reports:
+            report = read_report(raw)
+            if report is not None:
+                look.outcomes += self.record(mailbox, uid, report, source_id=source_id)
 
     def _moved_on(self, mailbox_id: int, seen: Seen | None,
                   failure: dict[str, Any] | None, now: dt.datetime, *,

@@ -10,12 +10,12 @@ from __future__ import annotations
 import email.utils
 import json
 from collections.abc import Iterator
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from falcana_bounces.duty import InboxLook
 from falcana_bounces.service import bounces
+from falcana_bounces.testing import delivery_report, send_through_outbox
 from falcana_oauth.testing.authorization import OAuthTestServer
 from falcana_providers_gmail.testing import GmailApiTestServer
 from falcana_providers_m365.testing import GraphTestServer
@@ -23,7 +23,6 @@ from falcana_providers_m365.testing import GraphTestServer
 from falcana_core.host import Host
 from falcana_core.i18n import language
 from falcana_core.models import Mailbox, utcnow
-from falcana_core.worker import Worker
 
 SHARED = "vertrieb@contoso-gmbh.de"
 LISA = "lisa@agentur-nord.de"
@@ -32,31 +31,7 @@ GMAIL_READ = "https://www.googleapis.com/auth/gmail.readonly"
 
 
 def dsn(sender: str, recipient: str, message_id: str) -> bytes:
-    return f"""From: Mail Delivery System <MAILER-DAEMON@mx.example.org>
-To: {sender}
-Subject: Undelivered Mail Returned to Sender
-Date: {email.utils.formatdate()}
-Message-ID: <r-{abs(hash((recipient, message_id)))}@mx.example.org>
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="B"
-
---B
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example.org
-
-Final-Recipient: rfc822; {recipient}
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 <{recipient}>: Recipient address rejected: User unknown
-
---B
-Content-Type: text/rfc822-headers
-
-Message-ID: {message_id}
-
---B--
-""".replace("\n", "\r\n").encode()
+    return delivery_report(sender, recipient, message_id)
 
 
 def ordinary(sender: str) -> bytes:
@@ -65,15 +40,7 @@ def ordinary(sender: str) -> bytes:
 
 
 def send(host: Host, box: Mailbox, to: str) -> str:
-    msg = EmailMessage()
-    msg["To"] = to
-    msg["Subject"] = "Angebot Nr. 4711"
-    msg.set_content("Guten Tag,\nanbei das Angebot.\n")
-    outbox_id = host.outbox.enqueue(box, msg)
-    Worker(host).run_once()
-    row = host.outbox.get(outbox_id)
-    assert row is not None and row.status == "sent", row and row.last_error
-    return row.message_id
+    return send_through_outbox(host, box, to)
 
 
 def recipient_status(host: Host, message_id: str, recipient: str) -> str:

@@ -7,14 +7,13 @@ is not new is not read again; a huge report skipped; the host told by its hooks.
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import json
 from collections.abc import Callable, Iterator
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from falcana_bounces.service import Outcome, bounces
+from falcana_bounces.testing import absence_notice, delivery_report, send_through_outbox
 from falcana_sent_copy.testing.imapd import DovecotTestServer
 from falcana_smtp_settings.testing.smtpd import SmtpTestServer
 
@@ -73,62 +72,17 @@ def mailbox(host: Host, address: str, smtp: SmtpTestServer,
 
 
 def send(host: Host, box: Mailbox, to: str) -> str:
-    msg = EmailMessage()
-    msg["To"] = to
-    msg["Subject"] = "Angebot Nr. 4711"
-    msg.set_content("Guten Tag,\nanbei das Angebot.\n")
-    outbox_id = host.outbox.enqueue(box, msg)
-    Worker(host).run_once()
-    row = host.outbox.get(outbox_id)
-    assert row is not None and row.status == "sent"
-    return row.message_id
+    return send_through_outbox(host, box, to)
 
 
 def dsn(recipient: str, status: str, diagnostic: str, message_id: str | None,
         action: str = "failed", sender: str = "MAILER-DAEMON@mx.example.org") -> bytes:
-    returned = f"""--B
-Content-Type: text/rfc822-headers
-
-From: {ANNA}
-To: {recipient}
-Subject: Angebot Nr. 4711
-Message-ID: {message_id}
-
-""" if message_id else ""
-    return f"""From: Mail Delivery System <{sender}>
-To: {ANNA}
-Subject: Undelivered Mail Returned to Sender
-Date: {email.utils.formatdate()}
-Message-ID: <r-{abs(hash((recipient, status, message_id)))}@mx.example.org>
-Auto-Submitted: auto-replied
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="B"
-
---B
-Content-Type: text/plain
-
-This is the mail system at host mx.example.org.
-
---B
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example.org
-
-Final-Recipient: rfc822; {recipient}
-Action: {action}
-Status: {status}
-Diagnostic-Code: smtp; {diagnostic}
-
-{returned}--B--
-""".replace("\n", "\r\n").encode()
+    return delivery_report(ANNA, recipient, message_id, status=status,
+                           diagnostic=diagnostic, action=action, reporter=sender)
 
 
 def out_of_office(sender: str, in_reply_to: str) -> bytes:
-    return (f"From: Klaus Kunde <{sender}>\r\nTo: {ANNA}\r\n"
-            f"Subject: Abwesenheitsnotiz: Angebot Nr. 4711\r\n"
-            f"Date: {email.utils.formatdate()}\r\nIn-Reply-To: {in_reply_to}\r\n"
-            "Auto-Submitted: auto-replied\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-            "Ich bin bis zum 2. Januar nicht im Büro.\r\n").encode()
+    return absence_notice(sender, ANNA, in_reply_to)
 
 
 def status_of(host: Host, message_id: str, recipient: str) -> dict[str, Any]:
