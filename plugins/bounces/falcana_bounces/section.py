@@ -11,6 +11,7 @@ from falcana_core.api import ShownSection, Text
 
 if TYPE_CHECKING:
     from falcana_bounces.models import BounceReport
+    from falcana_bounces.service import Inbox
 
 DAYS = 7
 #: each class: its name, and what it means with what to do (docs/bounces.md)
@@ -37,6 +38,13 @@ class BouncesSection(ShownSection):
     order: int = 92
     template: str | None = "bounces/bounces_section.html"
     classes = CLASSES
+
+    @staticmethod
+    def inbox(host: Any, mailbox: Any) -> Inbox:
+        """Whether the inbox is read and what its last look failed at (the template's)."""
+        from falcana_bounces.service import bounces
+
+        return bounces(host).inbox(mailbox)
 
     @staticmethod
     def recent(host: Any, mailbox_id: int) -> list[BounceReport]:

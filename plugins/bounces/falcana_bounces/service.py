@@ -94,6 +94,16 @@ class Look:
                 "steps": [{"id": s.id, "status": s.status.value} for s in self.steps]}
 
 
+@dataclasses.dataclass(frozen=True)
+class Inbox:
+    """What the popup says of a mailbox's inbox: read or not, last looked at, and the
+    failure of the last look (or why it cannot be read)."""
+
+    readable: bool
+    looked_at: dt.datetime | None
+    failure: dict[str, Any] | None
+
+
 def readable_inbox(host: Host, mailbox_id: Any, transport: Any,
                    through_api: set[str] | None = None) -> Any:
     """A condition on a mailbox: its inbox can be read, by IMAP (the copy in Sent's
@@ -147,16 +157,7 @@ class Bounces:
             api = api_for(self.host, mailbox)
             if api is not None:
                 return self._look_through(mailbox, api, now or utcnow())
-            fix = _("Enter them in the section \"Copy in Sent (IMAP)\" (its mode may stay "
-                    "off).")
-            if mailbox.transport in READERS:
-                fix = _("Enter them in the section \"Copy in Sent (IMAP)\" (its mode may "
-                        "stay off), or let an admin choose reading delivery reports through "
-                        "the mail API in the OAuth2 client's settings.")
-            look.failure = {"step": "settings", "explanation": {
-                "cause": text_in(_("The inbox cannot be read: this mailbox has no IMAP "
-                                   "settings."), current_language()),
-                "fix": text_in(fix, current_language())}}
+            look.failure = self._unreadable(mailbox)
             return look
         with self.host.sessions() as s:
             cursor = s.get(InboxCursor, mailbox.id)
@@ -180,6 +181,32 @@ class Bounces:
                        [(uid, None, raw) for uid, raw in seen.reports])
         self._moved_on(mailbox.id, seen, look.failure, now or utcnow())
         return look
+
+    def _unreadable(self, mailbox: Mailbox) -> dict[str, Any]:
+        """Why the inbox cannot be read, and what to enter, as a look's failure."""
+        fix = _("Enter them in the section \"Copy in Sent (IMAP)\" (its mode may stay "
+                "off).")
+        if mailbox.transport in READERS:
+            fix = _("Enter them in the section \"Copy in Sent (IMAP)\" (its mode may "
+                    "stay off), or let an admin choose reading delivery reports through "
+                    "the mail API in the OAuth2 client's settings.")
+        return {"step": "settings", "explanation": {
+            "cause": text_in(_("The inbox cannot be read: this mailbox has no IMAP "
+                               "settings."), current_language()),
+            "fix": text_in(fix, current_language())}}
+
+    def inbox(self, mailbox: Mailbox) -> Inbox:
+        """Whether the mailbox's inbox is read, when it was last, and what the last look
+        failed at (the popup shows it: no report found is not the same as none read)."""
+        from falcana_sent_copy.settings import imap_settings
+
+        with self.host.sessions() as s:
+            cursor = s.get(InboxCursor, mailbox.id)
+        readable = imap_settings(self.host, mailbox) is not None or \
+            api_for(self.host, mailbox) is not None
+        return Inbox(readable, cursor.looked_at if cursor else None,
+                     (cursor.error if cursor else None) if readable
+                     else self._unreadable(mailbox))
 
     def _look_through(self, mailbox: Mailbox, api: OAuthApi, now: dt.datetime) -> Look:
         """A look through the mailbox's mail API (Microsoft Graph, the Gmail API)."""

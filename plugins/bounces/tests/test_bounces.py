@@ -317,3 +317,34 @@ def claimed_at_once(duty: Any, mailbox_id: int, when: dt.datetime) -> list[bool]
     for t in threads:
         t.join(10)
     return won
+
+
+def test_the_popup_says_when_the_inbox_is_not_read_or_its_last_look_failed(
+        falcana_host: Host, servers: tuple[SmtpTestServer, DovecotTestServer]) -> None:
+    """No report found is not the same as none read: a mailbox without inbox access says
+    what to enter; one whose last look failed says so, with the cause; one read says
+    when."""
+    from falcana_core.api.web import render_section
+    from falcana_core.i18n import language
+
+    host = falcana_host
+    smtp, imap = servers
+    plain = host.mailboxes.personal(host.users.add("ben", email=BEN))
+
+    def shown(box: Mailbox) -> str:
+        with language("de"):
+            return str(render_section(host, box, host.section("bounces"), actor="admin"))
+
+    assert "Der Posteingang wird nicht gelesen" in shown(plain)
+    assert "Kopie in Gesendet" in shown(plain)
+    anna = mailbox(host, ANNA, smtp, imap)
+    assert bounces(host).look(anna).ok
+    read = shown(anna)
+    assert "Posteingang zuletzt gelesen" in read and "bounce-failed" not in read
+    imap.stop()  # the IMAP server is gone
+    with language("de"):
+        assert not bounces(host).look(anna).ok
+    failed = shown(anna)
+    assert "Der Posteingang konnte beim letzten Durchgang" in failed
+    assert "bounce-failed" in failed and PASSWORD not in failed
+    assert "zuletzt gelesen" not in failed
