@@ -335,7 +335,7 @@ def test_the_popup_says_when_the_inbox_is_not_read_or_its_last_look_failed(
         with language("de"):
             return str(render_section(host, box, host.section("bounces"), actor="admin"))
 
-    assert "Der Posteingang wird nicht gelesen" in shown(plain)
+    assert "werden für dieses Postfach nicht erkannt" in shown(plain)
     assert "Kopie in Gesendet" in shown(plain)
     anna = mailbox(host, ANNA, smtp, imap)
     assert bounces(host).look(anna).ok
