@@ -284,3 +284,17 @@ def test_the_admin_ticks_reading_in_the_system_settings(
             ('name="read_reports"' in page and "checked" in page)
         client.post("/admin/settings", data=form)  # unticked
         assert asked()[1] is False
+
+
+def test_a_refused_token_is_the_look_s_failure_and_no_secret_shows(
+        falcana_host: Host, oauth_server: OAuthTestServer, graph: GraphTestServer) -> None:
+    graph.app_permissions.add("Mail.Read")
+    box = graph_mailbox(falcana_host, oauth_server, graph)
+    assert falcana_host.save_section(None, "oauth_microsoft", {
+        "client_secret": "a-wrong-secret-4711"}, actor="admin").saved
+    look = bounces(falcana_host).look(box)
+    assert look.failure is not None and look.failure["step"] == "bounces.token"
+    assert look.failure["explanation"]["cause"] and look.failure["explanation"]["fix"]
+    shown = json.dumps(look.as_dict())
+    assert "a-wrong-secret-4711" not in shown and "ms-secret" not in shown
+    assert graph.methods == []  # no token: the API was never asked
