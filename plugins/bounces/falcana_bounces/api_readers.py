@@ -73,6 +73,7 @@ class ApiReader:
     name = ""
     label: Text = ""
     permission = ""  # what the token needs, as the admin grants it
+    headers: dict[str, str] = {}  # what the API's requests carry beside the token
 
     def __init__(self, host: Host, mailbox: Mailbox, api: OAuthApi,
                  deadline: float) -> None:
@@ -137,9 +138,8 @@ class ApiReader:
         started = time.perf_counter()
         try:
             answer = self.http.get(url, headers={
-                "Authorization": f"Bearer {token.token.reveal()}",
-                "Accept": "application/json", "Prefer": "odata.maxpagesize=100"},
-                deadline=self.deadline)
+                **self.headers, "Authorization": f"Bearer {token.token.reveal()}",
+                "Accept": "application/json"}, deadline=self.deadline)
         except HttpFailure as failure:
             self._step(step, started, StepStatus.FAILED, {"error": printable(failure.detail)})
             raise ReadFailed(step, failure.kind, _(
@@ -210,6 +210,7 @@ class GraphReader(ApiReader):
     name = "graph"
     label = _("Microsoft Graph")
     permission = "Mail.Read"
+    headers = {"Prefer": "odata.maxpagesize=100"}  # the delta query's page size
 
     def read(self, position: str | None, today: dt.date) -> Fetched:
         user = urllib.parse.quote(self.mailbox.address, safe="@")
