@@ -10,8 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
-from falcana_core.testing import require_service
+from falcana_testing import require_service
 
 if TYPE_CHECKING:
     import trustme
