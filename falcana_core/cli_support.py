@@ -50,6 +50,14 @@ def state() -> CliState:
     return obj
 
 
+def start_host(config: Config) -> Host:
+    """A host on a configuration of the command's own (the demo's data directory): the
+    database opened and migrated, the enabled plugins loaded, the key ring checked."""
+    from falcana_core.host import Host
+
+    return Host.start(config)
+
+
 def host() -> Host:
     """The host of this CLI run (started on first use: database, migrations, key ring)."""
     from sqlalchemy.exc import OperationalError

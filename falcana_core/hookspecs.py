@@ -22,8 +22,8 @@ docs/hooks.md is the reference; a test keeps the two in step. ``migrations/`` an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from falcana_core import hookspec
 
@@ -34,12 +34,28 @@ if TYPE_CHECKING:
     from falcana_core.duties import Duty
     from falcana_core.guard import RegisterClient
     from falcana_core.health import HealthReport, HealthState, Notice
-    from falcana_core.host import Host
     from falcana_core.i18n import Text
     from falcana_core.models import Mailbox, User
     from falcana_core.routes import Route
-    from falcana_core.sections import Action, HelpText, Section, SectionContext, Validation
-    from falcana_core.transports import FollowUp, RegisterTransport
+    from falcana_core.sections import (
+        Action,
+        HelpText,
+        Section,
+        SectionContext,
+        Validation,
+    )
+    from falcana_core.sections import PluginHost as Host
+    from falcana_core.transports import FollowUp, Transport
+
+#: what a plugin registers to make a mailbox's transport (hook ``register_transports``)
+TransportFactory = Callable[["Host", "Mailbox"], "Transport"]
+
+
+class RegisterTransport(Protocol):
+    """The ``register`` a ``register_transports`` hook receives."""
+
+    def __call__(self, name: str, factory: TransportFactory, *,
+                 default: bool = False) -> None: ...
 
 
 @hookspec

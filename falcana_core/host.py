@@ -26,8 +26,9 @@ from falcana_core.audit import AuditLog
 from falcana_core.config import Config
 from falcana_core.db import make_engine, make_session_factory, private_dir
 from falcana_core.delivery import DeliveryFailure, Explanation
-from falcana_core.health import Health
+from falcana_core.general import users_may_edit_own
 from falcana_core.i18n import Domain
+from falcana_core.mailbox_health import Health
 from falcana_core.models import DeploymentSetting, Mailbox, PluginState
 from falcana_core.outbox import Outbox
 from falcana_core.permissions import Actor
@@ -41,6 +42,7 @@ from falcana_core.sections import (
     Section,
     SectionContext,
     Validation,
+    check_admin_only,
     check_declared,
 )
 from falcana_core.transports import SendResult, Transport
@@ -72,7 +74,7 @@ class Host:
         self._secrets = secrets
         self.audit = AuditLog(self.sessions)
         self.users = Users(self)
-        self.mailboxes = Mailboxes(self)
+        self.mailboxes = Mailboxes(self, self.users)
         self.outbox = Outbox(self)
         self.health = Health(self)
         self._services: dict[str, Any] = {}
@@ -167,10 +169,15 @@ class Host:
 
     def actor(self, name: str) -> Actor:
         """Who ``name`` is and with which rights (falcana_core.permissions)."""
-        return permissions.actor(self, name)
+        return permissions.actor(self.users, name)
 
     def may_edit(self, actor: str, mailbox: Mailbox | None) -> bool:
-        return permissions.may_edit(self, self.actor(actor), mailbox)
+        return permissions.may_edit(self.actor(actor), mailbox,
+                                     users_edit_own=users_may_edit_own(self))
+
+    def _require_edit(self, actor: str, mailbox: Mailbox | None) -> None:
+        permissions.require_edit(self.actor(actor), mailbox,
+                                 users_edit_own=users_may_edit_own(self))
 
     def context(self, mailbox: Mailbox | None, actor: str) -> SectionContext:
         user = None
@@ -219,7 +226,7 @@ class Host:
                 current.update(extra.normalised)
         if not ctx.admin:
             stored = section.load(ctx)
-            validation.extend(permissions.check_admin_only(section.fields(ctx), stored, current))
+            validation.extend(check_admin_only(section.fields(ctx), stored, current))
         validation.normalised = {k: v for k, v in current.items()
                                  if k not in values or values[k] != v}
         return validation
@@ -230,7 +237,7 @@ class Host:
 
         Raises ``Forbidden`` when ``actor`` may not change this mailbox's settings at all.
         """
-        permissions.require_edit(self, self.actor(actor), mailbox)
+        self._require_edit(actor, mailbox)
         validation = self.validate_section(mailbox, section_id, values, actor)
         merged = {**values, **validation.normalised}
         if not validation.ok:
@@ -259,7 +266,7 @@ class Host:
 
     def run_action(self, mailbox: Mailbox | None, action_id: str,
                    params: Mapping[str, Any] | None = None, *, actor: str) -> Any:
-        permissions.require_edit(self, self.actor(actor), mailbox)
+        self._require_edit(actor, mailbox)
         ctx = self.context(mailbox, actor)
         for action in self.hook.user_actions(self):
             if action.id == action_id:

@@ -47,7 +47,7 @@ from falcana_core.models import (
 from falcana_core.transports import DeliveryError, Limits
 
 if TYPE_CHECKING:
-    from falcana_core.host import Host
+    from falcana_core.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class OutboxPolicy:
     lease: float = 15.0
 
     @classmethod
-    def for_host(cls, host: Host) -> OutboxPolicy:
+    def for_host(cls, host: Store) -> OutboxPolicy:
         config = host.config
         return cls(lease=config.outbox_lease,
                    max_age=dt.timedelta(seconds=config.outbox_max_age))
@@ -125,8 +125,8 @@ class HandOverRefused(ValueError):
 class Outbox:
     """The outbox of one host: hand over, look at, retry and cancel messages."""
 
-    def __init__(self, host: Host) -> None:
-        self.host = host
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     # -- handing over ------------------------------------------------------------------
 
@@ -160,7 +160,7 @@ class Outbox:
         table: Any = OutboxMessage.__table__
         if session is not None:
             return insert_rows(session.connection(), table, rows)
-        with self.host.transaction() as s:
+        with self.store.transaction() as s:
             return insert_rows(s.connection(), table, rows)
 
     def _row(self, mailbox: Mailbox, message: EmailMessage,
@@ -181,14 +181,14 @@ class Outbox:
         display name of its own."""
         if not user_ids:
             return {}
-        with self.host.sessions() as s:
+        with self.store.sessions() as s:
             users = s.scalars(select(User).where(User.id.in_(sorted(user_ids))))
             return {user.id: user.full_name for user in users}
 
     # -- looking at it -----------------------------------------------------------------
 
     def get(self, outbox_id: int) -> OutboxMessage | None:
-        with self.host.sessions() as s:
+        with self.store.sessions() as s:
             return s.get(OutboxMessage, outbox_id)
 
     def find_sent(self, mailbox_id: int, message_ids: Sequence[str]) -> OutboxMessage | None:
@@ -198,7 +198,7 @@ class Outbox:
         wanted |= {f"<{m.strip('<>')}>" for m in wanted}
         if not wanted:
             return None
-        with self.host.sessions() as s:
+        with self.store.sessions() as s:
             return s.scalar(select(OutboxMessage).where(
                 OutboxMessage.mailbox_id == mailbox_id, OutboxMessage.sent_at.is_not(None),
                 OutboxMessage.message_id.in_(sorted(wanted))).order_by(OutboxMessage.id)
@@ -206,13 +206,13 @@ class Outbox:
 
     def senders_since(self, since: dt.datetime) -> set[int]:
         """The mailboxes that sent a message since then."""
-        with self.host.sessions() as s:
+        with self.store.sessions() as s:
             return set(s.scalars(select(OutboxMessage.mailbox_id).where(
                 OutboxMessage.sent_at >= since).distinct()))
 
     def last_sent(self, mailbox_id: int) -> dt.datetime | None:
         """When this mailbox last sent a message (None: never)."""
-        with self.host.sessions() as s:
+        with self.store.sessions() as s:
             found = s.scalar(select(func.max(OutboxMessage.sent_at)).where(
                 OutboxMessage.mailbox_id == mailbox_id))
         return as_utc(found) if found is not None else None
@@ -221,7 +221,7 @@ class Outbox:
                 until: dt.datetime) -> OutboxMessage | None:
         """The latest message this mailbox sent to ``recipient`` in a time window."""
         wanted = recipient.strip().lower()
-        with self.host.sessions() as s:
+        with self.store.sessions() as s:
             rows = s.scalars(select(OutboxMessage).where(
                 OutboxMessage.mailbox_id == mailbox_id, OutboxMessage.sent_at >= since,
                 OutboxMessage.sent_at <= until).order_by(OutboxMessage.sent_at.desc())
@@ -236,7 +236,7 @@ class Outbox:
         learned it later (a delivery report): its status and the detail, with the time.
         ``keep(old_status)`` True leaves a status that says more (a hard bounce is not
         undone by an auto-reply). Returns whether it was recorded."""
-        with self.host.transaction() as s:
+        with self.store.transaction() as s:
             query = select(OutboxMessage).where(OutboxMessage.id == outbox_id)
             if s.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update()
@@ -266,13 +266,13 @@ class Outbox:
         if mailbox_id is not None:
             query = query.where(OutboxMessage.mailbox_id == mailbox_id)
         if not recipient_status:
-            with self.host.sessions() as s:
+            with self.store.sessions() as s:
                 return list(s.scalars(query.limit(limit)).all())
         # the JSON's text narrows it down in the database; each row is then checked
         query = query.where(cast(OutboxMessage.recipients, String).contains(
             f'"{recipient_status}', autoescape=True))
         found: list[OutboxMessage] = []
-        with self.host.sessions() as s:
+        with self.store.sessions() as s:
             for row in s.scalars(query.execution_options(yield_per=500)):
                 if any(str((r or {}).get("status", "")).startswith(recipient_status)
                        for r in (row.recipients or {}).values()):
@@ -285,12 +285,12 @@ class Outbox:
         query = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
         if mailbox_id is not None:
             query = query.where(OutboxMessage.mailbox_id == mailbox_id)
-        with self.host.sessions() as s:
+        with self.store.sessions() as s:
             found = {status: n for status, n in s.execute(query)}
         return {status.value: found.get(status.value, 0) for status in OutboxStatus}
 
     def queue_state(self, mailbox_id: int) -> MailboxQueue | None:
-        with self.host.sessions() as s:
+        with self.store.sessions() as s:
             return s.get(MailboxQueue, mailbox_id)
 
     def paused(self, mailbox_id: int, now: dt.datetime | None = None) -> MailboxQueue | None:
@@ -316,13 +316,13 @@ class Outbox:
 
     def _set(self, outbox_id: int, actor: str, action: str, allowed: Sequence[str],
              **values: Any) -> bool:
-        with self.host.transaction() as s:
+        with self.store.transaction() as s:
             result = s.execute(update(OutboxMessage).where(
                 OutboxMessage.id == outbox_id, OutboxMessage.status.in_(allowed)
             ).values(**values))
             changed = bool(getattr(result, "rowcount", 0))
         if changed:
-            self.host.audit.record(actor, action, "outbox", str(outbox_id))
+            self.store.audit.record(actor, action, "outbox", str(outbox_id))
         return changed
 
     def purge(self, older_than: dt.timedelta, *, actor: str, dry_run: bool = False,
@@ -339,18 +339,18 @@ class Outbox:
                     & ~select(a.outbox_id).where(a.outbox_id == t.id,
                                                  a.status == "pending").exists())
         if dry_run:
-            with self.host.sessions() as s:
+            with self.store.sessions() as s:
                 return s.scalar(select(func.count()).where(finished)) or 0
         removed = 0
         while True:
-            with self.host.transaction() as s:
+            with self.store.transaction() as s:
                 ids = list(s.scalars(select(t.id).where(finished).order_by(t.id).limit(chunk)))
                 if not ids:
                     break
                 s.execute(delete(a).where(a.outbox_id.in_(ids)))
                 s.execute(delete(t).where(t.id.in_(ids)))
                 removed += len(ids)
-        self.host.audit.record(actor, "outbox.purge", "outbox", "", {
+        self.store.audit.record(actor, "outbox.purge", "outbox", "", {
             "older_than_days": round(older_than.total_seconds() / 86400, 2),
             "removed": removed})
         return removed
@@ -370,12 +370,12 @@ class Outbox:
         if session is not None:
             hold(session)
             return
-        with self.host.transaction() as s:
+        with self.store.transaction() as s:
             hold(s)
 
     def resume(self, mailbox_id: int) -> None:
         """Lift a mailbox's pause (its settings changed: worth another try)."""
-        with self.host.transaction() as s:
+        with self.store.transaction() as s:
             state = s.get(MailboxQueue, mailbox_id)
             if state is not None and state.paused_until is not None:
                 state.paused_until = None

@@ -17,16 +17,15 @@ The rules (docs/security.md has the full table):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from falcana_core.i18n import Domain
-from falcana_core.sections import Field, FieldType, Validation
+from falcana_core.models import MailboxKind
 
 if TYPE_CHECKING:
-    from falcana_core.host import Host
     from falcana_core.models import Mailbox
+    from falcana_core.users import Users
 
 _ = Domain("core", Path(__file__).parent / "locale")
 
@@ -42,55 +41,23 @@ class Actor:
     user_id: int | None = None  # None for the operator
 
 
-def actor(host: Host, name: str) -> Actor:
-    user = host.users.by_login(name) if name else None
+def actor(users: Users, name: str) -> Actor:
+    user = users.by_login(name) if name else None
     if user is None:
         return Actor(name, True)
     return Actor(user.login, user.is_admin and user.active, user.id)
 
 
-def may_edit(host: Host, who: Actor, mailbox: Mailbox | None) -> bool:
-    """May ``who`` change the settings of ``mailbox`` (None: the deployment's)?"""
-    from falcana_core.general import users_may_edit_own
-    from falcana_core.models import MailboxKind
-
+def may_edit(who: Actor, mailbox: Mailbox | None, *, users_edit_own: bool) -> bool:
+    """May ``who`` change the settings of ``mailbox`` (None: the deployment's), where the
+    deployment does (``users_edit_own``) or does not let users change their own?"""
     if who.is_admin:
         return True
     return (mailbox is not None and mailbox.kind == MailboxKind.PERSONAL.value
             and who.user_id is not None and mailbox.user_id == who.user_id
-            and users_may_edit_own(host))
+            and users_edit_own)
 
 
-def require_edit(host: Host, who: Actor, mailbox: Mailbox | None) -> None:
-    if not may_edit(host, who, mailbox):
+def require_edit(who: Actor, mailbox: Mailbox | None, *, users_edit_own: bool) -> None:
+    if not may_edit(who, mailbox, users_edit_own=users_edit_own):
         raise Forbidden(str(_("{actor} may not change these settings.", actor=who.name)))
-
-
-def check_admin_only(fields: Sequence[Field], current: Mapping[str, Any],
-                     wanted: Mapping[str, Any]) -> Validation:
-    """Errors for every admin-only field (or admin-only choice) a non-admin would change.
-
-    ``current`` is what is stored, ``wanted`` the normalised values of this save; a value
-    left as it is passes, so a user may save a form that shows an admin's choice.
-    """
-    v = Validation()
-    for field in fields:
-        if field.id not in wanted or field.write_only:
-            continue
-        old, new = current.get(field.id), wanted[field.id]
-        if _same(old, new):
-            continue
-        if field.admin_only:
-            v.error(field.id, _("Only an admin may change this."), "admin_only")
-        elif field.type is FieldType.CHOICE and any(
-                c.value == new and c.admin_only for c in field.choices):
-            v.error(field.id, _("Only an admin may choose this."), "admin_only")
-    return v
-
-
-def _same(old: Any, new: Any) -> bool:
-    """Equal as stored, case included: ``ANNA@firma.de`` is another address to the
-    receiving server, so a user may not switch to it (only "" and None are the same)."""
-    if old is None or new is None:
-        return old == new or (old in (None, "") and new in (None, ""))
-    return str(old).strip() == str(new).strip()

@@ -32,12 +32,13 @@ if TYPE_CHECKING:
     from falcana_core.delivery import DeliveryFailure, Explanation
     from falcana_core.duties import Duty
     from falcana_core.health import HealthReport, HealthState, Notice
-    from falcana_core.host import Host
+    from falcana_core.hookspecs import TransportFactory
     from falcana_core.i18n import Text
     from falcana_core.models import Mailbox, User
     from falcana_core.routes import Route
     from falcana_core.sections import Action, HelpText, Section, SectionContext, Validation
-    from falcana_core.transports import FollowUp, TransportFactory
+    from falcana_core.sections import PluginHost as Host
+    from falcana_core.transports import FollowUp
 
 log = logging.getLogger(__name__)
 

@@ -11,15 +11,30 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from falcana_core.addresses import has_control_chars
 from falcana_core.i18n import Domain, Text
 
 if TYPE_CHECKING:
-    from falcana_core.host import Host
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from falcana_core.audit import AuditLog
+    from falcana_core.config import Config
+    from falcana_core.delivery import DeliveryFailure, Explanation
+    from falcana_core.health import HealthView
     from falcana_core.models import Mailbox, User
+    from falcana_core.outbox import Outbox
+    from falcana_core.permissions import Actor
+    from falcana_core.secretbox import SecretStore
+    from falcana_core.transports import SendResult, Transport
+    from falcana_core.users import Mailboxes, Users
+
+T = TypeVar("T")
 
 
 _ = Domain("core", Path(__file__).parent / "locale")
@@ -169,7 +184,7 @@ def check_declared(fields: Sequence[Field], values: Mapping[str, Any]) -> Valida
 class SectionContext:
     """What a section needs to know about where it is shown."""
 
-    host: Host
+    host: PluginHost
     mailbox: Mailbox | None
     user: User | None  # the mailbox's user, for personal mailboxes
     actor: str  # who is acting (a login, "cli", "api"): for the audit log
@@ -280,3 +295,98 @@ class SaveResult:
     validation: Validation
     values: dict[str, Any]
     changes: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def check_admin_only(fields: Sequence[Field], current: Mapping[str, Any],
+                     wanted: Mapping[str, Any]) -> Validation:
+    """Errors for every admin-only field (or admin-only choice) a non-admin would change.
+
+    ``current`` is what is stored, ``wanted`` the normalised values of this save; a value
+    left as it is passes, so a user may save a form that shows an admin's choice.
+    """
+    v = Validation()
+    for field in fields:
+        if field.id not in wanted or field.write_only:
+            continue
+        old, new = current.get(field.id), wanted[field.id]
+        if _same(old, new):
+            continue
+        if field.admin_only:
+            v.error(field.id, _("Only an admin may change this."), "admin_only")
+        elif field.type is FieldType.CHOICE and any(
+                c.value == new and c.admin_only for c in field.choices):
+            v.error(field.id, _("Only an admin may choose this."), "admin_only")
+    return v
+
+
+def _same(old: Any, new: Any) -> bool:
+    """Equal as stored, case included: ``ANNA@firma.de`` is another address to the
+    receiving server, so a user may not switch to it (only "" and None are the same)."""
+    if old is None or new is None:
+        return old == new or (old in (None, "") and new in (None, ""))
+    return str(old).strip() == str(new).strip()
+
+
+class HookCaller(Protocol):
+    def call(self, hook_name: str, **kwargs: Any) -> Any:
+        """Call a hook as its spec declares (``falcana_core.plugins.Hooks.call``)."""
+        ...
+
+
+class PluginHost(Protocol):
+    """The host as a plugin sees it (``falcana_core.api.Host``): what a section, an action
+    and every hook may use. The running host (``falcana_core.host.Host``) is one; this
+    contract is declared here, beside the sections it hands out, so that the modules the
+    host is built of never name the host itself."""
+
+    @property
+    def config(self) -> Config: ...
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def secrets(self) -> SecretStore: ...
+    @property
+    def users(self) -> Users: ...
+    @property
+    def mailboxes(self) -> Mailboxes: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def health(self) -> HealthView: ...
+    @property
+    def hook(self) -> HookCaller: ...
+
+    def transaction(self) -> AbstractContextManager[Session]: ...
+    def service(self, name: str, factory: Callable[[PluginHost], T]) -> T: ...
+    def provide(self, name: str, service: object) -> None: ...
+    def close(self) -> None: ...
+
+    def setting(self, owner: str, key: str, default: Any = None) -> Any: ...
+    def set_setting(self, owner: str, key: str, value: Any, *, actor: str) -> None: ...
+    def actor(self, name: str) -> Actor: ...
+    def may_edit(self, actor: str, mailbox: Mailbox | None) -> bool: ...
+    def context(self, mailbox: Mailbox | None, actor: str) -> SectionContext: ...
+
+    def sections(self) -> list[Section]: ...
+    def section(self, section_id: str) -> Section: ...
+    def section_values(self, mailbox: Mailbox | None, section_id: str) -> dict[str, Any]: ...
+    def validate_section(self, mailbox: Mailbox | None, section_id: str,
+                         values: Mapping[str, Any], actor: str = "api") -> Validation: ...
+    def save_section(self, mailbox: Mailbox | None, section_id: str,
+                     values: Mapping[str, Any], *, actor: str) -> SaveResult: ...
+    def section_help(self, mailbox: Mailbox | None, section_id: str,
+                     values: Mapping[str, Any] | None = None) -> list[HelpText]: ...
+    def actions(self, section_id: str) -> list[Action]: ...
+    def action(self, action_id: str) -> Action | None: ...
+    def run_action(self, mailbox: Mailbox | None, action_id: str,
+                   params: Mapping[str, Any] | None = None, *, actor: str) -> Any: ...
+
+    def step_label(self, step_id: str) -> Any: ...
+    def explain(self, failure: DeliveryFailure) -> Explanation | None: ...
+    def transports(self) -> list[str]: ...
+    def transport(self, mailbox: Mailbox) -> Transport: ...
+    def send(self, mailbox: Mailbox, message: EmailMessage) -> SendResult: ...

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from falcana_core.delivery import DeliveryFailure, Explanation, Step
 
 if TYPE_CHECKING:
-    from falcana_core.host import Host
-    from falcana_core.models import Mailbox
+    pass
 
 
 @dataclasses.dataclass
@@ -129,16 +128,6 @@ class Transport(Protocol):
         ...
 
     def limits(self) -> Limits | None: ...
-
-
-TransportFactory = Callable[["Host", "Mailbox"], Transport]
-
-
-class RegisterTransport(Protocol):
-    """The ``register`` a ``register_transports`` hook receives."""
-
-    def __call__(self, name: str, factory: TransportFactory, *,
-                 default: bool = False) -> None: ...
 
 
 class Cancellation:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from argon2 import PasswordHasher
     from sqlalchemy.orm import Session
 
-    from falcana_core.host import Host
+    from falcana_core.store import Store
 
 _ = Domain("core", Path(__file__).parent / "locale")
 
@@ -61,8 +61,8 @@ def _check_text(field: str, value: str, *, required: bool = False, max_len: int 
 
 
 class Users:
-    def __init__(self, host: Host) -> None:
-        self._host = host
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
     def add(self, login: str, *, first_name: str = "", last_name: str = "", email: str = "",
             role: str = Role.USER.value, password: str | None = None,
@@ -80,7 +80,7 @@ class Users:
                 email = normalise_address(email)
             except AddressError:
                 raise InputError("email", _("This is not a valid e-mail address.")) from None
-        with self._host.transaction() as s:
+        with self._store.transaction() as s:
             if s.scalar(select(User.id).where(User.login == login)) is not None:
                 raise InputError("login", _("The login {login} is taken.", login=login))
             if external_id and s.scalar(select(User.id).where(User.external_id == external_id)):
@@ -91,21 +91,21 @@ class Users:
             s.add(user)
             s.flush()
             s.add(Mailbox(kind=MailboxKind.PERSONAL.value, user_id=user.id, address=email))
-        self._host.audit.record(actor, "user.add", "user", str(user.id),
+        self._store.audit.record(actor, "user.add", "user", str(user.id),
                                 {"login": login, "role": role,
                                  "password": "changed" if password else "not set"})
         return user
 
     def get(self, user_id: int) -> User | None:
-        with self._host.sessions() as s:
+        with self._store.sessions() as s:
             return s.get(User, user_id)
 
     def by_login(self, login: str) -> User | None:
-        with self._host.sessions() as s:
+        with self._store.sessions() as s:
             return s.scalar(select(User).where(User.login == login))
 
     def by_external_id(self, external_id: str) -> User | None:
-        with self._host.sessions() as s:
+        with self._store.sessions() as s:
             return s.scalar(select(User).where(User.external_id == external_id))
 
     def list(self, search: str = "", *, offset: int = 0, limit: int = 50,
@@ -128,7 +128,7 @@ class Users:
             # index instead would look at every user before the first "Müller"
             # (``|| ''`` keeps the order and keeps the planner off that index)
             order = tuple(column.op("||")("") for column in key)
-        with self._host.sessions() as s:
+        with self._store.sessions() as s:
             total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
             anchor = None
             if after is not None or before is not None:
@@ -147,33 +147,33 @@ class Users:
     def set_role(self, login: str, role: str, *, actor: str) -> User:
         if role not in {r.value for r in Role}:
             raise InputError("role", _("Role must be admin or user."))
-        with self._host.transaction() as s:
+        with self._store.transaction() as s:
             user = s.scalar(select(User).where(User.login == login))
             if user is None:
                 raise InputError("login", _("No user with the login {login}.", login=login))
             old, user.role = user.role, role
-        self._host.audit.record(actor, "user.set_role", "user", str(user.id),
+        self._store.audit.record(actor, "user.set_role", "user", str(user.id),
                                 {"role": [old, role]})
         return user
 
     def rename(self, login: str, *, first_name: str, last_name: str, actor: str) -> User:
-        with self._host.transaction() as s:
+        with self._store.transaction() as s:
             user = s.scalar(select(User).where(User.login == login))
             if user is None:
                 raise InputError("login", _("No user with the login {login}.", login=login))
             user.first_name = _check_text("first_name", first_name)
             user.last_name = _check_text("last_name", last_name)
-        self._host.audit.record(actor, "user.rename", "user", str(user.id))
+        self._store.audit.record(actor, "user.rename", "user", str(user.id))
         return user
 
     def set_password(self, login: str, password: str, *, actor: str) -> None:
-        with self._host.transaction() as s:
+        with self._store.transaction() as s:
             user = s.scalar(select(User).where(User.login == login))
             if user is None:
                 raise InputError("login", _("No user with the login {login}.", login=login))
             user.password_hash = _hasher().hash(password)
             end_sessions(s, user.id)  # every browser signed in with the old one is out
-        self._host.audit.record(actor, "user.set_password", "user", str(user.id),
+        self._store.audit.record(actor, "user.set_password", "user", str(user.id),
                                 {"password": "changed"})
 
     def authenticate(self, login: str, password: str) -> User | None:
@@ -199,21 +199,22 @@ def _dummy_hash() -> str:
 
 
 class Mailboxes:
-    def __init__(self, host: Host) -> None:
-        self._host = host
+    def __init__(self, store: Store, users: Users) -> None:
+        self._store = store
+        self._users = users
 
     def get(self, mailbox_id: int) -> Mailbox | None:
-        with self._host.sessions() as s:
+        with self._store.sessions() as s:
             return s.get(Mailbox, mailbox_id)
 
     def find_personal(self, user: User) -> Mailbox | None:
         """The user's personal mailbox if it exists (nothing is created)."""
-        with self._host.sessions() as s:
+        with self._store.sessions() as s:
             return s.scalar(select(Mailbox).where(Mailbox.user_id == user.id))
 
     def personal(self, user: User) -> Mailbox:
         """The user's personal mailbox, created on first use."""
-        with self._host.transaction() as s:
+        with self._store.transaction() as s:
             box = s.scalar(select(Mailbox).where(Mailbox.user_id == user.id))
             if box is None:
                 box = Mailbox(kind=MailboxKind.PERSONAL.value, user_id=user.id,
@@ -224,7 +225,7 @@ class Mailboxes:
             return box
 
     def shared(self) -> list[Mailbox]:
-        with self._host.sessions() as s:
+        with self._store.sessions() as s:
             return list(s.scalars(select(Mailbox).where(
                 Mailbox.kind == MailboxKind.SHARED.value).order_by(Mailbox.address)).all())
 
@@ -233,7 +234,7 @@ class Mailboxes:
             address = normalise_address(address)
         except AddressError:
             return None
-        with self._host.sessions() as s:
+        with self._store.sessions() as s:
             return s.scalar(select(Mailbox).where(Mailbox.kind == MailboxKind.SHARED.value,
                                                   Mailbox.address == address))
 
@@ -246,19 +247,19 @@ class Mailboxes:
         if self.shared_by_address(address) is not None:
             raise InputError("email", _("A shared mailbox {address} exists already.",
                                         address=address))
-        with self._host.transaction() as s:
+        with self._store.transaction() as s:
             box = Mailbox(kind=MailboxKind.SHARED.value, address=address,
                           display_name=display_name)
             s.add(box)
             s.flush()
             s.refresh(box)
-        self._host.audit.record(actor, "mailbox.create_shared", "mailbox", str(box.id),
+        self._store.audit.record(actor, "mailbox.create_shared", "mailbox", str(box.id),
                                 {"address": address})
         return box
 
     def resolve(self, ref: str) -> Mailbox | None:
         """A CLI reference: a user's login (personal mailbox) or a shared mailbox's address."""
-        user = self._host.users.by_login(ref)
+        user = self._users.by_login(ref)
         if user is not None:
             return self.personal(user)
         if "@" in ref:

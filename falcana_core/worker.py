@@ -41,7 +41,7 @@ from sqlalchemy.exc import DBAPIError
 from falcana_core import after_delivery as steps_after
 from falcana_core.addresses import ascii_address
 from falcana_core.delivery import Retry, Scope
-from falcana_core.health import Verifies
+from falcana_core.mailbox_health import Verifies
 from falcana_core.models import Mailbox, MailboxQueue, OutboxMessage, OutboxStatus, utcnow
 from falcana_core.outbox import (
     DEFAULT_LIMITS,
@@ -315,7 +315,7 @@ class Worker:
 
     @property
     def checked(self) -> int:
-        """Mailboxes verified (falcana_core/health.py)."""
+        """Mailboxes verified (falcana_core/mailbox_health.py)."""
         return self.duties[Verifies.name]
 
     def _stopping(self) -> bool:

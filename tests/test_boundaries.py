@@ -130,3 +130,32 @@ def test_no_protocol_or_provider_word_in_the_cores_code_templates_or_static_file
             if MAIL_WORDS.search(text):
                 bad.append(f"{path.relative_to(ROOT)}:{line}: {text.strip()[:80]}")
     assert not bad, "\n".join(bad)
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_no_circle_of_imports_in_the_core_type_only_ones_included() -> None:
+    """The host is built of its modules; none of them names the host (plugins see its
+    contract, ``falcana_core.sections.PluginHost``), so the core reads from the bottom up.
+    Every import counts: under ``TYPE_CHECKING`` and inside a function too."""
+    import graphlib
+
+    modules = {_module_name(p): p for p in core_sources() if "versions" not in p.parts}
+
+    def resolve(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {name: {target for m in imports(path)
+                    if (target := resolve(m)) is not None and target != name}
+             for name, path in modules.items()}
+    assert {"falcana_core.host", "falcana_core.sections", "falcana_core.plugins"} <= set(graph)
+    try:
+        order = list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        raise AssertionError(f"import circle: {' -> '.join(exc.args[1])}") from None
+    assert order.index("falcana_core.sections") < order.index("falcana_core.host")

@@ -39,7 +39,6 @@ if TYPE_CHECKING:
         printable,
     )
     from falcana_core.health import HealthReport, HealthState, Notice
-    from falcana_core.host import Host
     from falcana_core.i18n import Domain, LazyText, Text, current_language, text_in
     from falcana_core.lazy import exports as lazy_exports
     from falcana_core.migrate import run_env
@@ -56,5 +55,6 @@ if TYPE_CHECKING:
         ShownSection,
         Validation,
     )
+    from falcana_core.sections import PluginHost as Host
 else:  # names load on first use; type checkers read the imports above
     __getattr__, __dir__, __all__ = exports(__name__, __file__)

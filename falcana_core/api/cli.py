@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         mailbox,
         print_json,
         read_secret,
+        start_host,
     )
     from falcana_core.health_cli import health_command
 else:  # names load on first use; type checkers read the imports above

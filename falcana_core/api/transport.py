@@ -12,6 +12,7 @@ from falcana_core.lazy import exports
 if TYPE_CHECKING:
     from falcana_core.bulk import insert_if_missing
     from falcana_core.duties import Duty
+    from falcana_core.hookspecs import RegisterTransport
     from falcana_core.messages import envelope, stamp
     from falcana_core.transports import (
         Connection,
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
         Envelope,
         FollowUp,
         Limits,
-        RegisterTransport,
         SendResult,
         Transport,
     )

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from falcana_core.host import Host
     from falcana_core.models import Mailbox, OutboxMessage
+    from falcana_core.sections import PluginHost
     from falcana_testing.dnsd import DnsTestServer
     from falcana_testing.memory import MemoryTransport
     from falcana_testing.net import SilentServer
@@ -67,11 +68,15 @@ class Clock:
         self.offset += dt.timedelta(seconds=seconds)
 
 
-def sent_through_outbox(host: Host, box: Mailbox, message: EmailMessage) -> OutboxMessage:
+def sent_through_outbox(host: PluginHost, box: Mailbox,
+                        message: EmailMessage) -> OutboxMessage:
     """Hand a message over and let a worker send it (a plugin's test of what follows a
-    send: a copy, a report naming its Message-ID); the outbox's row, sent."""
+    send: a copy, a report naming its Message-ID); the outbox's row, sent. ``host`` is
+    the running one (``falcana_host``), as a plugin's code sees it."""
+    from falcana_core.host import Host
     from falcana_core.worker import Worker
 
+    assert isinstance(host, Host), "a running host: the falcana_host fixture"
     outbox_id = host.outbox.enqueue(box, message)
     Worker(host).run_once()
     row = host.outbox.get(outbox_id)

@@ -37,11 +37,11 @@ from falcana_core.transports import (
     Envelope,
     FollowUp,
     Limits,
-    RegisterTransport,
     SendResult,
 )
 
 if TYPE_CHECKING:
+    from falcana_core.hookspecs import RegisterTransport
     from falcana_core.host import Host
     from falcana_core.models import Mailbox
 

@@ -180,7 +180,8 @@ def run(port: int, sink_port: int, data_dir: Path) -> None:
 
     import click
 
-    from falcana_core.api import Config, Host
+    from falcana_core.api import Config
+    from falcana_core.api.cli import start_host
     from falcana_core.api.net import NetPolicy
     from falcana_core.api.web import create_app, serve
 
@@ -192,7 +193,7 @@ def run(port: int, sink_port: int, data_dir: Path) -> None:
     config = Config.from_env(ca_bundle=ca, data_dir=data_dir, net_policy=policy,
                              database_url=f"sqlite:///{data_dir / 'falcana.db'}",
                              base_url=f"http://127.0.0.1:{port}")
-    host = Host.start(config)
+    host = start_host(config)
     sink = Sink(data_dir / "sink", sink_port).start(data_dir)
     try:
         seed(host, sink_port)
