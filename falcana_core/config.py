@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from falcana_core.i18n import normalise_language
-from falcana_core.netpolicy import NetPolicy
+from falcana_core.net.policy import NetPolicy
 
 MASK = "********"
 

@@ -32,10 +32,10 @@ if TYPE_CHECKING:
 
     from falcana_core.delivery import DeliveryFailure, Explanation
     from falcana_core.duties import Duty
-    from falcana_core.guard import RegisterClient
     from falcana_core.health import HealthReport, HealthState, Notice
     from falcana_core.i18n import Text
     from falcana_core.models import Mailbox, User
+    from falcana_core.net.guard import RegisterClient
     from falcana_core.routes import Route
     from falcana_core.sections import (
         Action,

@@ -11,20 +11,17 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from falcana_core.addresses import has_control_chars
 from falcana_core.i18n import Domain, Text
+from falcana_core.store import Store
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
-    from sqlalchemy.orm import Session, sessionmaker
 
-    from falcana_core.audit import AuditLog
-    from falcana_core.config import Config
     from falcana_core.delivery import DeliveryFailure, Explanation
     from falcana_core.health import HealthView
     from falcana_core.models import Mailbox, User
@@ -333,20 +330,15 @@ class HookCaller(Protocol):
         ...
 
 
-class PluginHost(Protocol):
+class PluginHost(Store, Protocol):
     """The host as a plugin sees it (``falcana_core.api.Host``): what a section, an action
     and every hook may use. The running host (``falcana_core.host.Host``) is one; this
     contract is declared here, beside the sections it hands out, so that the modules the
-    host is built of never name the host itself."""
+    host is built of never name the host itself. Its store (settings, sessions, audit
+    log, transactions) is what the host's own services take."""
 
     @property
-    def config(self) -> Config: ...
-    @property
     def engine(self) -> Engine: ...
-    @property
-    def sessions(self) -> sessionmaker[Session]: ...
-    @property
-    def audit(self) -> AuditLog: ...
     @property
     def secrets(self) -> SecretStore: ...
     @property
@@ -360,7 +352,6 @@ class PluginHost(Protocol):
     @property
     def hook(self) -> HookCaller: ...
 
-    def transaction(self) -> AbstractContextManager[Session]: ...
     def service(self, name: str, factory: Callable[[PluginHost], T]) -> T: ...
     def provide(self, name: str, service: object) -> None: ...
     def close(self) -> None: ...

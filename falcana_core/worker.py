@@ -43,6 +43,7 @@ from falcana_core.addresses import ascii_address
 from falcana_core.delivery import Retry, Scope
 from falcana_core.mailbox_health import Verifies
 from falcana_core.models import Mailbox, MailboxQueue, OutboxMessage, OutboxStatus, utcnow
+from falcana_core.net.cancellation import cancellation
 from falcana_core.outbox import (
     DEFAULT_LIMITS,
     WAITING,
@@ -60,7 +61,6 @@ from falcana_core.transports import (
     Envelope,
     Limits,
     SendResult,
-    cancellation,
 )
 
 if TYPE_CHECKING:

@@ -386,7 +386,7 @@ def oauth_token_refresh(env: Env, port: int, security: str) -> Outcome:
 
 
 def mail_api_send(env: Env, port: int, security: str) -> Outcome:
-    from falcana_core.http import HttpFailure, PolicyHttp
+    from falcana_core.net.http import HttpFailure, PolicyHttp
 
     config = env.host.config
     http = PolicyHttp(config.net_policy, ca_bundle=config.ca_bundle,

@@ -18,8 +18,8 @@ import pytest
 import trustme
 
 from falcana_core.delivery import FailureKind
-from falcana_core.http import HttpFailure, PolicyHttp
-from falcana_core.netpolicy import NetPolicy
+from falcana_core.net.http import HttpFailure, PolicyHttp
+from falcana_core.net.policy import NetPolicy
 
 LOOPBACK = NetPolicy.parse("loopback")
 
@@ -176,7 +176,7 @@ def test_the_trust_store_is_loaded_once_per_bundle_and_again_when_the_bundle_cha
         tmp_path: Path) -> None:
     """Loading the system store costs ~25 ms a connection: it is built once; a corporate
     CA added to FALCANA_CA_BUNDLE counts from the next connection on."""
-    from falcana_core.netpolicy import tls_context
+    from falcana_core.net.policy import tls_context
 
     first, second = trustme.CA(organization_name="Erste"), trustme.CA(organization_name="Zweite")
     bundle = tmp_path / "ca.pem"

@@ -9,22 +9,22 @@ from typing import TYPE_CHECKING
 from falcana_core.lazy import exports
 
 if TYPE_CHECKING:
-    from falcana_core.guard import (
+    from falcana_core.net.cancellation import cancellation
+    from falcana_core.net.guard import (
         AnswerTooLarge,
         ConnectionGuard,
         DeadlineExceeded,
         RegisterClient,
         Stopped,
     )
-    from falcana_core.http import HttpAnswer, HttpFailure, PolicyHttp, classify
-    from falcana_core.netpolicy import (
+    from falcana_core.net.http import HttpAnswer, HttpFailure, PolicyHttp, classify
+    from falcana_core.net.policy import (
         DestinationRefused,
         NetPolicy,
         connect,
         make_resolver,
         tls_context,
     )
-    from falcana_core.transports import cancellation
-    from falcana_core.watchdog import watchdog
+    from falcana_core.net.watchdog import watchdog
 else:  # names load on first use; type checkers read the imports above
     __getattr__, __dir__, __all__ = exports(__name__, __file__)

@@ -542,7 +542,7 @@ def test_a_token_request_keeps_to_the_destination_policy(
     out), and the answer says what stopped it, not "try again later"."""
     from falcana_oauth.service import OAuthError
 
-    from falcana_core.netpolicy import NetPolicy
+    from falcana_core.net.policy import NetPolicy
 
     box = mailbox(host, smtp, "", SHARED, "oauth2_app", shared=True)
     object.__setattr__(host.config, "net_policy", dataclasses.replace(

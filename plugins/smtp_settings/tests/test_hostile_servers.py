@@ -22,7 +22,7 @@ from falcana_testing.net import ScriptedServer
 
 from falcana_core.host import Host
 from falcana_core.models import Mailbox
-from falcana_core.netpolicy import NetPolicy
+from falcana_core.net.policy import NetPolicy
 
 NATS = (b'INFO {"server_id":"NDXJ4ZQ","server_name":"internal-nats","version":"2.10.7",'
         b'"auth_required":false}\r\n')

@@ -23,8 +23,8 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from falcana_core.delivery import FailureKind
-from falcana_core.netpolicy import DestinationRefused, NetPolicy, connect, tls_context
-from falcana_core.watchdog import watchdog
+from falcana_core.net.policy import DestinationRefused, NetPolicy, connect, tls_context
+from falcana_core.net.watchdog import watchdog
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -16,8 +16,8 @@ import time
 from collections.abc import Iterator
 from typing import BinaryIO, Protocol
 
-from falcana_core.transports import cancellation
-from falcana_core.watchdog import Alarm, watchdog
+from falcana_core.net.cancellation import cancellation
+from falcana_core.net.watchdog import Alarm, watchdog
 
 #: what a client reads from one server in one session unless it says otherwise
 DEFAULT_MAX_READ = 4 * 1024 * 1024
