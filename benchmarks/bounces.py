@@ -104,9 +104,8 @@ def imaplib_look(server: Any, fetch_headers: bool) -> float:
 
 
 def host_with_mailbox(data: Path, server: Any) -> tuple[Any, Any, list[str]]:
-    from falcana_testing import make_config
-
     from falcana_core.host import Host
+    from falcana_core.testing import make_config
 
     host = Host.start(make_config(data, dns_servers=("127.0.0.1:9",),
                                   ca_bundle=server.ca_file, send_deadline=300.0))

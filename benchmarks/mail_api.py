@@ -84,10 +84,10 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
     import requests
-    from falcana_testing import make_config
-    from falcana_testing.dnsd import DnsTestServer
 
     from falcana_core.host import Host
+    from falcana_core.testing import make_config
+    from falcana_core.testing.dnsd import DnsTestServer
 
     senders = [mailbox_address(i) for i in range(args.mailboxes)]
     dns = DnsTestServer().start()

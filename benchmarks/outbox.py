@@ -167,9 +167,8 @@ def asyncio_reference(port: int, mailboxes: int, n: int, connections: int) -> fl
 # -- the worker -----------------------------------------------------------------------------
 
 def start_host(data: Path, database_url: str | None, **overrides: Any) -> Any:
-    from falcana_testing import make_config
-
     from falcana_core.host import Host
+    from falcana_core.testing import make_config
 
     if database_url:
         overrides["database_url"] = database_url

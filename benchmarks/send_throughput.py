@@ -67,9 +67,8 @@ def main() -> None:
     assert sink.stdout is not None
     port = int(sink.stdout.readline())
     try:
-        from falcana_testing import make_config
-
         from falcana_core.host import Host
+        from falcana_core.testing import make_config
 
         with tempfile.TemporaryDirectory() as data:
             host = Host.start(make_config(Path(data), dns_servers=("127.0.0.1:9",)))

@@ -36,10 +36,9 @@ def measure(fn: Callable[[], object], samples: int) -> tuple[float, float]:
 def users_table(size: int, samples: int) -> dict[str, tuple[float, float]]:
     """The user list with ``size`` users: the first page, page 200 and the last page as
     the Next button reaches them (keyset), and a search."""
-    from falcana_testing import make_config
-
     from falcana_core.host import Host
     from falcana_core.models import Mailbox, User
+    from falcana_core.testing import make_config
     from falcana_core.web import create_app
 
     with tempfile.TemporaryDirectory() as data:
@@ -101,10 +100,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=200)
     args = parser.parse_args()
-    from falcana_testing import make_config
-
     from falcana_core.host import Host
     from falcana_core.models import Mailbox, User
+    from falcana_core.testing import make_config
     from falcana_core.web import create_app
 
     with tempfile.TemporaryDirectory() as data:

@@ -1,4 +1,4 @@
-"""Shared helpers for the whole-system tests (the test kit itself is falcana_testing)."""
+"""Shared helpers for the whole-system tests (the test kit itself is falcana_core.testing)."""
 
 from __future__ import annotations
 

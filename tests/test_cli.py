@@ -172,11 +172,10 @@ def test_help_of_every_command_starts_without_the_database_layer_or_the_web(
         tmp_path: Path) -> None:
     """``falcana --help`` and every subcommand's ``--help`` import neither SQLAlchemy nor
     Flask, also where the database exists (its plugin state is read without them)."""
-    from falcana_testing import make_config
-
     from falcana_core.cli import build_cli
     from falcana_core.host import Host
     from falcana_core.plugin_state import load_enabled_plugins
+    from falcana_core.testing import make_config
 
     config = make_config(tmp_path / "data")
     Host.start(config).close()  # an up-to-date database, as on a running installation

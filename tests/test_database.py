@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from falcana_testing import make_config
 from sqlalchemy import inspect, text
 
 from falcana_core.host import Host
 from falcana_core.models import Base
+from falcana_core.testing import make_config
 from falcana_core.users import InputError
 
 

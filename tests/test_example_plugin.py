@@ -42,7 +42,7 @@ def test_example_plugin_in_its_own_environment(tmp_path: Path) -> None:
     run([uv(), "venv", "--quiet", "--python", sys.executable, venv], env)
     python = venv / "bin" / "python"
     falcana = [python, "-m", "falcana_core"]
-    run([uv(), "pip", "install", "--quiet", "--python", python, ROOT, ROOT / "testkit",
+    run([uv(), "pip", "install", "--quiet", "--python", python, f"{ROOT}[testing]",
          ROOT / "plugins" / "smtp_settings", example], env)
 
     # its own tests, with the test kit

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from falcana_testing.net import closed_port, free_port
+from falcana_core.testing.net import closed_port, free_port
 
 ROOT = Path(__file__).parent.parent
 DOC = ROOT / "docs" / "getting-started.md"

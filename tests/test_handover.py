@@ -12,12 +12,12 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from falcana_testing import make_config
 
 from falcana_core.host import Host
 from falcana_core.messages import SMTP, SMTPUTF8, envelope
 from falcana_core.models import Mailbox
 from falcana_core.outbox import HandOverRefused
+from falcana_core.testing import make_config
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 from falcana_smtp_settings.testing.smtpd import SmtpTestServer
-from falcana_testing import Clock
-from falcana_testing.memory import MemoryTransport
 
 from falcana_core import hookimpl
 from falcana_core.delivery import Retry, Scope
@@ -21,6 +19,8 @@ from falcana_core.health import HealthReport, HealthState, Notice
 from falcana_core.host import Host
 from falcana_core.models import Mailbox
 from falcana_core.outbox import OutboxPolicy
+from falcana_core.testing import Clock
+from falcana_core.testing.memory import MemoryTransport
 from falcana_core.worker import Worker
 
 DAY = 86400.0

@@ -34,10 +34,10 @@ from typing import Any
 import pytest
 import trustme
 from falcana_smtp_settings.testing.smtpd import SmtpTestServer
-from falcana_testing.net import HOSTILE_BEHAVIOURS, HostileServer, closed_port
 
 from falcana_core.host import Host
 from falcana_core.i18n import text_in
+from falcana_core.testing.net import HOSTILE_BEHAVIOURS, HostileServer, closed_port
 
 DEADLINE = 3.0
 ADDRESS = "anna@firma.example"

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from falcana_smtp_settings.testing.smtpd import SmtpTestServer
-from falcana_testing import Clock
 
 from falcana_core.host import Host
 from falcana_core.models import Mailbox, utcnow
 from falcana_core.outbox import OutboxPolicy
+from falcana_core.testing import Clock
 from falcana_core.worker import Worker
 
 ADDRESS = "juergen@example.com"

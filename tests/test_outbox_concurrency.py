@@ -10,12 +10,12 @@ from email.message import EmailMessage
 
 from falcana_smtp_settings.testing import smtp_mailboxes
 from falcana_smtp_settings.testing.smtpd import SmtpTestServer
-from falcana_testing.dnsd import DnsTestServer
 from sqlalchemy import select, update
 
 from falcana_core.host import Host
 from falcana_core.models import OutboxMessage
 from falcana_core.outbox import OutboxPolicy
+from falcana_core.testing.dnsd import DnsTestServer
 from falcana_core.worker import GroupCommit, Worker
 
 PASSWORD = "Worker-Pw-1"

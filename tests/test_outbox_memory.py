@@ -6,14 +6,14 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 import pytest
-from falcana_testing import Clock
-from falcana_testing.memory import MemoryTransport, parse
 from sqlalchemy import update
 
 from falcana_core.delivery import Retry, Scope
 from falcana_core.host import Host
 from falcana_core.models import AfterDelivery, Mailbox, utcnow
 from falcana_core.outbox import OutboxPolicy
+from falcana_core.testing import Clock
+from falcana_core.testing.memory import MemoryTransport, parse
 from falcana_core.transports import Limits
 from falcana_core.worker import Worker
 

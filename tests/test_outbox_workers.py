@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from falcana_smtp_settings.testing import smtp_mailboxes
 from falcana_smtp_settings.testing.smtpd import SmtpTestServer
-from falcana_testing import make_config
 
 from falcana_core.config import Config
 from falcana_core.host import Host
 from falcana_core.models import Mailbox
+from falcana_core.testing import make_config
 
 
 def enqueue(host: Host, boxes: list[Mailbox], total: int) -> set[str]:

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from falcana_testing import make_config
 
 from falcana_core.config import Config
 from falcana_core.host import Host
 from falcana_core.plugins import PluginError, Plugins, Status
+from falcana_core.testing import make_config
 
 FIRST_PARTY = {"core", "smtp_settings", "oauth", "providers_m365", "providers_gmail"}
 

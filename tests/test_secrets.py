@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from falcana_testing import make_config
 
 from falcana_core.config import Config
 from falcana_core.host import Host
 from falcana_core.secretbox import SecretKeyError, SecretValue
+from falcana_core.testing import make_config
 
 PLAIN = "Sehr-geheimes-Passwort-4711"
 

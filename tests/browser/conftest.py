@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 from falcana_smtp_settings.testing.smtpd import SmtpTestServer
-from falcana_testing import make_config, require_service
-from falcana_testing.net import free_port
 
 from falcana_core.host import Host
+from falcana_core.testing import make_config, require_service
+from falcana_core.testing.net import free_port
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run",

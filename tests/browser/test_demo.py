@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from falcana_testing.net import free_port
+
+from falcana_core.testing.net import free_port
 
 from .conftest import SIZES, in_view
 

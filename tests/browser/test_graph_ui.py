@@ -9,10 +9,10 @@ from typing import Any
 
 from falcana_oauth.testing.authorization import OAuthTestServer
 from falcana_providers_m365.testing import GraphTestServer
-from falcana_testing import make_config
-from falcana_testing.net import free_port
 
 from falcana_core.host import Host
+from falcana_core.testing import make_config
+from falcana_core.testing.net import free_port
 
 SMTP_SEND = "https://outlook.office.com/SMTP.Send"
 MAIL_SEND = "https://graph.microsoft.com/Mail.Send"

@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from falcana_testing.net import ScriptedServer
-
 from falcana_core.host import Host
+from falcana_core.testing.net import ScriptedServer
 
 from .conftest import in_view, open_popup
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from falcana_oauth.testing.authorization import OAuthTestServer, xoauth2_authenticator
-from falcana_testing import make_config
-from falcana_testing.net import free_port
 
 from falcana_core.host import Host
+from falcana_core.testing import make_config
+from falcana_core.testing.net import free_port
 
 MS_SMTP = "https://outlook.office.com/SMTP.Send"
 ANNA = "anna@contoso-gmbh.de"

@@ -1,4 +1,4 @@
-"""The example plugin's own tests, with falcana's test kit (``-p falcana_testing``)
+"""The example plugin's own tests, with falcana's test kit (``-p falcana_core.testing``)
 and the SMTP plugin's (``-p falcana_smtp_settings.testing``)."""
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ def absence_notice(sender: str, to: str, in_reply_to: str) -> bytes:
 
 def send_through_outbox(host: Host, box: Mailbox, to: str) -> str:
     """An offer sent to ``to`` through the outbox by a worker; its Message-ID."""
-    from falcana_testing import sent_through_outbox
+    from falcana_core.testing import sent_through_outbox
 
     msg = EmailMessage()
     msg["To"] = to

@@ -181,7 +181,8 @@ def test_the_worker_looks_at_each_inbox_that_sent_at_its_cadence_one_worker_a_ti
         falcana_host: Host, servers: tuple[SmtpTestServer, DovecotTestServer],
         told: Told) -> None:
     from falcana_bounces.duty import InboxLook
-    from falcana_testing import Clock
+
+    from falcana_core.testing import Clock
 
     host = falcana_host
     object.__setattr__(host.config, "worker_duties", True)  # the deployment default
@@ -282,9 +283,9 @@ def test_on_postgresql_one_of_many_workers_takes_an_inbox_look(
     """Eight workers ask for the same due look at once, on PostgreSQL, a first time (the
     row is made) and again when it is due: each time exactly one gets it."""
     from falcana_bounces.duty import InboxLook
-    from falcana_testing import make_config
 
     from falcana_core.models import utcnow
+    from falcana_core.testing import make_config
 
     host = Host.start(make_config(tmp_path / "data", database_url=postgres_url))
     try:

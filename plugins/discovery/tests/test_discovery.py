@@ -388,7 +388,7 @@ def test_an_autoconfig_redirect_cannot_choose_a_port_or_tell_what_listens(
     """With loopback allowed (as the tests run), a domain's autoconfig that redirects to
     127.0.0.1:PORT must not reach that port, and "Was versucht wurde" must read the same
     for a database, a closed port and a silent one."""
-    from falcana_testing.net import ScriptedServer, SilentServer, closed_port
+    from falcana_core.testing.net import ScriptedServer, SilentServer, closed_port
 
     redis = ScriptedServer(b"-NOAUTH Authentication required.\r\n")
     silent = SilentServer()

@@ -149,7 +149,7 @@ def test_two_workers_refreshing_at_once_make_one_refresh(
         request: pytest.FixtureRequest, host: Host, smtp: SmtpTestServer,
         oauth: OAuthTestServer, client: FlaskClient, tmp_path: Path, database: str) -> None:
     if database == "postgresql":
-        from falcana_testing import make_config
+        from falcana_core.testing import make_config
 
         url = request.getfixturevalue("postgres_url")
         config = make_config(tmp_path / "pg", database_url=url, ca_bundle=host.config.ca_bundle,

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from falcana_smtp_settings.api import detect_provider, provider_limits
-from falcana_testing.dnsd import DnsTestServer
 
 from falcana_core.host import Host
 from falcana_core.i18n import language
 from falcana_core.models import Mailbox
+from falcana_core.testing.dnsd import DnsTestServer
 
 ADDRESS = "max.mustermann@gmail.com"
 APP_PASSWORD = "abcdefghijklmnop"

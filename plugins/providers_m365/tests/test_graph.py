@@ -22,12 +22,12 @@ from falcana_oauth.testing import sign_in
 from falcana_oauth.testing.authorization import OAuthTestServer, xoauth2_authenticator
 from falcana_providers_m365.testing import GraphTestServer
 from falcana_smtp_settings.testing.smtpd import SmtpTestServer
-from falcana_testing import Clock
 from sqlalchemy import update
 
 from falcana_core.host import Host
 from falcana_core.i18n import language
 from falcana_core.models import Mailbox, MailboxQueue, utcnow
+from falcana_core.testing import Clock
 from falcana_core.transports import DeliveryError
 from falcana_core.worker import Worker
 

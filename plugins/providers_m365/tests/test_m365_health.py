@@ -8,11 +8,11 @@ from collections.abc import Callable
 from email.message import EmailMessage
 
 from falcana_smtp_settings.testing.smtpd import SmtpTestServer
-from falcana_testing import Clock
 
 from falcana_core.host import Host
 from falcana_core.models import Mailbox
 from falcana_core.outbox import OutboxPolicy
+from falcana_core.testing import Clock
 from falcana_core.worker import Worker
 
 PASSWORD = "M365-App-Pw"

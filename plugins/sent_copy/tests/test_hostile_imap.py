@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from falcana_sent_copy.testing.hostile import HostileImap
 from falcana_smtp_settings.testing.smtpd import SmtpTestServer
-from falcana_testing import make_config
 
 from falcana_core.host import Host
 from falcana_core.models import Mailbox
+from falcana_core.testing import make_config
 
 ADDRESS = "anna@firma.example"
 PASSWORD = "Postfach-Pw-1"

@@ -232,8 +232,8 @@ def test_a_worker_killed_while_filing_files_exactly_one_copy_after_restart(
     import sys
     import time
 
-    from falcana_testing import make_config
-    from falcana_testing.net import ScriptedServer
+    from falcana_core.testing import make_config
+    from falcana_core.testing.net import ScriptedServer
 
     imap.create(ADDRESS, "Sent")
     config = make_config(tmp_path / "data", ca_bundle=test_ca_bundle)

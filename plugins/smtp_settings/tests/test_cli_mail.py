@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from falcana_testing import make_config
-from falcana_testing.net import closed_port
 
 from falcana_core.api import Config
+from falcana_core.testing import make_config
+from falcana_core.testing.net import closed_port
 
 ADDRESS = "anna@example.com"
 PASSWORD = "Anna-Pw-2026"

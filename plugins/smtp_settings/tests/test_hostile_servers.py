@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from falcana_testing import make_config
-from falcana_testing.net import ScriptedServer
 
 from falcana_core.host import Host
 from falcana_core.models import Mailbox
 from falcana_core.net.policy import NetPolicy
+from falcana_core.testing import make_config
+from falcana_core.testing.net import ScriptedServer
 
 NATS = (b'INFO {"server_id":"NDXJ4ZQ","server_name":"internal-nats","version":"2.10.7",'
         b'"auth_required":false}\r\n')

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 import trustme
-from falcana_testing.net import SilentServer, closed_port
 
 from falcana_core.host import Host
 from falcana_core.i18n import language
 from falcana_core.models import Mailbox
+from falcana_core.testing.net import SilentServer, closed_port
 
 # the mailbox the conftest's ``configure`` fixture sets up
 ADDRESS = "juergen@example.com"

@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from falcana_testing import require_service
+
+from falcana_core.testing import require_service
 
 if TYPE_CHECKING:
     import trustme

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import socket
 
-from falcana_testing.net import LoopbackServer
+from falcana_core.testing.net import LoopbackServer
 
 BEHAVIOURS = ("trickle", "literal", "line", "banner")
 

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from falcana_testing.net import free_port
+from falcana_core.testing.net import free_port
 
 DOVECOT = "/usr/sbin/dovecot"
 NOBODY = 65534

@@ -2,7 +2,7 @@
 
 Faults are injected through the real server (a reply per command, a dropped connection
 during DATA); a server that never answers is a plain listening socket
-(``falcana_testing.net.SilentServer``).
+(``falcana_core.testing.net.SilentServer``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-from falcana_testing.net import free_port
+
+from falcana_core.testing.net import free_port
 
 Mode = Literal["normal", "starttls", "ssl"]
 

@@ -1,7 +1,7 @@
 """The test kit for plugin authors: an opt-in pytest plugin.
 
-Enable it with ``pytest -p falcana_testing`` or ``pytest_plugins =
-["falcana_testing"]``. It gives:
+Enable it with ``pytest -p falcana_core.testing`` or ``pytest_plugins =
+["falcana_core.testing"]``. It gives:
 
 * ``falcana_host``: a host on a temporary SQLite database, plugins loaded strictly
   (a hookimpl that matches no hookspec is a hard error);
@@ -46,9 +46,9 @@ if TYPE_CHECKING:
     from falcana_core.host import Host
     from falcana_core.models import Mailbox, OutboxMessage
     from falcana_core.sections import PluginHost
-    from falcana_testing.dnsd import DnsTestServer
-    from falcana_testing.memory import MemoryTransport
-    from falcana_testing.net import SilentServer
+    from falcana_core.testing.dnsd import DnsTestServer
+    from falcana_core.testing.memory import MemoryTransport
+    from falcana_core.testing.net import SilentServer
 
 POSTGRES_ENV = "FALCANA_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -121,7 +121,7 @@ def dns_server() -> Iterator[DnsTestServer]:
     ``falcana_config`` points ``FALCANA_DNS_SERVERS`` at it, so tests never wait for the
     outside world's DNS.
     """
-    from falcana_testing.dnsd import DnsTestServer
+    from falcana_core.testing.dnsd import DnsTestServer
 
     server = DnsTestServer().start()
     yield server
@@ -171,7 +171,7 @@ def register_plugin(falcana_host: Host) -> Callable[..., contextlib.AbstractCont
 def memory_transport(register_plugin: Callable[..., contextlib.AbstractContextManager[Any]]
                      ) -> Iterator[MemoryTransport]:
     """A ``MemoryTransport`` registered as the plugin ``memory`` for the test."""
-    from falcana_testing.memory import MemoryTransport
+    from falcana_core.testing.memory import MemoryTransport
 
     memory = MemoryTransport()
     with register_plugin(memory, "memory"):
@@ -190,7 +190,7 @@ def server_ssl_context(test_ca: trustme.CA) -> Any:
 
 @pytest.fixture
 def silent_server() -> Iterator[SilentServer]:
-    from falcana_testing.net import SilentServer
+    from falcana_core.testing.net import SilentServer
 
     with SilentServer() as server:
         yield server
@@ -200,7 +200,7 @@ def silent_server() -> Iterator[SilentServer]:
 def loopback_server() -> Iterator[Callable[..., Any]]:
     """``loopback_server(HostileServer, "trickle", tls=ctx)``: a test kit's scripted or
     hostile server (any ``testing.net.LoopbackServer``), closed after the test."""
-    from falcana_testing.net import LoopbackServer
+    from falcana_core.testing.net import LoopbackServer
 
     started: list[LoopbackServer] = []
 
