@@ -15,6 +15,8 @@ plugin publishes, the same way:
   implementation; the last value is the result.
 * Implementations take only the arguments they need, and never default values (pluggy
   ignores them).
+* ``host`` is the running host, typed as ``falcana_core.api.Host``: its contract for
+  plugins (what a plugin may use of it, ``falcana_core.sections.PluginHost``).
 
 docs/hooks.md is the reference; a test keeps the two in step. ``migrations/`` and
 ``locale/`` folders are found in a plugin's package by convention: no hook needed.
