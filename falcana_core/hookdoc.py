@@ -7,17 +7,7 @@ behind the code: ``uv run python -m falcana_core.hookdoc > docs/hooks.md``.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
 from types import ModuleType
-
-
-def hookspecs_of(module: ModuleType) -> Iterator[tuple[str, str, str, bool]]:
-    """(name, signature, docstring, firstresult) of each hookspec in a module."""
-    for name, fn in inspect.getmembers(module, inspect.isfunction):
-        opts = getattr(fn, "falcana_spec", None)
-        if opts is None:
-            continue
-        yield name, signature(fn), inspect.getdoc(fn) or "", bool(opts.get("firstresult"))
 
 
 def signature(fn: object) -> str:

@@ -16,7 +16,6 @@ import importlib.metadata
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -600,7 +599,3 @@ def load_plugins(*, disabled: Iterable[str] = (), strict: bool = False) -> Plugi
     plugins.load(disabled=disabled)
     return plugins
 
-
-def modules_of(plugins: Plugins) -> dict[str, ModuleType]:
-    """Loaded plugin modules by plugin name (for tooling such as the hook reference test)."""
-    return {i.name: i.module for i in plugins.enabled() if isinstance(i.module, ModuleType)}
