@@ -138,8 +138,10 @@ def register_outgoing_clients(register: RegisterClient) -> None:
 @hookspec
 def step_labels() -> Mapping[str, Text] | None:
     """Names for people of the steps your connections record (``{"login": _("Login")}``),
-    and of the states of your steps after delivery (``"<duty>.pending"``, ``.done``,
-    ``.failed``: "filed in Sent").
+    of the states of your steps after delivery (``"<duty>.pending"``, ``.done``,
+    ``.failed``: "filed in Sent"), and of what you learn of a recipient later
+    (``"recipient.<status>"``, the status you give ``Outbox.recipient_learned``:
+    "undeliverable").
 
     Collected; the step log and the outbox show them (the id stays the stable key). A step
     id with a protocol prefix ("imap.login") is shown as "IMAP: " and the label of "login".

@@ -348,3 +348,43 @@ def test_the_popup_says_when_the_inbox_is_not_read_or_its_last_look_failed(
     assert "Der Posteingang konnte beim letzten Durchgang" in failed
     assert "bounce-failed" in failed and PASSWORD not in failed
     assert "zuletzt gelesen" not in failed
+
+
+def test_the_outbox_in_the_popup_shows_what_became_of_a_recipient_after_sending(
+        falcana_host: Host, servers: tuple[SmtpTestServer, DovecotTestServer]) -> None:
+    """A message the server accepted is "gesendet"; when a report says later that its
+    recipient was unknown, the popup's "Postausgang" says so beside it (before, the row
+    stayed "gesendet" with nothing in its details), and an absence notice as what it is."""
+    import re
+
+    from falcana_bounces.service import STATUS
+    from falcana_bounces.steps import STEP_LABELS
+
+    from falcana_core.api.web import render_section
+    from falcana_core.i18n import language
+
+    host = falcana_host
+    smtp, imap = servers
+    anna = mailbox(host, ANNA, smtp, imap)
+    unknown = send(host, anna, "kunde1@example.org")
+    away = send(host, anna, "kunde2@example.org")
+    fine = send(host, anna, "kunde3@example.org")
+    imap.append(ANNA, "INBOX", dsn("kunde1@example.org", "5.1.1",
+                                   "550 5.1.1 User unknown", unknown))
+    imap.append(ANNA, "INBOX", out_of_office("kunde2@example.org", away))
+    assert bounces(host).look(anna).ok
+
+    def row(message_id: str) -> str:
+        outbox_id = next(m.id for m in host.outbox.list(mailbox_id=anna.id)
+                         if m.message_id == message_id)
+        with language("de"):
+            shown = str(render_section(host, anna, host.section("outbox"), actor="admin"))
+        found = re.search(rf'<tr [^>]*data-outbox-id="{outbox_id}".*?</tr>', shown, re.S)
+        assert found is not None
+        return " ".join(found[0].split())
+
+    assert "gesendet" in row(unknown) and "unzustellbar: kunde1@example.org" in row(unknown)
+    assert "automatische Antwort: kunde2@example.org" in row(away)
+    assert "kunde3@example.org" not in row(fine) and "unzustellbar" not in row(fine)
+    # every status the service records has its name
+    assert {f"recipient.{status}" for status in STATUS.values()} <= set(STEP_LABELS)
