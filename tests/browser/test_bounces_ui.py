@@ -1,7 +1,8 @@
 """The popup's "Unzustellbare E-Mails" in a real browser: after a real send and a delivery
 report found in the sender's inbox (Dovecot), the admin scrolls to the section and sees,
 at 1280x720 and 1366x768, how many came back, the recipient, what the class means and
-what to do, and the server's text, in German; an auto-reply is not counted."""
+what to do, and the server's text, in German; an auto-reply is not counted. The
+"Postausgang" says the same beside the message."""
 
 from __future__ import annotations
 
@@ -56,3 +57,12 @@ def test_the_popup_shows_what_came_back_in_view(sized: Any, web: Web,
     assert section.locator("tr.bounce-auto_reply").count() == 1
     if sized.viewport_size["height"] == 720:
         sized.screenshot(path=str(SCREENSHOTS / "bounces.png"))
+
+    # the message's own row in "Postausgang": sent, and what became of its recipient
+    learned = popup.locator("section[data-section='outbox'] .learned[data-status='bounced_hard']")
+    learned.scroll_into_view_if_needed()
+    assert in_view(sized, learned)
+    assert learned.inner_text() == "unzustellbar: kunde1@example.org"
+    sent_row = popup.locator("section[data-section='outbox'] tr",
+                             has=sized.locator(".learned[data-status='bounced_hard']"))
+    assert "gesendet" in sent_row.inner_text()
