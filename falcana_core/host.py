@@ -173,11 +173,11 @@ class Host:
 
     def may_edit(self, actor: str, mailbox: Mailbox | None) -> bool:
         return permissions.may_edit(self.actor(actor), mailbox,
-                                     users_edit_own=users_may_edit_own(self))
+                                     users_edit_own=lambda: users_may_edit_own(self))
 
     def _require_edit(self, actor: str, mailbox: Mailbox | None) -> None:
         permissions.require_edit(self.actor(actor), mailbox,
-                                 users_edit_own=users_may_edit_own(self))
+                                 users_edit_own=lambda: users_may_edit_own(self))
 
     def context(self, mailbox: Mailbox | None, actor: str) -> SectionContext:
         user = None

@@ -17,6 +17,7 @@ The rules (docs/security.md has the full table):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,16 +49,19 @@ def actor(users: Users, name: str) -> Actor:
     return Actor(user.login, user.is_admin and user.active, user.id)
 
 
-def may_edit(who: Actor, mailbox: Mailbox | None, *, users_edit_own: bool) -> bool:
-    """May ``who`` change the settings of ``mailbox`` (None: the deployment's), where the
-    deployment does (``users_edit_own``) or does not let users change their own?"""
+def may_edit(who: Actor, mailbox: Mailbox | None, *,
+             users_edit_own: Callable[[], bool]) -> bool:
+    """May ``who`` change the settings of ``mailbox`` (None: the deployment's)?
+    ``users_edit_own`` says whether the deployment lets users change their own; it is
+    asked only for a user's own mailbox."""
     if who.is_admin:
         return True
     return (mailbox is not None and mailbox.kind == MailboxKind.PERSONAL.value
             and who.user_id is not None and mailbox.user_id == who.user_id
-            and users_edit_own)
+            and users_edit_own())
 
 
-def require_edit(who: Actor, mailbox: Mailbox | None, *, users_edit_own: bool) -> None:
+def require_edit(who: Actor, mailbox: Mailbox | None, *,
+                 users_edit_own: Callable[[], bool]) -> None:
     if not may_edit(who, mailbox, users_edit_own=users_edit_own):
         raise Forbidden(str(_("{actor} may not change these settings.", actor=who.name)))
