@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from falcana_core.models import Mailbox
     from falcana_core.transports import DeliveryError
 
+
 class HealthState(enum.StrEnum):
     OK = "ok"
     WARNING = "warning"
