@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Callable, Mapping, Sequence
-from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -20,6 +19,8 @@ from falcana_core.i18n import Domain, Text
 from falcana_core.store import Store
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from sqlalchemy import Engine
 
     from falcana_core.delivery import DeliveryFailure, Explanation
